@@ -1,0 +1,55 @@
+/* Per-layer quantization and storage settings (config format v1, doc/config-format.md). */
+#ifndef MPQX_CONFIG_H
+#define MPQX_CONFIG_H
+
+#include <stdbool.h>
+
+#include "mpqx/err.h"
+#include "mpqx/model.h"
+
+#define MPQX_BITS_MIN 2
+#define MPQX_BITS_MAX 16
+
+/* Where a memory lives. For buffers: block RAM, distributed (LUT) RAM, or auto. For ROMs: block RAM,
+ * logic (LUTs), or auto. */
+enum mpqx_storage { MPQX_STORE_AUTO, MPQX_STORE_BLOCK, MPQX_STORE_DIST, MPQX_STORE_COUNT };
+
+struct mpqx_layer_cfg {
+	int w_bits, a_bits;
+	enum mpqx_storage buffer, rom;
+};
+
+struct mpqx_config {
+	char device[64];
+	struct mpqx_layer_cfg defaults;
+	int n_layers;
+	struct mpqx_layer_cfg *layers; /* one per model layer, every key resolved; owned */
+};
+
+/* Every layer at bits for weights and outputs, storage auto, device xc7s15. Returns MPQX_ENOMEM on
+ * failure. The caller finalises with config_fini. */
+int config_init(struct mpqx_config *c, const struct mpqx_model *m, int bits);
+void config_fini(struct mpqx_config *c);
+
+/* Deep copy; dst must be finalised or zeroed. */
+int config_copy(struct mpqx_config *dst, const struct mpqx_config *src);
+
+/* true when both configs set the same values for every layer and device. */
+bool config_equal(const struct mpqx_config *a, const struct mpqx_config *b);
+
+/* Loads a config file for model m into c (initialised by this call). Errors name the file and the JSON
+ * path; an unknown layer name is an error, a key that means nothing for a layer is ignored. */
+int config_load(const char *path, const struct mpqx_model *m, struct mpqx_config *c, struct mpqx_err *err);
+
+/* Writes c atomically (temporary file, fsync, rename). */
+int config_save(const char *path, const struct mpqx_model *m, const struct mpqx_config *c,
+		struct mpqx_err *err);
+
+/* Serialises c as JSON text; the caller frees the result. NULL on out of memory. */
+char *config_to_json(const struct mpqx_model *m, const struct mpqx_config *c);
+
+/* Name of a storage value for buffers ("block", "distributed", "auto") or ROMs ("block", "logic",
+ * "auto"). */
+const char *config_storage_name(enum mpqx_storage s, bool rom);
+
+#endif

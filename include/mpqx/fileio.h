@@ -1,0 +1,28 @@
+/* Whole-file reads and atomic writes shared by the loaders and savers. */
+#ifndef MPQX_FILEIO_H
+#define MPQX_FILEIO_H
+
+#include <stddef.h>
+
+#include "mpqx/err.h"
+
+#define MPQX_FILE_MAX ((size_t)256 << 20)
+
+/* Reads a whole regular file (at most MPQX_FILE_MAX bytes) and NUL-terminates it. The caller frees *out.
+ * Errors name the file. */
+int fileio_read(const char *path, char **out, size_t *len, struct mpqx_err *err);
+
+/* Writes data to path atomically: a temporary file in the same directory, fsync, rename, fsync of the
+ * directory. The old file stays intact on any failure. */
+int fileio_write_atomic(const char *path, const char *data, size_t len, struct mpqx_err *err);
+
+/* Directory part of path into dir (at least "."). */
+void fileio_dirname(const char *path, char *dir, size_t size);
+
+/* Joins dir and a relative name (an absolute name is copied as is). Returns 0, or -1 if it does not fit. */
+int fileio_join(char *out, size_t size, const char *dir, const char *name);
+
+/* Line and column (1-based) of byte offset off in text. */
+void fileio_line_col(const char *text, size_t off, int *line, int *col);
+
+#endif

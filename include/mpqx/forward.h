@@ -1,0 +1,20 @@
+/* The float reference forward of the graph, one window at a time. */
+#ifndef MPQX_FORWARD_H
+#define MPQX_FORWARD_H
+
+#include "mpqx/model.h"
+
+struct mpqx_forward {
+	const struct mpqx_model *m; /* borrowed */
+	float **act;                /* per layer, rows*cols floats, owned */
+};
+
+/* Allocates the activation buffers. Returns MPQX_OK or MPQX_ENOMEM. */
+int forward_init(struct mpqx_forward *f, const struct mpqx_model *m);
+void forward_fini(struct mpqx_forward *f);
+
+/* Runs the graph on one normalised window [window, features]; act[l] hold every layer's output. Sums are
+ * accumulated in double and stored as float. Returns the output layer's values. */
+const float *forward_run(struct mpqx_forward *f, const float *window);
+
+#endif

@@ -1,0 +1,50 @@
+/* Incremental integer evaluation of the test set: keeps every layer's integer outputs for all test
+ * windows and recomputes only the layers whose inputs or settings changed. */
+#ifndef MPQX_IEVAL_H
+#define MPQX_IEVAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mpqx/dataset.h"
+#include "mpqx/fref.h"
+#include "mpqx/quant.h"
+
+struct mpqx_ieval;
+
+struct mpqx_layer_stats {
+	double sqnr_db;  /* against the float output of the same layer; 999 when exact */
+	long clipped;    /* clamp events over the test windows */
+};
+
+struct mpqx_eval_result {
+	int windows;
+	double mse, rmse, mae;          /* normalised scale */
+	double mse_float;               /* the float model on the same windows */
+	double rmse_denorm, mae_denorm; /* in the target's unit */
+	int n_layers;
+	struct mpqx_layer_stats *layers; /* owned by the engine, valid until the next run or free */
+	long recomputed;                 /* layers recomputed by the last run */
+	long macs;                       /* multiply-accumulates done by the last run */
+};
+
+/* Creates an engine over the test windows of d. fref supplies the float outputs for SQNR (its act may be
+ * NULL: SQNR is then not computed). threads 0 means one per core. The caller owns *out. */
+int ieval_new(const struct mpqx_model *m, const struct mpqx_dataset *d, const struct mpqx_fref *fref,
+	      int threads, struct mpqx_ieval **out, struct mpqx_err *err);
+
+void ieval_free(struct mpqx_ieval *e);
+
+/* Evaluates q. The first run computes every layer; later runs recompute the layers whose settings differ
+ * from the previous run's config, and every layer downstream of them. force_all recomputes everything. */
+int ieval_run(struct mpqx_ieval *e, const struct mpqx_qmodel *q, const struct mpqx_config *c, bool force_all,
+	      struct mpqx_eval_result *res, struct mpqx_err *err);
+
+/* Integer outputs of layer l for test window w from the last run: rows*cols values, owned by e. */
+const int16_t *ieval_output(const struct mpqx_ieval *e, int layer, int window);
+
+/* Evaluates one window from scratch without touching the cache: out[l] must hold rows*cols values per
+ * layer. Counts clamp events into clipped[l] when clipped is not NULL. */
+void ieval_window(const struct mpqx_qmodel *q, const float *window, int16_t **out, long *clipped);
+
+#endif

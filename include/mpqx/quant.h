@@ -1,0 +1,62 @@
+/* The integer model: every layer's quantization parameters, quantized weights, multipliers and softmax
+ * tables, derived from the float model, the calibration ranges and a config (doc/quantization.md). */
+#ifndef MPQX_QUANT_H
+#define MPQX_QUANT_H
+
+#include <stdint.h>
+
+#include "mpqx/config.h"
+#include "mpqx/fref.h"
+#include "mpqx/model.h"
+
+struct mpqx_qparam {
+	double s; /* scale */
+	int z;    /* zero point */
+	int bits;
+};
+
+struct mpqx_rescale {
+	int64_t m; /* multiplier, bitlen(m) bits */
+	int n;     /* right shift */
+};
+
+struct mpqx_qlayer {
+	struct mpqx_qparam out;  /* this layer's output */
+	struct mpqx_qparam w;    /* weights (linear, affine) */
+	int32_t *qw;             /* linear [O*I], affine [C]: quantized weights q_w (not w'), owned */
+	int64_t *qb;             /* bias at the product scale, owned */
+	int32_t *qconst;         /* const: quantized values [rows*cols], owned */
+	/* One rescale per input for add and concat (add: common n), one in rs[0] for the others. */
+	struct mpqx_rescale rs[MPQX_MAX_INPUTS];
+	int64_t acc_bound;       /* B of doc/quantization.md */
+	int acc_bits;            /* bitlen(B) + 1 */
+	int m_bits;              /* widest multiplier */
+	int bias_bits;           /* bitlen(max|q_b|) + 1 */
+	/* softmax */
+	int sm_k, sm_t, sm_len;
+	int64_t *sm_table;       /* [sm_len], owned */
+};
+
+struct mpqx_qmodel {
+	const struct mpqx_model *m; /* borrowed */
+	int n_layers;
+	struct mpqx_qlayer *l;
+};
+
+/* Builds the integer model. ranges: the calibration lo/hi per layer (from fref). The caller owns *out
+ * (quant_free). MPQX_ERANGE names the layer when a product would not fit 63 bits. */
+int quant_build(const struct mpqx_model *m, const struct mpqx_fref *ranges, const struct mpqx_config *c,
+		struct mpqx_qmodel **out, struct mpqx_err *err);
+
+void quant_free(struct mpqx_qmodel *q);
+
+/* The pieces of doc/quantization.md, exposed for tests and for the exporter. */
+struct mpqx_qparam quant_param(double lo, double hi, int bits);
+int32_t quant_value(double x, struct mpqx_qparam p, long *clamped);
+struct mpqx_rescale quant_multiplier(double M);
+int64_t quant_rshift_round(int64_t v, int n);
+int quant_bitlen(uint64_t v);
+static inline int32_t quant_qmin(int bits) { return -(1 << (bits - 1)); }
+static inline int32_t quant_qmax(int bits) { return (1 << (bits - 1)) - 1; }
+
+#endif

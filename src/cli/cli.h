@@ -1,0 +1,39 @@
+/* Shared pieces of the subcommands. */
+#ifndef MPQX_CLI_H
+#define MPQX_CLI_H
+
+#include <stdbool.h>
+
+#include "mpqx/dataset.h"
+#include "mpqx/err.h"
+#include "mpqx/model.h"
+
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+/* Prints "mpqx: MESSAGE" on stderr. */
+void cli_error(const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 1, 2)))
+#endif
+	;
+
+/* Prints a usage error with a hint to --help; returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 2, 3)))
+#endif
+	;
+
+/* The MODEL argument, or the bundled default sample when arg is NULL. */
+const char *cli_model_path(const char *arg);
+
+/* Directory of a bundled resource (samples, devices, themes, hdl_templates): the source tree when run
+ * from a build, else the installed data directory. Returns a static buffer. */
+const char *cli_data_dir(const char *what);
+
+/* Loads model and dataset, printing the error; returns CLI_OK or CLI_FAIL. */
+int cli_load(const char *arg, struct mpqx_model **m, struct mpqx_dataset **d);
+
+int cmd_eval(int argc, char **argv);
+
+#endif

@@ -1,0 +1,120 @@
+/* mpqx: the command line. Subcommands share the core; the bare command opens the TUI. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "mpqx_config.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *usage;
+};
+
+static const struct command commands[] = {
+	{"eval", cmd_eval, "eval MODEL [-c CONFIG] [--float] [--json]   test-set error of the model"},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: mpqx [MODEL]                 open the explorer (default: the bundled sample)\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(out, "       mpqx %s\n", commands[i].usage);
+	fprintf(out, "       mpqx --help | --version\n"
+		     "\nMODEL is a model file (model.json) or a sample directory.\n"
+		     "Exit status: 0 ok, 1 bad input or a failed run, 2 usage error.\n"
+		     "See mpqx(1) for keys, files and environment.\n");
+}
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("mpqx: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "mpqx%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\nTry 'mpqx --help'.\n");
+	va_end(ap);
+	return CLI_USAGE;
+}
+
+static bool is_dir(const char *p)
+{
+	struct stat st;
+	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+const char *cli_data_dir(const char *what)
+{
+	static char buf[4200];
+	const char *env = getenv("MPQX_DATA_DIR");
+	if (env && *env) {
+		snprintf(buf, sizeof buf, "%s/%s", env, what);
+		return buf;
+	}
+	snprintf(buf, sizeof buf, "%s/%s", MPQX_SRCDIR, what);
+	if (is_dir(buf))
+		return buf;
+	snprintf(buf, sizeof buf, "%s/%s", MPQX_DATADIR, what);
+	return buf;
+}
+
+const char *cli_model_path(const char *arg)
+{
+	static char buf[4300];
+	if (arg)
+		return arg;
+	snprintf(buf, sizeof buf, "%s/seattle-hourly", cli_data_dir("samples"));
+	return buf;
+}
+
+int cli_load(const char *arg, struct mpqx_model **m, struct mpqx_dataset **d)
+{
+	struct mpqx_err err = {0};
+	*m = NULL;
+	if (d)
+		*d = NULL;
+	if (model_load(cli_model_path(arg), m, &err)) {
+		cli_error("%s", err.msg);
+		return CLI_FAIL;
+	}
+	if (d && dataset_load(*m, d, &err)) {
+		cli_error("%s", err.msg);
+		model_free(*m);
+		*m = NULL;
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		usage(stdout);
+		return CLI_OK;
+	}
+	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+		printf("mpqx %s\n", MPQX_VERSION);
+		return CLI_OK;
+	}
+	if (argc >= 2) {
+		for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+			if (strcmp(argv[1], commands[i].name) == 0)
+				return commands[i].run(argc - 1, argv + 1);
+		if (argv[1][0] != '-' && !strchr(argv[1], '/') && !strchr(argv[1], '.') && !is_dir(argv[1]))
+			return cli_usage_error(NULL, "unknown subcommand '%s'", argv[1]);
+	}
+	return cli_usage_error(NULL, "the explorer is not built into this version; use a subcommand");
+}

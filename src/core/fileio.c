@@ -1,0 +1,139 @@
+#include "mpqx/fileio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int fileio_read(const char *path, char **out, size_t *len, struct mpqx_err *err)
+{
+	*out = NULL;
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return err_set(err, MPQX_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return err_set(err, MPQX_EINPUT, "%s: not a regular file", path);
+	}
+	if ((size_t)st.st_size > MPQX_FILE_MAX) {
+		close(fd);
+		return err_set(err, MPQX_EINPUT, "%s: too large (%lld bytes, at most %zu)", path,
+			       (long long)st.st_size, MPQX_FILE_MAX);
+	}
+	size_t size = (size_t)st.st_size;
+	char *buf = malloc(size + 1);
+	if (!buf) {
+		close(fd);
+		return err_set(err, MPQX_ENOMEM, "%s: out of memory", path);
+	}
+	size_t got = 0;
+	while (got < size) {
+		ssize_t r = read(fd, buf + got, size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			int e = errno;
+			free(buf);
+			close(fd);
+			return err_set(err, MPQX_EINPUT, "%s: read failed: %s", path, strerror(e));
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	buf[got] = '\0';
+	*out = buf;
+	if (len)
+		*len = got;
+	return MPQX_OK;
+}
+
+void fileio_dirname(const char *path, char *dir, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash) {
+		snprintf(dir, size, ".");
+		return;
+	}
+	size_t n = (size_t)(slash - path);
+	if (n == 0)
+		n = 1;
+	if (n >= size)
+		n = size - 1;
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+}
+
+int fileio_join(char *out, size_t size, const char *dir, const char *name)
+{
+	int n;
+	if (name[0] == '/' || !dir[0] || strcmp(dir, ".") == 0)
+		n = snprintf(out, size, "%s", name);
+	else
+		n = snprintf(out, size, "%s/%s", dir, name);
+	return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+void fileio_line_col(const char *text, size_t off, int *line, int *col)
+{
+	int l = 1, c = 1;
+	for (size_t i = 0; i < off && text[i]; i++) {
+		if (text[i] == '\n') {
+			l++;
+			c = 1;
+		} else {
+			c++;
+		}
+	}
+	*line = l;
+	*col = c;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, data, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		data += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int fileio_write_atomic(const char *path, const char *data, size_t len, struct mpqx_err *err)
+{
+	char tmp[4200];
+	if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
+		return err_set(err, MPQX_EINPUT, "%s: path too long", path);
+	int fd = mkstemp(tmp);
+	if (fd < 0)
+		return err_set(err, MPQX_EIO, "%s: cannot create a temporary file: %s", path, strerror(errno));
+	if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+		int e = errno;
+		close(fd);
+		unlink(tmp);
+		return err_set(err, MPQX_EIO, "%s: write failed: %s", path, strerror(e));
+	}
+	fchmod(fd, 0644);
+	if (close(fd) != 0 || rename(tmp, path) != 0) {
+		int e = errno;
+		unlink(tmp);
+		return err_set(err, MPQX_EIO, "%s: cannot replace: %s", path, strerror(e));
+	}
+	char dir[4096];
+	fileio_dirname(path, dir, sizeof dir);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	return MPQX_OK;
+}

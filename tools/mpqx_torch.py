@@ -1,0 +1,869 @@
+#!/usr/bin/python3
+"""mpqx_torch: train, export and verify the small time-series Transformers that mpqx quantizes.
+
+The contract this module writes is doc/model-format.md (model.json and reference.json, version 1).
+Run it with Debian's interpreter, which has torch and numpy: ``/usr/bin/python3 tools/mpqx_torch.py``.
+
+Commands
+--------
+Train one of the bundled samples (writes model.json, data.csv, reference.json, configs/ into --out)::
+
+    /usr/bin/python3 tools/mpqx_torch.py train --sample seattle-hourly \\
+        --csv /path/to/vega-datasets/data/seattle-weather-hourly-normals.csv --out samples/seattle-hourly
+    /usr/bin/python3 tools/mpqx_torch.py train --sample seattle-daily \\
+        --csv /path/to/vega-datasets/data/seattle-weather.csv --out samples/seattle-daily
+
+``--csv`` defaults to ``OUT/data.csv`` when that file exists, so re-training a committed sample needs only
+``--sample`` and ``--out``.  Any preset value can be overridden (``--epochs``, ``--lr``, ``--seed``, ...),
+and a model of your own can be trained without a preset by giving ``--csv``, ``--columns``, ``--target``
+and ``--name``.  ``--checkpoint FILE.pt`` also saves the trained model (see below).
+
+Export a model you trained yourself.  It must be this module's :class:`MpqxTransformer` (or a module with
+the same state_dict keys and the same forward).  Build it, train it on inputs normalised with the
+statistics of the train rows (see :func:`fit_normalization`), then save either the plain state_dict or the
+full checkpoint dict that :func:`save_checkpoint` writes::
+
+    import sys; sys.path.insert(0, "tools")
+    import torch, mpqx_torch as mt
+    model = mt.MpqxTransformer(features=3, window=24, d_model=16, heads=1, ffn=64, layers=1)
+    ... train it on windows from mt.make_windows(...) ...
+    torch.save(model.state_dict(), "my.pt")                          # plain state_dict, or:
+    mt.save_checkpoint("my.pt", model, dataset_spec, normalization)   # self-describing
+
+and export::
+
+    /usr/bin/python3 tools/mpqx_torch.py export --checkpoint my.pt --out samples/mine \\
+        --csv mydata.csv --columns pressure,temperature,wind --target temperature \\
+        --window 24 --horizon 1 --heads 1 --name mine
+
+For a plain state_dict the architecture (features, window, d_model, ffn, layer count) is read from the
+tensor shapes; only ``--heads`` (default 1) cannot be, so pass it.  For a checkpoint dict the flags are
+optional.  Export recomputes the normalisation from the train rows of the CSV (the doc's rule), writes
+model.json, reference.json (torch float predictions on every test window), copies the CSV to
+``OUT/data.csv`` and creates ``OUT/configs/``.  Every export is checked: the numpy forward of the written
+model.json must equal the torch eval forward to 1e-5 (max abs) on every test window, or the command fails.
+
+The same can be done from Python::
+
+    state = torch.load("my.pt"); model.load_state_dict(state); model.eval()
+    mt.export(model, "samples/mine/model.json", name="mine", dataset=spec, normalization=norm)
+
+Check a model directory against its reference.json with the numpy forward::
+
+    /usr/bin/python3 tools/mpqx_torch.py verify samples/seattle-hourly
+
+Model family (doc/model-format.md, "The Transformer family the exporter writes")
+--------------------------------------------------------------------------------
+in_proj linear (features -> d_model, per time step); sinusoidal positional encoding
+PE[t, 2i] = sin(t / 10000^(2i/d)), PE[t, 2i+1] = cos(t / 10000^(2i/d)) added; N encoder layers of
+q/k/v linears, scores = Q K^T / sqrt(d_model/heads) per head, row softmax, ctx = P V (heads
+concatenated), o linear, res1 = encoder input + o, BatchNorm1d over the d_model channels, ff1 (d -> ffn),
+ReLU, ff2 (ffn -> d), res2 = bn1 + ff2, BatchNorm1d; then mean over time and the head linear
+(d_model -> outputs).  No LayerNorm; dropout (training only, default 0) after o and ff2.
+"""
+
+import argparse
+import csv
+import datetime
+import json
+import math
+import os
+import re
+import shutil
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+FORMAT = "mpqx-model"
+REFERENCE_FORMAT = "mpqx-reference"
+VERSION = 1
+VERIFY_TOL = 1e-5
+
+# ---------------------------------------------------------------------------------------------------
+# Sample presets.  Hyper-parameters are the ones the committed samples were trained with.
+
+SAMPLES = {
+    "seattle-hourly": {
+        "name": "seattle-hourly",
+        "source": "seattle-weather-hourly-normals.csv",
+        "columns": ["pressure", "temperature", "wind"],
+        "target": "temperature",
+        "derived": [],
+        "window": 24, "horizon": 1,
+        "d_model": 16, "heads": 1, "ffn": 64, "layers": 1,
+        "epochs": 150, "patience": 30, "batch": 64, "lr": 2e-3, "weight_decay": 1e-3,
+        "dropout": 0.0, "seed": 1,
+    },
+    "seattle-daily": {
+        "name": "seattle-daily",
+        "source": "seattle-weather.csv",
+        "columns": ["precipitation", "temp_max", "temp_min", "wind"],
+        "target": "temp_max",
+        "derived": [],
+        "window": 24, "horizon": 1,
+        "d_model": 32, "heads": 2, "ffn": 128, "layers": 1,
+        "epochs": 150, "patience": 30, "batch": 32, "lr": 1e-3, "weight_decay": 1e-2,
+        "dropout": 0.1, "seed": 1,
+    },
+}
+
+SPLIT = {"train": 0.7, "calib": 0.1, "test": 0.2}
+
+
+# ---------------------------------------------------------------------------------------------------
+# The model family
+
+
+def positional_encoding(window, d_model):
+    """PE[t, 2i] = sin(t / 10000^(2i/d)), PE[t, 2i+1] = cos(t / 10000^(2i/d)), t = 0 .. window-1."""
+    pe = np.zeros((window, d_model), dtype=np.float64)
+    t = np.arange(window, dtype=np.float64)[:, None]
+    two_i = np.arange(0, d_model, 2, dtype=np.float64)[None, :]
+    angle = t / np.power(10000.0, two_i / d_model)
+    pe[:, 0::2] = np.sin(angle)
+    pe[:, 1::2] = np.cos(angle[:, : d_model // 2])
+    return pe
+
+
+class EncoderLayer(nn.Module):
+    def __init__(self, d_model, heads, ffn, dropout=0.0):
+        super().__init__()
+        if d_model % heads:
+            raise ValueError("d_model %d is not a multiple of heads %d" % (d_model, heads))
+        self.d_model, self.heads, self.dk = d_model, heads, d_model // heads
+        self.scale = 1.0 / math.sqrt(self.dk)
+        self.q = nn.Linear(d_model, d_model)
+        self.k = nn.Linear(d_model, d_model)
+        self.v = nn.Linear(d_model, d_model)
+        self.o = nn.Linear(d_model, d_model)
+        self.bn1 = nn.BatchNorm1d(d_model)
+        self.ff1 = nn.Linear(d_model, ffn)
+        self.ff2 = nn.Linear(ffn, d_model)
+        self.bn2 = nn.BatchNorm1d(d_model)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x):  # x [B, T, d]
+        b, t, d = x.shape
+        h, dk = self.heads, self.dk
+        q = self.q(x).view(b, t, h, dk).transpose(1, 2)  # [B, H, T, dk]
+        k = self.k(x).view(b, t, h, dk).transpose(1, 2)
+        v = self.v(x).view(b, t, h, dk).transpose(1, 2)
+        scores = torch.matmul(q, k.transpose(-1, -2)) * self.scale  # [B, H, T, T]
+        p = torch.softmax(scores, dim=-1)
+        ctx = torch.matmul(p, v).transpose(1, 2).reshape(b, t, d)  # heads concatenated
+        res1 = x + self.drop(self.o(ctx))
+        bn1 = self.bn1(res1.transpose(1, 2)).transpose(1, 2)
+        ff2 = self.ff2(torch.relu(self.ff1(bn1)))
+        res2 = bn1 + self.drop(ff2)
+        return self.bn2(res2.transpose(1, 2)).transpose(1, 2)
+
+
+class MpqxTransformer(nn.Module):
+    """The exportable family: MpqxTransformer(features, window, d_model, heads, ffn, layers, outputs).
+
+    forward(x) takes normalised windows [B, window, features] and returns [B, outputs]."""
+
+    def __init__(self, features, window, d_model=16, heads=1, ffn=64, layers=1, outputs=1, dropout=0.0):
+        super().__init__()
+        self.features, self.window, self.d_model = features, window, d_model
+        self.heads, self.ffn, self.n_layers, self.outputs = heads, ffn, layers, outputs
+        self.in_proj = nn.Linear(features, d_model)
+        self.register_buffer("pe", torch.tensor(positional_encoding(window, d_model), dtype=torch.float32))
+        self.encoders = nn.ModuleList([EncoderLayer(d_model, heads, ffn, dropout) for _ in range(layers)])
+        self.head = nn.Linear(d_model, outputs)
+
+    def config(self):
+        return {"features": self.features, "window": self.window, "d_model": self.d_model,
+                "heads": self.heads, "ffn": self.ffn, "layers": self.n_layers, "outputs": self.outputs}
+
+    def forward(self, x):
+        h = self.in_proj(x) + self.pe
+        for enc in self.encoders:
+            h = enc(h)
+        return self.head(h.mean(dim=1))
+
+
+def model_from_state_dict(state, heads=1):
+    """Builds an MpqxTransformer whose shapes match a plain state_dict (heads cannot be inferred)."""
+    d_model, features = state["in_proj.weight"].shape
+    window = state["pe"].shape[0] if "pe" in state else None
+    if window is None:
+        raise ValueError("state_dict has no 'pe' buffer; cannot infer the window")
+    layers = len({k.split(".")[1] for k in state if k.startswith("encoders.")})
+    ffn = state["encoders.0.ff1.weight"].shape[0] if layers else 1
+    outputs = state["head.weight"].shape[0]
+    model = MpqxTransformer(features, window, d_model, heads, ffn, layers, outputs)
+    model.load_state_dict(state)
+    return model
+
+
+def save_checkpoint(path, model, dataset, normalization, extra=None):
+    """Self-describing checkpoint: architecture, state_dict, dataset spec and normalisation."""
+    torch.save({"format": "mpqx-torch-checkpoint", "config": model.config(), "state_dict": model.state_dict(),
+                "dataset": dataset, "normalization": normalization, "extra": extra or {}}, path)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Data: CSV, split, normalisation, windows (doc/model-format.md "Dataset", "Normalisation")
+
+
+def read_csv(path, columns):
+    """Returns {column: float64 array} for the named columns; every cell must be a finite number."""
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], [r for r in rows[1:] if r]
+    out = {}
+    for c in columns:
+        if c not in header:
+            raise ValueError("%s: no column %r (header: %s)" % (path, c, ",".join(header)))
+        j = header.index(c)
+        vals = np.array([float(r[j]) for r in body], dtype=np.float64)
+        if not np.all(np.isfinite(vals)):
+            raise ValueError("%s: column %r has a non-finite value" % (path, c))
+        out[c] = vals
+    return out
+
+
+def split_bounds(n, split=SPLIT):
+    """Row ranges [(lo, hi)] of train, calib, test exactly as the doc computes them."""
+    a = int(math.floor(split["train"] * n))
+    b = int(math.floor((split["train"] + split["calib"]) * n))
+    return {"train": (0, a), "calib": (a, b), "test": (b, n)}
+
+
+def used_columns(columns, target):
+    return list(columns) + ([target] if target not in columns else [])
+
+
+def fit_normalization(data, columns, target, split=SPLIT):
+    """Standard normalisation fitted on the train rows only (population std, ddof=0)."""
+    n = len(data[target])
+    lo, hi = split_bounds(n, split)["train"]
+    cols = {}
+    for c in used_columns(columns, target):
+        x = data[c][lo:hi]
+        std = float(np.std(x))
+        if not std > 0:
+            raise ValueError("column %r is constant on the train rows" % c)
+        cols[c] = {"mean": float(np.mean(x)), "std": std}
+    return {"method": "standard", "columns": cols}
+
+
+def normalize(data, normalization):
+    return {c: (data[c] - s["mean"]) / s["std"] for c, s in normalization["columns"].items()}
+
+
+def make_windows(norm_data, columns, target, window, horizon, lo, hi):
+    """Windows inside rows [lo, hi): inputs rows i..i+W-1, target row i+W-1+H, all inside the part.
+
+    Returns X [N, W, F], y [N], last [N] (last observed target value: the persistence forecast)."""
+    feats = np.stack([norm_data[c] for c in columns], axis=1)
+    tgt = norm_data[target]
+    starts = np.arange(lo, hi - (window - 1 + horizon))
+    if len(starts) == 0:
+        return np.zeros((0, window, len(columns))), np.zeros(0), np.zeros(0)
+    x = np.stack([feats[i:i + window] for i in starts])
+    y = tgt[starts + window - 1 + horizon]
+    last = tgt[starts + window - 1]
+    return x, y, last
+
+
+def build_splits(data, dataset, normalization):
+    nd = normalize(data, normalization)
+    n = len(nd[dataset["target"]])
+    out = {}
+    for part, (lo, hi) in split_bounds(n, dataset["split"]).items():
+        out[part] = make_windows(nd, dataset["columns"], dataset["target"], dataset["window"],
+                                 dataset["horizon"], lo, hi)
+    return out
+
+
+def add_derived_columns(src, dst, derived):
+    """Copies CSV src to dst, appending derived columns computed from the 'date' column.
+
+    doy_sin / doy_cos: sin/cos(2*pi*(day_of_year-1)/365.25)."""
+    with open(src, newline="") as f:
+        rows = [r for r in csv.reader(f) if r]
+    header = rows[0]
+    todo = [d for d in derived if d not in header]
+    if todo:
+        j = header.index("date")
+        header = header + todo
+        for r in rows[1:]:
+            day = datetime.date.fromisoformat(r[j][:10]).timetuple().tm_yday
+            ang = 2.0 * math.pi * (day - 1) / 365.25
+            for d in todo:
+                r.append(repr(round({"doy_sin": math.sin(ang), "doy_cos": math.cos(ang)}[d], 6)))
+        rows[0] = header
+    with open(dst, "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerows(rows)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Export
+
+
+def _tensor(arr, shape):
+    arr = np.asarray(arr, dtype=np.float64).reshape(-1)
+    if arr.size != int(np.prod(shape)):
+        raise ValueError("tensor size %d does not match shape %s" % (arr.size, shape))
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("non-finite value in exported tensor")
+    return {"shape": list(shape), "data": [float(v) for v in arr]}
+
+
+def _np(t):
+    return t.detach().cpu().numpy().astype(np.float64)
+
+
+def _linear(name, inp, lin, rows):
+    w, b = _np(lin.weight), _np(lin.bias)
+    return {"name": name, "op": "linear", "inputs": [inp], "shape": [rows, w.shape[0]],
+            "weight": _tensor(w, w.shape), "bias": _tensor(b, [w.shape[0]])}
+
+
+def _affine(name, inp, bn, rows):
+    gamma, beta = _np(bn.weight), _np(bn.bias)
+    mean, var = _np(bn.running_mean), _np(bn.running_var)
+    w = gamma / np.sqrt(var + bn.eps)
+    b = beta - mean * w
+    return {"name": name, "op": "affine", "inputs": [inp], "shape": [rows, len(w)],
+            "weight": _tensor(w, [len(w)]), "bias": _tensor(b, [len(w)])}
+
+
+def model_layers(model):
+    """The layer list of doc/model-format.md for an MpqxTransformer (eval statistics)."""
+    t, d, f = model.window, model.d_model, model.features
+    L = [{"name": "input", "op": "input", "shape": [t, f]},
+         _linear("in_proj", "input", model.in_proj, t),
+         {"name": "pe", "op": "const", "shape": [t, d], "value": _tensor(_np(model.pe), [t, d])},
+         {"name": "add_pe", "op": "add", "inputs": ["in_proj", "pe"], "shape": [t, d]}]
+    prev = "add_pe"
+    for i, enc in enumerate(model.encoders):
+        p, h = "enc%d." % i, enc.heads
+        L += [_linear(p + "q", prev, enc.q, t), _linear(p + "k", prev, enc.k, t), _linear(p + "v", prev, enc.v, t),
+              {"name": p + "scores", "op": "matmul", "inputs": [p + "q", p + "k"], "shape": [h * t, t],
+               "transpose_b": True, "scale": 1.0 / math.sqrt(d // h), "heads": h},
+              {"name": p + "softmax", "op": "softmax", "inputs": [p + "scores"], "shape": [h * t, t]},
+              {"name": p + "ctx", "op": "matmul", "inputs": [p + "softmax", p + "v"], "shape": [t, d],
+               "transpose_b": False, "scale": 1.0, "heads": h},
+              _linear(p + "o", p + "ctx", enc.o, t),
+              {"name": p + "res1", "op": "add", "inputs": [prev, p + "o"], "shape": [t, d]},
+              _affine(p + "bn1", p + "res1", enc.bn1, t),
+              _linear(p + "ff1", p + "bn1", enc.ff1, t),
+              {"name": p + "relu", "op": "relu", "inputs": [p + "ff1"], "shape": [t, enc.ff1.out_features]},
+              _linear(p + "ff2", p + "relu", enc.ff2, t),
+              {"name": p + "res2", "op": "add", "inputs": [p + "bn1", p + "ff2"], "shape": [t, d]},
+              _affine(p + "bn2", p + "res2", enc.bn2, t)]
+        prev = p + "bn2"
+    L += [{"name": "pool", "op": "avgpool", "inputs": [prev], "shape": [1, d]},
+          _linear("head", "pool", model.head, 1)]
+    return L
+
+
+def model_document(model, name, dataset, normalization):
+    return {
+        "format": FORMAT, "version": VERSION, "name": name, "task": "forecast",
+        "input": {"window": model.window, "features": model.features},
+        "output": {"features": model.outputs, "layer": "head"},
+        "dataset": dataset,
+        "normalization": normalization,
+        "layers": model_layers(model),
+    }
+
+
+def _dump(obj, indent=0):
+    """JSON with objects indented and number lists on one line; floats as repr (round-trip exact)."""
+    pad, pad1 = "  " * indent, "  " * (indent + 1)
+    if isinstance(obj, dict):
+        if not obj:
+            return "{}"
+        if all(not isinstance(v, (dict, list)) or (isinstance(v, list) and len(v) <= 4 and
+               all(not isinstance(x, (dict, list)) for x in v)) for v in obj.values()) and len(obj) <= 4:
+            return "{ " + ", ".join(json.dumps(k) + ": " + _dump(v) for k, v in obj.items()) + " }"
+        items = [pad1 + json.dumps(k) + ": " + _dump(v, indent + 1) for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + "\n" + pad + "}"
+    if isinstance(obj, list):
+        if all(not isinstance(x, (dict, list)) for x in obj):
+            return "[" + ", ".join(_dump(x) for x in obj) + "]"
+        return "[\n" + ",\n".join(pad1 + _dump(x, indent + 1) for x in obj) + "\n" + pad + "]"
+    if isinstance(obj, float):
+        if not math.isfinite(obj):
+            raise ValueError("non-finite number in JSON output")
+        return repr(obj)
+    return json.dumps(obj)
+
+
+def write_json(path, doc):
+    text = _dump(doc) + "\n"
+    json.loads(text)  # sanity: the writer produced valid JSON
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def export(model, path, name, dataset, normalization):
+    """Writes model.json for an MpqxTransformer in eval mode; returns the document written."""
+    model.eval()
+    doc = model_document(model, name, dataset, normalization)
+    write_json(path, doc)
+    return doc
+
+
+# ---------------------------------------------------------------------------------------------------
+# Pure-numpy graph forward and checks (doc/model-format.md "Layers")
+
+NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+
+
+def _arr(t):
+    return np.asarray(t["data"], dtype=np.float64).reshape(t["shape"])
+
+
+def check_model(doc):
+    """Validates a model document the way the loader does; returns {name: shape}. Raises ValueError."""
+    if doc.get("format") != FORMAT or doc.get("version") != VERSION:
+        raise ValueError("format/version")
+    shapes, n_inputs = {}, 0
+    for li, l in enumerate(doc["layers"]):
+        where = "layers[%d] (%s)" % (li, l.get("name"))
+        name, op, shape = l["name"], l["op"], list(l["shape"])
+        if not NAME_RE.match(name) or name in shapes:
+            raise ValueError(where + ": bad or duplicate name")
+        ins = l.get("inputs") or []
+        for i in ins:
+            if i not in shapes:
+                raise ValueError(where + ": input %r is not an earlier layer" % i)
+        s = [shapes[i] for i in ins]
+        for key in ("weight", "bias", "value"):
+            if key in l:
+                t = l[key]
+                if len(t["data"]) != int(np.prod(t["shape"])) or not np.all(np.isfinite(t["data"])):
+                    raise ValueError(where + ": bad tensor " + key)
+        if op == "input":
+            n_inputs += 1
+            exp = [doc["input"]["window"], doc["input"]["features"]]
+        elif op == "const":
+            exp = list(l["value"]["shape"])
+        elif op == "linear":
+            o, i_ = l["weight"]["shape"]
+            if s[0][1] != i_ or l["bias"]["shape"] != [o]:
+                raise ValueError(where + ": linear shapes")
+            exp = [s[0][0], o]
+        elif op == "add":
+            if len(s) != 2 or s[0] != s[1]:
+                raise ValueError(where + ": add shapes")
+            exp = s[0]
+        elif op == "matmul":
+            h = int(l.get("heads", 1))
+            (m, ka), (nb, kb) = s
+            if l["transpose_b"]:
+                if ka != kb or ka % h:
+                    raise ValueError(where + ": matmul shapes")
+                exp = [h * m, nb]
+            else:
+                if ka != nb or m % h or kb % h:
+                    raise ValueError(where + ": matmul shapes")
+                exp = [m // h, kb]
+        elif op in ("softmax", "relu"):
+            exp = s[0]
+        elif op == "affine":
+            c = s[0][1]
+            if l["weight"]["shape"] != [c] or l["bias"]["shape"] != [c]:
+                raise ValueError(where + ": affine shapes")
+            exp = s[0]
+        elif op == "avgpool":
+            exp = [1, s[0][1]]
+        elif op == "split":
+            if l["offset"] < 0 or l["offset"] + l["width"] > s[0][1]:
+                raise ValueError(where + ": split range")
+            exp = [s[0][0], l["width"]]
+        elif op == "concat":
+            if len({x[0] for x in s}) != 1:
+                raise ValueError(where + ": concat rows")
+            exp = [s[0][0], sum(x[1] for x in s)]
+        else:
+            raise ValueError(where + ": unknown op " + op)
+        if shape != exp:
+            raise ValueError(where + ": shape %s, expected %s" % (shape, exp))
+        shapes[name] = shape
+    if n_inputs != 1:
+        raise ValueError("exactly one input layer expected")
+    out = doc["output"].get("layer", doc["layers"][-1]["name"])
+    if shapes[out] != [1, doc["output"]["features"]]:
+        raise ValueError("output layer shape")
+    return shapes
+
+
+def numpy_forward(doc, x, return_all=False, hook=None):
+    """Runs the graph on a batch of normalised windows x [B, window, features] in float64.
+
+    Semantics per op exactly as the doc's table; hook(layer, value) may replace each layer's output
+    (used by quant_sim).  Returns the output layer's value [B, 1, outputs] (or all values)."""
+    x = np.asarray(x, dtype=np.float64)
+    vals = {}
+    for l in doc["layers"]:
+        op = l["op"]
+        a = [vals[i] for i in (l.get("inputs") or [])]
+        if op == "input":
+            y = x
+        elif op == "const":
+            y = np.broadcast_to(_arr(l["value"]), (x.shape[0],) + tuple(l["value"]["shape"]))
+        elif op == "linear":
+            y = np.einsum("bri,oi->bro", a[0], _arr(l["weight"])) + _arr(l["bias"])
+        elif op == "add":
+            y = a[0] + a[1]
+        elif op == "matmul":
+            h, sc = int(l.get("heads", 1)), float(l.get("scale", 1.0))
+            A, B = a
+            if l["transpose_b"]:
+                k = A.shape[2] // h
+                # out[h*M + m, n] = scale * sum_k a[m, h*K + k] * b[n, h*K + k]
+                y = np.concatenate([sc * np.einsum("bmk,bnk->bmn", A[:, :, j * k:(j + 1) * k],
+                                                   B[:, :, j * k:(j + 1) * k]) for j in range(h)], axis=1)
+            else:
+                m, nn_ = A.shape[1] // h, B.shape[2] // h
+                # out[m, h*N + n] = scale * sum_k a[h*M + m, k] * b[k, h*N + n]
+                y = np.concatenate([sc * np.einsum("bmk,bkn->bmn", A[:, j * m:(j + 1) * m, :],
+                                                   B[:, :, j * nn_:(j + 1) * nn_]) for j in range(h)], axis=2)
+        elif op == "softmax":
+            e = np.exp(a[0] - a[0].max(axis=2, keepdims=True))
+            y = e / e.sum(axis=2, keepdims=True)
+        elif op == "affine":
+            y = a[0] * _arr(l["weight"]) + _arr(l["bias"])
+        elif op == "relu":
+            y = np.maximum(a[0], 0.0)
+        elif op == "avgpool":
+            y = a[0].mean(axis=1, keepdims=True)
+        elif op == "split":
+            y = a[0][:, :, l["offset"]:l["offset"] + l["width"]]
+        elif op == "concat":
+            y = np.concatenate(a, axis=2)
+        else:
+            raise ValueError("unknown op " + op)
+        if hook is not None:
+            y = hook(l, y)
+        vals[l["name"]] = y
+    if return_all:
+        return vals
+    return vals[doc["output"].get("layer", doc["layers"][-1]["name"])]
+
+
+def torch_predict(model, x, batch=512):
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            out.append(model(torch.tensor(x[i:i + batch], dtype=torch.float32)).numpy().astype(np.float64))
+    return np.concatenate(out) if out else np.zeros((0, model.outputs))
+
+
+def verify_export(doc, model, x):
+    """Asserts numpy graph forward == torch eval forward to VERIFY_TOL on every window of x."""
+    check_model(doc)
+    ref = torch_predict(model, x)
+    got = numpy_forward(doc, x)[:, 0, :]
+    err = float(np.max(np.abs(ref - got))) if len(x) else 0.0
+    assert err <= VERIFY_TOL, "numpy forward differs from torch by %.3g (> %g)" % (err, VERIFY_TOL)
+    return err
+
+
+def quant_sim(doc, x_calib, x, bits=8):
+    """Rough estimate of a uniform quantization: per-tensor symmetric weights, per-layer activations
+    quantized on [min, max] of the calib windows (asymmetric), softmax outputs on [0, 1]. Returns outputs.
+    This is only a sanity check of weight/activation ranges; mpqx's own quantizer is the authority."""
+    qmax = 2 ** (bits - 1) - 1
+    qdoc = json.loads(json.dumps(doc))
+    for l in qdoc["layers"]:
+        if l["op"] in ("linear", "affine"):
+            w = np.asarray(l["weight"]["data"])
+            s = np.max(np.abs(w)) / qmax if np.max(np.abs(w)) > 0 else 1.0
+            l["weight"]["data"] = list(np.round(w / s) * s)
+    ranges = {}
+
+    def rec(l, y):
+        lo, hi = ranges.get(l["name"], (np.inf, -np.inf))
+        ranges[l["name"]] = (min(lo, float(y.min())), max(hi, float(y.max())))
+        return y
+
+    numpy_forward(qdoc, x_calib, hook=rec)
+    levels = 2 ** bits - 1
+
+    def q(l, y):
+        lo, hi = (0.0, 1.0) if l["op"] == "softmax" else ranges[l["name"]]
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+        if hi - lo <= 0:
+            return y
+        s = (hi - lo) / levels
+        return np.clip(np.round((y - lo) / s), 0, levels) * s + lo
+
+    return numpy_forward(qdoc, x, hook=q)[:, 0, :]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Training
+
+
+def set_seed(seed):
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    torch.set_num_threads(2)
+
+
+def evaluate_mse(model, x, y):
+    p = torch_predict(model, x)[:, 0]
+    return float(np.mean((p - y) ** 2))
+
+
+def train_model(cfg, splits, log=print):
+    """Trains an MpqxTransformer with AdamW on MSE, early stopping on the calib windows."""
+    set_seed(cfg["seed"])
+    xtr, ytr, _ = splits["train"]
+    xca, yca, _ = splits["calib"]
+    model = MpqxTransformer(xtr.shape[2], cfg["window"], cfg["d_model"], cfg["heads"], cfg["ffn"],
+                            cfg["layers"], 1, cfg.get("dropout", 0.0))
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"], eta_min=cfg["lr"] * 0.02)
+    xt = torch.tensor(xtr, dtype=torch.float32)
+    yt = torch.tensor(ytr, dtype=torch.float32)[:, None]
+    gen = torch.Generator().manual_seed(cfg["seed"])
+    best, best_state, best_epoch, stale = float("inf"), None, -1, 0
+    for epoch in range(cfg["epochs"]):
+        model.train()
+        perm = torch.randperm(len(xt), generator=gen)
+        total = 0.0
+        for i in range(0, len(xt), cfg["batch"]):
+            idx = perm[i:i + cfg["batch"]]
+            if len(idx) < 2:
+                continue  # BatchNorm needs more than one sample
+            opt.zero_grad()
+            loss = torch.mean((model(xt[idx]) - yt[idx]) ** 2)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            total += float(loss) * len(idx)
+        sched.step()
+        cal = evaluate_mse(model, xca, yca)
+        if cal < best:
+            best, best_epoch, stale = cal, epoch, 0
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        else:
+            stale += 1
+        if epoch % 10 == 0 or epoch == cfg["epochs"] - 1:
+            log("epoch %3d  train %.5f  calib %.5f  best %.5f@%d" % (epoch, total / len(xt), cal, best, best_epoch))
+        if stale >= cfg["patience"]:
+            log("early stop at epoch %d (best calib %.5f at epoch %d)" % (epoch, best, best_epoch))
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return model, {"best_calib_mse": best, "best_epoch": best_epoch}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Writing a sample directory
+
+
+def write_reference(path, y, pred, last):
+    doc = {"format": REFERENCE_FORMAT, "version": VERSION, "model": "model.json", "split": "test",
+           "windows": int(len(y)), "outputs": 1,
+           "targets": [float(v) for v in y], "predictions": [float(v) for v in pred],
+           "mse": float(np.mean((pred - y) ** 2)), "persistence_mse": float(np.mean((last - y) ** 2))}
+    write_json(path, doc)
+    return doc
+
+
+def write_sample(out, model, name, dataset, normalization, csv_src, splits, log=print):
+    """model.json + reference.json + data.csv + configs/ in out; verifies the export. Returns a summary."""
+    os.makedirs(os.path.join(out, "configs"), exist_ok=True)
+    keep = os.path.join(out, "configs", ".gitkeep")
+    if not os.path.exists(keep):
+        open(keep, "w").close()
+    dst = os.path.join(out, "data.csv")
+    if os.path.abspath(csv_src) != os.path.abspath(dst):
+        shutil.copyfile(csv_src, dst)
+    mpath = os.path.join(out, "model.json")
+    export(model, mpath, name, dataset, normalization)
+    with open(mpath) as f:
+        doc = json.load(f)  # verify what is on disk, not what is in memory
+    # the windows the C side will cut: re-read data.csv with the stored statistics
+    data = read_csv(dst, used_columns(dataset["columns"], dataset["target"]))
+    sp = build_splits(data, doc["dataset"], doc["normalization"])
+    errs = {part: verify_export(doc, model, sp[part][0]) for part in ("calib", "test")}
+    xte, yte, lte = sp["test"]
+    pred = torch_predict(model, xte)[:, 0]
+    ref = write_reference(os.path.join(out, "reference.json"), yte, pred, lte)
+    q = quant_sim(doc, sp["calib"][0], xte)[:, 0]
+    qmse = float(np.mean((q - yte) ** 2))
+    summary = {"test_windows": ref["windows"], "mse": ref["mse"], "persistence_mse": ref["persistence_mse"],
+               "max_abs_numpy_vs_torch": max(errs.values()), "quant8_sim_mse": qmse,
+               "model_json_bytes": os.path.getsize(mpath),
+               "unit_rmse": math.sqrt(ref["mse"]) * normalization["columns"][dataset["target"]]["std"]}
+    log("test windows %d  mse %.6f  persistence %.6f  numpy-vs-torch %.2g  quant8-sim mse %.6f (%+.1f%%)  "
+        "model.json %d bytes" % (ref["windows"], ref["mse"], ref["persistence_mse"], summary["max_abs_numpy_vs_torch"],
+                                 qmse, 100 * (qmse / ref["mse"] - 1), summary["model_json_bytes"]))
+    return summary
+
+
+def dataset_spec(columns, target, window, horizon):
+    return {"csv": "data.csv", "columns": list(columns), "target": target, "window": int(window),
+            "horizon": int(horizon), "split": dict(SPLIT)}
+
+
+# ---------------------------------------------------------------------------------------------------
+# CLI
+
+ARCH_KEYS = ("d_model", "heads", "ffn", "layers")
+TRAIN_KEYS = ("epochs", "patience", "batch", "lr", "weight_decay", "dropout", "seed")
+
+
+def cmd_train(args):
+    cfg = dict(SAMPLES[args.sample]) if args.sample else {
+        "name": None, "source": None, "columns": None, "target": None, "derived": [], "window": 24, "horizon": 1,
+        "d_model": 16, "heads": 1, "ffn": 64, "layers": 1, "epochs": 150, "patience": 30, "batch": 64,
+        "lr": 2e-3, "weight_decay": 1e-3, "dropout": 0.0, "seed": 1}
+    for k in ("name", "target", "window", "horizon") + ARCH_KEYS + TRAIN_KEYS:
+        v = getattr(args, k, None)
+        if v is not None:
+            cfg[k] = v
+    if args.columns:
+        cfg["columns"] = args.columns.split(",")
+    if not cfg["name"] or not cfg["columns"] or not cfg["target"]:
+        sys.exit("train: give --sample, or --name, --columns and --target")
+    out = args.out
+    os.makedirs(out, exist_ok=True)
+    src = args.csv or os.path.join(out, "data.csv")
+    if not os.path.exists(src):
+        sys.exit("train: no CSV %s; pass --csv (the sample's source is %s from the npm package "
+                 "vega-datasets 3.2.1, data/%s)" % (src, cfg["source"], cfg["source"]))
+    dst = os.path.join(out, "data.csv")
+    if cfg["derived"]:
+        tmp = dst + ".tmp"
+        add_derived_columns(src, tmp, cfg["derived"])
+        os.replace(tmp, dst)
+        src = dst
+    dataset = dataset_spec(cfg["columns"], cfg["target"], cfg["window"], cfg["horizon"])
+    data = read_csv(src, used_columns(dataset["columns"], dataset["target"]))
+    norm = fit_normalization(data, dataset["columns"], dataset["target"], dataset["split"])
+    splits = build_splits(data, dataset, norm)
+    print("%s: %s -> %s, windows train %d calib %d test %d" % (
+        cfg["name"], ",".join(dataset["columns"]), dataset["target"], len(splits["train"][1]),
+        len(splits["calib"][1]), len(splits["test"][1])))
+    t0 = time.time()
+    model, info = train_model(cfg, splits)
+    dt = time.time() - t0
+    summary = write_sample(out, model, cfg["name"], dataset, norm, src, splits)
+    summary.update(info)
+    summary["train_seconds"] = round(dt, 1)
+    summary["config"] = {k: cfg[k] for k in ("window", "horizon") + ARCH_KEYS + TRAIN_KEYS}
+    if args.checkpoint:
+        save_checkpoint(args.checkpoint, model, dataset, norm, summary)
+    print(json.dumps(summary, indent=1))
+    if summary["mse"] >= summary["persistence_mse"]:
+        print("warning: test mse %.6f does not beat persistence %.6f" % (summary["mse"], summary["persistence_mse"]))
+
+
+def cmd_export(args):
+    set_seed(0)
+    ck = torch.load(args.checkpoint, map_location="cpu")
+    dataset, norm = None, None
+    if isinstance(ck, dict) and ck.get("format") == "mpqx-torch-checkpoint":
+        c = ck["config"]
+        model = MpqxTransformer(c["features"], c["window"], c["d_model"], c["heads"], c["ffn"], c["layers"],
+                                c["outputs"])
+        model.load_state_dict(ck["state_dict"])
+        dataset = ck.get("dataset")
+    else:
+        state = ck.state_dict() if isinstance(ck, nn.Module) else ck
+        model = model_from_state_dict(state, heads=args.heads or 1)
+    model.eval()
+    if args.columns or dataset is None:
+        if not (args.columns and args.target):
+            sys.exit("export: give --columns and --target (the checkpoint does not name them)")
+        dataset = dataset_spec(args.columns.split(","), args.target, args.window or model.window,
+                               args.horizon or 1)
+    if dataset["window"] != model.window or len(dataset["columns"]) != model.features:
+        sys.exit("export: dataset window/columns (%d, %d) do not match the model (%d, %d)" % (
+            dataset["window"], len(dataset["columns"]), model.window, model.features))
+    src = args.csv or os.path.join(args.out, "data.csv")
+    if not os.path.exists(src):
+        sys.exit("export: no CSV %s; pass --csv" % src)
+    os.makedirs(args.out, exist_ok=True)
+    data = read_csv(src, used_columns(dataset["columns"], dataset["target"]))
+    norm = fit_normalization(data, dataset["columns"], dataset["target"], dataset["split"])
+    if isinstance(ck, dict) and ck.get("normalization"):
+        for c, s in ck["normalization"]["columns"].items():
+            mine = norm["columns"].get(c)
+            if mine and (abs(mine["mean"] - s["mean"]) > 1e-9 * max(1, abs(s["mean"])) or
+                         abs(mine["std"] - s["std"]) > 1e-9 * max(1, s["std"])):
+                print("warning: column %r: checkpoint normalisation differs from the train rows of %s" % (c, src))
+    splits = build_splits(data, dataset, norm)
+    name = args.name or os.path.basename(os.path.normpath(args.out))
+    summary = write_sample(args.out, model, name, dataset, norm, src, splits)
+    print(json.dumps(summary, indent=1))
+
+
+def cmd_verify(args):
+    d = args.dir
+    mpath = d if d.endswith(".json") else os.path.join(d, "model.json")
+    d = os.path.dirname(mpath)
+    with open(mpath) as f:
+        doc = json.load(f)
+    check_model(doc)
+    ds = doc["dataset"]
+    data = read_csv(os.path.join(d, ds["csv"]), used_columns(ds["columns"], ds["target"]))
+    sp = build_splits(data, ds, doc["normalization"])
+    xte, yte, lte = sp["test"]
+    got = numpy_forward(doc, xte)[:, 0, 0]
+    rpath = os.path.join(d, "reference.json")
+    with open(rpath) as f:
+        ref = json.load(f)
+    assert ref["windows"] == len(yte), "reference has %d windows, data gives %d" % (ref["windows"], len(yte))
+    terr = float(np.max(np.abs(np.array(ref["targets"]) - yte)))
+    perr = float(np.max(np.abs(np.array(ref["predictions"]) - got)))
+    mse = float(np.mean((got - yte) ** 2))
+    q = quant_sim(doc, sp["calib"][0], xte)[:, 0]
+    qmse = float(np.mean((q - yte) ** 2))
+    print("%s: %d test windows; targets max diff %.2g; numpy forward vs reference predictions max diff %.2g; "
+          "mse %.6f (reference %.6f) persistence %.6f; quant8-sim mse %.6f (%+.1f%%)" % (
+              mpath, len(yte), terr, perr, mse, ref["mse"], ref["persistence_mse"], qmse, 100 * (qmse / mse - 1)))
+    if terr > 1e-9 or perr > VERIFY_TOL:
+        sys.exit("verify: mismatch")
+
+
+def main(argv=None):
+    torch.set_num_threads(2)
+    ap = argparse.ArgumentParser(prog="mpqx_torch.py", description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    t = sub.add_parser("train", help="train a sample (or your own CSV) and write a sample directory")
+    t.add_argument("--sample", choices=sorted(SAMPLES))
+    t.add_argument("--out", required=True)
+    t.add_argument("--csv")
+    t.add_argument("--name")
+    t.add_argument("--columns", help="comma-separated input columns")
+    t.add_argument("--target")
+    t.add_argument("--checkpoint", help="also save the trained model here (.pt)")
+    for k, ty in (("window", int), ("horizon", int), ("d_model", int), ("heads", int), ("ffn", int),
+                  ("layers", int), ("epochs", int), ("patience", int), ("batch", int), ("lr", float),
+                  ("weight_decay", float), ("dropout", float), ("seed", int)):
+        t.add_argument("--" + k.replace("_", "-"), dest=k, type=ty)
+    e = sub.add_parser("export", help="export a trained checkpoint or state_dict to a sample directory")
+    e.add_argument("--checkpoint", required=True)
+    e.add_argument("--out", required=True)
+    e.add_argument("--csv")
+    e.add_argument("--name")
+    e.add_argument("--columns")
+    e.add_argument("--target")
+    e.add_argument("--window", type=int)
+    e.add_argument("--horizon", type=int)
+    e.add_argument("--heads", type=int)
+    v = sub.add_parser("verify", help="check model.json + data.csv against reference.json with numpy")
+    v.add_argument("dir")
+    args = ap.parse_args(argv)
+    {"train": cmd_train, "export": cmd_export, "verify": cmd_verify}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
