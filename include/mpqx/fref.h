@@ -9,7 +9,7 @@
 
 struct mpqx_fref {
 	int n_layers;
-	double *lo, *hi;   /* per layer: min/max of the float output over the calibration windows */
+	double *lo, *hi;   /* per layer: min/max of the float output over the train and calib windows */
 	int windows;       /* test windows */
 	float **act;       /* per layer [windows * rows * cols] float outputs on the test windows, or NULL */
 	float *pred;       /* [windows * out_features] float forecasts */

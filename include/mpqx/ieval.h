@@ -40,11 +40,19 @@ void ieval_free(struct mpqx_ieval *e);
 int ieval_run(struct mpqx_ieval *e, const struct mpqx_qmodel *q, const struct mpqx_config *c, bool force_all,
 	      struct mpqx_eval_result *res, struct mpqx_err *err);
 
+/* With on = false, runs skip the per-layer SQNR (its sqnr_db is NAN until ieval_update_sqnr): the MSE is
+ * ready sooner on a slider move, and the SQNR follows. */
+void ieval_set_sqnr(struct mpqx_ieval *e, bool on);
+
+/* Computes the SQNR of every layer whose value is missing since the last run; res->layers is refreshed
+ * when res is not NULL. */
+int ieval_update_sqnr(struct mpqx_ieval *e, struct mpqx_eval_result *res);
+
 /* Integer outputs of layer l for test window w from the last run: rows*cols values, owned by e. */
 const int16_t *ieval_output(const struct mpqx_ieval *e, int layer, int window);
 
-/* Evaluates one window from scratch without touching the cache: out[l] must hold rows*cols values per
- * layer. Counts clamp events into clipped[l] when clipped is not NULL. */
-void ieval_window(const struct mpqx_qmodel *q, const float *window, int16_t **out, long *clipped);
+/* Evaluates one window from scratch without touching any cache: out[l] must hold rows*cols values per
+ * layer. Adds clamp events into clipped[l] when clipped is not NULL. Returns MPQX_OK or MPQX_ENOMEM. */
+int ieval_window(const struct mpqx_qmodel *q, const float *window, int16_t **out, long *clipped);
 
 #endif

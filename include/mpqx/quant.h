@@ -54,8 +54,16 @@ void quant_free(struct mpqx_qmodel *q);
 struct mpqx_qparam quant_param(double lo, double hi, int bits);
 int32_t quant_value(double x, struct mpqx_qparam p, long *clamped);
 struct mpqx_rescale quant_multiplier(double M);
-int64_t quant_rshift_round(int64_t v, int n);
 int quant_bitlen(uint64_t v);
+/* rshift_round of doc/quantization.md: shift right by n rounding half away from zero on the magnitude. */
+static inline int64_t quant_rshift_round(int64_t v, int n)
+{
+	if (n == 0)
+		return v;
+	uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	uint64_t r = (mag + ((uint64_t)1 << (n - 1))) >> n;
+	return v < 0 ? -(int64_t)r : (int64_t)r;
+}
 static inline int32_t quant_qmin(int bits) { return -(1 << (bits - 1)); }
 static inline int32_t quant_qmax(int bits) { return (1 << (bits - 1)) - 1; }
 

@@ -35,5 +35,6 @@ const char *cli_data_dir(const char *what);
 int cli_load(const char *arg, struct mpqx_model **m, struct mpqx_dataset **d);
 
 int cmd_eval(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

@@ -5,8 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
 #include "cli.h"
+#include "mpqx/fileio.h"
 #include "mpqx/forward.h"
+#include "mpqx/ieval.h"
 
 static int eval_float(const struct mpqx_model *m, const struct mpqx_dataset *d, bool json)
 {
@@ -54,16 +60,156 @@ static int eval_float(const struct mpqx_model *m, const struct mpqx_dataset *d, 
 	return CLI_OK;
 }
 
+/* Writes every layer's integer test-set outputs and the calibration ranges for tools/qref.py. */
+static int dump(const char *dir, const struct mpqx_model *m, const struct mpqx_config *c,
+		const struct mpqx_fref *f, const struct mpqx_ieval *ev)
+{
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+		cli_error("%s: cannot create: %s", dir, strerror(errno));
+		return CLI_FAIL;
+	}
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "format", "mpqx-dump");
+	cJSON_AddNumberToObject(o, "version", 1);
+	cJSON_AddStringToObject(o, "model", m->path);
+	cJSON_AddNumberToObject(o, "windows", f->windows);
+	cJSON *arr = cJSON_AddArrayToObject(o, "layers");
+	int rc = CLI_OK;
+	for (int l = 0; l < m->n_layers && !rc; l++) {
+		const struct mpqx_layer *ly = &m->layers[l];
+		char name[300], path[4400], num[64];
+		snprintf(name, sizeof name, "%03d_%s.i16", l, ly->name);
+		cJSON *e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "name", ly->name);
+		cJSON_AddStringToObject(e, "op", model_op_name(ly->op));
+		cJSON_AddNumberToObject(e, "rows", ly->rows);
+		cJSON_AddNumberToObject(e, "cols", ly->cols);
+		snprintf(num, sizeof num, "%.17g", f->lo[l]);
+		cJSON_AddItemToObject(e, "lo", cJSON_CreateRaw(isfinite(f->lo[l]) ? num : "null"));
+		snprintf(num, sizeof num, "%.17g", f->hi[l]);
+		cJSON_AddItemToObject(e, "hi", cJSON_CreateRaw(isfinite(f->hi[l]) ? num : "null"));
+		cJSON_AddNumberToObject(e, "a_bits", c->layers[l].a_bits);
+		cJSON_AddNumberToObject(e, "w_bits", c->layers[l].w_bits);
+		cJSON_AddStringToObject(e, "file", name);
+		cJSON_AddItemToArray(arr, e);
+		snprintf(path, sizeof path, "%s/%s", dir, name);
+		FILE *fp = fopen(path, "wb");
+		if (!fp) {
+			cli_error("%s: cannot create: %s", path, strerror(errno));
+			rc = CLI_FAIL;
+			break;
+		}
+		size_t n = (size_t)ly->rows * ly->cols;
+		for (int w = 0; w < f->windows; w++) {
+			const int16_t *v = ieval_output(ev, l, w);
+			for (size_t i = 0; i < n; i++) {
+				unsigned char b[2] = {(unsigned char)(v[i] & 0xff), (unsigned char)((uint16_t)v[i] >> 8)};
+				fwrite(b, 1, 2, fp);
+			}
+		}
+		if (fclose(fp) != 0) {
+			cli_error("%s: write failed", path);
+			rc = CLI_FAIL;
+		}
+	}
+	char *s = cJSON_Print(o);
+	cJSON_Delete(o);
+	char path[4400];
+	snprintf(path, sizeof path, "%s/dump.json", dir);
+	struct mpqx_err err = {0};
+	if (!rc && fileio_write_atomic(path, s, strlen(s), &err)) {
+		cli_error("%s", err.msg);
+		rc = CLI_FAIL;
+	}
+	free(s);
+	return rc;
+}
+
+static int eval_int(const struct mpqx_model *m, const struct mpqx_dataset *d, const char *config, bool json,
+		    const char *dump_dir)
+{
+	struct mpqx_err err = {0};
+	struct mpqx_config c = {0};
+	struct mpqx_fref *f = NULL;
+	struct mpqx_qmodel *q = NULL;
+	struct mpqx_ieval *ev = NULL;
+	struct mpqx_eval_result r;
+	int rc = CLI_FAIL;
+	if (config ? config_load(config, m, &c, &err) : config_init(&c, m, 8))
+		goto fail;
+	if (fref_run(m, d, true, &f, &err) || quant_build(m, f, &c, &q, &err) ||
+	    ieval_new(m, d, f, 0, &ev, &err) || ieval_run(ev, q, &c, true, &r, &err))
+		goto fail;
+	if (dump_dir && dump(dump_dir, m, &c, f, ev))
+		goto out;
+	if (json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "model", m->name);
+		cJSON_AddStringToObject(o, "mode", "integer");
+		cJSON_AddNumberToObject(o, "windows", r.windows);
+		cJSON_AddNumberToObject(o, "mse", r.mse);
+		cJSON_AddNumberToObject(o, "rmse", r.rmse);
+		cJSON_AddNumberToObject(o, "mae", r.mae);
+		cJSON_AddNumberToObject(o, "mse_float", r.mse_float);
+		cJSON_AddNumberToObject(o, "rmse_denorm", r.rmse_denorm);
+		cJSON_AddNumberToObject(o, "mae_denorm", r.mae_denorm);
+		cJSON_AddNumberToObject(o, "mse_persistence", f->mse_persistence);
+		cJSON *arr = cJSON_AddArrayToObject(o, "layers");
+		for (int l = 0; l < m->n_layers; l++) {
+			cJSON *e = cJSON_CreateObject();
+			cJSON_AddStringToObject(e, "name", m->layers[l].name);
+			cJSON_AddStringToObject(e, "op", model_op_name(m->layers[l].op));
+			cJSON_AddNumberToObject(e, "w_bits", c.layers[l].w_bits);
+			cJSON_AddNumberToObject(e, "a_bits", c.layers[l].a_bits);
+			cJSON_AddNumberToObject(e, "sqnr_db", r.layers[l].sqnr_db);
+			cJSON_AddNumberToObject(e, "clipped", (double)r.layers[l].clipped);
+			cJSON_AddNumberToObject(e, "acc_bits", q->l[l].acc_bits);
+			cJSON_AddItemToArray(arr, e);
+		}
+		char *s = cJSON_Print(o);
+		puts(s);
+		free(s);
+		cJSON_Delete(o);
+	} else {
+		printf("model        %s (integer, %s)\n", m->name, config ? config : "uniform 8 bits");
+		printf("test windows %d\n", r.windows);
+		printf("MSE          %.6g (float %.6g, %+.2f%%)\n", r.mse, r.mse_float,
+		       100.0 * (r.mse - r.mse_float) / r.mse_float);
+		printf("RMSE         %.6g (normalised), %.4g in %s's unit\n", r.rmse, r.rmse_denorm, m->data.target);
+		printf("MAE          %.6g (normalised), %.4g in %s's unit\n", r.mae, r.mae_denorm, m->data.target);
+		printf("\n%-14s %-8s %5s %5s %9s %9s %4s\n", "layer", "op", "w", "a", "SQNR dB", "clamped", "acc");
+		for (int l = 0; l < m->n_layers; l++) {
+			const struct mpqx_layer *ly = &m->layers[l];
+			char wb[8] = "-";
+			if (model_layer_has_weights(ly))
+				snprintf(wb, sizeof wb, "%d", c.layers[l].w_bits);
+			printf("%-14s %-8s %5s %5d %9.2f %9ld %4d\n", ly->name, model_op_name(ly->op), wb,
+			       c.layers[l].a_bits, r.layers[l].sqnr_db, r.layers[l].clipped, q->l[l].acc_bits);
+		}
+	}
+	rc = CLI_OK;
+	goto out;
+fail:
+	cli_error("%s", err.msg);
+out:
+	ieval_free(ev);
+	quant_free(q);
+	fref_free(f);
+	config_fini(&c);
+	return rc;
+}
+
 int cmd_eval(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"float", no_argument, NULL, 'f'},
 		{"json", no_argument, NULL, 'j'},
+		{"dump", required_argument, NULL, 'D'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *config = NULL;
+	const char *config = NULL, *dump_dir = NULL;
 	bool flt = false, json = false;
 	int c;
 	optind = 1;
@@ -79,8 +225,15 @@ int cmd_eval(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 'D':
+			dump_dir = optarg;
+			break;
 		case 'h':
-			printf("usage: mpqx eval MODEL [-c CONFIG] [--float] [--json]\n");
+			printf("usage: mpqx eval MODEL [-c CONFIG] [--float] [--json] [--dump DIR]\n"
+			       "  -c CONFIG   per-layer bits and storage (default: uniform 8 bits)\n"
+			       "  --float     the float model instead of the integer one\n"
+			       "  --json      one JSON object on stdout\n"
+			       "  --dump DIR  write every layer's integer test-set outputs (for tools/qref.py)\n");
 			return CLI_OK;
 		default:
 			return cli_usage_error("eval", "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -88,13 +241,13 @@ int cmd_eval(int argc, char **argv)
 	}
 	if (argc - optind > 1)
 		return cli_usage_error("eval", "expected one MODEL, got %d arguments", argc - optind);
-	if (config && flt)
-		return cli_usage_error("eval", "--float evaluates the float model; it takes no -c CONFIG");
+	if ((config || dump_dir) && flt)
+		return cli_usage_error("eval", "--float evaluates the float model; it takes no -c or --dump");
 	struct mpqx_model *m;
 	struct mpqx_dataset *d;
 	if (cli_load(optind < argc ? argv[optind] : NULL, &m, &d))
 		return CLI_FAIL;
-	int rc = eval_float(m, d, json);
+	int rc = flt ? eval_float(m, d, json) : eval_int(m, d, config, json, dump_dir);
 	dataset_free(d);
 	model_free(m);
 	return rc;

@@ -16,6 +16,7 @@ struct command {
 
 static const struct command commands[] = {
 	{"eval", cmd_eval, "eval MODEL [-c CONFIG] [--float] [--json]   test-set error of the model"},
+	{"bench", cmd_bench, "bench MODEL [--json]                       speed of the integer engine"},
 };
 
 static void usage(FILE *out)

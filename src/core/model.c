@@ -697,7 +697,7 @@ int model_load(const char *path, struct mpqx_model **out, struct mpqx_err *err)
 		return rc;
 	}
 	const char *end = NULL;
-	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, true);
+	cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, &end, true);
 	if (!root) {
 		int line, col;
 		fileio_line_col(text, end ? (size_t)(end - text) : 0, &line, &col);

@@ -1,0 +1,193 @@
+/* mpqx bench: times of the integer engine against the NumPy reference, medians over repeated runs. */
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "mpqx/ieval.h"
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp);
+	return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* One slider move on layer li: rebuild the integer model and re-evaluate incrementally. */
+static int move(struct mpqx_ieval *ev, const struct mpqx_model *m, const struct mpqx_fref *f,
+		struct mpqx_config *c, int li, int step, bool all, double *t, long *macs, struct mpqx_err *err)
+{
+	c->layers[li].a_bits = step % 2 ? 7 : 8;
+	double t0 = now();
+	struct mpqx_qmodel *q = NULL;
+	struct mpqx_eval_result r;
+	int rc = quant_build(m, f, c, &q, err);
+	if (!rc)
+		rc = ieval_run(ev, q, c, all, &r, err);
+	*t = now() - t0;
+	if (macs)
+		*macs = r.macs;
+	quant_free(q);
+	return rc;
+}
+
+/* Runs tools/qref.py --time and reads its median seconds; NAN when it cannot run. */
+static double reference_time(const char *model, int reps)
+{
+	char cmd[8800];
+	snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/qref.py' --time --repeat %d '%s' 2>/dev/null",
+		 cli_data_dir("tools"), reps, model);
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		return NAN;
+	char buf[4096];
+	size_t n = fread(buf, 1, sizeof buf - 1, p);
+	buf[n] = '\0';
+	int st = pclose(p);
+	if (st != 0)
+		return NAN;
+	cJSON *o = cJSON_Parse(buf);
+	const cJSON *v = o ? cJSON_GetObjectItemCaseSensitive(o, "median_s") : NULL;
+	double t = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+	cJSON_Delete(o);
+	return t;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"repeat", required_argument, NULL, 'r'},
+		{"no-reference", no_argument, NULL, 'n'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	bool json = false, ref = true;
+	int reps = 21, c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'r':
+			reps = atoi(optarg);
+			if (reps < 1 || reps > 10000)
+				return cli_usage_error("bench", "--repeat takes 1 to 10000");
+			break;
+		case 'n':
+			ref = false;
+			break;
+		case 'h':
+			printf("usage: mpqx bench MODEL [--json] [--repeat N] [--no-reference]\n");
+			return CLI_OK;
+		default:
+			return cli_usage_error("bench", "unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind > 1)
+		return cli_usage_error("bench", "expected one MODEL");
+	const char *arg = optind < argc ? argv[optind] : NULL;
+	struct mpqx_model *m;
+	struct mpqx_dataset *d;
+	if (cli_load(arg, &m, &d))
+		return CLI_FAIL;
+	struct mpqx_err err = {0};
+	struct mpqx_config cfg = {0};
+	struct mpqx_fref *f = NULL;
+	struct mpqx_ieval *ev = NULL;
+	double *full = calloc((size_t)reps, sizeof(double)), *first = calloc((size_t)reps, sizeof(double)),
+	       *last = calloc((size_t)reps, sizeof(double));
+	long macs = 0;
+	int rc = CLI_FAIL;
+	if (!full || !first || !last || config_init(&cfg, m, 8)) {
+		cli_error("out of memory");
+		goto out;
+	}
+	if (fref_run(m, d, true, &f, &err) || ieval_new(m, d, f, 0, &ev, &err))
+		goto fail;
+	int first_layer = 0, last_layer = m->output;
+	double t;
+	ieval_set_sqnr(ev, false); /* timed: until the MSE is ready; the SQNR pass is timed on its own */
+	if (move(ev, m, f, &cfg, first_layer, 0, true, &t, NULL, &err)) /* warm-up */
+		goto fail;
+	for (int i = 0; i < reps; i++)
+		if (move(ev, m, f, &cfg, first_layer, i + 1, true, &full[i], &macs, &err))
+			goto fail;
+	for (int i = 0; i < reps; i++)
+		if (move(ev, m, f, &cfg, first_layer, i + 1, false, &first[i], NULL, &err))
+			goto fail;
+	for (int i = 0; i < reps; i++)
+		if (move(ev, m, f, &cfg, last_layer, i + 1, false, &last[i], NULL, &err))
+			goto fail;
+	double t0 = now();
+	ieval_update_sqnr(ev, NULL);
+	double tsq = now() - t0;
+	double tf = median(full, reps), t1 = median(first, reps), tl = median(last, reps);
+	double tr = ref ? reference_time(m->path, 3) : NAN;
+	double macps = (double)macs / tf;
+	if (json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "model", m->name);
+		cJSON_AddNumberToObject(o, "windows", d->windows[MPQX_TEST]);
+		cJSON_AddNumberToObject(o, "repeat", reps);
+		cJSON_AddNumberToObject(o, "full_ms", tf * 1e3);
+		cJSON_AddNumberToObject(o, "first_layer_ms", t1 * 1e3);
+		cJSON_AddNumberToObject(o, "last_layer_ms", tl * 1e3);
+		cJSON_AddNumberToObject(o, "sqnr_ms", tsq * 1e3);
+		if (isfinite(tr)) {
+			cJSON_AddNumberToObject(o, "reference_ms", tr * 1e3);
+			cJSON_AddNumberToObject(o, "speedup", tr / tf);
+		} else {
+			cJSON_AddNullToObject(o, "reference_ms");
+			cJSON_AddNullToObject(o, "speedup");
+		}
+		cJSON_AddNumberToObject(o, "macs", (double)macs);
+		cJSON_AddNumberToObject(o, "macs_per_s", macps);
+		char *s = cJSON_Print(o);
+		puts(s);
+		free(s);
+		cJSON_Delete(o);
+	} else {
+		printf("model %s, %d test windows, medians of %d runs\n", m->name, d->windows[MPQX_TEST], reps);
+		printf("full integer evaluation      %9.3f ms  (%.3g MAC/s)\n", tf * 1e3, macps);
+		printf("change to the first layer    %9.3f ms  (%s)\n", t1 * 1e3, m->layers[first_layer].name);
+		printf("change to the last layer     %9.3f ms  (%s)\n", tl * 1e3, m->layers[last_layer].name);
+		printf("per-layer SQNR, all layers   %9.3f ms  (after the MSE, once)\n", tsq * 1e3);
+		if (isfinite(tr))
+			printf("NumPy reference (tools/qref) %9.3f ms  (mpqx is %.1fx faster)\n", tr * 1e3, tr / tf);
+		else
+			printf("NumPy reference              not run%s\n", ref ? " (tools/qref.py or numpy missing)" : "");
+	}
+	rc = CLI_OK;
+	goto out;
+fail:
+	cli_error("%s", err.msg);
+out:
+	free(full);
+	free(first);
+	free(last);
+	ieval_free(ev);
+	fref_free(f);
+	config_fini(&cfg);
+	dataset_free(d);
+	model_free(m);
+	return rc;
+}

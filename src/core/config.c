@@ -1,0 +1,230 @@
+/* Config format v1: load, save (atomic) and compare (doc/config-format.md). cJSON stays in this file. */
+#include "mpqx/config.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpqx/fileio.h"
+
+static const char *const buffer_names[MPQX_STORE_COUNT] = {"auto", "block", "distributed"};
+static const char *const rom_names[MPQX_STORE_COUNT] = {"auto", "block", "logic"};
+
+const char *config_storage_name(enum mpqx_storage s, bool rom)
+{
+	if ((unsigned)s >= MPQX_STORE_COUNT)
+		return "?";
+	return rom ? rom_names[s] : buffer_names[s];
+}
+
+int config_init(struct mpqx_config *c, const struct mpqx_model *m, int bits)
+{
+	memset(c, 0, sizeof *c);
+	snprintf(c->device, sizeof c->device, "xc7s15");
+	c->defaults = (struct mpqx_layer_cfg){bits, bits, MPQX_STORE_AUTO, MPQX_STORE_AUTO};
+	c->n_layers = m->n_layers;
+	c->layers = malloc(sizeof *c->layers * (size_t)m->n_layers);
+	if (!c->layers)
+		return MPQX_ENOMEM;
+	for (int i = 0; i < m->n_layers; i++)
+		c->layers[i] = c->defaults;
+	return MPQX_OK;
+}
+
+void config_fini(struct mpqx_config *c)
+{
+	if (!c)
+		return;
+	free(c->layers);
+	c->layers = NULL;
+	c->n_layers = 0;
+}
+
+int config_copy(struct mpqx_config *dst, const struct mpqx_config *src)
+{
+	struct mpqx_layer_cfg *l = malloc(sizeof *l * (size_t)(src->n_layers ? src->n_layers : 1));
+	if (!l)
+		return MPQX_ENOMEM;
+	memcpy(l, src->layers, sizeof *l * (size_t)src->n_layers);
+	free(dst->layers);
+	*dst = *src;
+	dst->layers = l;
+	return MPQX_OK;
+}
+
+bool config_equal(const struct mpqx_config *a, const struct mpqx_config *b)
+{
+	if (a->n_layers != b->n_layers || strcmp(a->device, b->device) != 0)
+		return false;
+	for (int i = 0; i < a->n_layers; i++) {
+		const struct mpqx_layer_cfg *x = &a->layers[i], *y = &b->layers[i];
+		if (x->w_bits != y->w_bits || x->a_bits != y->a_bits || x->buffer != y->buffer || x->rom != y->rom)
+			return false;
+	}
+	return true;
+}
+
+/* Reads the keys of one layer object (or of "defaults") into l. */
+static int read_layer(const char *file, const cJSON *o, const char *path, struct mpqx_layer_cfg *l,
+		      struct mpqx_err *err)
+{
+	if (!cJSON_IsObject(o))
+		return err_set(err, MPQX_EINPUT, "%s: %s: expected an object", file, path);
+	const cJSON *e;
+	cJSON_ArrayForEach(e, o)
+	{
+		const char *k = e->string;
+		if (strcmp(k, "w_bits") == 0 || strcmp(k, "a_bits") == 0) {
+			if (!cJSON_IsNumber(e) || e->valuedouble != floor(e->valuedouble) ||
+			    e->valuedouble < MPQX_BITS_MIN || e->valuedouble > MPQX_BITS_MAX)
+				return err_set(err, MPQX_EINPUT, "%s: %s.%s: expected an integer from %d to %d", file,
+					       path, k, MPQX_BITS_MIN, MPQX_BITS_MAX);
+			*(k[0] == 'w' ? &l->w_bits : &l->a_bits) = (int)e->valuedouble;
+		} else if (strcmp(k, "buffer") == 0 || strcmp(k, "rom") == 0) {
+			bool rom = k[0] == 'r';
+			int s;
+			for (s = 0; s < MPQX_STORE_COUNT; s++)
+				if (cJSON_IsString(e) && strcmp(e->valuestring, config_storage_name(s, rom)) == 0)
+					break;
+			if (s == MPQX_STORE_COUNT)
+				return err_set(err, MPQX_EINPUT, "%s: %s.%s: expected \"block\", \"%s\" or \"auto\"", file,
+					       path, k, rom ? "logic" : "distributed");
+			*(rom ? &l->rom : &l->buffer) = (enum mpqx_storage)s;
+		} else {
+			return err_set(err, MPQX_EINPUT,
+				       "%s: %s.%s: unknown key (expected w_bits, a_bits, buffer or rom)", file, path, k);
+		}
+	}
+	return MPQX_OK;
+}
+
+static int parse(const char *file, const cJSON *root, const struct mpqx_model *m, struct mpqx_config *c,
+		 struct mpqx_err *err)
+{
+	if (!cJSON_IsObject(root))
+		return err_set(err, MPQX_EINPUT, "%s: (top level): expected an object", file);
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(root, "format");
+	if (!cJSON_IsString(f) || strcmp(f->valuestring, "mpqx-config") != 0)
+		return err_set(err, MPQX_EINPUT, "%s: format: expected \"mpqx-config\"", file);
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "version");
+	if (!cJSON_IsNumber(v))
+		return err_set(err, MPQX_EINPUT, "%s: version: expected a number", file);
+	if (v->valuedouble != 1)
+		return err_set(err, MPQX_EINPUT, "%s: version: unsupported version %g (this mpqx reads version 1)", file,
+			       v->valuedouble);
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(root, "device");
+	if (d) {
+		if (!cJSON_IsString(d) || !d->valuestring[0] || strlen(d->valuestring) >= sizeof c->device)
+			return err_set(err, MPQX_EINPUT, "%s: device: expected a device name such as \"xc7s15\"", file);
+		snprintf(c->device, sizeof c->device, "%s", d->valuestring);
+	}
+	const cJSON *e;
+	cJSON_ArrayForEach(e, root)
+	{
+		if (strcmp(e->string, "format") && strcmp(e->string, "version") && strcmp(e->string, "device") &&
+		    strcmp(e->string, "defaults") && strcmp(e->string, "layers") && strcmp(e->string, "comment") &&
+		    strcmp(e->string, "model"))
+			return err_set(err, MPQX_EINPUT,
+				       "%s: %s: unknown key (expected format, version, device, defaults, layers)", file,
+				       e->string);
+	}
+	int rc;
+	const cJSON *def = cJSON_GetObjectItemCaseSensitive(root, "defaults");
+	if (def && (rc = read_layer(file, def, "defaults", &c->defaults, err)))
+		return rc;
+	for (int i = 0; i < c->n_layers; i++)
+		c->layers[i] = c->defaults;
+	const cJSON *layers = cJSON_GetObjectItemCaseSensitive(root, "layers");
+	if (layers && !cJSON_IsObject(layers))
+		return err_set(err, MPQX_EINPUT, "%s: layers: expected an object keyed by layer name", file);
+	cJSON_ArrayForEach(e, layers)
+	{
+		char path[160];
+		snprintf(path, sizeof path, "layers.%.100s", e->string);
+		int li = model_find(m, e->string);
+		if (li < 0)
+			return err_set(err, MPQX_EINPUT, "%s: %s: model '%s' has no layer of this name", file, path,
+				       m->name);
+		if ((rc = read_layer(file, e, path, &c->layers[li], err)))
+			return rc;
+	}
+	return MPQX_OK;
+}
+
+int config_load(const char *path, const struct mpqx_model *m, struct mpqx_config *c, struct mpqx_err *err)
+{
+	if (config_init(c, m, 8))
+		return err_set(err, MPQX_ENOMEM, "out of memory");
+	char *text = NULL;
+	size_t len = 0;
+	int rc = fileio_read(path, &text, &len, err);
+	if (rc) {
+		config_fini(c);
+		return rc;
+	}
+	const char *end = NULL;
+	cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, &end, true);
+	if (!root) {
+		int line, col;
+		fileio_line_col(text, end ? (size_t)(end - text) : 0, &line, &col);
+		rc = err_set(err, MPQX_EINPUT, "%s: line %d, column %d: invalid JSON", path, line, col);
+	} else {
+		rc = parse(path, root, m, c, err);
+	}
+	cJSON_Delete(root);
+	free(text);
+	if (rc)
+		config_fini(c);
+	return rc;
+}
+
+static cJSON *layer_json(const struct mpqx_layer_cfg *l)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	cJSON_AddNumberToObject(o, "w_bits", l->w_bits);
+	cJSON_AddNumberToObject(o, "a_bits", l->a_bits);
+	cJSON_AddStringToObject(o, "buffer", config_storage_name(l->buffer, false));
+	cJSON_AddStringToObject(o, "rom", config_storage_name(l->rom, true));
+	return o;
+}
+
+char *config_to_json(const struct mpqx_model *m, const struct mpqx_config *c)
+{
+	cJSON *root = cJSON_CreateObject();
+	if (!root)
+		return NULL;
+	cJSON_AddStringToObject(root, "format", "mpqx-config");
+	cJSON_AddNumberToObject(root, "version", 1);
+	cJSON_AddStringToObject(root, "model", m->name);
+	cJSON_AddStringToObject(root, "device", c->device);
+	cJSON_AddItemToObject(root, "defaults", layer_json(&c->defaults));
+	cJSON *layers = cJSON_AddObjectToObject(root, "layers");
+	for (int i = 0; layers && i < c->n_layers; i++)
+		cJSON_AddItemToObject(layers, m->layers[i].name, layer_json(&c->layers[i]));
+	char *s = cJSON_Print(root);
+	cJSON_Delete(root);
+	return s;
+}
+
+int config_save(const char *path, const struct mpqx_model *m, const struct mpqx_config *c,
+		struct mpqx_err *err)
+{
+	char *s = config_to_json(m, c);
+	if (!s)
+		return err_set(err, MPQX_ENOMEM, "%s: out of memory", path);
+	size_t n = strlen(s);
+	char *t = realloc(s, n + 2);
+	if (!t) {
+		free(s);
+		return err_set(err, MPQX_ENOMEM, "%s: out of memory", path);
+	}
+	t[n] = '\n';
+	t[n + 1] = '\0';
+	int rc = fileio_write_atomic(path, t, n + 1, err);
+	free(t);
+	return rc;
+}

@@ -1,0 +1,182 @@
+/* Float reference: calibration min/max and test-set activations, spread over the cores. */
+#include "mpqx/fref.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mpqx/forward.h"
+
+#define MAX_THREADS 16
+
+struct job {
+	const struct mpqx_model *m;
+	const struct mpqx_dataset *d;
+	struct mpqx_fref *f;
+	int first, last; /* window range in the part */
+	enum mpqx_split split;
+	double *lo, *hi;  /* calibration: per layer, this job's own */
+	double se, ae, pse;
+	int rc;
+};
+
+static void *work(void *arg)
+{
+	struct job *j = arg;
+	const struct mpqx_model *m = j->m;
+	struct mpqx_forward fw;
+	if (forward_init(&fw, m)) {
+		j->rc = MPQX_ENOMEM;
+		return NULL;
+	}
+	for (int w = j->first; w < j->last; w++) {
+		const float *y = forward_run(&fw, dataset_window(j->d, j->split, w));
+		if (j->split != MPQX_TEST) {
+			for (int l = 0; l < m->n_layers; l++) {
+				size_t n = (size_t)m->layers[l].rows * m->layers[l].cols;
+				double lo = j->lo[l], hi = j->hi[l];
+				for (size_t i = 0; i < n; i++) {
+					double v = fw.act[l][i];
+					lo = v < lo ? v : lo;
+					hi = v > hi ? v : hi;
+				}
+				j->lo[l] = lo;
+				j->hi[l] = hi;
+			}
+			continue;
+		}
+		struct mpqx_fref *f = j->f;
+		for (int o = 0; o < m->out_features; o++)
+			f->pred[(size_t)w * m->out_features + o] = y[o];
+		double e = (double)y[0] - dataset_target(j->d, MPQX_TEST, w);
+		double p = (double)dataset_persistence(j->d, MPQX_TEST, w) - dataset_target(j->d, MPQX_TEST, w);
+		j->se += e * e;
+		j->ae += fabs(e);
+		j->pse += p * p;
+		if (f->act)
+			for (int l = 0; l < m->n_layers; l++) {
+				size_t n = (size_t)m->layers[l].rows * m->layers[l].cols;
+				memcpy(f->act[l] + (size_t)w * n, fw.act[l], n * sizeof(float));
+			}
+	}
+	forward_fini(&fw);
+	return NULL;
+}
+
+static int cores(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (int)n;
+}
+
+static int run_split(const struct mpqx_model *m, const struct mpqx_dataset *d, struct mpqx_fref *f,
+		     enum mpqx_split split, double *se, double *ae, double *pse)
+{
+	int nt = cores(), n = d->windows[split];
+	if (nt > n)
+		nt = n > 0 ? n : 1;
+	struct job jobs[MAX_THREADS];
+	pthread_t th[MAX_THREADS];
+	int rc = MPQX_OK;
+	for (int t = 0; t < nt; t++) {
+		jobs[t] = (struct job){m, d, f, (int)((long)n * t / nt), (int)((long)n * (t + 1) / nt), split,
+				       NULL, NULL, 0, 0, 0, 0};
+		if (split != MPQX_TEST) {
+			jobs[t].lo = malloc(sizeof(double) * (size_t)m->n_layers);
+			jobs[t].hi = malloc(sizeof(double) * (size_t)m->n_layers);
+			if (!jobs[t].lo || !jobs[t].hi)
+				rc = MPQX_ENOMEM;
+			for (int l = 0; !rc && l < m->n_layers; l++) {
+				jobs[t].lo[l] = INFINITY;
+				jobs[t].hi[l] = -INFINITY;
+			}
+		}
+	}
+	int started = 0;
+	for (int t = 0; !rc && t < nt; t++, started++)
+		if (pthread_create(&th[t], NULL, work, &jobs[t]) != 0) {
+			work(&jobs[t]);
+			th[t] = pthread_self();
+		}
+	for (int t = 0; t < started; t++)
+		if (!pthread_equal(th[t], pthread_self()))
+			pthread_join(th[t], NULL);
+	*se = *ae = *pse = 0;
+	for (int t = 0; t < nt; t++) {
+		if (jobs[t].rc)
+			rc = jobs[t].rc;
+		*se += jobs[t].se;
+		*ae += jobs[t].ae;
+		*pse += jobs[t].pse;
+		if (split != MPQX_TEST && !rc)
+			for (int l = 0; l < m->n_layers; l++) {
+				f->lo[l] = fmin(f->lo[l], jobs[t].lo[l]);
+				f->hi[l] = fmax(f->hi[l], jobs[t].hi[l]);
+			}
+		free(jobs[t].lo);
+		free(jobs[t].hi);
+	}
+	return rc;
+}
+
+int fref_run(const struct mpqx_model *m, const struct mpqx_dataset *d, bool keep_act, struct mpqx_fref **out,
+	     struct mpqx_err *err)
+{
+	*out = NULL;
+	struct mpqx_fref *f = calloc(1, sizeof *f);
+	if (!f)
+		return err_set(err, MPQX_ENOMEM, "out of memory");
+	f->n_layers = m->n_layers;
+	f->windows = d->windows[MPQX_TEST];
+	f->lo = malloc(sizeof(double) * (size_t)m->n_layers);
+	f->hi = malloc(sizeof(double) * (size_t)m->n_layers);
+	f->pred = malloc(sizeof(float) * (size_t)f->windows * (size_t)m->out_features + 1);
+	int rc = (!f->lo || !f->hi || !f->pred) ? MPQX_ENOMEM : MPQX_OK;
+	for (int l = 0; !rc && l < m->n_layers; l++) {
+		f->lo[l] = INFINITY;
+		f->hi[l] = -INFINITY;
+	}
+	if (!rc && keep_act) {
+		f->act = calloc((size_t)m->n_layers, sizeof *f->act);
+		rc = f->act ? MPQX_OK : MPQX_ENOMEM;
+		for (int l = 0; !rc && l < m->n_layers; l++) {
+			size_t n = (size_t)m->layers[l].rows * m->layers[l].cols * (size_t)f->windows;
+			if (!(f->act[l] = malloc(n * sizeof(float) + 1)))
+				rc = MPQX_ENOMEM;
+		}
+	}
+	double se, ae, pse;
+	/* Calibration sees every window before the test part: the calib part alone is a few weeks of a yearly
+	 * cycle in the bundled data and would clamp the test season. */
+	if (!rc)
+		rc = run_split(m, d, f, MPQX_TRAIN, &se, &ae, &pse);
+	if (!rc)
+		rc = run_split(m, d, f, MPQX_CALIB, &se, &ae, &pse);
+	if (!rc)
+		rc = run_split(m, d, f, MPQX_TEST, &se, &ae, &pse);
+	if (rc) {
+		fref_free(f);
+		return err_set(err, rc, "out of memory for the float reference of %s", m->path);
+	}
+	f->mse = se / f->windows;
+	f->mae = ae / f->windows;
+	f->mse_persistence = pse / f->windows;
+	*out = f;
+	return MPQX_OK;
+}
+
+void fref_free(struct mpqx_fref *f)
+{
+	if (!f)
+		return;
+	if (f->act)
+		for (int l = 0; l < f->n_layers; l++)
+			free(f->act[l]);
+	free(f->act);
+	free(f->lo);
+	free(f->hi);
+	free(f->pred);
+	free(f);
+}

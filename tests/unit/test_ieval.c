@@ -1,0 +1,265 @@
+/* The fast integer engine against a plain transcription of doc/quantization.md, layer by layer, on every
+ * test window, for several bit-width mixes (both the int16-pair and the int64 paths). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "mpqx/ieval.h"
+
+#ifndef SAMPLE_DIR
+#error SAMPLE_DIR
+#endif
+
+static int64_t clampq(int64_t v, int bits)
+{
+	int64_t lo = quant_qmin(bits), hi = quant_qmax(bits);
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+static int64_t rq(int64_t acc, struct mpqx_rescale r, const struct mpqx_qparam *p)
+{
+	return clampq(quant_rshift_round(acc * r.m, r.n) + p->z, p->bits);
+}
+
+/* One window, every layer, in the most literal form of the spec. */
+static void naive(const struct mpqx_qmodel *q, const float *win, int64_t **y)
+{
+	const struct mpqx_model *m = q->m;
+	for (int li = 0; li < m->n_layers; li++) {
+		const struct mpqx_layer *l = &m->layers[li];
+		const struct mpqx_qlayer *ql = &q->l[li];
+		const struct mpqx_qparam *o = &ql->out;
+		int a = l->n_inputs ? l->inputs[0] : 0, b = l->n_inputs > 1 ? l->inputs[1] : 0;
+		const struct mpqx_qparam *pa = &q->l[a].out, *pb = &q->l[b].out;
+		const struct mpqx_layer *la = &m->layers[a], *lb = &m->layers[b];
+		int R = l->rows, C = l->cols;
+		for (int r = 0; r < R; r++)
+			for (int c = 0; c < C; c++) {
+				int64_t v = 0;
+				switch (l->op) {
+				case MPQX_OP_INPUT:
+					v = quant_value(win[r * C + c], *o, NULL);
+					break;
+				case MPQX_OP_CONST:
+					v = ql->qconst[r * C + c];
+					break;
+				case MPQX_OP_LINEAR: {
+					int I = l->weight.cols;
+					int64_t acc = ql->qb[c];
+					for (int i = 0; i < I; i++)
+						acc += (int64_t)(ql->qw[c * I + i] - ql->w.z) * (y[a][r * I + i] - pa->z);
+					v = rq(acc, ql->rs[0], o);
+					break;
+				}
+				case MPQX_OP_AFFINE:
+					v = rq(ql->qb[c] + (int64_t)(ql->qw[c] - ql->w.z) * (y[a][r * C + c] - pa->z), ql->rs[0], o);
+					break;
+				case MPQX_OP_ADD: {
+					int64_t acc = ql->rs[0].m * (y[a][r * C + c] - pa->z) + ql->rs[1].m * (y[b][r * C + c] - pb->z);
+					v = clampq(quant_rshift_round(acc, ql->rs[0].n) + o->z, o->bits);
+					break;
+				}
+				case MPQX_OP_RELU: {
+					int64_t x = y[a][r * C + c] - pa->z;
+					v = rq(x > 0 ? x : 0, ql->rs[0], o);
+					break;
+				}
+				case MPQX_OP_AVGPOOL: {
+					int64_t acc = 0;
+					for (int t = 0; t < la->rows; t++)
+						acc += y[a][t * C + c] - pa->z;
+					v = rq(acc, ql->rs[0], o);
+					break;
+				}
+				case MPQX_OP_MATMUL: {
+					int h = l->heads;
+					int64_t acc = 0;
+					if (l->transpose_b) {
+						int M = la->rows, K = la->cols / h, hh = r / M, i = r % M;
+						for (int k = 0; k < K; k++)
+							acc += (y[a][i * la->cols + hh * K + k] - pa->z) *
+							       (y[b][c * lb->cols + hh * K + k] - pb->z);
+					} else {
+						int M = la->rows / h, K = la->cols, N = lb->cols / h, hh = c / N, n = c % N;
+						for (int k = 0; k < K; k++)
+							acc += (y[a][(hh * M + r) * K + k] - pa->z) * (y[b][k * lb->cols + hh * N + n] - pb->z);
+					}
+					v = rq(acc, ql->rs[0], o);
+					break;
+				}
+				case MPQX_OP_SOFTMAX: {
+					int64_t mx = y[a][r * C], S = 0, top = ((int64_t)1 << o->bits) - 1;
+					for (int k = 1; k < C; k++)
+						mx = y[a][r * C + k] > mx ? y[a][r * C + k] : mx;
+					int64_t e = 0;
+					for (int k = 0; k < C; k++) {
+						int64_t idx = (mx - y[a][r * C + k]) >> ql->sm_t;
+						int64_t ek = ql->sm_table[idx < ql->sm_len - 1 ? idx : ql->sm_len - 1];
+						S += ek;
+						if (k == c)
+							e = ek;
+					}
+					v = quant_qmin(o->bits) + (2 * e * top + S) / (2 * S);
+					break;
+				}
+				default:
+					fail_msg("op %s not covered", model_op_name(l->op));
+				}
+				y[li][r * C + c] = v;
+			}
+	}
+}
+
+struct fixture {
+	struct mpqx_model *m;
+	struct mpqx_dataset *d;
+	struct mpqx_fref *f;
+};
+
+static int setup(void **state)
+{
+	static struct fixture fx;
+	struct mpqx_err err = {0};
+	const char *dir = getenv("MPQX_TEST_SAMPLE") ? getenv("MPQX_TEST_SAMPLE") : SAMPLE_DIR;
+	if (model_load(dir, &fx.m, &err) || dataset_load(fx.m, &fx.d, &err) ||
+	    fref_run(fx.m, fx.d, false, &fx.f, &err)) {
+		print_error("%s\n", err.msg);
+		return -1;
+	}
+	*state = &fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+	if (!fx)
+		return 0;
+	fref_free(fx->f);
+	dataset_free(fx->d);
+	model_free(fx->m);
+	return 0;
+}
+
+static void check(struct fixture *fx, struct mpqx_config *c, int stride)
+{
+	struct mpqx_err err = {0};
+	struct mpqx_qmodel *q = NULL;
+	struct mpqx_ieval *ev = NULL;
+	struct mpqx_eval_result r;
+	assert_int_equal(quant_build(fx->m, fx->f, c, &q, &err), 0);
+	assert_int_equal(ieval_new(fx->m, fx->d, fx->f, 2, &ev, &err), 0);
+	assert_int_equal(ieval_run(ev, q, c, true, &r, &err), 0);
+	int L = fx->m->n_layers;
+	int64_t **y = calloc((size_t)L, sizeof *y);
+	int16_t **y1 = calloc((size_t)L, sizeof *y1);
+	for (int l = 0; l < L; l++) {
+		y[l] = calloc((size_t)fx->m->layers[l].rows * fx->m->layers[l].cols, sizeof **y);
+		y1[l] = calloc((size_t)fx->m->layers[l].rows * fx->m->layers[l].cols, sizeof **y1);
+	}
+	long bad = 0;
+	for (int w = 0; w < r.windows; w += stride) {
+		naive(q, dataset_window(fx->d, MPQX_TEST, w), y);
+		assert_int_equal(ieval_window(q, dataset_window(fx->d, MPQX_TEST, w), y1, NULL), 0);
+		for (int l = 0; l < L; l++) {
+			const int16_t *got = ieval_output(ev, l, w);
+			size_t n = (size_t)fx->m->layers[l].rows * fx->m->layers[l].cols;
+			for (size_t i = 0; i < n; i++)
+				if (got[i] != y[l][i] || y1[l][i] != y[l][i]) {
+					if (bad++ < 5)
+						print_error("window %d layer %s [%zu]: engine %d, window %d, spec %lld\n", w,
+							    fx->m->layers[l].name, i, got[i], y1[l][i], (long long)y[l][i]);
+				}
+		}
+	}
+	assert_int_equal(bad, 0);
+	for (int l = 0; l < L; l++) {
+		free(y[l]);
+		free(y1[l]);
+	}
+	free(y);
+	free(y1);
+	ieval_free(ev);
+	quant_free(q);
+}
+
+static void uniform(void **state, int bits)
+{
+	struct fixture *fx = *state;
+	struct mpqx_config c;
+	assert_int_equal(config_init(&c, fx->m, bits), 0);
+	check(fx, &c, 7);
+	config_fini(&c);
+}
+
+static void test_uniform8(void **state) { uniform(state, 8); }
+static void test_uniform4(void **state) { uniform(state, 4); }
+static void test_uniform2(void **state) { uniform(state, 2); }
+static void test_uniform16(void **state) { uniform(state, 16); }
+
+static void test_mixed(void **state)
+{
+	struct fixture *fx = *state;
+	struct mpqx_config c;
+	assert_int_equal(config_init(&c, fx->m, 8), 0);
+	unsigned seed = 12345;
+	for (int round = 0; round < 4; round++) {
+		for (int l = 0; l < c.n_layers; l++) {
+			seed = seed * 1103515245u + 12345u;
+			c.layers[l].a_bits = 2 + (int)((seed >> 16) % 15);
+			seed = seed * 1103515245u + 12345u;
+			c.layers[l].w_bits = 2 + (int)((seed >> 16) % 15);
+		}
+		check(fx, &c, 13);
+	}
+	config_fini(&c);
+}
+
+/* An incremental run after a change equals a full run of the new config. */
+static void test_incremental(void **state)
+{
+	struct fixture *fx = *state;
+	struct mpqx_err err = {0};
+	struct mpqx_config c;
+	assert_int_equal(config_init(&c, fx->m, 8), 0);
+	struct mpqx_ieval *inc = NULL, *full = NULL;
+	assert_int_equal(ieval_new(fx->m, fx->d, fx->f, 2, &inc, &err), 0);
+	assert_int_equal(ieval_new(fx->m, fx->d, fx->f, 1, &full, &err), 0);
+	struct mpqx_eval_result r1, r2;
+	for (int step = 0; step < 6; step++) {
+		int l = (step * 7) % c.n_layers;
+		c.layers[l].a_bits = 3 + step;
+		c.layers[l].w_bits = 10 - step;
+		struct mpqx_qmodel *q = NULL;
+		assert_int_equal(quant_build(fx->m, fx->f, &c, &q, &err), 0);
+		assert_int_equal(ieval_run(inc, q, &c, false, &r1, &err), 0);
+		assert_int_equal(ieval_run(full, q, &c, true, &r2, &err), 0);
+		if (step > 0)
+			assert_true(r1.recomputed < fx->m->n_layers || l == 0);
+		assert_true(r1.mse == r2.mse);
+		for (int k = 0; k < fx->m->n_layers; k++) {
+			assert_int_equal(r1.layers[k].clipped, r2.layers[k].clipped);
+			size_t n = (size_t)fx->m->layers[k].rows * fx->m->layers[k].cols;
+			for (int w = 0; w < r1.windows; w += 17)
+				assert_memory_equal(ieval_output(inc, k, w), ieval_output(full, k, w), n * sizeof(int16_t));
+		}
+		quant_free(q);
+	}
+	ieval_free(inc);
+	ieval_free(full);
+	config_fini(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_uniform8),  cmocka_unit_test(test_uniform4),  cmocka_unit_test(test_uniform2),
+		cmocka_unit_test(test_uniform16), cmocka_unit_test(test_mixed),     cmocka_unit_test(test_incremental),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
