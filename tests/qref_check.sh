@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Cross-check of the integer engine: `mpqx eval --dump` against tools/qref.py (an independent NumPy
+# implementation of doc/quantization.md), every layer's integer outputs on every test window, bit for bit,
+# plus the clamp counts, accumulator widths and MSE that `mpqx eval --json` reports.
+# Configurations: uniform 8 bits, uniform 4 bits, and SAMPLE/configs/mixed.json (when the sample has none,
+# a mixed one is generated from the layer names: a_bits and w_bits cycling through 3..12).
+#
+# usage: qref_check.sh MPQX SRCDIR SAMPLE_DIR
+# Exit 0 when everything matches, 1 on a mismatch or failure, 77 (skip) when NumPy is missing.
+set -u
+mpqx=$1
+src=$2
+sample=$3
+py=${QREF_PYTHON:-/usr/bin/python3}
+
+if ! [ -x "$py" ] || ! "$py" -c 'import numpy' 2>/dev/null; then
+	echo "SKIP: the cross-check needs Debian's python3 with NumPy (apt-get install python3-numpy)"
+	exit 77
+fi
+if ! [ -f "$sample/model.json" ]; then
+	echo "FAIL: $sample/model.json not found"
+	exit 1
+fi
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+printf '{"format":"mpqx-config","version":1,"device":"xc7s15","defaults":{"w_bits":4,"a_bits":4,"buffer":"auto","rom":"auto"},"layers":{}}\n' \
+	>"$tmp/uniform4.json"
+mixed=$sample/configs/mixed.json
+if ! [ -f "$mixed" ]; then
+	mixed=$tmp/mixed.json
+	"$py" - "$sample/model.json" "$mixed" <<'PY' || exit 1
+import json, sys
+names = [l["name"] for l in json.load(open(sys.argv[1]))["layers"]]
+layers = {n: {"w_bits": 3 + (5 * i + 2) % 10, "a_bits": 3 + (7 * i) % 10} for i, n in enumerate(names)}
+json.dump({"format": "mpqx-config", "version": 1, "device": "xc7s15",
+           "defaults": {"w_bits": 8, "a_bits": 8, "buffer": "auto", "rom": "auto"}, "layers": layers},
+          open(sys.argv[2], "w"), indent=1)
+PY
+fi
+
+fail=0
+for name in uniform8 uniform4 mixed; do
+	case $name in
+	uniform8) cfg=() ;;
+	uniform4) cfg=(-c "$tmp/uniform4.json") ;;
+	mixed) cfg=(-c "$mixed") ;;
+	esac
+	echo "== $sample, $name"
+	if ! "$mpqx" eval "$sample" "${cfg[@]}" --json --dump "$tmp/$name" >"$tmp/$name.eval.json" 2>"$tmp/$name.err"; then
+		echo "FAIL: mpqx eval --dump failed:"
+		cat "$tmp/$name.err"
+		fail=1
+		continue
+	fi
+	"$py" "$src/tools/qref.py" "$sample" "${cfg[@]}" --dump "$tmp/$name" --eval-json "$tmp/$name.eval.json"
+	rc=$?
+	if [ $rc -ne 0 ]; then
+		echo "FAIL: qref.py exit $rc for $name"
+		fail=1
+	fi
+done
+[ $fail -eq 0 ] && echo "PASS: every layer equal in every configuration"
+exit $fail
