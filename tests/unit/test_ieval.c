@@ -107,6 +107,17 @@ static void naive(const struct mpqx_qmodel *q, const float *win, int64_t **y)
 					v = quant_qmin(o->bits) + (2 * e * top + S) / (2 * S);
 					break;
 				}
+				case MPQX_OP_SPLIT:
+					v = rq(y[a][r * la->cols + l->offset + c] - pa->z, ql->rs[0], o);
+					break;
+				case MPQX_OP_CONCAT: {
+					int k = 0, off = 0;
+					while (c >= off + m->layers[l->inputs[k]].cols)
+						off += m->layers[l->inputs[k++]].cols;
+					const struct mpqx_layer *lk = &m->layers[l->inputs[k]];
+					v = rq(y[l->inputs[k]][r * lk->cols + c - off] - q->l[l->inputs[k]].out.z, ql->rs[k], o);
+					break;
+				}
 				default:
 					fail_msg("op %s not covered", model_op_name(l->op));
 				}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Command-line contract: exit codes 0/1/2, messages that name the file and place, JSON keys.
+# Usage: test_cli.sh MPQX SRC_DIR. Prints TAP.
+set -u
+mpqx=$1
+src=$2
+tiny=$src/tests/data/tiny
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+fails=0
+
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
+
+# expect STATUS PATTERN DESCRIPTION -- ARGS...: runs mpqx, checks exit status and that stdout+stderr match
+expect() {
+	local want=$1 pat=$2 desc=$3
+	shift 4
+	local out status
+	out=$("$mpqx" "$@" 2>&1)
+	status=$?
+	if [ "$status" -eq "$want" ] && printf '%s' "$out" | grep -qE -- "$pat"; then
+		ok "$desc"
+	else
+		not_ok "$desc" "status $status (want $want)" "output: $(printf '%s' "$out" | head -c 400)"
+	fi
+}
+
+expect 0 '^usage: mpqx' "--help exits 0 with usage" -- --help
+expect 0 '^mpqx [0-9]+\.[0-9]+' "--version" -- --version
+expect 2 "unknown subcommand 'frobnicate'" "unknown subcommand is a usage error" -- frobnicate
+expect 2 "unknown or incomplete option '--bogus'" "unknown option" -- eval "$tiny" --bogus
+expect 2 "expected one MODEL" "two models" -- eval "$tiny" "$tiny"
+expect 2 "takes no -c" "--float with -c" -- eval "$tiny" --float -c x.json
+expect 1 "/nonexistent/model.json: cannot open" "missing model" -- eval /nonexistent/model.json
+expect 1 "no-such-config.json: cannot open" "missing config" -- eval "$tiny" -c "$tmp/no-such-config.json"
+echo '{"format":"mpqx-config","version":1,"layers":{"zz":{"w_bits":4}}}' > "$tmp/bad.json"
+expect 1 "bad.json: layers.zz: model 'tiny' has no layer" "config with an unknown layer" -- eval "$tiny" -c "$tmp/bad.json"
+echo '{"format":"mpqx-config","version":1,"layers":{"q":{"w_bits":40}}}' > "$tmp/bad2.json"
+expect 1 "bad2.json: layers.q.w_bits: expected an integer from 2 to 16" "bits out of range" -- eval "$tiny" -c "$tmp/bad2.json"
+printf '{"format": "mpqx-model",\n "version": 1,\n' > "$tmp/trunc.json"
+expect 1 "trunc.json: line 3, column 1: invalid JSON" "truncated model" -- eval "$tmp/trunc.json"
+expect 0 "test windows" "eval --float" -- eval "$tiny" --float
+expect 0 "SQNR dB" "eval integer table" -- eval "$tiny"
+
+# JSON keys of DESIGN.md section 4
+json=$("$mpqx" eval "$tiny" --json 2>&1)
+if printf '%s' "$json" | /usr/bin/python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+for k in ("mse", "rmse", "mae", "mse_float", "rmse_denorm", "windows", "layers"):
+    assert k in o, k
+for l in o["layers"]:
+    for k in ("name", "sqnr_db", "clipped"):
+        assert k in l, k
+assert o["windows"] == 10
+' 2>"$tmp/err"; then ok "eval --json keys"; else not_ok "eval --json keys" "$(cat "$tmp/err")"; fi
+
+fjson=$("$mpqx" eval "$tiny" --float --json 2>&1)
+if printf '%s' "$fjson" | /usr/bin/python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+assert o["mse"] == o["mse_float"] and o["rmse_denorm"] > 0 and o["windows"] == 10
+' 2>"$tmp/err"; then ok "eval --float --json"; else not_ok "eval --float --json" "$(cat "$tmp/err")"; fi
+
+# --dump writes every layer
+"$mpqx" eval "$tiny" --dump "$tmp/dump" >/dev/null 2>&1
+if [ -f "$tmp/dump/dump.json" ] && [ "$(ls "$tmp/dump"/*.i16 | wc -l)" -eq 18 ]; then ok "eval --dump"; else not_ok "eval --dump"; fi
+
+echo "1..$n"
+[ "$fails" -eq 0 ]
