@@ -1,0 +1,236 @@
+/* The explorer's state machine, without a terminal: focus, selection, sliders, undo/redo, compare slots,
+ * prompts and the export dialog. Keys and mouse events become actions; app_apply returns what changed and
+ * the caller paints. The key table below is the single source of the bindings and of the help overlay. */
+#ifndef MPQX_APP_H
+#define MPQX_APP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "mpqx/config.h"
+#include "mpqx/err.h"
+#include "mpqx/session.h"
+
+/* Key codes of the core: Unicode code points, control characters as themselves, and these for the keys
+ * that have no character (the terminal layer maps its own codes to them). */
+enum app_keycode {
+	APP_KEY_TAB = '\t',
+	APP_KEY_ENTER = '\r',
+	APP_KEY_ESC = 27,
+	APP_KEY_FIRST = 0x110000,
+	APP_KEY_UP = APP_KEY_FIRST,
+	APP_KEY_DOWN,
+	APP_KEY_LEFT,
+	APP_KEY_RIGHT,
+	APP_KEY_SLEFT,
+	APP_KEY_SRIGHT,
+	APP_KEY_PGUP,
+	APP_KEY_PGDN,
+	APP_KEY_HOME,
+	APP_KEY_END,
+	APP_KEY_BTAB,
+	APP_KEY_BACKSPACE,
+	APP_KEY_DELETE,
+	APP_KEY_F1,
+};
+
+#define APP_CTRL(c) ((c) & 0x1f)
+
+/* X(name, keys (up to 3, 0 ends), label shown in help, help text). */
+#define APP_ACTIONS(X)                                                                                       \
+	X(QUIT, 'q', 0, 0, "q", "quit (twice when the config has unsaved changes)")                           \
+	X(HELP, '?', APP_KEY_F1, 0, "? F1", "show or hide this help")                                        \
+	X(FOCUS_NEXT, APP_KEY_TAB, 0, 0, "Tab", "next pane: layers, selected layer, accuracy plot")          \
+	X(FOCUS_PREV, APP_KEY_BTAB, 0, 0, "S-Tab", "previous pane")                                          \
+	X(UP, APP_KEY_UP, 'k', 0, "Up k", "previous layer / field / slot row")                               \
+	X(DOWN, APP_KEY_DOWN, 'j', 0, "Down j", "next layer / field / slot row")                             \
+	X(LEFT, APP_KEY_LEFT, 'h', 0, "Left h", "slider down one step; plot back; previous slot")           \
+	X(RIGHT, APP_KEY_RIGHT, 'l', 0, "Right l", "slider up one step; plot forward; next slot")           \
+	X(BIG_LEFT, APP_KEY_SLEFT, 'H', 0, "S-Left H", "slider down 4 bits; plot back a page")              \
+	X(BIG_RIGHT, APP_KEY_SRIGHT, 'L', 0, "S-Right L", "slider up 4 bits; plot forward a page")          \
+	X(PAGE_UP, APP_KEY_PGUP, APP_CTRL('b'), 0, "PgUp ^B", "layers: a page up")                           \
+	X(PAGE_DOWN, APP_KEY_PGDN, APP_CTRL('f'), 0, "PgDn ^F", "layers: a page down")                       \
+	X(TOP, APP_KEY_HOME, 'g', 0, "Home g", "first layer")                                                \
+	X(BOTTOM, APP_KEY_END, 'G', 0, "End G", "last layer")                                                \
+	X(W_DEC, 'w', 0, 0, "w", "selected layer: weight bits - 1")                                          \
+	X(W_INC, 'W', 0, 0, "W", "selected layer: weight bits + 1")                                          \
+	X(A_DEC, 'a', 0, 0, "a", "selected layer: output bits - 1")                                          \
+	X(A_INC, 'A', 0, 0, "A", "selected layer: output bits + 1")                                          \
+	X(BUFFER, 'b', 0, 0, "b", "selected layer: output buffer auto -> block -> distributed")              \
+	X(ROM, 'r', 0, 0, "r", "selected layer: ROM auto -> block -> logic")                                 \
+	X(ALL_BITS, '=', 0, 0, "=", "set every layer to N bits (N, or W/A such as 6/8)")                     \
+	X(UNDO, 'u', 0, 0, "u", "undo the last change")                                                      \
+	X(REDO, APP_CTRL('r'), 0, 0, "^R", "redo")                                                           \
+	X(SAVE, 's', 0, 0, "s", "save the config (atomic)")                                                  \
+	X(LOAD, 'o', 0, 0, "o", "load a config file")                                                        \
+	X(DEVICE, 'd', 0, 0, "d", "next device")                                                             \
+	X(DEVICE_PREV, 'D', 0, 0, "D", "previous device")                                                    \
+	X(COMPARE, 'c', 0, 0, "c", "compare slots side by side")                                             \
+	X(STORE1, '1', 0, 0, "1", "store the config in slot 1")                                              \
+	X(STORE2, '2', 0, 0, "2", "store the config in slot 2")                                              \
+	X(STORE3, '3', 0, 0, "3", "store the config in slot 3")                                              \
+	X(STORE4, '4', 0, 0, "4", "store the config in slot 4")                                              \
+	X(SLOT_LOAD, APP_KEY_ENTER, '\n', 0, "Enter", "compare: load the selected slot; dialogs: confirm")    \
+	X(SLOT_CLEAR, 'x', APP_KEY_DELETE, 0, "x Del", "compare: empty the selected slot")                   \
+	X(EXPORT, 'e', 0, 0, "e", "export Verilog and testbench, optionally simulate")                       \
+	X(CANCEL, APP_KEY_ESC, 0, 0, "Esc", "close the overlay or dialog")                                   \
+	X(REDRAW, APP_CTRL('l'), 0, 0, "^L", "repaint the screen")
+
+enum app_action {
+	APP_ACT_NONE = 0,
+#define APP_ACTION_ENUM(name, k1, k2, k3, label, help) APP_ACT_##name,
+	APP_ACTIONS(APP_ACTION_ENUM)
+#undef APP_ACTION_ENUM
+	APP_ACTION_COUNT
+};
+
+struct app_binding {
+	enum app_action action;
+	const char *name; /* "QUIT" */
+	int keys[3];      /* 0 where unused */
+	const char *label;
+	const char *help;
+};
+
+/* The table, APP_ACTION_COUNT - 1 entries in enum order (the entry of action a is at a - 1). */
+extern const struct app_binding app_bindings[];
+
+/* What app_apply changed. */
+enum {
+	APP_REDRAW = 1,    /* repaint */
+	APP_RECOMPUTE = 2, /* the config changed: call app_sync */
+	APP_QUIT = 4,
+	APP_RUN_EXPORT = 8, /* the export dialog asked to run: paint, then call app_export_run */
+};
+
+enum app_pane { APP_PANE_GRAPH, APP_PANE_LAYER, APP_PANE_PLOT, APP_PANE_COUNT };
+enum app_overlay { APP_OV_NONE, APP_OV_HELP, APP_OV_COMPARE, APP_OV_PROMPT, APP_OV_EXPORT };
+enum app_prompt { APP_PROMPT_BITS, APP_PROMPT_SAVE, APP_PROMPT_LOAD };
+
+/* Fields of the selected-layer pane. */
+enum app_field { APP_F_WBITS, APP_F_ABITS, APP_F_BUFFER, APP_F_ROM, APP_F_COUNT };
+
+/* Fields of the export dialog. */
+enum app_xfield { APP_X_DIR, APP_X_WINDOWS, APP_X_SIM, APP_X_RUN, APP_X_COUNT };
+
+#define APP_SLOTS 4
+#define APP_UNDO_MAX 512
+#define APP_TEXT_MAX 1024
+
+/* What a compare slot remembers: the config and the figures it had when stored. */
+struct app_slot {
+	bool used;
+	struct mpqx_config cfg;
+	double used_res[MPQX_RES_COUNT]; /* LUT, LUTRAM, FF, BRAM tiles, DSP */
+	double util[MPQX_RES_COUNT];
+	bool fits;
+	enum mpqx_resource limiting;
+	double latency_us;
+	double mse, rmse_denorm;
+	bool eval_valid;
+	char device[64];
+};
+
+/* One undoable change: the configs before and after, or a slot before and after. */
+struct app_undo {
+	int slot; /* -1: a config change */
+	struct mpqx_config before, after;
+	struct app_slot slot_before, slot_after;
+	char what[96];
+};
+
+/* The function the export dialog calls; set by the caller that links an exporter. It writes the design
+ * for the session's config into dir, simulates `windows` windows when sim, and puts the testbench's
+ * RESULT line (or a short summary) into result. Returns MPQX_OK or an error filled into err. */
+typedef int (*app_export_fn)(const struct mpqx_session *s, const char *dir, int windows, bool sim, char *result,
+			     size_t result_size, struct mpqx_err *err);
+
+struct mpqx_app {
+	struct mpqx_session *s; /* borrowed */
+	struct mpqx_config cfg; /* the config being edited; the session follows it on app_sync */
+	int sel;                /* selected layer */
+	enum app_field field;
+	enum app_pane focus;
+	int graph_top;  /* first layer shown in the graph pane */
+	int graph_rows; /* rows the graph pane shows, set by app_resize */
+	int plot_off;   /* first test window of the plot */
+	int plot_span;  /* windows the plot shows, set by app_resize */
+	int plot_per_cell; /* test windows a plot cell shows across: 2 for braille (the default), 1 else */
+	enum app_overlay overlay;
+	enum app_overlay under_prompt; /* the overlay a prompt returns to */
+	int rows, cols;
+
+	/* Undo: entries [0, n_undo); entries [n_undo, n_redo) can be redone. */
+	struct app_undo *undo;
+	int n_undo, n_redo;
+
+	struct app_slot slots[APP_SLOTS];
+	int slot_sel;
+	int compare_top; /* first layer row of the compare view */
+
+	enum app_prompt prompt;
+	char text[APP_TEXT_MAX]; /* prompt text being edited */
+	size_t text_len;
+
+	/* Export dialog. */
+	char export_dir[APP_TEXT_MAX];
+	int export_windows;
+	bool export_sim;
+	enum app_xfield xfield;
+	bool export_done;
+	int export_rc;
+	char export_result[512];
+	app_export_fn export_fn;
+
+	char config_path[APP_TEXT_MAX]; /* last saved or loaded */
+	struct mpqx_config saved;       /* the config as last saved or loaded, for the unsaved-changes check */
+	bool quit_armed;
+
+	char msg[256]; /* status line message */
+	bool msg_error;
+
+	char devices[MPQX_DEVICE_MAX][64];
+	int n_devices;
+};
+
+/* Starts the app on a session (borrowed; it must outlive the app). config_path names the config the
+ * session was opened with, or NULL. Returns MPQX_OK or MPQX_ENOMEM. */
+int app_init(struct mpqx_app *a, struct mpqx_session *s, const char *config_path);
+void app_fini(struct mpqx_app *a);
+
+/* Applies one action; returns the APP_* flags of what changed. */
+int app_apply(struct mpqx_app *a, enum app_action act);
+
+/* Handles a key: text entry while a prompt or the export dialog's text field is active, else the bound
+ * action. Returns app_apply's flags (0 for an unbound key). */
+int app_key(struct mpqx_app *a, int key);
+
+/* The action bound to key in the table, or APP_ACT_NONE. */
+enum app_action app_key_action(int key);
+
+/* Mouse: a press of button 1 at (y, x), or the wheel (dir -1 up, +1 down) over (y, x). */
+int app_click(struct mpqx_app *a, int y, int x);
+int app_wheel(struct mpqx_app *a, int y, int x, int dir);
+
+/* Tells the app the screen size (for paging, scrolling and mouse hit tests). Returns APP_REDRAW. */
+int app_resize(struct mpqx_app *a, int rows, int cols);
+
+/* Makes the session follow a->cfg (session_request). On a refused config it restores the session's, drops
+ * the undo entry and sets an error message. Returns APP_REDRAW. */
+int app_sync(struct mpqx_app *a);
+
+/* Runs the export dialog's job through export_fn (blocking). Returns APP_REDRAW. */
+int app_export_run(struct mpqx_app *a);
+
+/* true when the edited config differs from the one last saved or loaded. */
+bool app_modified(const struct mpqx_app *a);
+
+/* Parses a key script: characters stand for themselves; <Up> <Down> <Left> <Right> <S-Left> <S-Right>
+ * <PgUp> <PgDn> <Home> <End> <Tab> <S-Tab> <Enter> <Esc> <BS> <Del> <F1> <C-x> <lt> name keys. Writes up
+ * to max keys into keys and returns their count, or -1 with *bad at the offending offset. */
+int app_parse_keys(const char *script, int *keys, int max, size_t *bad);
+
+/* Label of a key for the help overlay ("Up", "^R", "q"). Returns a static buffer for characters. */
+const char *app_key_name(int key);
+
+#endif

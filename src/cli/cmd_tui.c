@@ -1,0 +1,235 @@
+/* mpqx [MODEL]: the explorer, and its headless forms (--dump-screen, --bench-ui). */
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <locale.h>
+#include <langinfo.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "mpqx/app.h"
+#include "mpqx/session.h"
+#include "tui.h"
+
+/* The bench replays this on every layer: the output bits down and up (recomputing the layer and all after
+ * it), the buffer storage round (estimate only), and the next layer. */
+static char *default_bench_keys(const struct mpqx_model *m)
+{
+	size_t n = (size_t)m->n_layers * 8 + 16;
+	char *s = malloc(n);
+	if (!s)
+		return NULL;
+	size_t o = 0;
+	s[o++] = 'g';
+	for (int l = 0; l < m->n_layers; l++) {
+		memcpy(s + o, "aAbbbj", 6);
+		o += 6;
+	}
+	s[o] = '\0';
+	return s;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The p-th percentile (0..100) of v[0..n) by the nearest-rank rule; sorts v. */
+static double percentile(double *v, int n, double p)
+{
+	if (n <= 0)
+		return NAN;
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	int k = (int)ceil(p / 100 * n) - 1;
+	if (k < 0)
+		k = 0;
+	if (k > n - 1)
+		k = n - 1;
+	return v[k];
+}
+
+static int run_bench(struct mpqx_app *a, const struct tui_opts *to, int rows, int cols, const char *keys, int repeat,
+		     bool json)
+{
+	struct mpqx_err err = {0};
+	char *owned = NULL;
+	if (!keys)
+		keys = owned = default_bench_keys(a->s->model);
+	if (!keys) {
+		cli_error("out of memory");
+		return CLI_FAIL;
+	}
+	int max = (int)strlen(keys) * repeat + 1;
+	double *scr = malloc(sizeof *scr * (size_t)max), *full = malloc(sizeof *full * (size_t)max);
+	int n = scr && full ? tui_bench(a, to, rows, cols, keys, repeat, scr, full, max, &err) : -1;
+	free(owned);
+	if (n < 0) {
+		cli_error("%s", err.msg[0] ? err.msg : "out of memory");
+		free(scr);
+		free(full);
+		return CLI_FAIL;
+	}
+	double s50 = percentile(scr, n, 50), s95 = percentile(scr, n, 95), smax = scr[n ? n - 1 : 0];
+	double f50 = percentile(full, n, 50), f95 = percentile(full, n, 95), fmax = full[n ? n - 1 : 0];
+	if (json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "model", a->s->model->name);
+		cJSON_AddNumberToObject(o, "keys", n);
+		cJSON_AddNumberToObject(o, "rows", rows);
+		cJSON_AddNumberToObject(o, "cols", cols);
+		cJSON *sc = cJSON_AddObjectToObject(o, "screen_ms");
+		cJSON_AddNumberToObject(sc, "p50", s50);
+		cJSON_AddNumberToObject(sc, "p95", s95);
+		cJSON_AddNumberToObject(sc, "max", smax);
+		cJSON *fu = cJSON_AddObjectToObject(o, "with_error_ms");
+		cJSON_AddNumberToObject(fu, "p50", f50);
+		cJSON_AddNumberToObject(fu, "p95", f95);
+		cJSON_AddNumberToObject(fu, "max", fmax);
+		char *t = cJSON_Print(o);
+		puts(t);
+		free(t);
+		cJSON_Delete(o);
+	} else {
+		printf("model %s, %d keypresses replayed on a %dx%d screen\n", a->s->model->name, n, cols, rows);
+		printf("key to repainted screen (estimate current)  p50 %.2f ms  p95 %.2f ms  max %.2f ms\n", s50, s95,
+		       smax);
+		printf("key to screen with the new MSE              p50 %.2f ms  p95 %.2f ms  max %.2f ms\n", f50, f95,
+		       fmax);
+	}
+	free(scr);
+	free(full);
+	return CLI_OK;
+}
+
+static int parse_size(const char *s, int *cols, int *rows)
+{
+	char x;
+	return sscanf(s, "%d%c%d", cols, &x, rows) == 3 && (x == 'x' || x == 'X') && *cols > 0 && *rows > 0 &&
+			       *cols <= 1000 && *rows <= 500
+		       ? 0
+		       : -1;
+}
+
+int cmd_tui(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"device", required_argument, NULL, 'd'},
+		{"theme", required_argument, NULL, 't'},
+		{"no-color", no_argument, NULL, 'C'},
+		{"no-colour", no_argument, NULL, 'C'},
+		{"ascii", no_argument, NULL, 'a'},
+		{"no-mouse", no_argument, NULL, 'M'},
+		{"dump-screen", required_argument, NULL, 'D'},
+		{"keys", required_argument, NULL, 'k'},
+		{"bench-ui", no_argument, NULL, 'B'},
+		{"repeat", required_argument, NULL, 'r'},
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config = NULL, *device = NULL, *keys = NULL, *dump = NULL;
+	struct tui_opts to = {0};
+	to.mouse = true;
+	bool bench = false, json = false;
+	int repeat = 3, c;
+	const char *nc = getenv("NO_COLOR");
+	if (nc && *nc)
+		to.no_color = true;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "c:d:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'd':
+			device = optarg;
+			break;
+		case 't':
+			to.theme_name = optarg;
+			break;
+		case 'C':
+			to.no_color = true;
+			break;
+		case 'a':
+			to.ascii = true;
+			break;
+		case 'M':
+			to.mouse = false;
+			break;
+		case 'D':
+			dump = optarg;
+			break;
+		case 'k':
+			keys = optarg;
+			break;
+		case 'B':
+			bench = true;
+			break;
+		case 'r':
+			repeat = atoi(optarg);
+			if (repeat < 1 || repeat > 1000)
+				return cli_usage_error(NULL, "--repeat takes 1..1000");
+			break;
+		case 'j':
+			json = true;
+			break;
+		default:
+			return cli_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind > 1)
+		return cli_usage_error(NULL, "one MODEL at most (got '%s' and '%s')", argv[optind], argv[optind + 1]);
+	int rows = 24, cols = 80;
+	if (dump && parse_size(dump, &cols, &rows))
+		return cli_usage_error(NULL, "--dump-screen takes COLSxROWS, such as 80x24");
+
+	setlocale(LC_ALL, "");
+	if ((dump || bench) && !to.ascii) {
+		/* Headless output is UTF-8 whatever the caller's locale, so dumps compare byte for byte. */
+		const char *cs = nl_langinfo(CODESET);
+		if (!cs || strcmp(cs, "UTF-8") != 0)
+			if (!setlocale(LC_CTYPE, "C.UTF-8"))
+				to.ascii = true;
+	}
+	char themes[4300];
+	snprintf(themes, sizeof themes, "%s", cli_data_dir("themes"));
+	to.themes_dir = themes;
+
+	struct mpqx_session_opts so = {0};
+	so.devices_dir = cli_data_dir("devices");
+	char devdir[4300];
+	snprintf(devdir, sizeof devdir, "%s", so.devices_dir);
+	so.devices_dir = devdir;
+	so.config = config;
+	so.device = device;
+	so.async = !dump;
+	struct mpqx_session *s = NULL;
+	struct mpqx_err err = {0};
+	if (session_open(cli_model_path(optind < argc ? argv[optind] : NULL), &so, &s, &err)) {
+		cli_error("%s", err.msg);
+		return CLI_FAIL;
+	}
+	struct mpqx_app app;
+	if (app_init(&app, s, config)) {
+		cli_error("out of memory");
+		session_free(s);
+		return CLI_FAIL;
+	}
+	int rc;
+	if (bench) {
+		rc = run_bench(&app, &to, dump ? rows : 48, dump ? cols : 160, keys, repeat, json);
+	} else if (dump) {
+		rc = tui_dump(&app, &to, rows, cols, keys, stdout, &err) ? CLI_FAIL : CLI_OK;
+		if (rc)
+			cli_error("%s", err.msg);
+	} else {
+		rc = tui_run(&app, &to) ? CLI_FAIL : CLI_OK;
+	}
+	app_fini(&app);
+	session_free(s);
+	return rc;
+}

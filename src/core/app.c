@@ -1,0 +1,1016 @@
+/* The explorer's state machine (see app.h). Knows the session and the geometry of view.h; paints nothing. */
+#include "mpqx/app.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpqx/fileio.h"
+#include "mpqx/view.h"
+
+const struct app_binding app_bindings[] = {
+#define APP_BINDING(name, k1, k2, k3, label, help) {APP_ACT_##name, #name, {k1, k2, k3}, label, help},
+	APP_ACTIONS(APP_BINDING)
+#undef APP_BINDING
+};
+
+#define BIG_STEP 4
+
+enum app_action app_key_action(int key)
+{
+	if (key == 0)
+		return APP_ACT_NONE;
+	for (int i = 0; i < APP_ACTION_COUNT - 1; i++)
+		for (int j = 0; j < 3; j++)
+			if (app_bindings[i].keys[j] == key)
+				return app_bindings[i].action;
+	return APP_ACT_NONE;
+}
+
+static int set_msg(struct mpqx_app *a, bool error, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 3, 4)))
+#endif
+	;
+
+static int set_msg(struct mpqx_app *a, bool error, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(a->msg, sizeof a->msg, fmt, ap);
+	va_end(ap);
+	a->msg_error = error;
+	return APP_REDRAW;
+}
+
+static const struct mpqx_model *model(const struct mpqx_app *a)
+{
+	return a->s->model;
+}
+
+/* ---- slots and undo ---- */
+
+static void slot_fini(struct app_slot *s)
+{
+	config_fini(&s->cfg);
+	memset(s, 0, sizeof *s);
+}
+
+static int slot_copy(struct app_slot *dst, const struct app_slot *src)
+{
+	struct mpqx_config c = {0};
+	if (src->used && config_copy(&c, &src->cfg))
+		return MPQX_ENOMEM;
+	config_fini(&dst->cfg);
+	*dst = *src;
+	dst->cfg = c;
+	return MPQX_OK;
+}
+
+static void undo_fini(struct app_undo *u)
+{
+	config_fini(&u->before);
+	config_fini(&u->after);
+	slot_fini(&u->slot_before);
+	slot_fini(&u->slot_after);
+}
+
+/* Drops the redo entries and makes room for one more entry; returns it (zeroed) or NULL. */
+static struct app_undo *undo_push(struct mpqx_app *a)
+{
+	for (int i = a->n_undo; i < a->n_redo; i++)
+		undo_fini(&a->undo[i]);
+	a->n_redo = a->n_undo;
+	if (a->n_undo == APP_UNDO_MAX) {
+		undo_fini(&a->undo[0]);
+		memmove(a->undo, a->undo + 1, sizeof *a->undo * (APP_UNDO_MAX - 1));
+		a->n_undo--;
+	}
+	struct app_undo *u = &a->undo[a->n_undo];
+	memset(u, 0, sizeof *u);
+	return u;
+}
+
+/* Makes c (consumed: the app takes its layers) the edited config, recording the change. */
+static int change(struct mpqx_app *a, struct mpqx_config *c, const char *what)
+{
+	a->quit_armed = false;
+	if (config_equal(c, &a->cfg)) {
+		config_fini(c);
+		return set_msg(a, false, "%s: no change", what);
+	}
+	struct app_undo *u = undo_push(a);
+	u->slot = -1;
+	if (config_copy(&u->before, &a->cfg) || config_copy(&u->after, c)) {
+		undo_fini(u);
+		config_fini(c);
+		return set_msg(a, true, "out of memory");
+	}
+	snprintf(u->what, sizeof u->what, "%s", what);
+	a->n_undo++;
+	a->n_redo = a->n_undo;
+	config_fini(&a->cfg);
+	a->cfg = *c;
+	memset(c, 0, sizeof *c);
+	set_msg(a, false, "%s", what);
+	return APP_REDRAW | APP_RECOMPUTE;
+}
+
+/* A copy of the edited config to modify and pass to change(). */
+static int edit_copy(struct mpqx_app *a, struct mpqx_config *c)
+{
+	memset(c, 0, sizeof *c);
+	return config_copy(c, &a->cfg);
+}
+
+static void slot_fill(struct mpqx_app *a, struct app_slot *sl)
+{
+	const struct mpqx_session *s = a->s;
+	sl->used = true;
+	for (int r = 0; r < MPQX_RES_COUNT; r++) {
+		sl->used_res[r] = session_used(s, (enum mpqx_resource)r);
+		sl->util[r] = s->est.util[r];
+	}
+	sl->fits = s->est.fits;
+	sl->limiting = s->est.limiting;
+	sl->latency_us = s->est.latency_us;
+	sl->eval_valid = s->eval_valid && !s->eval_pending;
+	sl->mse = s->res.mse;
+	sl->rmse_denorm = s->res.rmse_denorm;
+	snprintf(sl->device, sizeof sl->device, "%s", s->dev.name);
+}
+
+static int slot_set(struct mpqx_app *a, int k, const struct app_slot *nv, const char *what)
+{
+	struct app_undo *u = undo_push(a);
+	u->slot = k;
+	if (slot_copy(&u->slot_before, &a->slots[k]) || slot_copy(&u->slot_after, nv) || slot_copy(&a->slots[k], nv)) {
+		undo_fini(u);
+		return set_msg(a, true, "out of memory");
+	}
+	snprintf(u->what, sizeof u->what, "%s", what);
+	a->n_undo++;
+	a->n_redo = a->n_undo;
+	return set_msg(a, false, "%s", what);
+}
+
+static int store(struct mpqx_app *a, int k)
+{
+	/* The figures must belong to the edited config. */
+	if (!config_equal(&a->cfg, &a->s->cfg))
+		app_sync(a);
+	session_wait(a->s);
+	struct app_slot nv = {0};
+	if (config_copy(&nv.cfg, &a->cfg))
+		return set_msg(a, true, "out of memory");
+	slot_fill(a, &nv);
+	char what[64];
+	snprintf(what, sizeof what, "stored in slot %d", k + 1);
+	int f = slot_set(a, k, &nv, what);
+	slot_fini(&nv);
+	a->slot_sel = k;
+	return f;
+}
+
+static int undo(struct mpqx_app *a, bool redo)
+{
+	if (redo ? a->n_undo >= a->n_redo : a->n_undo == 0)
+		return set_msg(a, false, "nothing to %s", redo ? "redo" : "undo");
+	struct app_undo *u = &a->undo[redo ? a->n_undo : a->n_undo - 1];
+	int f = APP_REDRAW;
+	if (u->slot >= 0) {
+		if (slot_copy(&a->slots[u->slot], redo ? &u->slot_after : &u->slot_before))
+			return set_msg(a, true, "out of memory");
+	} else {
+		if (config_copy(&a->cfg, redo ? &u->after : &u->before))
+			return set_msg(a, true, "out of memory");
+		f |= APP_RECOMPUTE;
+	}
+	a->n_undo += redo ? 1 : -1;
+	set_msg(a, false, "%s: %s", redo ? "redo" : "undo", u->what);
+	return f;
+}
+
+/* ---- init ---- */
+
+int app_init(struct mpqx_app *a, struct mpqx_session *s, const char *config_path)
+{
+	memset(a, 0, sizeof *a);
+	a->s = s;
+	a->undo = calloc(APP_UNDO_MAX, sizeof *a->undo);
+	if (!a->undo || config_copy(&a->cfg, &s->cfg) || config_copy(&a->saved, &s->cfg)) {
+		app_fini(a);
+		return MPQX_ENOMEM;
+	}
+	a->n_devices = session_list_devices(s->devices_dir, a->devices, MPQX_DEVICE_MAX);
+	a->export_windows = 10;
+	a->export_sim = true;
+	snprintf(a->export_dir, sizeof a->export_dir, "%s-export", s->model->name);
+	if (config_path)
+		snprintf(a->config_path, sizeof a->config_path, "%s", config_path);
+	else
+		snprintf(a->config_path, sizeof a->config_path, "%s.config.json", s->model->name);
+	a->graph_rows = 20;
+	a->plot_span = 64;
+	a->plot_per_cell = 2;
+	a->rows = VIEW_MIN_ROWS;
+	a->cols = VIEW_MIN_COLS;
+	/* Start on the first layer that has weights: the one a user most likely wants to change. */
+	for (int l = 0; l < s->model->n_layers; l++)
+		if (session_layer_has_wbits(s, l)) {
+			a->sel = l;
+			break;
+		}
+	set_msg(a, false, "%s on %s: ? for keys", s->model->name, s->dev.name);
+	return MPQX_OK;
+}
+
+void app_fini(struct mpqx_app *a)
+{
+	if (!a)
+		return;
+	if (a->undo)
+		for (int i = 0; i < a->n_redo; i++)
+			undo_fini(&a->undo[i]);
+	free(a->undo);
+	for (int k = 0; k < APP_SLOTS; k++)
+		slot_fini(&a->slots[k]);
+	config_fini(&a->cfg);
+	config_fini(&a->saved);
+	memset(a, 0, sizeof *a);
+}
+
+bool app_modified(const struct mpqx_app *a)
+{
+	return !config_equal(&a->cfg, &a->saved);
+}
+
+/* ---- selection and scrolling ---- */
+
+static void scroll_to_sel(struct mpqx_app *a)
+{
+	int n = model(a)->n_layers;
+	if (a->sel < 0)
+		a->sel = 0;
+	if (a->sel > n - 1)
+		a->sel = n - 1;
+	int rows = a->graph_rows > 0 ? a->graph_rows : 1;
+	if (a->sel < a->graph_top)
+		a->graph_top = a->sel;
+	if (a->sel >= a->graph_top + rows)
+		a->graph_top = a->sel - rows + 1;
+	if (a->graph_top > n - rows)
+		a->graph_top = n - rows;
+	if (a->graph_top < 0)
+		a->graph_top = 0;
+}
+
+static int select_layer(struct mpqx_app *a, int l)
+{
+	a->sel = l;
+	scroll_to_sel(a);
+	return APP_REDRAW;
+}
+
+static bool field_applies(const struct mpqx_app *a, enum app_field f)
+{
+	switch (f) {
+	case APP_F_WBITS:
+		return session_layer_has_wbits(a->s, a->sel);
+	case APP_F_ROM:
+		return session_layer_has_rom(a->s, a->sel);
+	default:
+		return true;
+	}
+}
+
+static int move_field(struct mpqx_app *a, int d)
+{
+	int f = (int)a->field;
+	for (int i = 0; i < APP_F_COUNT; i++) {
+		f += d;
+		if (f < 0 || f >= APP_F_COUNT)
+			return APP_REDRAW;
+		if (field_applies(a, (enum app_field)f)) {
+			a->field = (enum app_field)f;
+			return APP_REDRAW;
+		}
+	}
+	return APP_REDRAW;
+}
+
+static int clamp_bits(int b)
+{
+	return b < MPQX_BITS_MIN ? MPQX_BITS_MIN : b > MPQX_BITS_MAX ? MPQX_BITS_MAX : b;
+}
+
+static const char *layer_name(const struct mpqx_app *a, int l)
+{
+	return model(a)->layers[l].name;
+}
+
+/* Sets a bit width of the selected layer (weights when w). */
+static int set_bits(struct mpqx_app *a, bool w, int v)
+{
+	if (w && !session_layer_has_wbits(a->s, a->sel))
+		return set_msg(a, true, "%s has no weights", layer_name(a, a->sel));
+	v = clamp_bits(v);
+	struct mpqx_config c;
+	if (edit_copy(a, &c))
+		return set_msg(a, true, "out of memory");
+	struct mpqx_layer_cfg *lc = &c.layers[a->sel];
+	int old = w ? lc->w_bits : lc->a_bits;
+	if (old == v) {
+		config_fini(&c);
+		return set_msg(a, false, "%s %s bits already %d (range %d..%d)", layer_name(a, a->sel),
+			       w ? "weight" : "output", v, MPQX_BITS_MIN, MPQX_BITS_MAX);
+	}
+	if (w)
+		lc->w_bits = v;
+	else
+		lc->a_bits = v;
+	char what[96];
+	snprintf(what, sizeof what, "%s %s bits %d -> %d", layer_name(a, a->sel), w ? "weight" : "output", old, v);
+	return change(a, &c, what);
+}
+
+static int cycle_storage(struct mpqx_app *a, bool rom, int d)
+{
+	if (rom && !session_layer_has_rom(a->s, a->sel))
+		return set_msg(a, true, "%s has no ROM", layer_name(a, a->sel));
+	struct mpqx_config c;
+	if (edit_copy(a, &c))
+		return set_msg(a, true, "out of memory");
+	enum mpqx_storage *st = rom ? &c.layers[a->sel].rom : &c.layers[a->sel].buffer;
+	enum mpqx_storage old = *st;
+	*st = (enum mpqx_storage)(((int)*st + d + MPQX_STORE_COUNT) % MPQX_STORE_COUNT);
+	char what[128];
+	snprintf(what, sizeof what, "%s %s %s -> %s", layer_name(a, a->sel), rom ? "ROM" : "buffer",
+		 config_storage_name(old, rom), config_storage_name(*st, rom));
+	return change(a, &c, what);
+}
+
+/* LEFT/RIGHT and their big steps on the current field. */
+static int adjust(struct mpqx_app *a, int d)
+{
+	const struct mpqx_layer_cfg *lc = &a->cfg.layers[a->sel];
+	if (!field_applies(a, a->field))
+		move_field(a, -1);
+	switch (a->field) {
+	case APP_F_WBITS:
+		return set_bits(a, true, lc->w_bits + d);
+	case APP_F_ABITS:
+		return set_bits(a, false, lc->a_bits + d);
+	case APP_F_BUFFER:
+		return cycle_storage(a, false, d > 0 ? 1 : -1);
+	case APP_F_ROM:
+		return cycle_storage(a, true, d > 0 ? 1 : -1);
+	default:
+		return 0;
+	}
+}
+
+static int n_windows(const struct mpqx_app *a)
+{
+	return a->s->fref->windows;
+}
+
+static int scroll_plot(struct mpqx_app *a, int d)
+{
+	int max = n_windows(a) - a->plot_span;
+	a->plot_off += d;
+	if (a->plot_off > max)
+		a->plot_off = max;
+	if (a->plot_off < 0)
+		a->plot_off = 0;
+	return APP_REDRAW;
+}
+
+static int device_step(struct mpqx_app *a, int d)
+{
+	if (a->n_devices == 0)
+		return set_msg(a, true, "no devices in %s", a->s->devices_dir);
+	int cur = -1;
+	for (int i = 0; i < a->n_devices; i++)
+		if (strcmp(a->devices[i], a->cfg.device) == 0)
+			cur = i;
+	int next = cur < 0 ? 0 : (cur + d + a->n_devices) % a->n_devices;
+	if (next == cur)
+		return set_msg(a, false, "%s is the only device", a->cfg.device);
+	struct mpqx_config c;
+	if (edit_copy(a, &c))
+		return set_msg(a, true, "out of memory");
+	char what[160];
+	snprintf(what, sizeof what, "device %s -> %s", a->cfg.device, a->devices[next]);
+	snprintf(c.device, sizeof c.device, "%s", a->devices[next]);
+	return change(a, &c, what);
+}
+
+/* ---- prompts ---- */
+
+static int open_prompt(struct mpqx_app *a, enum app_prompt p, const char *initial)
+{
+	a->under_prompt = a->overlay;
+	a->overlay = APP_OV_PROMPT;
+	a->prompt = p;
+	snprintf(a->text, sizeof a->text, "%s", initial);
+	a->text_len = strlen(a->text);
+	return APP_REDRAW;
+}
+
+static void close_prompt(struct mpqx_app *a)
+{
+	a->overlay = a->under_prompt;
+	a->under_prompt = APP_OV_NONE;
+}
+
+/* Parses "N" or "W/A" bit widths. */
+static bool parse_bits(const char *t, int *w, int *ab)
+{
+	char *end;
+	long x = strtol(t, &end, 10), y = x;
+	if (end == t)
+		return false;
+	while (*end == ' ')
+		end++;
+	if (*end == '/') {
+		const char *p = end + 1;
+		y = strtol(p, &end, 10);
+		if (end == p)
+			return false;
+	}
+	while (*end == ' ')
+		end++;
+	if (*end || x < MPQX_BITS_MIN || x > MPQX_BITS_MAX || y < MPQX_BITS_MIN || y > MPQX_BITS_MAX)
+		return false;
+	*w = (int)x;
+	*ab = (int)y;
+	return true;
+}
+
+static int confirm_prompt(struct mpqx_app *a)
+{
+	struct mpqx_err err = {0};
+	enum app_prompt p = a->prompt;
+	close_prompt(a);
+	if (p == APP_PROMPT_BITS) {
+		int w, ab;
+		if (!parse_bits(a->text, &w, &ab))
+			return set_msg(a, true, "'%s': give N or W/A with %d..%d", a->text, MPQX_BITS_MIN, MPQX_BITS_MAX);
+		struct mpqx_config c;
+		if (edit_copy(a, &c))
+			return set_msg(a, true, "out of memory");
+		for (int l = 0; l < c.n_layers; l++) {
+			c.layers[l].w_bits = w;
+			c.layers[l].a_bits = ab;
+		}
+		char what[64];
+		snprintf(what, sizeof what, "every layer to %d/%d bits", w, ab);
+		return change(a, &c, what);
+	}
+	if (a->text_len == 0)
+		return set_msg(a, true, "no file name given");
+	if (p == APP_PROMPT_SAVE) {
+		if (config_save(a->text, model(a), &a->cfg, &err))
+			return set_msg(a, true, "%s", err.msg);
+		config_copy(&a->saved, &a->cfg);
+		snprintf(a->config_path, sizeof a->config_path, "%s", a->text);
+		return set_msg(a, false, "saved %s", a->text);
+	}
+	struct mpqx_config c = {0};
+	if (config_load(a->text, model(a), &c, &err)) {
+		config_fini(&c);
+		return set_msg(a, true, "%s", err.msg);
+	}
+	snprintf(a->config_path, sizeof a->config_path, "%s", a->text);
+	config_copy(&a->saved, &c);
+	char what[APP_TEXT_MAX + 16];
+	snprintf(what, sizeof what, "loaded %s", a->text);
+	int f = change(a, &c, what);
+	if (!(f & APP_RECOMPUTE))
+		set_msg(a, false, "loaded %s (same as the current config)", a->text);
+	return f;
+}
+
+/* ---- the export dialog ---- */
+
+static int export_action(struct mpqx_app *a, enum app_action act)
+{
+	switch (act) {
+	case APP_ACT_CANCEL:
+	case APP_ACT_EXPORT:
+	case APP_ACT_QUIT:
+		a->overlay = APP_OV_NONE;
+		return APP_REDRAW;
+	case APP_ACT_UP:
+	case APP_ACT_FOCUS_PREV:
+		a->xfield = (enum app_xfield)((a->xfield + APP_X_COUNT - 1) % APP_X_COUNT);
+		return APP_REDRAW;
+	case APP_ACT_DOWN:
+	case APP_ACT_FOCUS_NEXT:
+		a->xfield = (enum app_xfield)((a->xfield + 1) % APP_X_COUNT);
+		return APP_REDRAW;
+	case APP_ACT_LEFT:
+	case APP_ACT_RIGHT:
+	case APP_ACT_BIG_LEFT:
+	case APP_ACT_BIG_RIGHT: {
+		int d = act == APP_ACT_LEFT ? -1 : act == APP_ACT_RIGHT ? 1 : act == APP_ACT_BIG_LEFT ? -10 : 10;
+		if (a->xfield == APP_X_WINDOWS) {
+			a->export_windows += d;
+			if (a->export_windows < 1)
+				a->export_windows = 1;
+			if (a->export_windows > n_windows(a))
+				a->export_windows = n_windows(a);
+		} else if (a->xfield == APP_X_SIM) {
+			a->export_sim = !a->export_sim;
+		}
+		return APP_REDRAW;
+	}
+	case APP_ACT_SLOT_LOAD:
+		if (a->xfield == APP_X_SIM) {
+			a->export_sim = !a->export_sim;
+			return APP_REDRAW;
+		}
+		if (a->xfield != APP_X_RUN) {
+			a->xfield = (enum app_xfield)(a->xfield + 1);
+			return APP_REDRAW;
+		}
+		if (!a->export_fn) {
+			a->export_done = true;
+			a->export_rc = MPQX_EINPUT;
+			snprintf(a->export_result, sizeof a->export_result, "no exporter in this build");
+			return APP_REDRAW;
+		}
+		a->export_done = false;
+		snprintf(a->export_result, sizeof a->export_result, "%s", a->export_sim ? "exporting and simulating..." : "exporting...");
+		return APP_REDRAW | APP_RUN_EXPORT;
+	default:
+		return 0;
+	}
+}
+
+int app_export_run(struct mpqx_app *a)
+{
+	struct mpqx_err err = {0};
+	if (!config_equal(&a->cfg, &a->s->cfg))
+		app_sync(a);
+	session_wait(a->s);
+	char result[512] = "";
+	int rc = a->export_fn(a->s, a->export_dir, a->export_windows, a->export_sim, result, sizeof result, &err);
+	a->export_done = true;
+	a->export_rc = rc;
+	if (rc) {
+		snprintf(a->export_result, sizeof a->export_result, "%.200s%s%.300s", result, result[0] ? ": " : "", err.msg);
+		return set_msg(a, true, "export failed: %s", err.msg);
+	}
+	snprintf(a->export_result, sizeof a->export_result, "%s", result);
+	return set_msg(a, false, "exported to %s", a->export_dir);
+}
+
+/* ---- compare view ---- */
+
+static int compare_action(struct mpqx_app *a, enum app_action act)
+{
+	switch (act) {
+	case APP_ACT_CANCEL:
+	case APP_ACT_COMPARE:
+	case APP_ACT_QUIT:
+		a->overlay = APP_OV_NONE;
+		return APP_REDRAW;
+	case APP_ACT_LEFT:
+	case APP_ACT_BIG_LEFT:
+		if (a->slot_sel > 0)
+			a->slot_sel--;
+		return APP_REDRAW;
+	case APP_ACT_RIGHT:
+	case APP_ACT_BIG_RIGHT:
+		if (a->slot_sel < APP_SLOTS - 1)
+			a->slot_sel++;
+		return APP_REDRAW;
+	case APP_ACT_UP:
+	case APP_ACT_PAGE_UP:
+		a->compare_top -= act == APP_ACT_UP ? 1 : 10;
+		if (a->compare_top < 0)
+			a->compare_top = 0;
+		return APP_REDRAW;
+	case APP_ACT_DOWN:
+	case APP_ACT_PAGE_DOWN:
+		a->compare_top += act == APP_ACT_DOWN ? 1 : 10;
+		if (a->compare_top > model(a)->n_layers - 1)
+			a->compare_top = model(a)->n_layers - 1;
+		return APP_REDRAW;
+	case APP_ACT_TOP:
+		a->compare_top = 0;
+		return APP_REDRAW;
+	case APP_ACT_SLOT_LOAD: {
+		struct app_slot *sl = &a->slots[a->slot_sel];
+		if (!sl->used)
+			return set_msg(a, true, "slot %d is empty", a->slot_sel + 1);
+		struct mpqx_config c = {0};
+		if (config_copy(&c, &sl->cfg))
+			return set_msg(a, true, "out of memory");
+		char what[64];
+		snprintf(what, sizeof what, "loaded slot %d", a->slot_sel + 1);
+		int f = change(a, &c, what);
+		a->overlay = APP_OV_NONE;
+		return f | APP_REDRAW;
+	}
+	case APP_ACT_SLOT_CLEAR: {
+		if (!a->slots[a->slot_sel].used)
+			return set_msg(a, false, "slot %d is already empty", a->slot_sel + 1);
+		struct app_slot empty = {0};
+		char what[64];
+		snprintf(what, sizeof what, "emptied slot %d", a->slot_sel + 1);
+		return slot_set(a, a->slot_sel, &empty, what);
+	}
+	default:
+		return -1; /* not a compare action: handled as usual */
+	}
+}
+
+/* ---- dispatch ---- */
+
+int app_apply(struct mpqx_app *a, enum app_action act)
+{
+	if (act <= APP_ACT_NONE || act >= APP_ACTION_COUNT)
+		return 0;
+	if (act != APP_ACT_QUIT)
+		a->quit_armed = false;
+	switch (a->overlay) {
+	case APP_OV_HELP:
+		if (act == APP_ACT_HELP || act == APP_ACT_CANCEL || act == APP_ACT_QUIT) {
+			a->overlay = APP_OV_NONE;
+			return APP_REDRAW;
+		}
+		return act == APP_ACT_REDRAW ? APP_REDRAW : 0;
+	case APP_OV_PROMPT:
+		if (act == APP_ACT_CANCEL) {
+			close_prompt(a);
+			return set_msg(a, false, "cancelled");
+		}
+		if (act == APP_ACT_SLOT_LOAD)
+			return confirm_prompt(a);
+		return act == APP_ACT_REDRAW ? APP_REDRAW : 0;
+	case APP_OV_EXPORT:
+		return act == APP_ACT_REDRAW ? APP_REDRAW : export_action(a, act);
+	case APP_OV_COMPARE: {
+		int f = compare_action(a, act);
+		if (f >= 0)
+			return f;
+		break;
+	}
+	case APP_OV_NONE:
+		break;
+	}
+
+	switch (act) {
+	case APP_ACT_QUIT:
+		if (app_modified(a) && !a->quit_armed) {
+			a->quit_armed = true;
+			return set_msg(a, true, "unsaved changes: q again to quit, s to save");
+		}
+		return APP_QUIT;
+	case APP_ACT_HELP:
+		a->overlay = APP_OV_HELP;
+		return APP_REDRAW;
+	case APP_ACT_FOCUS_NEXT:
+		a->focus = (enum app_pane)((a->focus + 1) % APP_PANE_COUNT);
+		return APP_REDRAW;
+	case APP_ACT_FOCUS_PREV:
+		a->focus = (enum app_pane)((a->focus + APP_PANE_COUNT - 1) % APP_PANE_COUNT);
+		return APP_REDRAW;
+	case APP_ACT_UP:
+	case APP_ACT_DOWN:
+		if (a->focus == APP_PANE_LAYER)
+			return move_field(a, act == APP_ACT_UP ? -1 : 1);
+		return select_layer(a, a->sel + (act == APP_ACT_UP ? -1 : 1));
+	case APP_ACT_LEFT:
+	case APP_ACT_RIGHT:
+	case APP_ACT_BIG_LEFT:
+	case APP_ACT_BIG_RIGHT: {
+		bool big = act == APP_ACT_BIG_LEFT || act == APP_ACT_BIG_RIGHT;
+		int d = (act == APP_ACT_LEFT || act == APP_ACT_BIG_LEFT) ? -1 : 1;
+		if (a->focus == APP_PANE_PLOT)
+			return scroll_plot(a, d * (big ? a->plot_span : a->plot_span / 8 > 0 ? a->plot_span / 8 : 1));
+		return adjust(a, d * (big ? BIG_STEP : 1));
+	}
+	case APP_ACT_PAGE_UP:
+	case APP_ACT_PAGE_DOWN: {
+		int page = a->graph_rows > 2 ? a->graph_rows - 1 : 1;
+		return select_layer(a, a->sel + (act == APP_ACT_PAGE_UP ? -page : page));
+	}
+	case APP_ACT_TOP:
+		return select_layer(a, 0);
+	case APP_ACT_BOTTOM:
+		return select_layer(a, model(a)->n_layers - 1);
+	case APP_ACT_W_DEC:
+	case APP_ACT_W_INC:
+		return set_bits(a, true, a->cfg.layers[a->sel].w_bits + (act == APP_ACT_W_INC ? 1 : -1));
+	case APP_ACT_A_DEC:
+	case APP_ACT_A_INC:
+		return set_bits(a, false, a->cfg.layers[a->sel].a_bits + (act == APP_ACT_A_INC ? 1 : -1));
+	case APP_ACT_BUFFER:
+		return cycle_storage(a, false, 1);
+	case APP_ACT_ROM:
+		return cycle_storage(a, true, 1);
+	case APP_ACT_ALL_BITS: {
+		char t[16];
+		snprintf(t, sizeof t, "%d", a->cfg.layers[a->sel].a_bits);
+		return open_prompt(a, APP_PROMPT_BITS, t);
+	}
+	case APP_ACT_UNDO:
+		return undo(a, false);
+	case APP_ACT_REDO:
+		return undo(a, true);
+	case APP_ACT_SAVE:
+		return open_prompt(a, APP_PROMPT_SAVE, a->config_path);
+	case APP_ACT_LOAD:
+		return open_prompt(a, APP_PROMPT_LOAD, a->config_path);
+	case APP_ACT_DEVICE:
+	case APP_ACT_DEVICE_PREV:
+		return device_step(a, act == APP_ACT_DEVICE ? 1 : -1);
+	case APP_ACT_COMPARE:
+		a->overlay = APP_OV_COMPARE;
+		return APP_REDRAW;
+	case APP_ACT_STORE1:
+	case APP_ACT_STORE2:
+	case APP_ACT_STORE3:
+	case APP_ACT_STORE4:
+		return store(a, act - APP_ACT_STORE1);
+	case APP_ACT_SLOT_LOAD:
+		/* Enter in the main view: from the graph to the sliders. */
+		if (a->focus == APP_PANE_GRAPH) {
+			a->focus = APP_PANE_LAYER;
+			return APP_REDRAW;
+		}
+		return 0;
+	case APP_ACT_SLOT_CLEAR:
+		return set_msg(a, false, "x empties a slot in the compare view (c)");
+	case APP_ACT_EXPORT:
+		a->overlay = APP_OV_EXPORT;
+		a->xfield = APP_X_RUN;
+		a->export_done = false;
+		a->export_result[0] = '\0';
+		return APP_REDRAW;
+	case APP_ACT_CANCEL:
+		a->msg[0] = '\0';
+		return APP_REDRAW;
+	case APP_ACT_REDRAW:
+		return APP_REDRAW;
+	default:
+		return 0;
+	}
+}
+
+/* Text entry: printable characters, backspace. */
+static int edit_text(struct mpqx_app *a, int key, bool digits_only)
+{
+	if (key == APP_KEY_BACKSPACE || key == 127 || key == 8) {
+		/* Remove a whole UTF-8 sequence. */
+		while (a->text_len > 0) {
+			a->text_len--;
+			if (((unsigned char)a->text[a->text_len] & 0xc0) != 0x80)
+				break;
+		}
+		a->text[a->text_len] = '\0';
+		return APP_REDRAW;
+	}
+	if (key == APP_CTRL('u')) {
+		a->text_len = 0;
+		a->text[0] = '\0';
+		return APP_REDRAW;
+	}
+	if (key < 32 || key >= APP_KEY_FIRST || key == 127)
+		return -1;
+	if (digits_only && (key < '0' || key > '9'))
+		return -1;
+	char u[5];
+	int n;
+	if (key < 0x80) {
+		u[0] = (char)key;
+		n = 1;
+	} else if (key < 0x800) {
+		u[0] = (char)(0xc0 | (key >> 6));
+		u[1] = (char)(0x80 | (key & 0x3f));
+		n = 2;
+	} else if (key < 0x10000) {
+		u[0] = (char)(0xe0 | (key >> 12));
+		u[1] = (char)(0x80 | ((key >> 6) & 0x3f));
+		u[2] = (char)(0x80 | (key & 0x3f));
+		n = 3;
+	} else {
+		u[0] = (char)(0xf0 | (key >> 18));
+		u[1] = (char)(0x80 | ((key >> 12) & 0x3f));
+		u[2] = (char)(0x80 | ((key >> 6) & 0x3f));
+		u[3] = (char)(0x80 | (key & 0x3f));
+		n = 4;
+	}
+	if (a->text_len + (size_t)n + 1 > sizeof a->text)
+		return APP_REDRAW;
+	memcpy(a->text + a->text_len, u, (size_t)n);
+	a->text_len += (size_t)n;
+	a->text[a->text_len] = '\0';
+	return APP_REDRAW;
+}
+
+int app_key(struct mpqx_app *a, int key)
+{
+	if (a->overlay == APP_OV_PROMPT) {
+		int f = edit_text(a, key, false);
+		if (f >= 0)
+			return f;
+	} else if (a->overlay == APP_OV_EXPORT && (a->xfield == APP_X_DIR || a->xfield == APP_X_WINDOWS)) {
+		/* The dialog's text fields edit in place; the text buffer is shared with prompts. */
+		bool dir = a->xfield == APP_X_DIR;
+		if (dir)
+			snprintf(a->text, sizeof a->text, "%s", a->export_dir);
+		else
+			snprintf(a->text, sizeof a->text, "%d", a->export_windows);
+		a->text_len = strlen(a->text);
+		int f = edit_text(a, key, !dir);
+		if (f >= 0) {
+			if (dir) {
+				snprintf(a->export_dir, sizeof a->export_dir, "%s", a->text);
+			} else {
+				long v = a->text_len ? strtol(a->text, NULL, 10) : 0;
+				a->export_windows = v > n_windows(a) ? n_windows(a) : (int)v;
+			}
+			return f;
+		}
+	} else if (a->overlay == APP_OV_EXPORT && a->xfield == APP_X_SIM && key == ' ') {
+		a->export_sim = !a->export_sim;
+		return APP_REDRAW;
+	}
+	return app_apply(a, app_key_action(key));
+}
+
+int app_resize(struct mpqx_app *a, int rows, int cols)
+{
+	a->rows = rows;
+	a->cols = cols;
+	struct view_layout l;
+	view_layout(rows, cols, &l);
+	if (!l.too_small) {
+		a->graph_rows = l.graph.h - 1;
+		int span = (l.plot.w - VIEW_PLOT_LABEL_W) * (a->plot_per_cell > 0 ? a->plot_per_cell : 2);
+		a->plot_span = span > 0 ? span : 1;
+	}
+	if (a->plot_span > n_windows(a))
+		a->plot_span = n_windows(a);
+	scroll_to_sel(a);
+	scroll_plot(a, 0);
+	return APP_REDRAW;
+}
+
+int app_click(struct mpqx_app *a, int y, int x)
+{
+	struct view_layout l;
+	view_layout(a->rows, a->cols, &l);
+	if (l.too_small || a->overlay != APP_OV_NONE)
+		return 0;
+	if (view_hit(&l.graph, y, x)) {
+		a->focus = APP_PANE_GRAPH;
+		int row = y - l.graph.y - 1;
+		if (row >= 0 && a->graph_top + row < model(a)->n_layers)
+			return select_layer(a, a->graph_top + row);
+		return APP_REDRAW;
+	}
+	if (view_hit(&l.layer, y, x)) {
+		a->focus = APP_PANE_LAYER;
+		int row = y - l.layer.y - 1;
+		if (row >= 0 && row < APP_F_COUNT && field_applies(a, (enum app_field)row))
+			a->field = (enum app_field)row;
+		return APP_REDRAW;
+	}
+	if (view_hit(&l.accuracy, y, x)) {
+		a->focus = APP_PANE_PLOT;
+		return APP_REDRAW;
+	}
+	return 0;
+}
+
+int app_wheel(struct mpqx_app *a, int y, int x, int dir)
+{
+	struct view_layout l;
+	view_layout(a->rows, a->cols, &l);
+	if (l.too_small)
+		return 0;
+	if (a->overlay == APP_OV_COMPARE)
+		return app_apply(a, dir < 0 ? APP_ACT_UP : APP_ACT_DOWN);
+	if (a->overlay != APP_OV_NONE)
+		return 0;
+	if (view_hit(&l.graph, y, x))
+		return select_layer(a, a->sel + dir);
+	if (view_hit(&l.layer, y, x))
+		return adjust(a, -dir);
+	if (view_hit(&l.accuracy, y, x))
+		return scroll_plot(a, dir * (a->plot_span / 8 > 0 ? a->plot_span / 8 : 1));
+	return 0;
+}
+
+int app_sync(struct mpqx_app *a)
+{
+	struct mpqx_err err = {0};
+	if (config_equal(&a->cfg, &a->s->cfg) && a->s->eval_valid)
+		return APP_REDRAW;
+	if (session_request(a->s, &a->cfg, &err) == MPQX_OK) {
+		/* Follow the device's real name (a path given on the command line resolves to it). */
+		return APP_REDRAW;
+	}
+	/* Refused: go back to the session's config and forget the change that led here. */
+	if (a->n_undo > 0 && a->undo[a->n_undo - 1].slot < 0 && config_equal(&a->undo[a->n_undo - 1].after, &a->cfg)) {
+		a->n_undo--;
+		undo_fini(&a->undo[a->n_undo]);
+		for (int i = a->n_undo + 1; i < a->n_redo; i++)
+			undo_fini(&a->undo[i]);
+		a->n_redo = a->n_undo;
+	}
+	config_copy(&a->cfg, &a->s->cfg);
+	return set_msg(a, true, "%s", err.msg);
+}
+
+/* ---- key scripts ---- */
+
+static const struct {
+	const char *name;
+	int key;
+} key_names[] = {
+	{"Up", APP_KEY_UP},       {"Down", APP_KEY_DOWN},     {"Left", APP_KEY_LEFT},   {"Right", APP_KEY_RIGHT},
+	{"S-Left", APP_KEY_SLEFT}, {"S-Right", APP_KEY_SRIGHT}, {"PgUp", APP_KEY_PGUP},   {"PgDn", APP_KEY_PGDN},
+	{"Home", APP_KEY_HOME},   {"End", APP_KEY_END},       {"Tab", APP_KEY_TAB},     {"S-Tab", APP_KEY_BTAB},
+	{"Enter", APP_KEY_ENTER}, {"Esc", APP_KEY_ESC},       {"BS", APP_KEY_BACKSPACE}, {"Del", APP_KEY_DELETE},
+	{"F1", APP_KEY_F1},       {"lt", '<'},                {"Space", ' '},
+};
+
+int app_parse_keys(const char *script, int *keys, int max, size_t *bad)
+{
+	int n = 0;
+	const unsigned char *p = (const unsigned char *)script;
+	while (*p) {
+		int k;
+		size_t off = (size_t)((const char *)p - script);
+		if (*p == '<') {
+			const char *end = strchr((const char *)p, '>');
+			if (!end) {
+				*bad = off;
+				return -1;
+			}
+			size_t len = (size_t)(end - (const char *)p - 1);
+			const char *name = (const char *)p + 1;
+			k = -1;
+			if (len == 3 && name[0] == 'C' && name[1] == '-' && name[2] >= '@' && name[2] <= 'z')
+				k = APP_CTRL(name[2]);
+			for (size_t i = 0; k < 0 && i < sizeof key_names / sizeof key_names[0]; i++)
+				if (strlen(key_names[i].name) == len && strncmp(key_names[i].name, name, len) == 0)
+					k = key_names[i].key;
+			if (k < 0) {
+				*bad = off;
+				return -1;
+			}
+			p = (const unsigned char *)end + 1;
+		} else if (*p < 0x80) {
+			k = *p++;
+		} else {
+			/* A UTF-8 sequence: one code point. */
+			int len = (*p & 0xe0) == 0xc0 ? 2 : (*p & 0xf0) == 0xe0 ? 3 : (*p & 0xf8) == 0xf0 ? 4 : 0;
+			if (!len) {
+				*bad = off;
+				return -1;
+			}
+			k = *p & (0x7f >> len);
+			for (int i = 1; i < len; i++) {
+				if ((p[i] & 0xc0) != 0x80) {
+					*bad = off;
+					return -1;
+				}
+				k = (k << 6) | (p[i] & 0x3f);
+			}
+			p += len;
+		}
+		if (n < max)
+			keys[n] = k;
+		n++;
+	}
+	return n < max ? n : max;
+}
+
+const char *app_key_name(int key)
+{
+	static char buf[16];
+	for (size_t i = 0; i < sizeof key_names / sizeof key_names[0]; i++)
+		if (key_names[i].key == key && key != '<' && key != ' ')
+			return key_names[i].name;
+	if (key == ' ')
+		return "Space";
+	if (key > 0 && key < 32) {
+		snprintf(buf, sizeof buf, "^%c", key + '@');
+		return buf;
+	}
+	if (key < 0x80) {
+		snprintf(buf, sizeof buf, "%c", key);
+		return buf;
+	}
+	snprintf(buf, sizeof buf, "U+%04X", (unsigned)key);
+	return buf;
+}

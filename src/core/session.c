@@ -1,0 +1,579 @@
+/* A working session on one model: config -> integer model -> estimate and incremental evaluation, with
+ * an optional worker thread so an interface can show the estimate before the error figures. */
+#include "mpqx/session.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mpqx/fileio.h"
+
+struct mpqx_session_priv {
+	struct mpqx_ieval *ev;
+	struct mpqx_estimate est_tmp; /* the estimate of a config being applied, swapped in on success */
+	int n_out;                    /* values per forecast */
+
+	/* The worker. Everything below is guarded by mu. s->q and s->cfg change under mu too when async. */
+	bool async, started, stop, queued, busy, ready;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t wake, done;
+	struct mpqx_qmodel *job_q; /* the integer model being evaluated */
+	bool job_orphan;           /* job_q is no longer s->q: the worker frees it */
+	struct mpqx_config job_cfg;
+	/* A finished evaluation waiting for session_poll. */
+	struct mpqx_config r_cfg;
+	struct mpqx_eval_result r_res;
+	struct mpqx_layer_stats *r_stats;
+	float *r_pred;
+	double r_ms;
+	struct mpqx_err r_err;
+	float *w_pred; /* the worker's forecast scratch */
+};
+
+static double now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+/* Dequantized forecasts of the last run of ev for q into pred. */
+static void forecasts(const struct mpqx_session *s, const struct mpqx_ieval *ev, const struct mpqx_qmodel *q,
+		      float *pred)
+{
+	int out = s->model->output, n = s->priv->n_out;
+	const struct mpqx_qparam *p = &q->l[out].out;
+	for (int w = 0; w < s->fref->windows; w++) {
+		const int16_t *v = ieval_output(ev, out, w);
+		for (int j = 0; j < n; j++)
+			pred[(size_t)w * n + j] = (float)(p->s * (v[j] - p->z));
+	}
+}
+
+/* Runs the evaluation of q/c on the caller's thread and stores the results in the given places. */
+static int evaluate(struct mpqx_session *s, const struct mpqx_qmodel *q, const struct mpqx_config *c,
+		    struct mpqx_eval_result *res, struct mpqx_layer_stats *stats, float *pred, double *ms,
+		    struct mpqx_err *err)
+{
+	double t0 = now_ms();
+	struct mpqx_eval_result r;
+	int rc = ieval_run(s->priv->ev, q, c, false, &r, err);
+	if (rc)
+		return rc;
+	memcpy(stats, r.layers, sizeof *stats * (size_t)s->model->n_layers);
+	*res = r;
+	res->layers = stats;
+	forecasts(s, s->priv->ev, q, pred);
+	*ms = now_ms() - t0;
+	return MPQX_OK;
+}
+
+static void *worker_main(void *arg)
+{
+	struct mpqx_session *s = arg;
+	struct mpqx_session_priv *p = s->priv;
+	struct mpqx_layer_stats *stats = malloc(sizeof *stats * (size_t)s->model->n_layers);
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		while (!p->stop && !p->queued)
+			pthread_cond_wait(&p->wake, &p->mu);
+		if (p->stop)
+			break;
+		p->job_q = s->q;
+		p->job_orphan = false;
+		struct mpqx_err err = {0};
+		int rc = config_copy(&p->job_cfg, &s->cfg);
+		p->queued = false;
+		p->busy = true;
+		pthread_mutex_unlock(&p->mu);
+
+		struct mpqx_eval_result res = {0};
+		double ms = 0;
+		if (rc || !stats)
+			rc = err_set(&err, MPQX_ENOMEM, "out of memory evaluating %s", s->model->path);
+		else
+			rc = evaluate(s, p->job_q, &p->job_cfg, &res, stats, p->w_pred, &ms, &err);
+
+		pthread_mutex_lock(&p->mu);
+		p->r_err = err;
+		if (!rc && config_copy(&p->r_cfg, &p->job_cfg) == MPQX_OK) {
+			p->r_res = res;
+			memcpy(p->r_stats, stats, sizeof *stats * (size_t)s->model->n_layers);
+			p->r_res.layers = p->r_stats;
+			float *t = p->r_pred;
+			p->r_pred = p->w_pred;
+			p->w_pred = t;
+			p->r_ms = ms;
+		} else if (!rc) {
+			err_set(&p->r_err, MPQX_ENOMEM, "out of memory evaluating %s", s->model->path);
+		}
+		p->ready = true;
+		p->busy = false;
+		if (p->job_orphan)
+			quant_free(p->job_q);
+		p->job_q = NULL;
+		pthread_cond_broadcast(&p->done);
+	}
+	pthread_mutex_unlock(&p->mu);
+	free(stats);
+	return NULL;
+}
+
+bool session_poll(struct mpqx_session *s)
+{
+	struct mpqx_session_priv *p = s->priv;
+	if (!p->async)
+		return false;
+	bool got = false;
+	pthread_mutex_lock(&p->mu);
+	if (p->ready) {
+		p->ready = false;
+		got = true;
+		s->eval_err = p->r_err;
+		if (!p->r_err.code) {
+			config_copy(&s->eval_cfg, &p->r_cfg);
+			s->res = p->r_res;
+			memcpy(s->layer_stats, p->r_stats, sizeof *s->layer_stats * (size_t)s->model->n_layers);
+			s->res.layers = s->layer_stats;
+			float *t = s->pred_q;
+			s->pred_q = p->r_pred;
+			p->r_pred = t;
+			s->eval_ms = p->r_ms;
+			s->eval_valid = true;
+			s->eval_seq++;
+		}
+	}
+	s->eval_pending = p->queued || p->busy || p->ready;
+	pthread_mutex_unlock(&p->mu);
+	return got;
+}
+
+void session_wait(struct mpqx_session *s)
+{
+	struct mpqx_session_priv *p = s->priv;
+	if (!p->async)
+		return;
+	pthread_mutex_lock(&p->mu);
+	while (p->queued || p->busy)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+	session_poll(s);
+}
+
+/* Loads the device of c (and the family's coefficients when the family changes) into *dev / *coeffs
+ * when it differs from the session's. *coeffs stays NULL when the current ones still apply. */
+static int load_device(struct mpqx_session *s, const char *name, struct mpqx_device *dev,
+		       struct mpqx_coeffs **coeffs, struct mpqx_err *err)
+{
+	*coeffs = NULL;
+	int rc = device_load(s->devices_dir, name, dev, err);
+	if (rc)
+		return rc;
+	if (s->coeffs && strcmp(dev->family, s->coeffs_family) == 0)
+		return MPQX_OK;
+	char file[128], path[4300];
+	snprintf(file, sizeof file, "%s-cost.ini", dev->family);
+	if (fileio_join(path, sizeof path, s->devices_dir, file))
+		return err_set(err, MPQX_EINPUT, "%s: path too long", s->devices_dir);
+	return estimate_coeffs_load(path, coeffs, err);
+}
+
+/* Builds the integer model and the estimate of c without touching the session; on success swaps them in
+ * (the caller then evaluates). */
+static int prepare_and_commit(struct mpqx_session *s, const struct mpqx_config *c, struct mpqx_err *err)
+{
+	struct mpqx_session_priv *p = s->priv;
+	struct mpqx_device dev = s->dev;
+	struct mpqx_coeffs *coeffs = NULL;
+	struct mpqx_qmodel *q = NULL;
+	struct mpqx_config copy = {0};
+	int rc = MPQX_OK;
+	if (c->n_layers != s->model->n_layers)
+		return err_set(err, MPQX_EINPUT, "config has %d layers, %s has %d", c->n_layers, s->model->name,
+			       s->model->n_layers);
+	if (!s->coeffs || strcmp(c->device, s->cfg.device) != 0)
+		if ((rc = load_device(s, c->device, &dev, &coeffs, err)))
+			goto fail;
+	if ((rc = quant_build(s->model, s->fref, c, &q, err)))
+		goto fail;
+	if ((rc = estimate_run(q, c, &dev, coeffs ? coeffs : s->coeffs, &p->est_tmp, err)))
+		goto fail;
+	if ((rc = config_copy(&copy, c))) {
+		err_set(err, rc, "out of memory");
+		goto fail;
+	}
+
+	if (p->async)
+		pthread_mutex_lock(&p->mu);
+	struct mpqx_qmodel *old = s->q;
+	s->q = q;
+	config_fini(&s->cfg);
+	s->cfg = copy;
+	if (old && old == p->job_q)
+		p->job_orphan = true;
+	else
+		quant_free(old);
+	if (p->async)
+		pthread_mutex_unlock(&p->mu);
+
+	s->dev = dev;
+	if (coeffs) {
+		estimate_coeffs_free(s->coeffs);
+		s->coeffs = coeffs;
+		snprintf(s->coeffs_family, sizeof s->coeffs_family, "%s", dev.family);
+	}
+	struct mpqx_estimate t = s->est;
+	s->est = p->est_tmp;
+	p->est_tmp = t;
+	return MPQX_OK;
+fail:
+	estimate_coeffs_free(coeffs);
+	quant_free(q);
+	return rc;
+}
+
+int session_apply(struct mpqx_session *s, const struct mpqx_config *c, struct mpqx_err *err)
+{
+	session_wait(s);
+	int rc = prepare_and_commit(s, c, err);
+	if (rc)
+		return rc;
+	rc = evaluate(s, s->q, &s->cfg, &s->res, s->layer_stats, s->pred_q, &s->eval_ms, err);
+	if (rc) {
+		s->eval_err = *err;
+		return rc;
+	}
+	err_clear(&s->eval_err);
+	s->eval_pending = false;
+	s->eval_valid = true;
+	s->eval_seq++;
+	return config_copy(&s->eval_cfg, &s->cfg) ? err_set(err, MPQX_ENOMEM, "out of memory") : MPQX_OK;
+}
+
+int session_request(struct mpqx_session *s, const struct mpqx_config *c, struct mpqx_err *err)
+{
+	struct mpqx_session_priv *p = s->priv;
+	if (!p->async)
+		return session_apply(s, c, err);
+	int rc = prepare_and_commit(s, c, err);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&p->mu);
+	p->queued = true;
+	s->eval_pending = true;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->mu);
+	return MPQX_OK;
+}
+
+int session_open(const char *path, const struct mpqx_session_opts *opts, struct mpqx_session **out,
+		 struct mpqx_err *err)
+{
+	*out = NULL;
+	struct mpqx_session *s = calloc(1, sizeof *s);
+	struct mpqx_session_priv *p = calloc(1, sizeof *p);
+	if (!s || !p) {
+		free(s);
+		free(p);
+		return err_set(err, MPQX_ENOMEM, "out of memory");
+	}
+	s->priv = p;
+	int rc;
+	snprintf(s->devices_dir, sizeof s->devices_dir, "%s", opts->devices_dir ? opts->devices_dir : "devices");
+	if ((rc = model_load(path, &s->model, err)))
+		goto fail;
+	const struct mpqx_model *m = s->model;
+	p->n_out = m->out_features;
+	if ((rc = dataset_load(m, &s->data, err)))
+		goto fail;
+	if (s->data->windows[MPQX_TEST] < 1 || s->data->windows[MPQX_CALIB] < 1) {
+		rc = err_set(err, MPQX_EINPUT, "%s: the dataset has no %s windows", m->data.csv,
+			     s->data->windows[MPQX_TEST] < 1 ? "test" : "calibration");
+		goto fail;
+	}
+	if ((rc = fref_run(m, s->data, true, &s->fref, err)))
+		goto fail;
+
+	struct mpqx_config c = {0};
+	if (opts->config)
+		rc = config_load(opts->config, m, &c, err);
+	else if ((rc = config_init(&c, m, 8)))
+		err_set(err, rc, "out of memory");
+	if (!rc && opts->device) {
+		if (strlen(opts->device) >= sizeof c.device)
+			rc = err_set(err, MPQX_EINPUT, "device name too long: %s", opts->device);
+		else
+			snprintf(c.device, sizeof c.device, "%s", opts->device);
+	}
+	if (rc) {
+		config_fini(&c);
+		goto fail;
+	}
+
+	size_t nw = (size_t)s->fref->windows * (size_t)p->n_out + 1;
+	s->layer_stats = calloc((size_t)m->n_layers, sizeof *s->layer_stats);
+	p->r_stats = calloc((size_t)m->n_layers, sizeof *p->r_stats);
+	s->pred_q = calloc(nw, sizeof *s->pred_q);
+	p->r_pred = calloc(nw, sizeof *p->r_pred);
+	p->w_pred = calloc(nw, sizeof *p->w_pred);
+	if (!s->layer_stats || !p->r_stats || !s->pred_q || !p->r_pred || !p->w_pred ||
+	    estimate_init(&s->est, m->n_layers) || estimate_init(&p->est_tmp, m->n_layers)) {
+		config_fini(&c);
+		rc = err_set(err, MPQX_ENOMEM, "out of memory");
+		goto fail;
+	}
+	s->res.layers = s->layer_stats;
+	s->res.n_layers = m->n_layers;
+	if ((rc = ieval_new(m, s->data, s->fref, opts->threads, &p->ev, err))) {
+		config_fini(&c);
+		goto fail;
+	}
+	/* The first apply always loads the device: s->coeffs is NULL. */
+	rc = session_apply(s, &c, err);
+	config_fini(&c);
+	if (rc)
+		goto fail;
+
+	if (opts->async) {
+		if (pthread_mutex_init(&p->mu, NULL) || pthread_cond_init(&p->wake, NULL) ||
+		    pthread_cond_init(&p->done, NULL)) {
+			rc = err_set(err, MPQX_ENOMEM, "cannot create the evaluation worker");
+			goto fail;
+		}
+		p->async = true;
+		if (pthread_create(&p->th, NULL, worker_main, s)) {
+			p->async = false;
+			rc = err_set(err, MPQX_ENOMEM, "cannot start the evaluation worker");
+			goto fail;
+		}
+		p->started = true;
+	}
+	*out = s;
+	return MPQX_OK;
+fail:
+	session_free(s);
+	return rc;
+}
+
+void session_free(struct mpqx_session *s)
+{
+	if (!s)
+		return;
+	struct mpqx_session_priv *p = s->priv;
+	if (p->started) {
+		pthread_mutex_lock(&p->mu);
+		p->stop = true;
+		pthread_cond_signal(&p->wake);
+		pthread_mutex_unlock(&p->mu);
+		pthread_join(p->th, NULL);
+	}
+	if (p->async) {
+		pthread_mutex_destroy(&p->mu);
+		pthread_cond_destroy(&p->wake);
+		pthread_cond_destroy(&p->done);
+	}
+	ieval_free(p->ev);
+	estimate_fini(&p->est_tmp);
+	config_fini(&p->job_cfg);
+	config_fini(&p->r_cfg);
+	free(p->r_stats);
+	free(p->r_pred);
+	free(p->w_pred);
+	free(p);
+	estimate_fini(&s->est);
+	estimate_coeffs_free(s->coeffs);
+	quant_free(s->q);
+	config_fini(&s->cfg);
+	config_fini(&s->eval_cfg);
+	free(s->layer_stats);
+	free(s->pred_q);
+	fref_free(s->fref);
+	dataset_free(s->data);
+	model_free(s->model);
+	free(s);
+}
+
+int session_set_layer(struct mpqx_session *s, int layer, const struct mpqx_layer_cfg *lc, struct mpqx_err *err)
+{
+	if (layer < 0 || layer >= s->model->n_layers)
+		return err_set(err, MPQX_EINPUT, "no layer %d in %s", layer, s->model->name);
+	struct mpqx_config c = {0};
+	if (config_copy(&c, &s->cfg))
+		return err_set(err, MPQX_ENOMEM, "out of memory");
+	c.layers[layer] = *lc;
+	int rc = session_request(s, &c, err);
+	config_fini(&c);
+	return rc;
+}
+
+int session_set_all_bits(struct mpqx_session *s, int w_bits, int a_bits, struct mpqx_err *err)
+{
+	if ((w_bits >= MPQX_BITS_MIN && w_bits > MPQX_BITS_MAX) || (a_bits >= MPQX_BITS_MIN && a_bits > MPQX_BITS_MAX))
+		return err_set(err, MPQX_EINPUT, "bit widths go from %d to %d", MPQX_BITS_MIN, MPQX_BITS_MAX);
+	struct mpqx_config c = {0};
+	if (config_copy(&c, &s->cfg))
+		return err_set(err, MPQX_ENOMEM, "out of memory");
+	for (int l = 0; l < c.n_layers; l++) {
+		if (w_bits >= MPQX_BITS_MIN)
+			c.layers[l].w_bits = w_bits;
+		if (a_bits >= MPQX_BITS_MIN)
+			c.layers[l].a_bits = a_bits;
+	}
+	int rc = session_request(s, &c, err);
+	config_fini(&c);
+	return rc;
+}
+
+int session_set_device(struct mpqx_session *s, const char *name, struct mpqx_err *err)
+{
+	struct mpqx_config c = {0};
+	if (strlen(name) >= sizeof c.device)
+		return err_set(err, MPQX_EINPUT, "device name too long: %s", name);
+	if (config_copy(&c, &s->cfg))
+		return err_set(err, MPQX_ENOMEM, "out of memory");
+	snprintf(c.device, sizeof c.device, "%s", name);
+	int rc = session_request(s, &c, err);
+	config_fini(&c);
+	return rc;
+}
+
+bool session_layer_has_wbits(const struct mpqx_session *s, int layer)
+{
+	return model_layer_has_weights(&s->model->layers[layer]);
+}
+
+bool session_layer_has_rom(const struct mpqx_session *s, int layer)
+{
+	const struct mpqx_layer *l = &s->model->layers[layer];
+	return model_layer_has_weights(l) || l->op == MPQX_OP_CONST;
+}
+
+double session_capacity(const struct mpqx_session *s, enum mpqx_resource r)
+{
+	switch (r) {
+	case MPQX_RES_LUT:
+		return (double)s->dev.lut;
+	case MPQX_RES_LUTRAM:
+		return (double)s->dev.lutram;
+	case MPQX_RES_FF:
+		return (double)s->dev.ff;
+	case MPQX_RES_BRAM:
+		return s->dev.bram18 / 2.0;
+	case MPQX_RES_DSP:
+		return (double)s->dev.dsp;
+	default:
+		return 0;
+	}
+}
+
+static double cost_of(const struct mpqx_cost *c, enum mpqx_resource r)
+{
+	switch (r) {
+	case MPQX_RES_LUT:
+		return (double)c->lut;
+	case MPQX_RES_LUTRAM:
+		return (double)c->lutram;
+	case MPQX_RES_FF:
+		return (double)c->ff;
+	case MPQX_RES_BRAM:
+		return c->bram18 / 2.0;
+	case MPQX_RES_DSP:
+		return (double)c->dsp;
+	default:
+		return 0;
+	}
+}
+
+double session_used(const struct mpqx_session *s, enum mpqx_resource r)
+{
+	if (r == MPQX_RES_BRAM)
+		return s->est.bram_tiles;
+	return cost_of(&s->est.total, r);
+}
+
+enum mpqx_resource session_dominant(const struct mpqx_session *s, int layer, double *frac)
+{
+	enum mpqx_resource best = MPQX_RES_LUT;
+	double bf = -1;
+	for (int r = 0; r < MPQX_RES_COUNT; r++) {
+		double cap = session_capacity(s, (enum mpqx_resource)r);
+		double f = cap > 0 ? cost_of(&s->est.layers[layer], (enum mpqx_resource)r) / cap : 0;
+		if (f > bf) {
+			bf = f;
+			best = (enum mpqx_resource)r;
+		}
+	}
+	if (frac)
+		*frac = bf;
+	return best;
+}
+
+double session_layer_loss_db(const struct mpqx_session *s, int layer)
+{
+	if (!s->eval_valid)
+		return 0;
+	const struct mpqx_layer *l = &s->model->layers[layer];
+	double in = 60;
+	for (int i = 0; i < l->n_inputs; i++) {
+		double v = s->layer_stats[l->inputs[i]].sqnr_db;
+		if (v < in)
+			in = v;
+	}
+	double d = in - s->layer_stats[layer].sqnr_db;
+	return d > 0 ? d : 0;
+}
+
+double session_truth(const struct mpqx_session *s, int w)
+{
+	return model_denormalize_target(s->model, dataset_target(s->data, MPQX_TEST, w));
+}
+
+double session_pred_float(const struct mpqx_session *s, int w)
+{
+	return model_denormalize_target(s->model, s->fref->pred[(size_t)w * s->priv->n_out]);
+}
+
+double session_pred_quant(const struct mpqx_session *s, int w)
+{
+	return model_denormalize_target(s->model, s->pred_q[(size_t)w * s->priv->n_out]);
+}
+
+long session_clipped(const struct mpqx_session *s)
+{
+	long n = 0;
+	for (int l = 0; l < s->model->n_layers; l++)
+		n += s->layer_stats[l].clipped;
+	return n;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int session_list_devices(const char *dir, char (*names)[64], int max)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	int n = 0;
+	struct dirent *e;
+	while (n < max && (e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (len < 5 || len - 4 >= 64 || strcmp(e->d_name + len - 4, ".ini") != 0 || e->d_name[0] == '.')
+			continue;
+		if (len >= 9 && strcmp(e->d_name + len - 9, "-cost.ini") == 0)
+			continue;
+		memcpy(names[n], e->d_name, len - 4);
+		names[n][len - 4] = '\0';
+		n++;
+	}
+	closedir(d);
+	qsort(names, (size_t)n, sizeof names[0], cmp_name);
+	return n;
+}

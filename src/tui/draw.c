@@ -1,0 +1,842 @@
+/* Painting of the explorer's panes. Only paints: shapes and numbers come from core view and session. */
+#include <curses.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mpqx/view.h"
+#include "tui.h"
+
+#define LINE_MAX_BYTES 2048
+
+static attr_t role_attr(const struct tui_ctx *t, enum mpqx_theme_role r)
+{
+	const struct mpqx_style *st = &t->theme.style[t->depth][r];
+	attr_t a = 0;
+	if (st->attrs & MPQX_ATTR_BOLD)
+		a |= A_BOLD;
+	if (st->attrs & MPQX_ATTR_REVERSE)
+		a |= A_REVERSE;
+	if (st->attrs & MPQX_ATTR_UNDERLINE)
+		a |= A_UNDERLINE;
+	if (st->attrs & MPQX_ATTR_DIM)
+		a |= A_DIM;
+	if (t->depth != MPQX_DEPTH_MONO)
+		a |= COLOR_PAIR((int)r + 1);
+	return a;
+}
+
+/* Paints s at (y, x), cut to at most w cells; returns the cells painted. */
+static int put(const struct tui_ctx *t, int y, int x, int w, enum mpqx_theme_role r, const char *s)
+{
+	if (w <= 0)
+		return 0;
+	int n = view_width(s);
+	if (n > w)
+		n = w;
+	char buf[LINE_MAX_BYTES];
+	view_fit(buf, sizeof buf, s, n);
+	attrset(role_attr(t, r));
+	mvaddstr(y, x, buf);
+	return n;
+}
+
+/* Paints s padded or cut to exactly w cells. */
+static void put_pad(const struct tui_ctx *t, int y, int x, int w, enum mpqx_theme_role r, const char *s)
+{
+	if (w <= 0)
+		return;
+	char buf[LINE_MAX_BYTES];
+	view_fit(buf, sizeof buf, s, w);
+	attrset(role_attr(t, r));
+	mvaddstr(y, x, buf);
+}
+
+static void fill(const struct tui_ctx *t, const struct view_rect *rc, enum mpqx_theme_role r)
+{
+	for (int y = rc->y; y < rc->y + rc->h; y++)
+		put_pad(t, y, rc->x, rc->w, r, "");
+}
+
+/* A frame around rc with a title; the inside is filled. */
+static void frame(const struct tui_ctx *t, const struct view_rect *rc, const char *title)
+{
+	const char *h = t->utf8 ? "\xe2\x94\x80" : "-", *v = t->utf8 ? "\xe2\x94\x82" : "|";
+	const char *c[4] = {t->utf8 ? "\xe2\x94\x8c" : "+", t->utf8 ? "\xe2\x94\x90" : "+",
+			    t->utf8 ? "\xe2\x94\x94" : "+", t->utf8 ? "\xe2\x94\x98" : "+"};
+	fill(t, rc, MPQX_TH_DIALOG);
+	attrset(role_attr(t, MPQX_TH_DIALOG));
+	for (int x = rc->x + 1; x < rc->x + rc->w - 1; x++) {
+		mvaddstr(rc->y, x, h);
+		mvaddstr(rc->y + rc->h - 1, x, h);
+	}
+	for (int y = rc->y + 1; y < rc->y + rc->h - 1; y++) {
+		mvaddstr(y, rc->x, v);
+		mvaddstr(y, rc->x + rc->w - 1, v);
+	}
+	mvaddstr(rc->y, rc->x, c[0]);
+	mvaddstr(rc->y, rc->x + rc->w - 1, c[1]);
+	mvaddstr(rc->y + rc->h - 1, rc->x, c[2]);
+	mvaddstr(rc->y + rc->h - 1, rc->x + rc->w - 1, c[3]);
+	char tt[256];
+	snprintf(tt, sizeof tt, " %s ", title);
+	put(t, rc->y, rc->x + 2, rc->w - 4, MPQX_TH_FOCUS, tt);
+}
+
+static const char *res_short(enum mpqx_resource r)
+{
+	static const char *const n[MPQX_RES_COUNT] = {"LUT", "LR", "FF", "BR", "DSP"};
+	return (unsigned)r < MPQX_RES_COUNT ? n[r] : "?";
+}
+
+static const char *res_long(enum mpqx_resource r)
+{
+	static const char *const n[MPQX_RES_COUNT] = {"LUT", "LUTRAM", "FF", "BRAM", "DSP"};
+	return (unsigned)r < MPQX_RES_COUNT ? n[r] : "?";
+}
+
+static double cost_value(const struct mpqx_cost *c, enum mpqx_resource r)
+{
+	switch (r) {
+	case MPQX_RES_LUT:
+		return (double)c->lut;
+	case MPQX_RES_LUTRAM:
+		return (double)c->lutram;
+	case MPQX_RES_FF:
+		return (double)c->ff;
+	case MPQX_RES_BRAM:
+		return c->bram18 / 2.0;
+	default:
+		return (double)c->dsp;
+	}
+}
+
+/* A resource amount: BRAM in tiles with halves, the others as counts. */
+static char *fmt_res(char *buf, size_t size, enum mpqx_resource r, double v)
+{
+	if (r == MPQX_RES_BRAM)
+		snprintf(buf, size, v == floor(v) ? "%.0f" : "%.1f", v);
+	else
+		view_fmt_count(buf, size, v);
+	return buf;
+}
+
+/* Letter of a resolved storage: upper case when the config says so, lower case when auto chose it. */
+static char storage_letter(enum mpqx_storage cfg, enum mpqx_storage resolved, bool rom)
+{
+	char c = resolved == MPQX_STORE_BLOCK ? 'B' : resolved == MPQX_STORE_DIST ? (rom ? 'L' : 'D') : 'A';
+	return cfg == MPQX_STORE_AUTO ? (char)(c - 'A' + 'a') : c;
+}
+
+static enum mpqx_theme_role util_role(double u)
+{
+	return u > 1 ? MPQX_TH_OVER : u >= 0.85 ? MPQX_TH_WARN : MPQX_TH_NORMAL;
+}
+
+static bool pane_focused(const struct mpqx_app *a, enum app_pane p)
+{
+	return a->focus == p && a->overlay == APP_OV_NONE;
+}
+
+/* ---- title and status ---- */
+
+static void draw_title(const struct tui_ctx *t, const struct mpqx_app *a, const struct view_layout *l)
+{
+	const struct mpqx_session *s = a->s;
+	char buf[LINE_MAX_BYTES];
+	const char *sep = t->utf8 ? " \xe2\x94\x82 " : " | ";
+	const char *cfg = strrchr(a->config_path, '/');
+	cfg = cfg ? cfg + 1 : a->config_path;
+	snprintf(buf, sizeof buf, " mpqx%s%s%s%s%s%s%s", sep, s->model->name, sep, s->dev.name, sep, cfg,
+		 app_modified(a) ? " (modified)" : "");
+	put_pad(t, l->title.y, 0, l->title.w, MPQX_TH_TITLE, buf);
+	const char *v = s->est.fits ? (t->utf8 ? " \xe2\x9c\x93 FITS " : " FITS ") : (t->utf8 ? " \xe2\x9c\x97 OVER " : " OVER ");
+	int vw = view_width(v);
+	put(t, l->title.y, l->title.w - vw, vw, s->est.fits ? MPQX_TH_GOOD : MPQX_TH_OVER, v);
+}
+
+static void draw_status(const struct tui_ctx *t, const struct mpqx_app *a, const struct view_layout *l)
+{
+	const char *hints = " ?:keys Tab:pane \xe2\x86\x90\xe2\x86\x92:bits b:buffer u:undo c:compare e:export q:quit ";
+	const char *hints_a = " ?:keys Tab:pane <>:bits b:buffer u:undo c:compare e:export q:quit ";
+	const char *h = t->utf8 ? hints : hints_a;
+	int hw = view_width(h);
+	put_pad(t, l->status.y, 0, l->status.w, MPQX_TH_STATUS, "");
+	int room = l->status.w - (a->msg[0] ? 0 : 0);
+	char m[300];
+	snprintf(m, sizeof m, " %s", a->msg);
+	int mw = l->status.w - hw - 1;
+	if (mw < 20)
+		mw = l->status.w;
+	put(t, l->status.y, 0, mw, a->msg_error ? MPQX_TH_ERROR : MPQX_TH_STATUS, m);
+	if (mw < room)
+		put(t, l->status.y, l->status.w - hw, hw, MPQX_TH_STATUS, h);
+}
+
+/* ---- the layer graph ---- */
+
+struct graph_cols {
+	int lanes, name, wide;
+};
+
+static void draw_graph(const struct tui_ctx *t, const struct mpqx_app *a, const struct view_layout *l)
+{
+	const struct mpqx_session *s = a->s;
+	const struct mpqx_model *m = s->model;
+	const struct view_rect *g = &l->graph;
+	static unsigned char lanes[4096 * VIEW_LANES_MAX];
+	int nl = m->n_layers <= 4096 ? view_graph_lanes(m, lanes) : 0;
+	int name_w = 4;
+	for (int i = 0; i < m->n_layers; i++) {
+		int w = (int)strlen(m->layers[i].name);
+		if (w > name_w)
+			name_w = w;
+	}
+	int fixed = nl + 2 + 6 + 3 + 9 + 6; /* lanes, marker, bits, storage, cost, loss */
+	if (l->wide)
+		fixed += 5 * 5 + 7;
+	if (name_w > g->w - fixed)
+		name_w = g->w - fixed;
+	if (name_w < 6)
+		name_w = 6;
+
+	char buf[LINE_MAX_BYTES], t1[32], t2[32];
+	int hx = nl + 2 + name_w;
+	snprintf(buf, sizeof buf, " Layers (%d)", m->n_layers);
+	enum mpqx_theme_role hr = pane_focused(a, APP_PANE_GRAPH) ? MPQX_TH_FOCUS : MPQX_TH_HEADER;
+	put_pad(t, g->y, g->x, g->w, hr, buf);
+	if (l->wide)
+		snprintf(buf, sizeof buf, "   w/a st     cost  loss  LUT   LR   FF   BR  DSP cycles");
+	else
+		snprintf(buf, sizeof buf, "   w/a st     cost  loss");
+	if (hx + view_width(buf) <= g->w)
+		put(t, g->y, g->x + hx, g->w - hx, hr, buf);
+
+	int rows = g->h - 1;
+	for (int r = 0; r < rows; r++) {
+		int i = a->graph_top + r;
+		int y = g->y + 1 + r;
+		put_pad(t, y, g->x, g->w, MPQX_TH_NORMAL, "");
+		if (i >= m->n_layers)
+			continue;
+		bool sel = i == a->sel;
+		const struct mpqx_layer *ly = &m->layers[i];
+		const struct mpqx_layer_cfg *lc = &a->cfg.layers[i];
+		int x = g->x;
+		view_lanes_str(buf, sizeof buf, lanes + i * VIEW_LANES_MAX, nl, t->utf8);
+		x += put(t, y, x, nl, MPQX_TH_LANE, buf);
+		enum mpqx_theme_role row = sel ? MPQX_TH_SELECT : MPQX_TH_NORMAL;
+		x += put(t, y, x, 1, row, sel ? (t->utf8 ? "\xe2\x96\xb6" : ">") : " ");
+		snprintf(buf, sizeof buf, " %s", ly->name);
+		put_pad(t, y, x, name_w + 1, row, buf);
+		x += name_w + 1;
+		if (session_layer_has_wbits(s, i))
+			snprintf(t1, sizeof t1, "%d/%d", lc->w_bits, lc->a_bits);
+		else
+			snprintf(t1, sizeof t1, "-/%d", lc->a_bits);
+		snprintf(buf, sizeof buf, "%6s", t1);
+		x += put(t, y, x, 6, row, buf);
+		char rom = session_layer_has_rom(s, i) ? storage_letter(lc->rom, s->est.rom[i], true) : '-';
+		snprintf(buf, sizeof buf, " %c%c", storage_letter(lc->buffer, s->est.buffer[i], false), rom);
+		x += put(t, y, x, 3, MPQX_TH_NORMAL, buf);
+		double frac;
+		enum mpqx_resource dr = session_dominant(s, i, &frac);
+		double dv = cost_value(&s->est.layers[i], dr);
+		if (dv > 0)
+			snprintf(buf, sizeof buf, " %-3s %4s", res_short(dr), fmt_res(t1, sizeof t1, dr, dv));
+		else
+			snprintf(buf, sizeof buf, "%9s", "-");
+		x += put(t, y, x, 9, util_role(frac), buf);
+		double loss = session_layer_loss_db(s, i);
+		static const char *const marks_u[4] = {" ", "\xe2\x96\x82", "\xe2\x96\x84", "\xe2\x96\x86"};
+		static const char *const marks_a[4] = {" ", "!", "!!", "!!!"};
+		int lv = loss < 1 ? 0 : loss < 3 ? 1 : loss < 6 ? 2 : 3;
+		snprintf(buf, sizeof buf, "%5.1f", loss);
+		x += put(t, y, x, 5, s->eval_pending ? MPQX_TH_DIM : MPQX_TH_NORMAL, buf);
+		x += put(t, y, x, t->utf8 ? 1 : 3, lv >= 3 ? MPQX_TH_OVER : lv == 2 ? MPQX_TH_WARN : MPQX_TH_NORMAL,
+			 (t->utf8 ? marks_u : marks_a)[lv]);
+		if (l->wide) {
+			x = g->x + hx + 24;
+			const struct mpqx_cost *c = &s->est.layers[i];
+			for (int k = 0; k < MPQX_RES_COUNT; k++) {
+				snprintf(buf, sizeof buf, "%5s",
+					 fmt_res(t2, sizeof t2, (enum mpqx_resource)k, cost_value(c, (enum mpqx_resource)k)));
+				x += put(t, y, x, 5, MPQX_TH_NORMAL, buf);
+			}
+			snprintf(buf, sizeof buf, "%7s", view_fmt_count(t2, sizeof t2, (double)c->cycles));
+			put(t, y, x, g->x + g->w - x, MPQX_TH_DIM, buf);
+		}
+	}
+	/* Scroll marks. */
+	if (a->graph_top > 0)
+		put(t, g->y, g->x + g->w - 1, 1, hr, t->utf8 ? "\xe2\x96\xb2" : "^");
+	if (a->graph_top + rows < m->n_layers)
+		put(t, g->y + g->h - 1, g->x + g->w - 1, 1, MPQX_TH_DIM, t->utf8 ? "\xe2\x96\xbc" : "v");
+}
+
+/* ---- the selected layer ---- */
+
+static void draw_layer(const struct tui_ctx *t, const struct mpqx_app *a, const struct view_layout *l)
+{
+	const struct mpqx_session *s = a->s;
+	const struct mpqx_model *m = s->model;
+	const struct view_rect *p = &l->layer;
+	int i = a->sel;
+	const struct mpqx_layer *ly = &m->layers[i];
+	const struct mpqx_layer_cfg *lc = &a->cfg.layers[i];
+	char buf[LINE_MAX_BYTES], t1[32], t2[32], t3[32];
+	bool foc = pane_focused(a, APP_PANE_LAYER);
+
+	int o = snprintf(buf, sizeof buf, " %s  %s [%dx%d]", ly->name, model_op_name(ly->op), ly->rows, ly->cols);
+	for (int k = 0; k < ly->n_inputs && o > 0 && (size_t)o < sizeof buf - 80; k++)
+		o += snprintf(buf + o, sizeof buf - (size_t)o, "%s%s", k ? ", " : (t->utf8 ? " \xe2\x86\x90 " : " <- "),
+			      m->layers[ly->inputs[k]].name);
+	put_pad(t, p->y, p->x, p->w, foc ? MPQX_TH_FOCUS : MPQX_TH_HEADER, buf);
+	for (int y = p->y + 1; y < p->y + p->h; y++)
+		put_pad(t, y, p->x, p->w, MPQX_TH_NORMAL, "");
+
+	int sw = p->w - 19;
+	if (sw < 6)
+		sw = 6;
+	for (int f = 0; f < APP_F_COUNT; f++) {
+		int y = p->y + 1 + f;
+		bool cur = (int)a->field == f;
+		enum mpqx_theme_role lr = cur && foc ? MPQX_TH_SELECT : cur ? MPQX_TH_KEY : MPQX_TH_NORMAL;
+		static const char *const labels[APP_F_COUNT] = {"weights", "outputs", "buffer", "ROM"};
+		snprintf(buf, sizeof buf, "%s%-8s", cur ? (t->utf8 ? "\xe2\x96\xb8" : ">") : " ", labels[f]);
+		int x = p->x + put(t, y, p->x, 9, lr, buf) + 1;
+		switch (f) {
+		case APP_F_WBITS:
+		case APP_F_ABITS: {
+			bool has = f == APP_F_ABITS || session_layer_has_wbits(s, i);
+			if (!has) {
+				put(t, y, x, p->w - 10, MPQX_TH_DIM, "- (no weights)");
+				break;
+			}
+			int v = f == APP_F_WBITS ? lc->w_bits : lc->a_bits;
+			view_slider_str(buf, sizeof buf, v, MPQX_BITS_MIN, MPQX_BITS_MAX, sw, t->utf8);
+			x += put(t, y, x, sw, cur ? MPQX_TH_BAR : MPQX_TH_DIM, buf);
+			snprintf(buf, sizeof buf, " %2d bit", v);
+			put(t, y, x, p->x + p->w - x, cur ? MPQX_TH_KEY : MPQX_TH_NORMAL, buf);
+			break;
+		}
+		case APP_F_BUFFER:
+		case APP_F_ROM: {
+			bool rom = f == APP_F_ROM;
+			if (rom && !session_layer_has_rom(s, i)) {
+				put(t, y, x, p->w - 10, MPQX_TH_DIM, "- (no ROM)");
+				break;
+			}
+			enum mpqx_storage cs = rom ? lc->rom : lc->buffer, rs = rom ? s->est.rom[i] : s->est.buffer[i];
+			if (cs == MPQX_STORE_AUTO)
+				snprintf(buf, sizeof buf, "auto %s %s", t->utf8 ? "\xe2\x86\x92" : "->", config_storage_name(rs, rom));
+			else
+				snprintf(buf, sizeof buf, "%s", config_storage_name(cs, rom));
+			put(t, y, x, p->x + p->w - x, cur ? MPQX_TH_KEY : MPQX_TH_NORMAL, buf);
+			break;
+		}
+		default:
+			break;
+		}
+	}
+	const struct mpqx_cost *c = &s->est.layers[i];
+	int y = p->y + 1 + APP_F_COUNT;
+	snprintf(buf, sizeof buf, " LUT %s  LUTRAM %s  FF %s", view_fmt_count(t1, sizeof t1, (double)c->lut),
+		 view_fmt_count(t2, sizeof t2, (double)c->lutram), view_fmt_count(t3, sizeof t3, (double)c->ff));
+	put(t, y++, p->x, p->w, MPQX_TH_NORMAL, buf);
+	snprintf(buf, sizeof buf, " BRAM %s  DSP %ld  cycles %s", fmt_res(t1, sizeof t1, MPQX_RES_BRAM, c->bram18 / 2.0),
+		 c->dsp, view_fmt_thousands(t2, sizeof t2, c->cycles));
+	put(t, y++, p->x, p->w, MPQX_TH_NORMAL, buf);
+	const struct mpqx_layer_stats *st = &s->layer_stats[i];
+	const struct mpqx_qlayer *ql = &s->q->l[i];
+	if (st->sqnr_db >= 999)
+		snprintf(t1, sizeof t1, "exact");
+	else
+		snprintf(t1, sizeof t1, "%.1f dB", st->sqnr_db);
+	snprintf(buf, sizeof buf, " SQNR %s  clamps %ld  acc %db", t1, st->clipped, ql->acc_bits);
+	if (y < p->y + p->h)
+		put(t, y++, p->x, p->w, s->eval_pending ? MPQX_TH_DIM : MPQX_TH_NORMAL, buf);
+	if (l->wide && y < p->y + p->h) {
+		snprintf(buf, sizeof buf, " loss %.1f dB at this layer  MACs/window %s", session_layer_loss_db(s, i),
+			 view_fmt_thousands(t1, sizeof t1, model_layer_macs(m, i)));
+		put(t, y++, p->x, p->w, MPQX_TH_DIM, buf);
+	}
+	if (l->wide && y < p->y + p->h) {
+		snprintf(buf, sizeof buf, " %s 1 bit  H/L 4 bits  w/W a/A  b buffer  r ROM",
+			 t->utf8 ? "\xe2\x86\x90\xe2\x86\x92" : "<>");
+		put(t, y++, p->x, p->w, MPQX_TH_DIM, buf);
+	}
+}
+
+/* ---- meters ---- */
+
+static void draw_meters(const struct tui_ctx *t, const struct mpqx_app *a, const struct view_layout *l)
+{
+	const struct mpqx_session *s = a->s;
+	const struct view_rect *p = &l->meters;
+	char buf[LINE_MAX_BYTES], t1[32], t2[32], t3[32];
+	snprintf(buf, sizeof buf, " %s  %s @ %.0f MHz", s->dev.name, s->dev.family, s->dev.clock_mhz);
+	put_pad(t, p->y, p->x, p->w, MPQX_TH_HEADER, buf);
+	for (int y = p->y + 1; y < p->y + p->h; y++)
+		put_pad(t, y, p->x, p->w, MPQX_TH_NORMAL, "");
+	int numw = 16; /* "99.9k/99.9k 100%" */
+	int bw = p->w - 7 - 1 - numw - 2;
+	if (bw < 4)
+		bw = 4;
+	for (int r = 0; r < MPQX_RES_COUNT; r++) {
+		int y = p->y + 1 + r;
+		double used = session_used(s, (enum mpqx_resource)r), cap = session_capacity(s, (enum mpqx_resource)r);
+		double u = s->est.util[r];
+		bool over = u > 1;
+		int x = p->x;
+		snprintf(buf, sizeof buf, " %-6s", res_long((enum mpqx_resource)r));
+		x += put(t, y, x, 7, over ? MPQX_TH_OVER : MPQX_TH_NORMAL, buf) + 1;
+		view_bar_str(buf, sizeof buf, u, bw, t->utf8);
+		struct view_bar b = view_bar(u, bw);
+		int filled = b.full + (b.eighths ? 1 : 0);
+		/* Filled and empty parts in their own roles. */
+		char part[LINE_MAX_BYTES];
+		view_fit(part, sizeof part, buf, filled);
+		put(t, y, x, filled, over ? MPQX_TH_OVER : u >= 0.85 ? MPQX_TH_WARN : MPQX_TH_BAR, part);
+		const char *rest = buf;
+		for (int k = 0; k < filled && *rest; k++) {
+			rest++;
+			while ((*rest & 0xc0) == 0x80)
+				rest++;
+		}
+		put(t, y, x + filled, bw - filled, MPQX_TH_BAR_EMPTY, rest);
+		x += bw + 1;
+		snprintf(buf, sizeof buf, "%s/%s %s", fmt_res(t1, sizeof t1, (enum mpqx_resource)r, used),
+			 fmt_res(t2, sizeof t2, (enum mpqx_resource)r, cap), view_fmt_pct(t3, sizeof t3, u));
+		char right[LINE_MAX_BYTES + 64];
+		snprintf(right, sizeof right, "%*s", numw, buf);
+		x += put(t, y, x, numw, util_role(u), right);
+		if (over)
+			put(t, y, x, 2, MPQX_TH_OVER, t->utf8 ? "\xe2\x9c\x97" : "!");
+	}
+	int y = p->y + 1 + MPQX_RES_COUNT;
+	if (l->wide)
+		y++;
+	const char *lim = res_long(s->est.limiting);
+	double lu = s->est.util[s->est.limiting];
+	view_fmt_pct(t1, sizeof t1, lu);
+	view_fmt_time_us(t2, sizeof t2, s->est.latency_us, t->utf8);
+	int x = p->x;
+	if (s->est.fits) {
+		x += put(t, y, x, p->w, MPQX_TH_GOOD, t->utf8 ? " \xe2\x9c\x93 FITS" : " OK FITS");
+		snprintf(buf, sizeof buf, " (%s %s)  latency %s", lim, t1, t2);
+		put(t, y, x, p->x + p->w - x, MPQX_TH_NORMAL, buf);
+	} else {
+		snprintf(buf, sizeof buf, t->utf8 ? " \xe2\x9c\x97 OVER %s %s" : " XX OVER %s %s", lim, t1);
+		x += put(t, y, x, p->w, MPQX_TH_OVER, buf);
+		snprintf(buf, sizeof buf, "  latency %s", t2);
+		put(t, y, x, p->x + p->w - x, MPQX_TH_NORMAL, buf);
+	}
+	if (l->wide && y + 1 < p->y + p->h) {
+		snprintf(buf, sizeof buf, " %s cycles a window, %d layers in sequence",
+			 view_fmt_thousands(t1, sizeof t1, s->est.total.cycles), s->model->n_layers);
+		put(t, y + 1, p->x, p->w, MPQX_TH_DIM, buf);
+	}
+}
+
+/* ---- accuracy and the forecast plot ---- */
+
+static void draw_plot(const struct tui_ctx *t, const struct mpqx_app *a, const struct view_rect *p)
+{
+	const struct mpqx_session *s = a->s;
+	int lw = VIEW_PLOT_LABEL_W;
+	int w = p->w - lw, h = p->h;
+	if (w < 4 || h < 1)
+		return;
+	int per = t->braille ? 2 : 1;
+	int n = w * per;
+	int total = s->fref->windows;
+	int off = a->plot_off;
+	if (n > total - off)
+		n = total - off;
+	if (n <= 0)
+		return;
+	static double ys[3][2048];
+	if (n > 2048)
+		n = 2048;
+	double lo = INFINITY, hi = -INFINITY;
+	for (int i = 0; i < n; i++) {
+		ys[0][i] = session_truth(s, off + i);
+		ys[1][i] = session_pred_float(s, off + i);
+		ys[2][i] = s->eval_valid ? session_pred_quant(s, off + i) : NAN;
+		for (int k = 0; k < 3; k++)
+			if (!isnan(ys[k][i])) {
+				if (ys[k][i] < lo)
+					lo = ys[k][i];
+				if (ys[k][i] > hi)
+					hi = ys[k][i];
+			}
+	}
+	if (!(hi > lo)) {
+		hi = lo + 1;
+		lo -= 1;
+	}
+	double pad = (hi - lo) * 0.05;
+	lo -= pad;
+	hi += pad;
+	static struct view_cell cells[2048 * 64];
+	if ((long)w * h > (long)(sizeof cells / sizeof cells[0]))
+		h = (int)(sizeof cells / sizeof cells[0]) / w;
+	const double *series[3] = {ys[0], ys[1], ys[2]};
+	/* The plot covers n points over w cells (fewer at the end of the test set). */
+	int pw = (n + per - 1) / per;
+	view_plot(series, 3, n, lo, hi, pw, h, t->braille, cells);
+	char buf[64];
+	for (int y = 0; y < h; y++) {
+		buf[0] = '\0';
+		if (y == 0)
+			view_fmt_sig(buf, sizeof buf, hi, 3);
+		else if (y == h - 1)
+			view_fmt_sig(buf, sizeof buf, lo, 3);
+		char lab[16];
+		snprintf(lab, sizeof lab, "%5s ", buf);
+		put(t, p->y + y, p->x, lw, MPQX_TH_DIM, lab);
+		for (int x = 0; x < pw; x++) {
+			const struct view_cell *c = &cells[y * pw + x];
+			int top = view_cell_top(c);
+			static const enum mpqx_theme_role roles[3] = {MPQX_TH_TRUTH, MPQX_TH_FLOAT, MPQX_TH_QUANT};
+			view_cell_str(buf, sizeof buf, c, t->braille);
+			put(t, p->y + y, p->x + lw + x, 1, top < 0 ? MPQX_TH_NORMAL : roles[top], buf);
+		}
+	}
+}
+
+static void draw_accuracy(const struct tui_ctx *t, const struct mpqx_app *a, const struct view_layout *l)
+{
+	const struct mpqx_session *s = a->s;
+	const struct mpqx_model *m = s->model;
+	const struct view_rect *p = &l->accuracy;
+	char buf[LINE_MAX_BYTES], t1[32], t2[32], t3[32];
+	bool foc = pane_focused(a, APP_PANE_PLOT);
+	snprintf(buf, sizeof buf, " Accuracy %d windows, %s%s", s->fref->windows, m->data.target,
+		 s->eval_pending ? (t->utf8 ? "  computing\xe2\x80\xa6" : "  computing...") : "");
+	put_pad(t, p->y, p->x, p->w, foc ? MPQX_TH_FOCUS : MPQX_TH_HEADER, buf);
+	for (int y = p->y + 1; y < p->y + p->h; y++)
+		put_pad(t, y, p->x, p->w, MPQX_TH_NORMAL, "");
+	enum mpqx_theme_role fr = s->eval_pending ? MPQX_TH_DIM : MPQX_TH_NORMAL;
+	const struct mpqx_eval_result *r = &s->res;
+	double unit = model_target_unit(m);
+	double rel = r->mse_float > 0 ? r->mse / r->mse_float - 1 : 0;
+	view_fmt_delta(t3, sizeof t3, rel);
+	int x = p->x;
+	int sig = l->wide ? 5 : 3;
+	snprintf(buf, sizeof buf, " MSE %s  float %s  ", view_fmt_sig(t1, sizeof t1, r->mse, sig),
+		 view_fmt_sig(t2, sizeof t2, r->mse_float, sig));
+	x += put(t, p->y + 1, x, p->w, fr, buf);
+	put(t, p->y + 1, x, p->x + p->w - x, s->eval_pending ? MPQX_TH_DIM : rel > 0.1 ? MPQX_TH_WARN : MPQX_TH_GOOD,
+	    t3);
+	long clipped = session_clipped(s);
+	if (l->wide)
+		snprintf(buf, sizeof buf, " RMSE %s %s (float %s)  clamps %ld", view_fmt_sig(t1, sizeof t1, r->rmse_denorm, sig),
+			 m->data.target, view_fmt_sig(t2, sizeof t2, sqrt(r->mse_float) * unit, sig), clipped);
+	else
+		snprintf(buf, sizeof buf, " RMSE %s (float %s)  clamps %ld", view_fmt_sig(t1, sizeof t1, r->rmse_denorm, sig),
+			 view_fmt_sig(t2, sizeof t2, sqrt(r->mse_float) * unit, sig), clipped);
+	put(t, p->y + 2, p->x, p->w, clipped && !s->eval_pending ? MPQX_TH_WARN : fr, buf);
+	if (l->wide) {
+		snprintf(buf, sizeof buf, " MAE %s %s   persistence MSE %s   evaluated in %.1f ms",
+			 view_fmt_sig(t1, sizeof t1, r->mae_denorm, 4), m->data.target,
+			 view_fmt_sig(t2, sizeof t2, s->fref->mse_persistence, 4), s->eval_ms);
+		put(t, p->y + 3, p->x, p->w, MPQX_TH_DIM, buf);
+	}
+	draw_plot(t, a, &l->plot);
+	int y = p->y + p->h - 1;
+	x = p->x + 1;
+	const char *mk[3] = {t->braille ? "\xe2\xa0\xa4" : ".", t->braille ? "\xe2\xa0\xa4" : "o",
+			     t->braille ? "\xe2\xa0\xa4" : "*"};
+	static const char *const names[3] = {"truth", "float", "quant"};
+	static const enum mpqx_theme_role roles[3] = {MPQX_TH_TRUTH, MPQX_TH_FLOAT, MPQX_TH_QUANT};
+	for (int k = 0; k < 3; k++) {
+		x += put(t, y, x, p->x + p->w - x, roles[k], mk[k]);
+		snprintf(buf, sizeof buf, "%s ", names[k]);
+		x += put(t, y, x, p->x + p->w - x, MPQX_TH_DIM, buf);
+	}
+	int n = a->plot_span;
+	if (a->plot_off + n > s->fref->windows)
+		n = s->fref->windows - a->plot_off;
+	snprintf(buf, sizeof buf, " %d-%d", a->plot_off, a->plot_off + n - 1);
+	put(t, y, x, p->x + p->w - x, MPQX_TH_DIM, buf);
+}
+
+/* ---- overlays ---- */
+
+static void draw_help(const struct tui_ctx *t, const struct mpqx_app *a, const struct view_layout *l)
+{
+	const struct view_rect *r = &l->help;
+	frame(t, r, "Keys (Esc or ? closes)");
+	int n = APP_ACTION_COUNT - 1;
+	int inner_h = r->h - 2 - 3; /* the legend takes three rows */
+	int cols = (n + inner_h - 1) / (inner_h > 0 ? inner_h : 1);
+	if (cols < 1)
+		cols = 1;
+	int cw = (r->w - 2) / cols;
+	int per = (n + cols - 1) / cols;
+	for (int i = 0; i < n; i++) {
+		int c = i / per, row = i % per;
+		int x = r->x + 1 + c * cw, y = r->y + 1 + row;
+		if (y >= r->y + r->h - 1 - 3)
+			continue;
+		char lab[32];
+		snprintf(lab, sizeof lab, " %-9s", app_bindings[i].label);
+		int w = put(t, y, x, cw, MPQX_TH_KEY, lab);
+		put(t, y, x + w, cw - w - 1, MPQX_TH_DIALOG, app_bindings[i].help);
+	}
+	int y = r->y + r->h - 4;
+	put(t, y++, r->x + 2, r->w - 4, MPQX_TH_DIM,
+	    "Graph columns: w/a = weight/output bits; st = buffer and ROM storage: B block, D distributed, L logic,");
+	put(t, y++, r->x + 2, r->w - 4, MPQX_TH_DIM,
+	    "lower case = chosen by auto; cost = the layer's largest share of the device; loss = dB of SQNR lost at");
+	put(t, y++, r->x + 2, r->w - 4, MPQX_TH_DIM, "the layer. Meters: over capacity is drawn with its own glyph and OVER.");
+}
+
+static void slot_cell(char *buf, size_t size, const struct mpqx_app *a, const struct mpqx_config *c, int i)
+{
+	const struct mpqx_layer_cfg *lc = &c->layers[i];
+	char w[8];
+	if (session_layer_has_wbits(a->s, i))
+		snprintf(w, sizeof w, "%d", lc->w_bits);
+	else
+		snprintf(w, sizeof w, "-");
+	static const char bl[MPQX_STORE_COUNT] = {'a', 'B', 'D'}, rl[MPQX_STORE_COUNT] = {'a', 'B', 'L'};
+	snprintf(buf, size, "%s/%d %c%c", w, lc->a_bits, bl[lc->buffer], session_layer_has_rom(a->s, i) ? rl[lc->rom] : '-');
+}
+
+static bool cell_differs(const struct mpqx_app *a, const struct mpqx_config *c, int i)
+{
+	const struct mpqx_layer_cfg *x = &c->layers[i], *y = &a->cfg.layers[i];
+	bool w = session_layer_has_wbits(a->s, i), r = session_layer_has_rom(a->s, i);
+	return (w && x->w_bits != y->w_bits) || x->a_bits != y->a_bits || x->buffer != y->buffer ||
+	       (r && x->rom != y->rom);
+}
+
+static void draw_compare(const struct tui_ctx *t, const struct mpqx_app *a, const struct view_layout *l)
+{
+	const struct mpqx_session *s = a->s;
+	const struct mpqx_model *m = s->model;
+	const struct view_rect *r = &l->compare;
+	fill(t, r, MPQX_TH_NORMAL);
+	char buf[LINE_MAX_BYTES], t1[32], t2[32];
+	put_pad(t, r->y, r->x, r->w, MPQX_TH_FOCUS,
+		t->utf8 ? " Compare  \xe2\x86\x90\xe2\x86\x92 slot  \xe2\x86\x91\xe2\x86\x93 scroll  Enter load  1-4 store  x empty  u undo  Esc close"
+			: " Compare  <> slot  ^v scroll  Enter load  1-4 store  x empty  u undo  Esc close");
+	int ncol = 1 + APP_SLOTS, nw, cw;
+	view_compare_cols(r->w, ncol, &nw, &cw);
+	int y = r->y + 1;
+	put_pad(t, y, r->x, nw, MPQX_TH_HEADER, " layer");
+	for (int c = 0; c < ncol; c++) {
+		if (c == 0)
+			snprintf(buf, sizeof buf, " current");
+		else
+			snprintf(buf, sizeof buf, " slot %d%s", c, a->slots[c - 1].used ? "" : " -");
+		put_pad(t, y, r->x + nw + c * cw, cw, c > 0 && c - 1 == a->slot_sel ? MPQX_TH_SELECT : MPQX_TH_HEADER, buf);
+	}
+	int totals = 10;
+	int body = r->h - 2 - totals;
+	const char *mark = t->utf8 ? "\xe2\x97\x86" : "*";
+	for (int k = 0; k < body; k++) {
+		int i = a->compare_top + k;
+		y = r->y + 2 + k;
+		if (i >= m->n_layers)
+			break;
+		bool any = false;
+		for (int c = 0; c < APP_SLOTS; c++)
+			if (a->slots[c].used && cell_differs(a, &a->slots[c].cfg, i))
+				any = true;
+		snprintf(buf, sizeof buf, "%s%s", any ? mark : " ", m->layers[i].name);
+		put_pad(t, y, r->x, nw, any ? MPQX_TH_DIFF : MPQX_TH_NORMAL, buf);
+		for (int c = 0; c < ncol; c++) {
+			const struct mpqx_config *cfg = c == 0 ? &a->cfg : &a->slots[c - 1].cfg;
+			int x = r->x + nw + c * cw;
+			if (c > 0 && !a->slots[c - 1].used) {
+				put_pad(t, y, x, cw, MPQX_TH_DIM, "  .");
+				continue;
+			}
+			slot_cell(t1, sizeof t1, a, cfg, i);
+			bool d = c > 0 && cell_differs(a, cfg, i);
+			snprintf(buf, sizeof buf, " %s%s", t1, d ? mark : "");
+			put_pad(t, y, x, cw, d ? MPQX_TH_DIFF : MPQX_TH_NORMAL, buf);
+		}
+	}
+	/* Totals: the current figures and each slot's as stored. */
+	y = r->y + r->h - totals;
+	put_pad(t, y++, r->x, r->w, MPQX_TH_HEADER, " totals");
+	static const char *const rows[] = {"LUT", "LUTRAM", "FF", "BRAM tiles", "DSP", "latency", "fit", "MSE", "RMSE"};
+	for (int k = 0; k < 9; k++, y++) {
+		put_pad(t, y, r->x, nw, MPQX_TH_NORMAL, rows[k]);
+		double cur_v = 0;
+		for (int c = 0; c < ncol; c++) {
+			int x = r->x + nw + c * cw;
+			struct app_slot tmp = {0};
+			const struct app_slot *sl = &tmp;
+			if (c == 0) {
+				for (int q = 0; q < MPQX_RES_COUNT; q++) {
+					tmp.used_res[q] = session_used(s, (enum mpqx_resource)q);
+					tmp.util[q] = s->est.util[q];
+				}
+				tmp.used = true;
+				tmp.fits = s->est.fits;
+				tmp.limiting = s->est.limiting;
+				tmp.latency_us = s->est.latency_us;
+				tmp.mse = s->res.mse;
+				tmp.rmse_denorm = s->res.rmse_denorm;
+				tmp.eval_valid = s->eval_valid && !s->eval_pending;
+			} else {
+				sl = &a->slots[c - 1];
+			}
+			if (!sl->used) {
+				put_pad(t, y, x, cw, MPQX_TH_DIM, "  .");
+				continue;
+			}
+			double v;
+			enum mpqx_theme_role role = MPQX_TH_NORMAL;
+			if (k < MPQX_RES_COUNT) {
+				v = sl->used_res[k];
+				snprintf(buf, sizeof buf, " %s %s", fmt_res(t1, sizeof t1, (enum mpqx_resource)k, v),
+					 view_fmt_pct(t2, sizeof t2, sl->util[k]));
+				role = util_role(sl->util[k]);
+			} else if (k == 5) {
+				v = sl->latency_us;
+				snprintf(buf, sizeof buf, " %s", view_fmt_time_us(t1, sizeof t1, v, t->utf8));
+			} else if (k == 6) {
+				v = sl->fits;
+				snprintf(buf, sizeof buf, " %s %s", sl->fits ? "fits" : "OVER", res_long(sl->limiting));
+				role = sl->fits ? MPQX_TH_GOOD : MPQX_TH_OVER;
+			} else if (k == 7) {
+				v = sl->mse;
+				snprintf(buf, sizeof buf, " %s%s", view_fmt_sig(t1, sizeof t1, v, 4), sl->eval_valid ? "" : "?");
+			} else {
+				v = sl->rmse_denorm;
+				snprintf(buf, sizeof buf, " %s%s", view_fmt_sig(t1, sizeof t1, v, 4), sl->eval_valid ? "" : "?");
+			}
+			if (c == 0)
+				cur_v = v;
+			else if (fabs(v - cur_v) > 1e-12 * (fabs(v) + fabs(cur_v)) && role == MPQX_TH_NORMAL)
+				role = MPQX_TH_DIFF;
+			put_pad(t, y, x, cw, role, buf);
+		}
+	}
+}
+
+static void draw_export(const struct tui_ctx *t, const struct mpqx_app *a, const struct view_layout *l)
+{
+	const struct view_rect *r = &l->dialog;
+	frame(t, r, "Export Verilog and testbench");
+	char buf[LINE_MAX_BYTES];
+	int x = r->x + 2, w = r->w - 4, y = r->y + 2;
+	static const char *const labels[APP_X_COUNT] = {"directory", "windows", "simulate", ""};
+	for (int f = 0; f < APP_X_COUNT; f++, y++) {
+		bool cur = (int)a->xfield == f;
+		enum mpqx_theme_role vr = cur ? MPQX_TH_SELECT : MPQX_TH_DIALOG;
+		put_pad(t, y, x, 11, cur ? MPQX_TH_KEY : MPQX_TH_DIALOG, labels[f]);
+		switch (f) {
+		case APP_X_DIR:
+			snprintf(buf, sizeof buf, "%s%s", a->export_dir, cur ? "_" : "");
+			put_pad(t, y, x + 11, w - 11, vr, buf);
+			break;
+		case APP_X_WINDOWS:
+			snprintf(buf, sizeof buf, "%d%s  of %d test windows", a->export_windows, cur ? "_" : "",
+				 a->s->fref->windows);
+			put_pad(t, y, x + 11, w - 11, vr, buf);
+			break;
+		case APP_X_SIM:
+			snprintf(buf, sizeof buf, "[%c] run Icarus Verilog on the testbench", a->export_sim ? 'x' : ' ');
+			put_pad(t, y, x + 11, w - 11, vr, buf);
+			break;
+		default:
+			y++;
+			put(t, y, x + 11, w - 11, vr, a->export_sim ? "[ Export and simulate ]" : "[ Export ]");
+			break;
+		}
+	}
+	y++;
+	if (a->export_result[0]) {
+		enum mpqx_theme_role rr = !a->export_done ? MPQX_TH_WARN : a->export_rc ? MPQX_TH_OVER : MPQX_TH_GOOD;
+		/* Long results (an error with a path) wrap over two rows. */
+		const char *res = a->export_result;
+		int len = view_width(res);
+		put(t, y, x, w, rr, res);
+		if (len > w && y + 1 < r->y + r->h - 1) {
+			const char *p = res;
+			for (int k = 0; k < w && *p; k++) {
+				p++;
+				while ((*p & 0xc0) == 0x80)
+					p++;
+			}
+			put(t, y + 1, x, w, rr, p);
+		}
+	}
+	put(t, r->y + r->h - 2, x, w, MPQX_TH_DIM, "Up/Down field  Space toggle  Enter run  Esc close");
+}
+
+static void draw_prompt(const struct tui_ctx *t, const struct mpqx_app *a, const struct view_layout *l)
+{
+	const struct view_rect *r = &l->prompt;
+	static const char *const titles[] = {"Set every layer to N bits (or W/A)", "Save config to", "Load config from"};
+	frame(t, r, titles[a->prompt]);
+	char buf[LINE_MAX_BYTES];
+	int w = r->w - 4;
+	/* Show the end of a long text. */
+	const char *txt = a->text;
+	while (view_width(txt) > w - 1) {
+		txt++;
+		while ((*txt & 0xc0) == 0x80)
+			txt++;
+	}
+	snprintf(buf, sizeof buf, "%s_", txt);
+	put_pad(t, r->y + 2, r->x + 2, w, MPQX_TH_SELECT, buf);
+	put(t, r->y + 3, r->x + 2, w, MPQX_TH_DIM, "Enter confirm  Esc cancel  ^U clear");
+}
+
+void tui_draw(const struct tui_ctx *t, const struct mpqx_app *a)
+{
+	struct view_layout l;
+	int rows, cols;
+	getmaxyx(stdscr, rows, cols);
+	view_layout(rows, cols, &l);
+	attrset(role_attr(t, MPQX_TH_NORMAL));
+	bkgdset(' ' | role_attr(t, MPQX_TH_NORMAL));
+	erase();
+	if (l.too_small) {
+		char buf[160];
+		snprintf(buf, sizeof buf, "mpqx needs a terminal of at least %dx%d; this one is %dx%d.", VIEW_MIN_COLS,
+			 VIEW_MIN_ROWS, cols, rows);
+		int w = view_width(buf);
+		int y = rows / 2, x = (cols - w) / 2;
+		put(t, y > 0 ? y - 1 : 0, x > 0 ? x : 0, cols, MPQX_TH_WARN, buf);
+		const char *hint = "Enlarge the window, or press q to quit.";
+		w = view_width(hint);
+		x = (cols - w) / 2;
+		put(t, y + 1 < rows ? y + 1 : y, x > 0 ? x : 0, cols, MPQX_TH_NORMAL, hint);
+		return;
+	}
+	draw_title(t, a, &l);
+	if (a->overlay == APP_OV_COMPARE || (a->overlay == APP_OV_PROMPT && a->under_prompt == APP_OV_COMPARE)) {
+		draw_compare(t, a, &l);
+	} else {
+		draw_graph(t, a, &l);
+		/* The column between the graph and the right-hand panes. */
+		attrset(role_attr(t, MPQX_TH_DIM));
+		for (int y = l.graph.y; y < l.graph.y + l.graph.h; y++)
+			mvaddstr(y, l.graph.x + l.graph.w, t->utf8 ? "\xe2\x94\x82" : "|");
+		draw_layer(t, a, &l);
+		if (l.wide) {
+			attrset(role_attr(t, MPQX_TH_DIM));
+			for (int y = l.layer.y; y < l.layer.y + l.layer.h; y++)
+				mvaddstr(y, l.layer.x + l.layer.w, t->utf8 ? "\xe2\x94\x82" : "|");
+		}
+		draw_meters(t, a, &l);
+		draw_accuracy(t, a, &l);
+	}
+	if (a->overlay == APP_OV_HELP)
+		draw_help(t, a, &l);
+	else if (a->overlay == APP_OV_EXPORT)
+		draw_export(t, a, &l);
+	else if (a->overlay == APP_OV_PROMPT)
+		draw_prompt(t, a, &l);
+	draw_status(t, a, &l);
+}
