@@ -1,0 +1,133 @@
+// mpqx template: affine layer (folded BatchNorm), y[r,c] = rescale(q_b[c] + (q_g[c] - WZ) * (x[r,c] - XZ)).
+// The linear layer's datapath with one product per element: phase 0 reads x, g and b, phase 1
+// multiplies, phase 2 starts the rescale, phase 3 writes. R * C * 4 + 1 cycles from start to done.
+// @placeholder MODULE  module name (one per layer)
+// @placeholder RAM     module of the output buffer's RAM variant
+// @placeholder WROM    module of the weight ROM's variant
+// @placeholder BROM    module of the bias ROM's variant
+// @placeholder RESCALE module of the requantizer
+// @placeholder R       rows
+// @placeholder C       channels
+// @placeholder XB      input bits
+// @placeholder XZ      input zero point
+// @placeholder XAW     input buffer address bits
+// @placeholder WB      weight bits
+// @placeholder WZ      weight zero point
+// @placeholder WAW     weight and bias ROM address bits
+// @placeholder W_INIT  weight ROM .mem file
+// @placeholder BB      bias bits
+// @placeholder B_INIT  bias ROM .mem file
+// @placeholder ACCW    accumulator bits
+// @placeholder MW      multiplier bits
+// @placeholder MUL     multiplier m
+// @placeholder SHR     right shift n
+// @placeholder YB      output bits
+// @placeholder YZ      output zero point
+// @placeholder YAW     output buffer address bits
+`timescale 1ns / 1ps
+`default_nettype none
+
+module /*{{MODULE*/mpqx_affine/*}}*/ #(
+	parameter R = /*{{R*/24/*}}*/,
+	parameter C = /*{{C*/16/*}}*/,
+	parameter XB = /*{{XB*/8/*}}*/,
+	parameter XZ = /*{{XZ*/-3/*}}*/,
+	parameter XAW = /*{{XAW*/9/*}}*/,
+	parameter WB = /*{{WB*/8/*}}*/,
+	parameter WZ = /*{{WZ*/5/*}}*/,
+	parameter WAW = /*{{WAW*/4/*}}*/,
+	parameter W_INIT = /*{{W_INIT*/"affine_w.mem"/*}}*/,
+	parameter BB = /*{{BB*/12/*}}*/,
+	parameter B_INIT = /*{{B_INIT*/"affine_b.mem"/*}}*/,
+	parameter ACCW = /*{{ACCW*/18/*}}*/,
+	parameter MW = /*{{MW*/15/*}}*/,
+	parameter [63:0] MUL = /*{{MUL*/64'd21000/*}}*/,
+	parameter SHR = /*{{SHR*/20/*}}*/,
+	parameter YB = /*{{YB*/8/*}}*/,
+	parameter YZ = /*{{YZ*/1/*}}*/,
+	parameter YAW = /*{{YAW*/9/*}}*/
+) (
+	input  wire           clk,
+	input  wire           rst,
+	input  wire           start,
+	output reg            done,
+	output wire [XAW-1:0] x_addr,
+	input  wire [XB-1:0]  x_data,
+	input  wire [YAW-1:0] y_addr,
+	output wire [YB-1:0]  y_data
+);
+	// Constants sized to the counters they are compared with (truncation intended).
+	/* verilator lint_off WIDTH */
+	localparam CW = $clog2(C + 1);
+	localparam [1:0] P_ONE = 1;
+	localparam [1:0] P_RS = 2;
+	localparam [1:0] P_LAST = 3;
+	localparam [CW-1:0] C_LAST = C - 1;
+	localparam [CW-1:0] C_ONE = 1;
+	localparam [YAW-1:0] Y_LAST = R * C - 1;
+	localparam [YAW-1:0] Y_ONE = 1;
+	localparam signed [ACCW-1:0] ZERO = 0;
+	/* verilator lint_on WIDTH */
+
+	reg           busy;
+	reg [1:0]     p;
+	reg [CW-1:0]  c;
+	reg [YAW-1:0] e;     // element r*C + c: the address of x and of y
+
+	wire [WB-1:0] w_data;
+	wire [BB-1:0] b_data;
+	wire [YB-1:0] yq;
+
+	assign x_addr = busy ? e[XAW-1:0] : {XAW{1'b0}};
+
+	/*{{WROM*/mpqx_rom/*}}*/ #(.WIDTH(WB), .AW(WAW), .INIT(W_INIT)) u_wrom (
+		.clk(clk), .addr(c[WAW-1:0]), .data(w_data));
+	/*{{BROM*/mpqx_rom/*}}*/ #(.WIDTH(BB), .AW(WAW), .INIT(B_INIT)) u_brom (
+		.clk(clk), .addr(c[WAW-1:0]), .data(b_data));
+
+	wire signed [XB:0]      xv = $signed(x_data) - XZ;
+	wire signed [WB:0]      wv = $signed(w_data) - WZ;
+	wire signed [XB+WB:0]   prod = xv * wv;
+	wire signed [ACCW-1:0]  prod_x = {{(ACCW - XB - WB){prod[XB+WB]}}, prod[XB+WB-1:0]};
+	wire                    mac = busy && p == P_ONE;
+	reg  signed [ACCW-1:0]  acc;
+
+	always @(posedge clk)
+		if (mac)
+			acc <= (mac ? ZERO : acc) + prod_x;
+
+	wire signed [ACCW-1:0] bias = {{(ACCW - BB + 1){b_data[BB-1]}}, b_data[BB-2:0]};
+	wire signed [ACCW-1:0] sum = acc + bias;
+
+	/*{{RESCALE*/mpqx_rescale/*}}*/ #(.IW(ACCW), .MW(MW), .MUL(MUL), .SHR(SHR), .Z(YZ), .OB(YB)) u_rs (
+		.clk(clk), .en(busy && p == P_RS), .v(sum), .q(yq));
+
+	/*{{RAM*/mpqx_ram/*}}*/ #(.WIDTH(YB), .AW(YAW)) u_buf (
+		.clk(clk), .we(busy && p == P_LAST), .waddr(e), .wdata(yq), .raddr(y_addr), .rdata(y_data));
+
+	always @(posedge clk) begin
+		done <= 1'b0;
+		if (rst) begin
+			busy <= 1'b0;
+		end else if (!busy) begin
+			if (start) begin
+				busy <= 1'b1;
+				p <= 2'd0;
+				c <= {CW{1'b0}};
+				e <= {YAW{1'b0}};
+			end
+		end else begin
+			p <= p + P_ONE;
+			if (p == P_LAST) begin
+				e <= e + Y_ONE;
+				c <= (c == C_LAST) ? {CW{1'b0}} : c + C_ONE;
+				if (e == Y_LAST) begin
+					busy <= 1'b0;
+					done <= 1'b1;
+				end
+			end
+		end
+	end
+endmodule
+
+`default_nettype wire

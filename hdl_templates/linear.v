@@ -1,0 +1,172 @@
+// mpqx template: linear layer, y[r,o] = rescale(q_b[o] + sum_i (q_w[o,i] - WZ) * (x[r,i] - XZ)).
+// One multiply-accumulate per cycle. Each output element takes I + 3 cycles: phases 0..I-1 issue the
+// reads of x and w (registered reads: the data arrive one phase later), phases 1..I accumulate,
+// phase I+1 starts the rescale, phase I+2 writes the element. done pulses after the last element, so
+// the layer takes R * O * (I + 3) + 1 cycles from start to the edge that samples done.
+// The layer owns its output buffer (y_addr/y_data: the consumers' read port) and its weight and bias
+// ROMs. x_addr is 0 while idle so that the consumers of one buffer can share its read port.
+// @placeholder MODULE  module name (one per layer)
+// @placeholder RAM     module of the output buffer's RAM variant
+// @placeholder WROM    module of the weight ROM's variant
+// @placeholder BROM    module of the bias ROM's variant
+// @placeholder RESCALE module of the requantizer
+// @placeholder R       rows
+// @placeholder I       inputs per row (fan-in)
+// @placeholder O       outputs per row
+// @placeholder XB      input bits
+// @placeholder XZ      input zero point
+// @placeholder XAW     input buffer address bits
+// @placeholder WB      weight bits
+// @placeholder WZ      weight zero point
+// @placeholder WAW     weight ROM address bits
+// @placeholder W_INIT  weight ROM .mem file
+// @placeholder BB      bias bits
+// @placeholder BAW     bias ROM address bits
+// @placeholder B_INIT  bias ROM .mem file
+// @placeholder ACCW    accumulator bits
+// @placeholder MW      multiplier bits
+// @placeholder MUL     multiplier m
+// @placeholder SHR     right shift n
+// @placeholder YB      output bits
+// @placeholder YZ      output zero point
+// @placeholder YAW     output buffer address bits
+`timescale 1ns / 1ps
+`default_nettype none
+
+module /*{{MODULE*/mpqx_linear/*}}*/ #(
+	parameter R = /*{{R*/24/*}}*/,
+	parameter I = /*{{I*/3/*}}*/,
+	parameter O = /*{{O*/16/*}}*/,
+	parameter XB = /*{{XB*/8/*}}*/,
+	parameter XZ = /*{{XZ*/-3/*}}*/,
+	parameter XAW = /*{{XAW*/7/*}}*/,
+	parameter WB = /*{{WB*/8/*}}*/,
+	parameter WZ = /*{{WZ*/5/*}}*/,
+	parameter WAW = /*{{WAW*/6/*}}*/,
+	parameter W_INIT = /*{{W_INIT*/"linear_w.mem"/*}}*/,
+	parameter BB = /*{{BB*/12/*}}*/,
+	parameter BAW = /*{{BAW*/4/*}}*/,
+	parameter B_INIT = /*{{B_INIT*/"linear_b.mem"/*}}*/,
+	parameter ACCW = /*{{ACCW*/20/*}}*/,
+	parameter MW = /*{{MW*/15/*}}*/,
+	parameter [63:0] MUL = /*{{MUL*/64'd21000/*}}*/,
+	parameter SHR = /*{{SHR*/24/*}}*/,
+	parameter YB = /*{{YB*/8/*}}*/,
+	parameter YZ = /*{{YZ*/1/*}}*/,
+	parameter YAW = /*{{YAW*/9/*}}*/
+) (
+	input  wire           clk,
+	input  wire           rst,
+	input  wire           start,
+	output reg            done,
+	output wire [XAW-1:0] x_addr,
+	input  wire [XB-1:0]  x_data,
+	input  wire [YAW-1:0] y_addr,
+	output wire [YB-1:0]  y_data
+);
+	// Constants sized to the counters they are compared with (truncation intended).
+	/* verilator lint_off WIDTH */
+	localparam K = I;              // products per output element
+	localparam LAST = K + 2;       // the phase that writes the element
+	localparam PW = $clog2(LAST + 1);
+	localparam OW = $clog2(O + 1);
+	localparam [PW-1:0] P_LAST = LAST;
+	localparam [PW-1:0] P_ONE = 1;
+	localparam [PW-1:0] P_K = K;
+	localparam [PW-1:0] P_RS = K + 1;
+	localparam [OW-1:0] O_LAST = O - 1;
+	localparam [OW-1:0] O_ONE = 1;
+	localparam [XAW-1:0] X_STEP = I;
+	localparam [XAW-1:0] X_ONE = 1;
+	localparam [WAW-1:0] W_STEP = I;
+	localparam [WAW-1:0] W_ONE = 1;
+	localparam [YAW-1:0] Y_LAST = R * O - 1;
+	localparam [YAW-1:0] Y_ONE = 1;
+	localparam signed [ACCW-1:0] ZERO = 0;
+	/* verilator lint_on WIDTH */
+
+	reg           busy;
+	reg [PW-1:0]  p;     // phase within the element
+	reg [OW-1:0]  o;     // output column
+	reg [XAW-1:0] xb;    // x row base r*I
+	reg [WAW-1:0] wb;    // weight row base o*I
+	reg [XAW-1:0] xa;
+	reg [WAW-1:0] wa;
+	reg [YAW-1:0] ya;
+
+	wire [WB-1:0] w_data;
+	wire [BB-1:0] b_data;
+	wire [YB-1:0] yq;
+
+	assign x_addr = busy ? xa : {XAW{1'b0}};
+
+	/*{{WROM*/mpqx_rom/*}}*/ #(.WIDTH(WB), .AW(WAW), .INIT(W_INIT)) u_wrom (
+		.clk(clk), .addr(wa), .data(w_data));
+	/*{{BROM*/mpqx_rom/*}}*/ #(.WIDTH(BB), .AW(BAW), .INIT(B_INIT)) u_brom (
+		.clk(clk), .addr(o[BAW-1:0]), .data(b_data));
+
+	// The MAC, in the form that synthesis packs into one DSP slice.
+	wire signed [XB:0]      xv = $signed(x_data) - XZ;
+	wire signed [WB:0]      wv = $signed(w_data) - WZ;
+	wire signed [XB+WB:0]   prod = xv * wv;   // |x'| * |w'| < 2^(XB+WB)
+	wire signed [ACCW-1:0]  prod_x = {{(ACCW - XB - WB){prod[XB+WB]}}, prod[XB+WB-1:0]};
+	wire                    mac = busy && p >= P_ONE && p <= P_K;
+	wire                    clear = p == P_ONE;
+	reg  signed [ACCW-1:0]  acc;
+
+	always @(posedge clk)
+		if (mac)
+			acc <= (clear ? ZERO : acc) + prod_x;
+
+	wire signed [ACCW-1:0] bias = {{(ACCW - BB + 1){b_data[BB-1]}}, b_data[BB-2:0]};
+	wire signed [ACCW-1:0] sum = acc + bias;
+
+	/*{{RESCALE*/mpqx_rescale/*}}*/ #(.IW(ACCW), .MW(MW), .MUL(MUL), .SHR(SHR), .Z(YZ), .OB(YB)) u_rs (
+		.clk(clk), .en(busy && p == P_RS), .v(sum), .q(yq));
+
+	/*{{RAM*/mpqx_ram/*}}*/ #(.WIDTH(YB), .AW(YAW)) u_buf (
+		.clk(clk), .we(busy && p == P_LAST), .waddr(ya), .wdata(yq), .raddr(y_addr), .rdata(y_data));
+
+	always @(posedge clk) begin
+		done <= 1'b0;
+		if (rst) begin
+			busy <= 1'b0;
+		end else if (!busy) begin
+			if (start) begin
+				busy <= 1'b1;
+				p <= {PW{1'b0}};
+				o <= {OW{1'b0}};
+				xb <= {XAW{1'b0}};
+				wb <= {WAW{1'b0}};
+				xa <= {XAW{1'b0}};
+				wa <= {WAW{1'b0}};
+				ya <= {YAW{1'b0}};
+			end
+		end else if (p != P_LAST) begin
+			p <= p + P_ONE;
+			xa <= xa + X_ONE;
+			wa <= wa + W_ONE;
+		end else begin
+			p <= {PW{1'b0}};
+			ya <= ya + Y_ONE;
+			if (ya == Y_LAST) begin
+				busy <= 1'b0;
+				done <= 1'b1;
+			end
+			if (o == O_LAST) begin
+				o <= {OW{1'b0}};
+				wb <= {WAW{1'b0}};
+				wa <= {WAW{1'b0}};
+				xb <= xb + X_STEP;
+				xa <= xb + X_STEP;
+			end else begin
+				o <= o + O_ONE;
+				wb <= wb + W_STEP;
+				wa <= wb + W_STEP;
+				xa <= xb;
+			end
+		end
+	end
+endmodule
+
+`default_nettype wire

@@ -1,0 +1,222 @@
+// mpqx template: matmul with heads (attention), acc = sum_k (a - AZ) * (b - BZ), y = rescale(acc), the
+// 1/sqrt(d_k) scale folded into the multiplier. Two index patterns (doc/model-format.md):
+//   TB = 1: a [MD, HEADS*KD], b [ND, HEADS*KD], y[(h*MD + m), n] = sum_k a[m, h*KD + k] * b[n, h*KD + k]
+//           elements in the order h, m, n;
+//   TB = 0: a [HEADS*MD, KD], b [KD, HEADS*ND], y[m, h*ND + n] = sum_k a[h*MD + m, k] * b[k, h*ND + n]
+//           elements in the order m, h, n.
+// Either way the elements are written in address order. Each element takes KD + 3 cycles (KD reads,
+// the last product one phase later, the rescale, the write): HEADS * MD * ND * (KD + 3) + 1 cycles.
+// @placeholder MODULE  module name (one per layer)
+// @placeholder RAM     module of the output buffer's RAM variant
+// @placeholder RESCALE module of the requantizer
+// @placeholder TB      1: b is transposed (scores), 0: plain product (context)
+// @placeholder HEADS   heads
+// @placeholder MD      rows of a per head
+// @placeholder ND      columns of the result per head
+// @placeholder KD      summed dimension
+// @placeholder ACOLS   columns of a
+// @placeholder BCOLS   columns of b
+// @placeholder AB      bits of a
+// @placeholder AZ      zero point of a
+// @placeholder AAW     address bits of a's buffer
+// @placeholder BB      bits of b
+// @placeholder BZ      zero point of b
+// @placeholder BAW     address bits of b's buffer
+// @placeholder ACCW    accumulator bits
+// @placeholder MW      multiplier bits
+// @placeholder MUL     multiplier m
+// @placeholder SHR     right shift n
+// @placeholder YB      output bits
+// @placeholder YZ      output zero point
+// @placeholder YAW     output buffer address bits
+`timescale 1ns / 1ps
+`default_nettype none
+
+module /*{{MODULE*/mpqx_matmul/*}}*/ #(
+	parameter TB = /*{{TB*/1/*}}*/,
+	parameter HEADS = /*{{HEADS*/2/*}}*/,
+	parameter MD = /*{{MD*/6/*}}*/,
+	parameter ND = /*{{ND*/6/*}}*/,
+	parameter KD = /*{{KD*/4/*}}*/,
+	parameter ACOLS = /*{{ACOLS*/8/*}}*/,
+	parameter BCOLS = /*{{BCOLS*/8/*}}*/,
+	parameter AB = /*{{AB*/8/*}}*/,
+	parameter AZ = /*{{AZ*/-3/*}}*/,
+	parameter AAW = /*{{AAW*/6/*}}*/,
+	parameter BB = /*{{BB*/8/*}}*/,
+	parameter BZ = /*{{BZ*/2/*}}*/,
+	parameter BAW = /*{{BAW*/6/*}}*/,
+	parameter ACCW = /*{{ACCW*/20/*}}*/,
+	parameter MW = /*{{MW*/15/*}}*/,
+	parameter [63:0] MUL = /*{{MUL*/64'd21000/*}}*/,
+	parameter SHR = /*{{SHR*/24/*}}*/,
+	parameter YB = /*{{YB*/8/*}}*/,
+	parameter YZ = /*{{YZ*/1/*}}*/,
+	parameter YAW = /*{{YAW*/7/*}}*/
+) (
+	input  wire           clk,
+	input  wire           rst,
+	input  wire           start,
+	output reg            done,
+	output wire [AAW-1:0] a_addr,
+	input  wire [AB-1:0]  a_data,
+	output wire [BAW-1:0] b_addr,
+	input  wire [BB-1:0]  b_data,
+	input  wire [YAW-1:0] y_addr,
+	output wire [YB-1:0]  y_data
+);
+	// Constants sized to the counters they are compared with (truncation intended).
+	/* verilator lint_off WIDTH */
+	localparam LAST = KD + 2;
+	localparam PW = $clog2(LAST + 1);
+	localparam NW = $clog2(ND + 1);
+	localparam MWD = $clog2(MD + 1);
+	localparam HW = $clog2(HEADS + 1);
+	localparam HBW = AAW > BAW ? AAW : BAW;
+	localparam [PW-1:0] P_LAST = LAST;
+	localparam [PW-1:0] P_ONE = 1;
+	localparam [PW-1:0] P_K = KD;
+	localparam [PW-1:0] P_RS = KD + 1;
+	localparam [NW-1:0] N_LAST = ND - 1;
+	localparam [NW-1:0] N_ONE = 1;
+	localparam [MWD-1:0] M_LAST = MD - 1;
+	localparam [MWD-1:0] M_ONE = 1;
+	localparam [HW-1:0] H_LAST = HEADS - 1;
+	localparam [HW-1:0] H_ONE = 1;
+	localparam [AAW-1:0] A_ONE = 1;
+	localparam [AAW-1:0] A_KD = KD;
+	localparam [AAW-1:0] A_ROW = ACOLS;    // TB: a row step
+	localparam [AAW-1:0] A_HEAD = MD * KD; // !TB: a head step
+	localparam [BAW-1:0] B_ONE = 1;
+	localparam [BAW-1:0] B_KD = KD;
+	localparam [BAW-1:0] B_ROW = BCOLS;    // TB: b row step; !TB: b step per k
+	localparam [BAW-1:0] B_STEP = TB ? 1 : BCOLS;
+	localparam [YAW-1:0] Y_LAST = HEADS * MD * ND - 1;
+	localparam [YAW-1:0] Y_ONE = 1;
+	localparam signed [ACCW-1:0] ZERO = 0;
+	/* verilator lint_on WIDTH */
+
+	reg           busy;
+	reg [PW-1:0]  p;
+	reg [NW-1:0]  n;
+	reg [MWD-1:0] m;
+	reg [HW-1:0]  h;
+	reg [AAW-1:0] ab;    // a base of the element
+	reg [HBW-1:0] hb;    // TB: h*KD (a and b column base of the head); !TB: m*KD
+	reg [BAW-1:0] bb;    // b base of the element
+	reg [AAW-1:0] aa;
+	reg [BAW-1:0] ba;
+	reg [YAW-1:0] ya;
+
+	wire [YB-1:0] yq;
+
+	assign a_addr = busy ? aa : {AAW{1'b0}};
+	assign b_addr = busy ? ba : {BAW{1'b0}};
+
+	wire signed [AB:0]      av = $signed(a_data) - AZ;
+	wire signed [BB:0]      bv = $signed(b_data) - BZ;
+	wire signed [AB+BB:0]   prod = av * bv;
+	wire signed [ACCW-1:0]  prod_x = {{(ACCW - AB - BB){prod[AB+BB]}}, prod[AB+BB-1:0]};
+	wire                    mac = busy && p >= P_ONE && p <= P_K;
+	wire                    clear = p == P_ONE;
+	reg  signed [ACCW-1:0]  acc;
+
+	always @(posedge clk)
+		if (mac)
+			acc <= (clear ? ZERO : acc) + prod_x;
+
+	/*{{RESCALE*/mpqx_rescale/*}}*/ #(.IW(ACCW), .MW(MW), .MUL(MUL), .SHR(SHR), .Z(YZ), .OB(YB)) u_rs (
+		.clk(clk), .en(busy && p == P_RS), .v(acc), .q(yq));
+
+	/*{{RAM*/mpqx_ram/*}}*/ #(.WIDTH(YB), .AW(YAW)) u_buf (
+		.clk(clk), .we(busy && p == P_LAST), .waddr(ya), .wdata(yq), .raddr(y_addr), .rdata(y_data));
+
+	/* verilator lint_off WIDTH */
+	localparam [HBW-1:0] H_KD = KD;
+	/* verilator lint_on WIDTH */
+	wire [AAW-1:0] hb_a = hb[AAW-1:0];
+	wire [BAW-1:0] hb_b = hb[BAW-1:0];
+
+	always @(posedge clk) begin
+		done <= 1'b0;
+		if (rst) begin
+			busy <= 1'b0;
+		end else if (!busy) begin
+			if (start) begin
+				busy <= 1'b1;
+				p <= {PW{1'b0}};
+				n <= {NW{1'b0}};
+				m <= {MWD{1'b0}};
+				h <= {HW{1'b0}};
+				ab <= {AAW{1'b0}};
+				hb <= {HBW{1'b0}};
+				bb <= {BAW{1'b0}};
+				aa <= {AAW{1'b0}};
+				ba <= {BAW{1'b0}};
+				ya <= {YAW{1'b0}};
+			end
+		end else if (p != P_LAST) begin
+			p <= p + P_ONE;
+			aa <= aa + A_ONE;
+			ba <= ba + B_STEP;
+		end else begin
+			p <= {PW{1'b0}};
+			ya <= ya + Y_ONE;
+			if (ya == Y_LAST) begin
+				busy <= 1'b0;
+				done <= 1'b1;
+			end
+			if (TB != 0) begin
+				// order h, m, n: a[m*ACOLS + h*KD + k], b[n*BCOLS + h*KD + k]
+				if (n != N_LAST) begin
+					n <= n + N_ONE;
+					bb <= bb + B_ROW;
+					aa <= ab;
+					ba <= bb + B_ROW;
+				end else if (m != M_LAST) begin
+					n <= {NW{1'b0}};
+					m <= m + M_ONE;
+					ab <= ab + A_ROW;
+					bb <= hb_b;
+					aa <= ab + A_ROW;
+					ba <= hb_b;
+				end else begin
+					n <= {NW{1'b0}};
+					m <= {MWD{1'b0}};
+					h <= h + H_ONE;
+					hb <= hb + H_KD;
+					ab <= hb_a + A_KD;
+					bb <= hb_b + B_KD;
+					aa <= hb_a + A_KD;
+					ba <= hb_b + B_KD;
+				end
+			end else begin
+				// order m, h, n: a[(h*MD + m)*KD + k], b[k*BCOLS + h*ND + n]
+				if (n != N_LAST) begin
+					n <= n + N_ONE;
+					bb <= bb + B_ONE;
+					aa <= ab;
+					ba <= bb + B_ONE;
+				end else if (h != H_LAST) begin
+					n <= {NW{1'b0}};
+					h <= h + H_ONE;
+					ab <= ab + A_HEAD;
+					bb <= bb + B_ONE;
+					aa <= ab + A_HEAD;
+					ba <= bb + B_ONE;
+				end else begin
+					n <= {NW{1'b0}};
+					h <= {HW{1'b0}};
+					m <= m + M_ONE;
+					hb <= hb + H_KD;
+					ab <= hb_a + A_KD;
+					bb <= {BAW{1'b0}};
+					aa <= hb_a + A_KD;
+					ba <= {BAW{1'b0}};
+				end
+			end
+		end
+	end
+endmodule
+
+`default_nettype wire

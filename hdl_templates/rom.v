@@ -1,0 +1,27 @@
+// mpqx template: a ROM (weights, biases, the softmax exponent table, a constant) loaded by $readmemh,
+// with a registered read. The .mem file holds exactly 2^AW words. The storage reaches synthesis
+// through rom_style ("block" or "logic"; Yosys refuses "distributed" on a ROM).
+// @placeholder MODULE  module name of this variant
+// @placeholder STYLE   rom_style value, a quoted string
+`timescale 1ns / 1ps
+`default_nettype none
+
+module /*{{MODULE*/mpqx_rom/*}}*/ #(
+	parameter WIDTH = 8,
+	parameter AW = 5,
+	parameter INIT = "rom.mem"
+) (
+	input  wire             clk,
+	input  wire [AW-1:0]    addr,
+	output reg  [WIDTH-1:0] data
+);
+	(* rom_style = /*{{STYLE*/"block"/*}}*/ *)
+	reg [WIDTH-1:0] mem [0:(1 << AW) - 1];
+
+	initial $readmemh(INIT, mem);
+
+	always @(posedge clk)
+		data <= mem[addr];
+endmodule
+
+`default_nettype wire
