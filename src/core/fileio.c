@@ -11,7 +11,9 @@
 int fileio_read(const char *path, char **out, size_t *len, struct mpqx_err *err)
 {
 	*out = NULL;
-	int fd = open(path, O_RDONLY);
+	/* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever; it changes
+	 * nothing for the regular files read below. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return err_set(err, MPQX_EINPUT, "%s: cannot open: %s", path, strerror(errno));
 	struct stat st;

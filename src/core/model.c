@@ -696,8 +696,9 @@ int model_load(const char *path, struct mpqx_model **out, struct mpqx_err *err)
 		free(m);
 		return rc;
 	}
-	const char *end = NULL;
-	cJSON *root = cJSON_ParseWithLengthOpts(text, len + 1, &end, true);
+	/* A raw NUL is invalid JSON, but cJSON would stop a string at it and read on. */
+	const char *end = memchr(text, '\0', len);
+	cJSON *root = end ? NULL : cJSON_ParseWithLengthOpts(text, len + 1, &end, true);
 	if (!root) {
 		int line, col;
 		fileio_line_col(text, end ? (size_t)(end - text) : 0, &line, &col);
