@@ -1,8 +1,9 @@
 // mpqx template: residual add with two input scales and one shift,
 //     y = clamp(rshift_round(MA * (a - AZ) + MB * (b - BZ), SHR) + YZ, YB),
-// two multipliers and the requantizer (with multiplier 1). Input b may be a buffer or the constant's ROM:
-// both have a registered read. Per element: phase 0 reads, phase 1 multiplies and starts the rescale,
-// phase 2 writes: WORDS * 3 + 1 cycles from start to done.
+// with one multiplier used twice and the requantizer (with multiplier 1). Input b may be a buffer or the
+// constant's ROM: both have a registered read. Per element: phase 0 reads a and b, phase 1 registers
+// MA * a', phase 2 adds MB * b' and starts the rescale, phase 3 writes: WORDS * 4 + 1 cycles from start
+// to done.
 // @placeholder MODULE  module name (one per layer)
 // @placeholder RAM     module of the output buffer's RAM variant
 // @placeholder RESCALE module of the requantizer
@@ -56,12 +57,15 @@ module /*{{MODULE*/mpqx_add/*}}*/ #(
 );
 	// Constants sized to the counters they are compared with (truncation intended).
 	/* verilator lint_off WIDTH */
+	localparam XW = (AB > BB ? AB : BB) + 1;          // multiplier operand: a' or b'
+	localparam MX = (MAW > MBW ? MAW : MBW) + 1;      // multiplier operand: MA or MB, as signed
 	localparam [1:0] P_ONE = 1;
-	localparam [1:0] P_LAST = 2;
+	localparam [1:0] P_TWO = 2;
+	localparam [1:0] P_LAST = 3;
 	localparam [YAW-1:0] Y_LAST = WORDS - 1;
 	localparam [YAW-1:0] Y_ONE = 1;
-	localparam signed [MAW:0] MAS = MA[MAW:0];   // as signed, one bit wider
-	localparam signed [MBW:0] MBS = MB[MBW:0];
+	localparam signed [MX-1:0] MAS = MA[MX-1:0];
+	localparam signed [MX-1:0] MBS = MB[MX-1:0];
 	/* verilator lint_on WIDTH */
 
 	reg           busy;
@@ -73,16 +77,22 @@ module /*{{MODULE*/mpqx_add/*}}*/ #(
 	assign a_addr = busy ? e[AAW-1:0] : {AAW{1'b0}};
 	assign b_addr = busy ? e[BAW-1:0] : {BAW{1'b0}};
 
-	wire signed [AB:0]       av = $signed(a_data) - AZ;
-	wire signed [BB:0]       bv = $signed(b_data) - BZ;
-	wire signed [AB+MAW+1:0] pa = av * MAS;
-	wire signed [BB+MBW+1:0] pb = bv * MBS;
-	wire signed [ACCW-1:0]   pa_x = {{(ACCW - AB - MAW - 1){pa[AB+MAW+1]}}, pa[AB+MAW:0]};
-	wire signed [ACCW-1:0]   pb_x = {{(ACCW - BB - MBW - 1){pb[BB+MBW+1]}}, pb[BB+MBW:0]};
-	wire signed [ACCW-1:0]   acc = pa_x + pb_x;
+	wire signed [AB:0]      av = $signed(a_data) - AZ;
+	wire signed [BB:0]      bv = $signed(b_data) - BZ;
+	wire                    second = p == P_TWO;
+	wire signed [XW-1:0]    opx = second ? {{(XW - BB){bv[BB]}}, bv[BB-1:0]} : {{(XW - AB){av[AB]}}, av[AB-1:0]};
+	wire signed [MX-1:0]    opm = second ? MBS : MAS;
+	wire signed [XW+MX-1:0] prod = opx * opm;
+	wire signed [ACCW-1:0]  prod_x = {{(ACCW - XW - MX + 1){prod[XW+MX-1]}}, prod[XW+MX-2:0]};
+	reg  signed [ACCW-1:0]  pa;
+	wire signed [ACCW-1:0]  acc = pa + prod_x;
+
+	always @(posedge clk)
+		if (busy && p == P_ONE)
+			pa <= prod_x;
 
 	/*{{RESCALE*/mpqx_rescale/*}}*/ #(.IW(ACCW), .MW(1), .MUL(64'd1), .SHR(SHR), .Z(YZ), .OB(YB)) u_rs (
-		.clk(clk), .en(busy && p == P_ONE), .v(acc), .q(yq));
+		.clk(clk), .en(busy && second), .v(acc), .q(yq));
 
 	/*{{RAM*/mpqx_ram/*}}*/ #(.WIDTH(YB), .AW(YAW)) u_buf (
 		.clk(clk), .we(busy && p == P_LAST), .waddr(e), .wdata(yq), .raddr(y_addr), .rdata(y_data));

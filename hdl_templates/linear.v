@@ -9,7 +9,7 @@
 // @placeholder RAM     module of the output buffer's RAM variant
 // @placeholder WROM    module of the weight ROM's variant
 // @placeholder BROM    module of the bias ROM's variant
-// @placeholder RESCALE module of the requantizer
+// @placeholder REQUANT module of the requantizer's tail
 // @placeholder R       rows
 // @placeholder I       inputs per row (fan-in)
 // @placeholder O       outputs per row
@@ -70,6 +70,9 @@ module /*{{MODULE*/mpqx_linear/*}}*/ #(
 	localparam LAST = K + 2;       // the phase that writes the element
 	localparam PW = $clog2(LAST + 1);
 	localparam OW = $clog2(O + 1);
+	localparam SA = ACCW;                              // multiplier operand a: x' or |acc + b|
+	localparam SB = (WB + 1 > MW + 1) ? WB + 1 : MW + 1; // operand b: w' or m
+	localparam RPW = ACCW - 1 + MW;                    // bits of |acc + b| * m
 	localparam [PW-1:0] P_LAST = LAST;
 	localparam [PW-1:0] P_ONE = 1;
 	localparam [PW-1:0] P_K = K;
@@ -83,6 +86,7 @@ module /*{{MODULE*/mpqx_linear/*}}*/ #(
 	localparam [YAW-1:0] Y_LAST = R * O - 1;
 	localparam [YAW-1:0] Y_ONE = 1;
 	localparam signed [ACCW-1:0] ZERO = 0;
+	localparam signed [SB-1:0] MS = MUL[SB-1:0];
 	/* verilator lint_on WIDTH */
 
 	reg           busy;
@@ -105,24 +109,34 @@ module /*{{MODULE*/mpqx_linear/*}}*/ #(
 	/*{{BROM*/mpqx_rom/*}}*/ #(.WIDTH(BB), .AW(BAW), .INIT(B_INIT)) u_brom (
 		.clk(clk), .addr(o[BAW-1:0]), .data(b_data));
 
-	// The MAC, in the form that synthesis packs into one DSP slice.
-	wire signed [XB:0]      xv = $signed(x_data) - XZ;
-	wire signed [WB:0]      wv = $signed(w_data) - WZ;
-	wire signed [XB+WB:0]   prod = xv * wv;   // |x'| * |w'| < 2^(XB+WB)
-	wire signed [ACCW-1:0]  prod_x = {{(ACCW - XB - WB){prod[XB+WB]}}, prod[XB+WB-1:0]};
-	wire                    mac = busy && p >= P_ONE && p <= P_K;
-	wire                    clear = p == P_ONE;
-	reg  signed [ACCW-1:0]  acc;
-
-	always @(posedge clk)
-		if (mac)
-			acc <= (clear ? ZERO : acc) + prod_x;
-
+	// One multiplier serves the MAC (x' * w' in phases 1..I, accumulated in the form synthesis packs
+	// into a DSP slice) and the rescale (|acc + b| * m in phase I+1, registered with the sign).
+	wire signed [XB:0]     xv = $signed(x_data) - XZ;
+	wire signed [WB:0]     wv = $signed(w_data) - WZ;
 	wire signed [ACCW-1:0] bias = {{(ACCW - BB + 1){b_data[BB-1]}}, b_data[BB-2:0]};
 	wire signed [ACCW-1:0] sum = acc + bias;
+	wire        [ACCW-1:0] mag = sum[ACCW-1] ? (~sum + 1'b1) : sum;
+	wire                   rs = p == P_RS;
+	wire signed [SA-1:0]   opa = rs ? $signed(mag) : {{(SA - XB){xv[XB]}}, xv[XB-1:0]};
+	wire signed [SB-1:0]   opb = rs ? MS : {{(SB - WB){wv[WB]}}, wv[WB-1:0]};
+	wire signed [SA+SB-1:0] prod = opa * opb;
+	wire signed [ACCW-1:0] prod_x = prod[ACCW-1:0];
+	wire                   mac = busy && p >= P_ONE && p <= P_K;
+	wire                   clear = p == P_ONE;
+	reg  signed [ACCW-1:0] acc;
+	reg         [RPW-1:0]  pr;
+	reg                    neg;
 
-	/*{{RESCALE*/mpqx_rescale/*}}*/ #(.IW(ACCW), .MW(MW), .MUL(MUL), .SHR(SHR), .Z(YZ), .OB(YB)) u_rs (
-		.clk(clk), .en(busy && p == P_RS), .v(sum), .q(yq));
+	always @(posedge clk) begin
+		if (mac)
+			acc <= (clear ? ZERO : acc) + prod_x;
+		if (busy && rs) begin
+			pr <= prod[RPW-1:0];
+			neg <= sum[ACCW-1];
+		end
+	end
+
+	/*{{REQUANT*/mpqx_requant/*}}*/ #(.PW(RPW), .SHR(SHR), .Z(YZ), .OB(YB)) u_rq (.p(pr), .neg(neg), .q(yq));
 
 	/*{{RAM*/mpqx_ram/*}}*/ #(.WIDTH(YB), .AW(YAW)) u_buf (
 		.clk(clk), .we(busy && p == P_LAST), .waddr(ya), .wdata(yq), .raddr(y_addr), .rdata(y_data));

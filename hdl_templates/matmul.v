@@ -8,7 +8,7 @@
 // the last product one phase later, the rescale, the write): HEADS * MD * ND * (KD + 3) + 1 cycles.
 // @placeholder MODULE  module name (one per layer)
 // @placeholder RAM     module of the output buffer's RAM variant
-// @placeholder RESCALE module of the requantizer
+// @placeholder REQUANT module of the requantizer's tail
 // @placeholder TB      1: b is transposed (scores), 0: plain product (context)
 // @placeholder HEADS   heads
 // @placeholder MD      rows of a per head
@@ -73,6 +73,9 @@ module /*{{MODULE*/mpqx_matmul/*}}*/ #(
 	localparam MWD = $clog2(MD + 1);
 	localparam HW = $clog2(HEADS + 1);
 	localparam HBW = AAW > BAW ? AAW : BAW;
+	localparam SA = ACCW;                              // multiplier operand a: a' or |acc|
+	localparam SB = (BB + 1 > MW + 1) ? BB + 1 : MW + 1; // operand b: b' or m
+	localparam RPW = ACCW - 1 + MW;                    // bits of |acc| * m
 	localparam [PW-1:0] P_LAST = LAST;
 	localparam [PW-1:0] P_ONE = 1;
 	localparam [PW-1:0] P_K = KD;
@@ -94,6 +97,7 @@ module /*{{MODULE*/mpqx_matmul/*}}*/ #(
 	localparam [YAW-1:0] Y_LAST = HEADS * MD * ND - 1;
 	localparam [YAW-1:0] Y_ONE = 1;
 	localparam signed [ACCW-1:0] ZERO = 0;
+	localparam signed [SB-1:0] MS = MUL[SB-1:0];
 	/* verilator lint_on WIDTH */
 
 	reg           busy;
@@ -113,20 +117,31 @@ module /*{{MODULE*/mpqx_matmul/*}}*/ #(
 	assign a_addr = busy ? aa : {AAW{1'b0}};
 	assign b_addr = busy ? ba : {BAW{1'b0}};
 
-	wire signed [AB:0]      av = $signed(a_data) - AZ;
-	wire signed [BB:0]      bv = $signed(b_data) - BZ;
-	wire signed [AB+BB:0]   prod = av * bv;
-	wire signed [ACCW-1:0]  prod_x = {{(ACCW - AB - BB){prod[AB+BB]}}, prod[AB+BB-1:0]};
-	wire                    mac = busy && p >= P_ONE && p <= P_K;
-	wire                    clear = p == P_ONE;
-	reg  signed [ACCW-1:0]  acc;
+	// One multiplier for the MAC (a' * b' in phases 1..KD) and the rescale (|acc| * m in phase KD+1).
+	wire signed [AB:0]     av = $signed(a_data) - AZ;
+	wire signed [BB:0]     bv = $signed(b_data) - BZ;
+	wire        [ACCW-1:0] mag = acc[ACCW-1] ? (~acc + 1'b1) : acc;
+	wire                   rs = p == P_RS;
+	wire signed [SA-1:0]   opa = rs ? $signed(mag) : {{(SA - AB){av[AB]}}, av[AB-1:0]};
+	wire signed [SB-1:0]   opb = rs ? MS : {{(SB - BB){bv[BB]}}, bv[BB-1:0]};
+	wire signed [SA+SB-1:0] prod = opa * opb;
+	wire signed [ACCW-1:0] prod_x = prod[ACCW-1:0];
+	wire                   mac = busy && p >= P_ONE && p <= P_K;
+	wire                   clear = p == P_ONE;
+	reg  signed [ACCW-1:0] acc;
+	reg         [RPW-1:0]  pr;
+	reg                    neg;
 
-	always @(posedge clk)
+	always @(posedge clk) begin
 		if (mac)
 			acc <= (clear ? ZERO : acc) + prod_x;
+		if (busy && rs) begin
+			pr <= prod[RPW-1:0];
+			neg <= acc[ACCW-1];
+		end
+	end
 
-	/*{{RESCALE*/mpqx_rescale/*}}*/ #(.IW(ACCW), .MW(MW), .MUL(MUL), .SHR(SHR), .Z(YZ), .OB(YB)) u_rs (
-		.clk(clk), .en(busy && p == P_RS), .v(acc), .q(yq));
+	/*{{REQUANT*/mpqx_requant/*}}*/ #(.PW(RPW), .SHR(SHR), .Z(YZ), .OB(YB)) u_rq (.p(pr), .neg(neg), .q(yq));
 
 	/*{{RAM*/mpqx_ram/*}}*/ #(.WIDTH(YB), .AW(YAW)) u_buf (
 		.clk(clk), .we(busy && p == P_LAST), .waddr(ya), .wdata(yq), .raddr(y_addr), .rdata(y_data));

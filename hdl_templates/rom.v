@@ -9,7 +9,7 @@
 module /*{{MODULE*/mpqx_rom/*}}*/ #(
 	parameter WIDTH = 8,
 	parameter AW = 5,
-	parameter INIT = "rom.mem"
+	parameter INIT = ""          // the .mem file; empty: no contents (a template on its own)
 ) (
 	input  wire             clk,
 	input  wire [AW-1:0]    addr,
@@ -18,7 +18,11 @@ module /*{{MODULE*/mpqx_rom/*}}*/ #(
 	(* rom_style = /*{{STYLE*/"block"/*}}*/ *)
 	reg [WIDTH-1:0] mem [0:(1 << AW) - 1];
 
-	initial $readmemh(INIT, mem);
+	generate
+		if (INIT != "") begin : g_init
+			initial $readmemh(INIT, mem);
+		end
+	endgenerate
 
 	always @(posedge clk)
 		data <= mem[addr];

@@ -17,6 +17,7 @@ struct command {
 static const struct command commands[] = {
 	{"eval", cmd_eval, "eval MODEL [-c CONFIG] [--float] [--json]   test-set error of the model"},
 	{"bench", cmd_bench, "bench MODEL [--json]                       speed of the integer engine"},
+	{"export", cmd_export, "export MODEL [-c CONFIG] -o DIR [--windows N] [--sim]   Verilog and testbench"},
 };
 
 static void usage(FILE *out)

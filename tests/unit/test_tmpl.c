@@ -166,7 +166,7 @@ static void reset_and_rerender(void **state)
 static void shipped_templates_parse(void **state)
 {
 	(void)state;
-	static const char *const names[] = {"ram.v", "rom.v", "rescale.v", "div.v", "input.v", "const.v",
+	static const char *const names[] = {"ram.v", "rom.v", "rescale.v", "requant.v", "div.v", "input.v", "const.v",
 					    "linear.v", "affine.v", "matmul.v", "add.v", "relu.v", "softmax.v",
 					    "avgpool.v", "split.v", "concat.v", "top.v", "tb.v"};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {

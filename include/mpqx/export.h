@@ -1,0 +1,68 @@
+/* Verilog export of an integer model (doc/hardware.md): RTL rendered from hdl_templates/, the ROM
+ * contents, a self-checking testbench with input and expected-output vectors from the integer model, a
+ * script that runs Icarus Verilog, a Yosys script and a manifest. The directory is written under a
+ * temporary name and renamed into place; an existing directory is replaced only when it is an earlier
+ * export (its manifest says so) or empty. */
+#ifndef MPQX_EXPORT_H
+#define MPQX_EXPORT_H
+
+#include <stdbool.h>
+
+#include "mpqx/config.h"
+#include "mpqx/dataset.h"
+#include "mpqx/err.h"
+#include "mpqx/quant.h"
+
+#define MPQX_EXPORT_WINDOWS 32 /* test windows when not told */
+
+struct mpqx_export_opts {
+	const char *templates;   /* the hdl_templates directory; NULL: export_templates_dir() */
+	int windows;             /* first test windows to simulate, at least 1; more than exist: all */
+	const char *config_path; /* recorded in the manifest; NULL: the defaults */
+	const char *prefix;      /* module name prefix, NULL: "mpqx_" */
+};
+
+struct mpqx_export_info {
+	int windows;     /* written, after clipping to the test split */
+	int files;       /* files written */
+	long cycles;     /* cycles of one window (hw_cycles) */
+	char top[128];   /* top module */
+};
+
+/* Writes the export of q (built from config c on the dataset d) into dir. */
+int export_write(const char *dir, const struct mpqx_qmodel *q, const struct mpqx_config *c,
+		 const struct mpqx_dataset *d, const struct mpqx_export_opts *o, struct mpqx_export_info *info,
+		 struct mpqx_err *err);
+
+struct mpqx_sim_result {
+	bool have_result;     /* the testbench printed its RESULT line */
+	int status;           /* exit status of the simulation script */
+	int windows, mismatches;
+	long cycles;          /* simulated, per window */
+	long expected_cycles; /* hw_cycles, from the manifest */
+	char result[160];     /* the RESULT line */
+	char log[4200];       /* path of the simulation's log */
+	/* Buffers against the integer model (sim/dump.txt against vec/layers.txt). */
+	bool dump_complete;   /* every window of every buffer was dumped */
+	bool diverged;        /* some buffer differs */
+	char layer[64];       /* the earliest layer (graph order) that differs */
+	int window;           /* its first window that differs */
+	long index;           /* the first index that differs in that window */
+	long got, want;       /* simulated and integer-model values */
+};
+
+/* Runs dir/run_sim.sh (iverilog, vvp) with its output in dir/sim/sim.log, reads the RESULT line and
+ * compares every dumped buffer with the integer model. Returns MPQX_OK when the simulation ran to its
+ * RESULT line (whatever the result: see r), an error when it could not run. */
+int export_simulate(const char *dir, struct mpqx_sim_result *r, struct mpqx_err *err);
+
+/* true when the simulation matched: no mismatch, no differing buffer, the cycles as computed. */
+bool export_sim_ok(const struct mpqx_sim_result *r);
+
+/* One line describing the first differing buffer (empty when none) into buf. */
+void export_sim_divergence(const struct mpqx_sim_result *r, char *buf, size_t size);
+
+/* The templates directory: $MPQX_DATA_DIR/hdl_templates, the source tree's, or the installed one. */
+const char *export_templates_dir(void);
+
+#endif

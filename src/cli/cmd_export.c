@@ -1,0 +1,145 @@
+/* mpqx export: the integer model as Verilog with a self-checking testbench, optionally simulated. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "mpqx/config.h"
+#include "mpqx/export.h"
+#include "mpqx/fref.h"
+#include "mpqx/quant.h"
+
+static int usage_text(void)
+{
+	printf("usage: mpqx export MODEL [-c CONFIG] -o DIR [--windows N] [--sim]\n"
+	       "  -c CONFIG      per-layer bits and storage (default: uniform 8 bits, storage auto)\n"
+	       "  -o DIR         output directory; replaced only if it is an earlier export or empty\n"
+	       "  --windows N    test windows for the testbench (default %d; at most the test split)\n"
+	       "  --sim          run Icarus Verilog on the export and compare with the integer model:\n"
+	       "                 prints 'RESULT windows=N mismatches=M cycles=C', exit 1 on any difference\n"
+	       "  --prefix P     module name prefix (default mpqx_)\n",
+	       MPQX_EXPORT_WINDOWS);
+	return CLI_OK;
+}
+
+static int simulate(const char *dir, bool quiet)
+{
+	struct mpqx_err err = {0};
+	struct mpqx_sim_result r;
+	if (export_simulate(dir, &r, &err)) {
+		cli_error("%s", err.msg);
+		return CLI_FAIL;
+	}
+	puts(r.result);
+	fflush(stdout);
+	bool ok = export_sim_ok(&r);
+	if (r.mismatches)
+		cli_error("%d output values differ from the integer model (see %s)", r.mismatches, r.log);
+	if (r.diverged || !r.dump_complete) {
+		char msg[512];
+		export_sim_divergence(&r, msg, sizeof msg);
+		cli_error("%s", msg);
+	}
+	if (r.cycles != r.expected_cycles)
+		cli_error("the simulation took %ld cycles per window, the latency formula says %ld", r.cycles,
+			  r.expected_cycles);
+	if (r.status != 0 && !r.mismatches)
+		cli_error("the testbench exited with status %d (see %s)", r.status, r.log);
+	if (ok && !quiet)
+		fprintf(stderr, "mpqx: every buffer of every window matches the integer model; %ld cycles per window "
+				"as computed\n",
+			r.cycles);
+	return ok ? CLI_OK : CLI_FAIL;
+}
+
+int cmd_export(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"output", required_argument, NULL, 'o'},
+		{"windows", required_argument, NULL, 'w'},
+		{"sim", no_argument, NULL, 's'},
+		{"prefix", required_argument, NULL, 'p'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config = NULL, *out = NULL, *prefix = NULL;
+	int windows = MPQX_EXPORT_WINDOWS;
+	bool sim = false, quiet = false;
+	int c;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "c:o:hq", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'w': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end || v < 1 || v > 1000000)
+				return cli_usage_error("export", "--windows: expected a positive number, got '%s'", optarg);
+			windows = (int)v;
+			break;
+		}
+		case 's':
+			sim = true;
+			break;
+		case 'p':
+			prefix = optarg;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		case 'h':
+			return usage_text();
+		default:
+			return cli_usage_error("export", "unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (!out)
+		return cli_usage_error("export", "-o DIR is required");
+	if (argc - optind > 1)
+		return cli_usage_error("export", "expected one MODEL, got %d arguments", argc - optind);
+
+	struct mpqx_model *m;
+	struct mpqx_dataset *d;
+	if (cli_load(optind < argc ? argv[optind] : NULL, &m, &d))
+		return CLI_FAIL;
+	struct mpqx_err err = {0};
+	struct mpqx_config cfg = {0};
+	struct mpqx_fref *f = NULL;
+	struct mpqx_qmodel *q = NULL;
+	struct mpqx_export_info info;
+	int rc = CLI_FAIL;
+	if (config ? config_load(config, m, &cfg, &err) : config_init(&cfg, m, 8)) {
+		if (!config)
+			err_set(&err, MPQX_ENOMEM, "out of memory");
+		goto fail;
+	}
+	char tdir[4400];
+	snprintf(tdir, sizeof tdir, "%s", cli_data_dir("hdl_templates"));
+	struct mpqx_export_opts o = {.templates = tdir, .windows = windows, .config_path = config, .prefix = prefix};
+	if (fref_run(m, d, false, &f, &err) || quant_build(m, f, &cfg, &q, &err) ||
+	    export_write(out, q, &cfg, d, &o, &info, &err))
+		goto fail;
+	if (!quiet)
+		fprintf(stderr, "mpqx: exported %s to %s: %d files, top %s, %d test windows, %ld cycles per window\n",
+			m->name, out, info.files, info.top, info.windows, info.cycles);
+	rc = sim ? simulate(out, quiet) : CLI_OK;
+	goto out;
+fail:
+	cli_error("%s", err.msg);
+out:
+	quant_free(q);
+	fref_free(f);
+	config_fini(&cfg);
+	dataset_free(d);
+	model_free(m);
+	return rc;
+}
