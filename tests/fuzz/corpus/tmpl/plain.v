@@ -1,0 +1,1 @@
+no placeholders at all
