@@ -16,6 +16,12 @@ int fileio_read(const char *path, char **out, size_t *len, struct mpqx_err *err)
  * directory. The old file stays intact on any failure. */
 int fileio_write_atomic(const char *path, const char *data, size_t len, struct mpqx_err *err);
 
+/* Test hook: when set, fileio_write_atomic calls hook(tmp_path, path) after writing the first half of the
+ * data into the temporary file, before the rest, the fsync and the rename, so that a test can kill the
+ * process in the middle of a save. The core never sets it; the command line sets it from
+ * MPQX_TEST_SAVE_DELAY_MS (doc in README, "Environment"). NULL removes it. */
+void fileio_set_save_hook(void (*hook)(const char *tmp_path, const char *path));
+
 /* Directory part of path into dir (at least "."). */
 void fileio_dirname(const char *path, char *dir, size_t size);
 

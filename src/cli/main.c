@@ -4,8 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "cli.h"
+#include "mpqx/fileio.h"
 #include "mpqx_config.h"
 
 struct command {
@@ -101,8 +103,24 @@ int cli_load(const char *arg, struct mpqx_model **m, struct mpqx_dataset **d)
 	return CLI_OK;
 }
 
+/* MPQX_TEST_SAVE_DELAY_MS: every atomic save pauses this long halfway through writing its temporary file,
+ * so that a test can kill mpqx in the middle of a save and check that the old file is intact. */
+static long save_delay_ms;
+
+static void save_delay(const char *tmp_path, const char *path)
+{
+	(void)tmp_path;
+	(void)path;
+	struct timespec ts = {save_delay_ms / 1000, (save_delay_ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
 int main(int argc, char **argv)
 {
+	const char *delay = getenv("MPQX_TEST_SAVE_DELAY_MS");
+	if (delay && (save_delay_ms = strtol(delay, NULL, 10)) > 0)
+		fileio_set_save_hook(save_delay);
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		usage(stdout);
 		return CLI_OK;

@@ -110,6 +110,13 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
+static void (*save_hook)(const char *tmp_path, const char *path);
+
+void fileio_set_save_hook(void (*hook)(const char *tmp_path, const char *path))
+{
+	save_hook = hook;
+}
+
 int fileio_write_atomic(const char *path, const char *data, size_t len, struct mpqx_err *err)
 {
 	char tmp[4200];
@@ -118,7 +125,11 @@ int fileio_write_atomic(const char *path, const char *data, size_t len, struct m
 	int fd = mkstemp(tmp);
 	if (fd < 0)
 		return err_set(err, MPQX_EIO, "%s: cannot create a temporary file: %s", path, strerror(errno));
-	if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+	size_t half = save_hook ? len / 2 : len;
+	int wr = write_all(fd, data, half);
+	if (wr == 0 && save_hook)
+		save_hook(tmp, path);
+	if (wr != 0 || write_all(fd, data + half, len - half) != 0 || fsync(fd) != 0) {
 		int e = errno;
 		close(fd);
 		unlink(tmp);
