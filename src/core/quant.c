@@ -76,6 +76,9 @@ void quant_free(struct mpqx_qmodel *q)
 	free(q);
 }
 
+/* Internal: a rescale factor out of range (reported with the layer's name below). */
+#define MPQX_EINVAL_FACTOR 100
+
 static int64_t span(int bits)
 {
 	return ((int64_t)1 << bits) - 1;
@@ -135,6 +138,13 @@ static int softmax_table(struct mpqx_qlayer *ql, const struct mpqx_qparam *x)
 	return MPQX_OK;
 }
 
+/* A rescale factor that the fixed-point multiplier holds without overflow: m below 2^46, shift below 62.
+ * Only a degenerate model misses it (float values that overflow or vanish along the graph). */
+static bool factor_ok(double M)
+{
+	return isfinite(M) && M >= 0x1p-46 && M < 0x1p46;
+}
+
 int quant_build(const struct mpqx_model *m, const struct mpqx_fref *ranges, const struct mpqx_config *c,
 		struct mpqx_qmodel **out, struct mpqx_err *err)
 {
@@ -167,6 +177,12 @@ int quant_build(const struct mpqx_model *m, const struct mpqx_fref *ranges, cons
 			}
 			ql->out = quant_param(lo, hi, by);
 		} else {
+			if (!isfinite(ranges->lo[li]) || !isfinite(ranges->hi[li])) {
+				rc = err_set(err, MPQX_ERANGE,
+					     "%s: layer '%s': the float model gives no finite range on the calibration "
+					     "windows (its values overflow)", m->path, l->name);
+				break;
+			}
 			ql->out = quant_param(ranges->lo[li], ranges->hi[li], by);
 		}
 		const double sy = ql->out.s;
@@ -189,6 +205,10 @@ int quant_build(const struct mpqx_model *m, const struct mpqx_fref *ranges, cons
 			break;
 		case MPQX_OP_ADD: {
 			double Ma = x->s / sy, Mb = xb->s / sy;
+			if (!factor_ok(fmax(Ma, Mb))) {
+				rc = MPQX_EINVAL_FACTOR;
+				break;
+			}
 			struct mpqx_rescale r = quant_multiplier(fmax(Ma, Mb));
 			ql->rs[0] = (struct mpqx_rescale){(int64_t)round(ldexp(Ma, r.n)), r.n};
 			ql->rs[1] = (struct mpqx_rescale){(int64_t)round(ldexp(Mb, r.n)), r.n};
@@ -218,6 +238,10 @@ int quant_build(const struct mpqx_model *m, const struct mpqx_fref *ranges, cons
 			ql->acc_bound = 0;
 			for (int k = 0; k < l->n_inputs; k++) {
 				const struct mpqx_qparam *xk = &q->l[l->inputs[k]].out;
+				if (!factor_ok(xk->s / sy)) {
+					rc = MPQX_EINVAL_FACTOR;
+					break;
+				}
 				ql->rs[k] = quant_multiplier(xk->s / sy);
 				if (span(xk->bits) > ql->acc_bound)
 					ql->acc_bound = span(xk->bits);
@@ -229,6 +253,12 @@ int quant_build(const struct mpqx_model *m, const struct mpqx_fref *ranges, cons
 		if (rc == MPQX_ERANGE) {
 			rc = err_set(err, MPQX_ERANGE, "%s: layer '%s': a bias does not fit the integer range", m->path,
 				     l->name);
+			break;
+		}
+		if (rc == MPQX_EINVAL_FACTOR || (rc == MPQX_OK && M != 0 && !factor_ok(M))) {
+			rc = err_set(err, MPQX_ERANGE,
+				     "%s: layer '%s': its rescale factor is out of range (the float values of the layer "
+				     "or its inputs overflow or vanish)", m->path, l->name);
 			break;
 		}
 		if (rc)

@@ -53,8 +53,8 @@ def many_layers(n):
 cases = []
 
 
-def model(name, content, expect, status=1, prefix="FILE: "):
-    cases.append(("model/" + name, content, status, "eval @/FILE --float", prefix + expect))
+def model(name, content, expect, status=1, prefix="FILE: ", argv="eval @/FILE --float"):
+    cases.append(("model/" + name, content, status, argv, prefix + expect))
 
 
 def config(name, content, expect, status=1):
@@ -199,6 +199,9 @@ model("add-shape.json", m('"inputs": ["add_pe", "cat"]', '"inputs": ["add_pe", "
 model("linear-input-cols.json", m('"inputs": ["pool"]', '"inputs": ["hi"]'), "layers[17] (head, linear): weight has 4 inputs but input 'hi' has 2 columns")
 model("csv-missing.json", m('"csv": "../../data/tiny/data.csv"', '"csv": "no-such-data.csv"'),
       "model/no-such-data.csv: cannot open", prefix="")
+# valid JSON the loader accepts, whose float values overflow (found by fuzzing): the integer model refuses it
+model("overflow-float.json", m('"data": [0.0, 1.0,', '"data": [0.0, 1.6e29,'),
+      "layer 'scores': the float model gives no finite range on the calibration windows", argv="eval @/FILE")
 
 # ---- config JSON (for the tiny model) ---------------------------------------------------------------
 GOOD_CFG = ('{"format": "mpqx-config", "version": 1, "device": "xc7s15",\n'
