@@ -1,7 +1,8 @@
 /* Runs a fuzz harness over files and directories of inputs without libFuzzer, so the normal test suite
  * (gcc, with or without sanitizers) replays the seed corpus and every crash regression.
- * Usage: fuzz-replay-NAME PATH...  (a directory: every regular file in it, sorted). Exit 0 when every input
- * ran to completion; a crash or a failed check aborts. Prints TAP. */
+ * Usage: fuzz-replay-NAME PATH...  (a directory: every regular file in it, sorted; a missing path is skipped).
+ * Exit 0 when every input ran to completion and there was at least one; a crash or a failed check
+ * aborts. Prints TAP. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,8 +52,9 @@ static void run_path(const char *path)
 {
 	struct stat st;
 	if (stat(path, &st) != 0) {
-		printf("not ok %d - %s: missing\n", ++n_run, path);
-		exit(1);
+		/* a harness without crash regressions yet has no regress/NAME directory */
+		printf("# %s: missing, skipped\n", path);
+		return;
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		run_file(path);
