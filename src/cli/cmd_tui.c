@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "mpqx/app.h"
+#include "mpqx/export.h"
 #include "mpqx/session.h"
 #include "tui.h"
 
@@ -187,6 +189,10 @@ int cmd_tui(int argc, char **argv)
 	if (dump && parse_size(dump, &cols, &rows))
 		return cli_usage_error(NULL, "--dump-screen takes COLSxROWS, such as 80x24");
 
+	if (!dump && !bench && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+		cli_error("the explorer needs a terminal; in scripts use a subcommand (mpqx --help) or --dump-screen");
+		return CLI_FAIL;
+	}
 	setlocale(LC_ALL, "");
 	if ((dump || bench) && !to.ascii) {
 		/* Headless output is UTF-8 whatever the caller's locale, so dumps compare byte for byte. */
@@ -207,6 +213,11 @@ int cmd_tui(int argc, char **argv)
 	so.config = config;
 	so.device = device;
 	so.async = !dump;
+	if (so.async) {
+		/* Leave a core to the interface so painting never waits for the evaluation. */
+		long cores = sysconf(_SC_NPROCESSORS_ONLN);
+		so.threads = cores > 1 ? (int)cores - 1 : 1;
+	}
 	struct mpqx_session *s = NULL;
 	struct mpqx_err err = {0};
 	if (session_open(cli_model_path(optind < argc ? argv[optind] : NULL), &so, &s, &err)) {
@@ -219,6 +230,7 @@ int cmd_tui(int argc, char **argv)
 		session_free(s);
 		return CLI_FAIL;
 	}
+	app.export_fn = export_session;
 	int rc;
 	if (bench) {
 		rc = run_bench(&app, &to, dump ? rows : 48, dump ? cols : 160, keys, repeat, json);

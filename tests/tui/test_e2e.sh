@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# End-to-end runs of the explorer in tmux (private socket), polling the screen instead of sleeping:
+# open the default sample, move a slider and see MSE and a meter change, switch a buffer to block RAM and
+# see BRAM change, store and compare two slots, export with simulation and see mismatches=0, quit, and the
+# terminal is restored; a SIGTERM also restores it.
+# Usage: test_e2e.sh MPQX SRC_DIR. Prints TAP.
+set -u
+mpqx=$1
+src=$2
+n=0
+fails=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
+
+if ! command -v tmux > /dev/null; then
+	echo "1..0 # SKIP tmux not installed"
+	exit 0
+fi
+sock=mpqx-e2e-$$
+tmp=$(mktemp -d)
+T() { tmux -L "$sock" -f /dev/null "$@"; }
+cleanup() { T kill-server 2> /dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+screen() { T capture-pane -p -t e2e; }
+# wait_for PATTERN [SECONDS]: polls the screen every 50 ms until grep -E matches.
+wait_for() {
+	local pat=$1 limit=$(( ${2:-20} * 20 )) i
+	for ((i = 0; i < limit; i++)); do
+		screen | grep -qE -- "$pat" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+# wait_change LINE_PATTERN OLD [SECONDS]: polls until the first line matching LINE_PATTERN differs from OLD.
+wait_change() {
+	local pat=$1 old=$2 limit=$(( ${3:-20} * 20 )) i cur
+	for ((i = 0; i < limit; i++)); do
+		cur=$(screen | grep -E -m1 -- "$pat")
+		[ -n "$cur" ] && [ "$cur" != "$old" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+line() { screen | grep -E -m1 -- "$1"; }
+# Waits until no evaluation is pending, so the figures on the screen belong to the config.
+settle() { for ((i = 0; i < 400; i++)); do screen | grep -q "computing" || return 0; sleep 0.05; done; }
+
+start() {
+	T kill-server 2> /dev/null
+	T new-session -d -s e2e -x 120 -y 36 "cd '$tmp' && stty sane && env -u NO_COLOR TERM=xterm-256color MPQX_DATA_DIR='$src' '$mpqx' $*; echo EXIT=\$?; stty -a | tr ' ' '\n' | grep -E '^-?(icanon|echo)$' | tr '\n' ' '; echo; sleep 600"
+}
+
+start
+if wait_for "Layers \\(" 60 && wait_for "MSE [0-9]" 60; then ok "opens the default sample"; else not_ok "opens the default sample" "$(screen)"; fi
+settle
+
+# Move the output-bits slider of the selected layer (the first with weights) down by 4 bits.
+mse=$(line " MSE [0-9]")
+lutram=$(line "^.*LUTRAM [^ ]*[▏▎▍▌▋▊▉█░▓]")
+T send-keys -t e2e H
+if wait_change " MSE [0-9]" "$mse" 20; then ok "slider moves the MSE"; else not_ok "slider moves the MSE" "before: $mse" "$(screen)"; fi
+if wait_change "LUTRAM [^ ]*[▏▎▍▌▋▊▉█░▓]" "$lutram" 20; then ok "slider moves the LUTRAM meter"; else not_ok "slider moves the LUTRAM meter" "$(screen)"; fi
+settle
+
+# Find a layer whose buffer auto-resolves to distributed RAM (lower-case d in the graph), select it and put
+# its buffer in block RAM.
+T send-keys -t e2e g
+wait_for "▶ input" 5
+found=0
+for ((k = 0; k < 40; k++)); do
+	if screen | grep -E "▶ [a-z0-9_.]+ +[-0-9]+/[0-9]+ d" > /dev/null && ! screen | grep -qE "▶ (input|pool|head) "; then
+		found=1
+		break
+	fi
+	sel=$(screen | grep -o "▶ [a-z0-9_.]*")
+	T send-keys -t e2e j
+	wait_change "▶ " "$(line '▶ ')" 5
+done
+bram=$(line "BRAM +[^ ]*[▏▎▍▌▋▊▉█░▓]")
+T send-keys -t e2e b
+if [ $found = 1 ] && wait_for "buffer   block" 10 && wait_change "BRAM +[^ ]*[▏▎▍▌▋▊▉█░▓]" "$bram" 10; then
+	ok "buffer to block RAM changes BRAM"
+else
+	not_ok "buffer to block RAM changes BRAM" "before: $bram" "$(screen)"
+fi
+settle
+
+# Two slots side by side.
+T send-keys -t e2e 1
+wait_for "stored in slot 1" 10
+T send-keys -t e2e a
+settle
+T send-keys -t e2e 2
+wait_for "stored in slot 2" 10
+T send-keys -t e2e c
+if wait_for " Compare " 5 && screen | grep -q "slot 1 " && screen | grep -q "slot 2 " && screen | grep -q "◆" &&
+	screen | grep -qE "^MSE +[0-9.e-]+ +[0-9.e-]+ +[0-9.e-]+"; then
+	ok "compare view shows two slots with differences marked and MSE rows"
+else
+	not_ok "compare view shows two slots with differences marked and MSE rows" "$(screen)"
+fi
+T send-keys -t e2e Escape
+wait_for "Layers \\(" 5
+
+# Export with simulation of 2 windows into a fresh directory.
+T send-keys -t e2e e
+wait_for "Export Verilog" 5
+T send-keys -t e2e Up Up Up C-u
+T send-keys -t e2e -l "$tmp/export"
+T send-keys -t e2e Down BSpace BSpace BSpace BSpace 2 Down Down Enter
+if wait_for "RESULT windows=2 mismatches=0" 240; then
+	ok "export with simulation: mismatches=0"
+else
+	not_ok "export with simulation: mismatches=0" "$(screen)"
+fi
+[ -d "$tmp/export" ] && ok "export wrote $tmp/export" || not_ok "export wrote the directory"
+T send-keys -t e2e Escape
+
+# Quit: modified, so twice; the terminal comes back in canonical mode with echo.
+T send-keys -t e2e q
+wait_for "unsaved changes" 5
+T send-keys -t e2e q
+if wait_for "EXIT=0" 10; then ok "q q quits with status 0"; else not_ok "q q quits with status 0" "$(screen)"; fi
+if wait_for "^icanon echo" 5; then ok "terminal restored (icanon echo)"; else not_ok "terminal restored (icanon echo)" "$(screen)"; fi
+if [ "$(T display -p -t e2e '#{alternate_on}')" = 0 ]; then ok "alternate screen left"; else not_ok "alternate screen left"; fi
+
+# A signal restores the terminal too.
+start
+wait_for "Layers \\(" 60
+pid=$(T list-panes -t e2e -F '#{pane_pid}')
+child=$(pgrep -P "$pid" -f mpqx | head -1)
+[ -n "$child" ] && kill -TERM "$child"
+if wait_for "EXIT=0" 10 && wait_for "^icanon echo" 5; then ok "SIGTERM: exit and terminal restored"; else not_ok "SIGTERM: exit and terminal restored" "$(screen)"; fi
+
+# Resize below 80x24 and back.
+start
+wait_for "Layers \\(" 60
+T resize-window -t e2e -x 70 -y 20
+if wait_for "needs a terminal of at least 80x24; this one is 70x20" 5; then ok "too small: message"; else not_ok "too small: message" "$(screen)"; fi
+T resize-window -t e2e -x 120 -y 36
+if wait_for "Layers \\(" 5; then ok "resize back: panes again"; else not_ok "resize back: panes again" "$(screen)"; fi
+T send-keys -t e2e q
+wait_for "EXIT=0" 10 && ok "q quits an unmodified session at once" || not_ok "q quits an unmodified session at once" "$(screen)"
+
+echo "1..$n"
+[ "$fails" -eq 0 ]
