@@ -641,11 +641,41 @@ static void test_every_action(void **state)
 	assert_int_equal(act(f, APP_ACTION_COUNT), 0);
 }
 
+/* The man page lists every binding with its keys and help text (doc/mpqx.1 is generated from the same
+ * table; this catches a table change that the page did not follow). */
+static void test_man_page_keys(void **state)
+{
+	(void)state;
+	FILE *f = fopen(SRC_DIR "/doc/mpqx.1", "r");
+	assert_non_null(f);
+	static char text[1 << 17];
+	size_t n = fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	/* Unescape troff's \- and \e. */
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (text[i] == '\\' && i + 1 < n && (text[i + 1] == '-' || text[i + 1] == 'e')) {
+			text[o++] = text[i + 1] == '-' ? '-' : '\\';
+			i++;
+		} else {
+			text[o++] = text[i];
+		}
+	}
+	text[o] = '\0';
+	for (int i = 0; i < APP_ACTION_COUNT - 1; i++) {
+		char want[256];
+		snprintf(want, sizeof want, ".B %s\n%s\n", app_bindings[i].label, app_bindings[i].help);
+		if (!strstr(text, want))
+			fail_msg("doc/mpqx.1 lacks the binding %s: %s", app_bindings[i].label, app_bindings[i].help);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_key_table),
 		cmocka_unit_test(test_parse_keys),
+		cmocka_unit_test(test_man_page_keys),
 		cmocka_unit_test_setup_teardown(test_navigation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sliders, setup, teardown),
