@@ -65,4 +65,12 @@ void export_sim_divergence(const struct mpqx_sim_result *r, char *buf, size_t si
 /* The templates directory: $MPQX_DATA_DIR/hdl_templates, the source tree's, or the installed one. */
 const char *export_templates_dir(void);
 
+struct mpqx_session;
+
+/* The explorer's export (app_export_fn of include/mpqx/app.h): exports the session's current integer
+ * model into dir and, when sim, simulates it. result gets the RESULT line (or a summary); a mismatch,
+ * a differing buffer or a cycle count off the formula is an error naming the first difference. */
+int export_session(const struct mpqx_session *s, const char *dir, int windows, bool sim, char *result,
+		   size_t result_size, struct mpqx_err *err);
+
 #endif

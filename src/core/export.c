@@ -19,6 +19,7 @@
 #include "mpqx/fileio.h"
 #include "mpqx/hw.h"
 #include "mpqx/ieval.h"
+#include "mpqx/session.h"
 #include "mpqx/tmpl.h"
 #include "mpqx_config.h"
 
@@ -1391,4 +1392,36 @@ void export_sim_divergence(const struct mpqx_sim_result *r, char *buf, size_t si
 		snprintf(buf, size, "the buffer dump is incomplete or does not match the layer list");
 	else
 		snprintf(buf, size, "%s", "");
+}
+
+int export_session(const struct mpqx_session *s, const char *dir, int windows, bool sim, char *result,
+		   size_t result_size, struct mpqx_err *err)
+{
+	struct mpqx_export_opts o = {.windows = windows > 0 ? windows : MPQX_EXPORT_WINDOWS};
+	struct mpqx_export_info info;
+	if (result_size)
+		result[0] = '\0';
+	int rc = export_write(dir, s->q, &s->cfg, s->data, &o, &info, err);
+	if (rc)
+		return rc;
+	if (!sim) {
+		snprintf(result, result_size, "%d files, %d windows, %ld cycles per window", info.files, info.windows,
+			 info.cycles);
+		return MPQX_OK;
+	}
+	struct mpqx_sim_result r;
+	if ((rc = export_simulate(dir, &r, err)))
+		return rc;
+	snprintf(result, result_size, "%s", r.result);
+	if (export_sim_ok(&r))
+		return MPQX_OK;
+	char why[400];
+	export_sim_divergence(&r, why, sizeof why);
+	if (r.mismatches)
+		return err_set(err, MPQX_EINPUT, "%d output values differ%s%s", r.mismatches, why[0] ? "; " : "", why);
+	if (why[0])
+		return err_set(err, MPQX_EINPUT, "%s", why);
+	if (r.cycles != r.expected_cycles)
+		return err_set(err, MPQX_EINPUT, "%ld cycles simulated, %ld computed", r.cycles, r.expected_cycles);
+	return err_set(err, MPQX_EINPUT, "the testbench exited with status %d (see %s)", r.status, r.log);
 }
