@@ -264,7 +264,45 @@ csv("csv-nul", sub(CSV, "2.3705", "2.5\x0057"), "binary data (a NUL byte) in a C
 csv("csv-binary", rand_bytes(3, 3000).replace(b"\0", b"\1"), "line 1: no column named 'a' in the header")
 csv("csv-300-fields", ",".join("f%d" % i for i in range(300)) + "\n", "line 1: more than 256 fields")
 
-# ---- device and theme ini, templates: added when their loaders land ------------------------------------
+# ---- templates: the exporter reads them from MPQX_DATA_DIR/hdl_templates; the replay builds one data
+# directory per case (the real one with hdl_templates/TARGET.v replaced by tmpl/TARGET--CASE.v) ----------
+with open(os.path.join(HERE, "..", "..", "hdl_templates", "relu.v")) as f:
+    RELU = f.read()
+
+
+def tmpl(case, content, expect, target="relu"):
+    name = "%s--%s.v" % (target, case)
+    cases.append(("tmpl/" + name, content, 1,
+                  "MPQX_DATA_DIR=@tmp/data-%s--%s export @tiny -o @tmp/out-%s-%s" % (target, case, target, case),
+                  "hdl_templates/%s.v: %s" % (target, expect)))
+
+
+def r(old, new):
+    return sub(RELU, old, new)
+
+
+FIRST_CLOSE = RELU.index("/*}}*/")
+tmpl("unclosed", RELU[:RELU.rindex("/*}}*/")] + RELU[RELU.rindex("/*}}*/") + 6:], "line 63: placeholder RAM is not closed")
+tmpl("nested", r("/*{{MODULE*/mpqx_relu/*}}*/", "/*{{MODULE*/mpqx_/*{{WORDS*/1/*}}*/relu/*}}*/"),
+     "line 19: a placeholder inside placeholder MODULE")
+tmpl("undeclared", r("/*{{MODULE*/mpqx_relu/*}}*/", "/*{{MODULE*/mpqx_relu/*}}*/ /*{{NOPE*/x/*}}*/"),
+     "line 19: placeholder NOPE is not declared")
+tmpl("close-only", r("/*{{MODULE*/mpqx_relu/*}}*/", "/*{{MODULE*/mpqx_relu/*}}*/ /*}}*/"),
+     "line 19: a closing marker without an opening one")
+tmpl("malformed", r("/*{{MODULE*/mpqx_relu/*}}*/", "/*{{MODULE mpqx_relu/*}}*/"), "line 19: a malformed placeholder marker")
+tmpl("declared-twice", r("// @placeholder RAM ", "// @placeholder MODULE again\n// @placeholder RAM "),
+     "line 4: placeholder MODULE declared twice")
+tmpl("bad-declaration", r("// @placeholder RAM ", "// @placeholder\n// @placeholder RAM "),
+     "line 4: expected '// @placeholder NAME description'")
+tmpl("unused", r("// @placeholder RAM ", "// @placeholder EXTRA never used\n// @placeholder RAM "),
+     "placeholder EXTRA is declared but never used")
+tmpl("unfilled", r("/*{{MODULE*/mpqx_relu/*}}*/", "/*{{MODULE*/mpqx_relu/*}}*/ /*{{EXTRA*/x/*}}*/").replace(
+    "// @placeholder RAM ", "// @placeholder EXTRA set by nobody\n// @placeholder RAM ", 1),
+     "placeholders left unfilled: EXTRA")
+tmpl("empty", "", "no placeholder MODULE in this template")
+tmpl("binary", rand_bytes(4, 1500).replace(b"/", b"."), "no placeholder MODULE in this template")
+
+# ---- device and theme ini: added when the command line reaches their loaders ---------------------------
 
 # ---- command lines without a file (usage errors exit 2) ------------------------------------------------
 args = [
@@ -290,11 +328,21 @@ args = [
     (1, "eval @tmp/unreadable.json", "unreadable.json: cannot open: Permission denied"),
     (1, "eval @tiny -c @tmp/cfg-dir.json", "cfg-dir.json: not a regular file"),
     (1, "eval @tmp/" + "x" * 300 + ".json", "cannot open: File name too long"),
+    (2, "export @tiny", "-o DIR is required"),
+    (2, "export @tiny -o @tmp/x1 --windows -3", "--windows: expected a positive number, got '-3'"),
+    (2, "export @tiny -o @tmp/x1 --windows 99999999999", "--windows: expected a positive number"),
+    (2, "export @tiny -o @tmp/x1 --bogus", "unknown or incomplete option"),
+    (1, "export @tiny -o /dev/null/x", "/dev/null: cannot create a temporary directory: Not a directory"),
+    (1, "export @tiny -o /dev/null", "/dev/null: exists and is not a directory"),
+    (1, "export @tiny -o @tmp/x1 -c @/config/bits-17.json", "config/bits-17.json: defaults.a_bits: expected an integer from 2 to 16"),
+    (1, "export @/model/op-unknown.json -o @tmp/x1", "model/op-unknown.json: layers[15].op: unknown op 'gelu'"),
+    (1, "MPQX_DATA_DIR=@tmp/data-no-templates export @tiny -o @tmp/x2", "hdl_templates/ram.v: cannot open"),
+    (1, "MPQX_DATA_DIR=@tmp/data-dir-template export @tiny -o @tmp/x3", "hdl_templates/relu.v: not a regular file"),
 ]
 
 
 def main():
-    for sub_dir in ("model", "config", "csv"):
+    for sub_dir in ("model", "config", "csv", "tmpl"):
         d = os.path.join(HERE, sub_dir)
         os.makedirs(d, exist_ok=True)
         for f in os.listdir(d):

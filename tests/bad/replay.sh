@@ -24,6 +24,24 @@ mkdir "$tmp/csv-dir/data.csv"
 mkfifo "$tmp/csv-fifo/data.csv"
 cp "$tiny/model.json" "$tmp/unreadable.json"
 chmod 000 "$tmp/unreadable.json"
+# Data directories (MPQX_DATA_DIR) for the template cases: the real one, with hdl_templates/TARGET.v
+# replaced by tests/bad/tmpl/TARGET--CASE.v, removed, or a directory.
+data_dir() { # NAME: a data directory whose parts link to the real ones, hdl_templates copied
+	local d=$tmp/$1
+	mkdir -p "$d"
+	for part in devices themes samples; do [ -e "$src/$part" ] && ln -s "$src/$part" "$d/$part"; done
+	cp -r "$src/hdl_templates" "$d/hdl_templates"
+	echo "$d"
+}
+for f in "$bad"/tmpl/*--*.v; do
+	[ -f "$f" ] || continue
+	b=$(basename "$f" .v)
+	d=$(data_dir "data-$b")
+	cp "$f" "$d/hdl_templates/${b%%--*}.v"
+done
+d=$(data_dir data-no-templates) && rm -rf "$d/hdl_templates"
+d=$(data_dir data-dir-template) && rm "$d/hdl_templates/relu.v" && mkdir "$d/hdl_templates/relu.v"
+
 # root reads whatever the mode says: the permission case cannot fail then, so it is skipped
 can_deny=1
 if cat "$tmp/unreadable.json" >/dev/null 2>&1; then can_deny=0; fi
@@ -48,14 +66,20 @@ while IFS=$'\t' read -r want argline expect; do
 		continue
 	fi
 	args=()
+	envs=()
 	for w in $argline; do
 		w=${w//@tiny/$tiny}
 		w=${w//@tmp\//$tmp/}
 		w=${w//@\//$bad/}
-		args+=("$w")
+		# leading NAME=value words set the environment of the run
+		if [ ${#args[@]} -eq 0 ] && [[ $w =~ ^[A-Z_]+= ]]; then
+			envs+=("$w")
+		else
+			args+=("$w")
+		fi
 	done
 	tried=$((tried + 1))
-	out=$(cd "$tmp" && timeout -k 5 30 "$mpqx" "${args[@]}" </dev/null 2>&1)
+	out=$(cd "$tmp" && env "${envs[@]}" timeout -k 5 30 "$mpqx" "${args[@]}" </dev/null 2>&1)
 	status=$?
 	if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
 		not_ok "$desc" "timed out after 30 s (a hang)"
