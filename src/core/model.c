@@ -69,7 +69,7 @@ static const cJSON *member(struct ctx *c, const cJSON *obj, const char *key, con
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 	if (!v && required) {
 		char p[256];
-		snprintf(p, sizeof p, "%s%s%s", path, path[0] ? "." : "", key);
+		snprintf(p, sizeof p, "%.200s%s%.40s", path, path[0] ? "." : "", key);
 		*rc = bad(c, p, "missing");
 	}
 	return v;
@@ -85,7 +85,7 @@ static int get_int(struct ctx *c, const cJSON *obj, const char *key, const char 
 	if (!v)
 		return 0;
 	char p[256];
-	snprintf(p, sizeof p, "%s%s%s", path, path[0] ? "." : "", key);
+	snprintf(p, sizeof p, "%.200s%s%.40s", path, path[0] ? "." : "", key);
 	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble))
 		return bad(c, p, "expected an integer");
 	if (v->valuedouble < lo || v->valuedouble > hi) {
@@ -107,7 +107,7 @@ static int get_num(struct ctx *c, const cJSON *obj, const char *key, const char 
 	if (!v)
 		return 0;
 	char p[256];
-	snprintf(p, sizeof p, "%s%s%s", path, path[0] ? "." : "", key);
+	snprintf(p, sizeof p, "%.200s%s%.40s", path, path[0] ? "." : "", key);
 	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
 		return bad(c, p, "expected a finite number");
 	*out = v->valuedouble;
@@ -124,7 +124,7 @@ static int get_str(struct ctx *c, const cJSON *obj, const char *key, const char 
 	if (!v)
 		return 0;
 	char p[256];
-	snprintf(p, sizeof p, "%s%s%s", path, path[0] ? "." : "", key);
+	snprintf(p, sizeof p, "%.200s%s%.40s", path, path[0] ? "." : "", key);
 	if (!cJSON_IsString(v))
 		return bad(c, p, "expected a string");
 	if (strlen(v->valuestring) >= size || !v->valuestring[0])
