@@ -493,7 +493,7 @@ static void draw_plot(const struct tui_ctx *t, const struct mpqx_app *a, const s
 			view_fmt_sig(buf, sizeof buf, hi, 3);
 		else if (y == h - 1)
 			view_fmt_sig(buf, sizeof buf, lo, 3);
-		char lab[16];
+		char lab[80];
 		snprintf(lab, sizeof lab, "%5s ", buf);
 		put(t, p->y + y, p->x, lw, MPQX_TH_DIM, lab);
 		for (int x = 0; x < pw; x++) {
