@@ -102,7 +102,8 @@ bool session_layer_has_rom(const struct mpqx_session *s, int layer);
  * (may be NULL). */
 enum mpqx_resource session_dominant(const struct mpqx_session *s, int layer, double *frac);
 
-/* Capacity of the device for resource r, BRAM in tiles (RAMB18 / 2), and the design's use of it. */
+/* Capacity of the device for resource r, BRAM in tiles (RAMB18 / 2), and the design's use of it. LUT
+ * counts logic and memory LUTs (Vivado's "Slice LUTs"), as the estimate's utilisation does. */
 double session_capacity(const struct mpqx_session *s, enum mpqx_resource r);
 double session_used(const struct mpqx_session *s, enum mpqx_resource r);
 

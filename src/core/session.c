@@ -471,11 +471,13 @@ double session_capacity(const struct mpqx_session *s, enum mpqx_resource r)
 	}
 }
 
+/* LUT counts logic and memory LUTs against all LUTs, as the estimator's utilisation (Vivado's "Slice
+ * LUTs") does. */
 static double cost_of(const struct mpqx_cost *c, enum mpqx_resource r)
 {
 	switch (r) {
 	case MPQX_RES_LUT:
-		return (double)c->lut;
+		return (double)(c->lut + c->lutram);
 	case MPQX_RES_LUTRAM:
 		return (double)c->lutram;
 	case MPQX_RES_FF:

@@ -99,7 +99,7 @@ static double cost_value(const struct mpqx_cost *c, enum mpqx_resource r)
 {
 	switch (r) {
 	case MPQX_RES_LUT:
-		return (double)c->lut;
+		return (double)(c->lut + c->lutram); /* all LUTs, as the LUT meter */
 	case MPQX_RES_LUTRAM:
 		return (double)c->lutram;
 	case MPQX_RES_FF:
@@ -341,7 +341,7 @@ static void draw_layer(const struct tui_ctx *t, const struct mpqx_app *a, const 
 	}
 	const struct mpqx_cost *c = &s->est.layers[i];
 	int y = p->y + 1 + APP_F_COUNT;
-	snprintf(buf, sizeof buf, " LUT %s  LUTRAM %s  FF %s", view_fmt_count(t1, sizeof t1, (double)c->lut),
+	snprintf(buf, sizeof buf, " logic LUT %s  LUTRAM %s  FF %s", view_fmt_count(t1, sizeof t1, (double)c->lut),
 		 view_fmt_count(t2, sizeof t2, (double)c->lutram), view_fmt_count(t3, sizeof t3, (double)c->ff));
 	put(t, y++, p->x, p->w, MPQX_TH_NORMAL, buf);
 	snprintf(buf, sizeof buf, " BRAM %s  DSP %ld  cycles %s", fmt_res(t1, sizeof t1, MPQX_RES_BRAM, c->bram18 / 2.0),
