@@ -212,7 +212,7 @@ int cmd_tui(int argc, char **argv)
 	so.devices_dir = devdir;
 	so.config = config;
 	so.device = device;
-	so.async = !dump;
+	so.async = !dump || bench;
 	if (so.async) {
 		/* Leave a core to the interface so painting never waits for the evaluation. */
 		long cores = sysconf(_SC_NPROCESSORS_ONLN);
