@@ -3,6 +3,7 @@
 #define MPQX_ESTIMATE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "mpqx/config.h"
 #include "mpqx/device.h"
@@ -19,11 +20,13 @@ enum mpqx_resource { MPQX_RES_LUT, MPQX_RES_LUTRAM, MPQX_RES_FF, MPQX_RES_BRAM, 
 struct mpqx_estimate {
 	int n_layers;
 	struct mpqx_cost *layers;            /* per model layer; owned */
+	struct mpqx_cost top;                /* the top module's own glue (start chain, shared read ports) */
 	enum mpqx_storage *buffer, *rom;     /* per layer, auto resolved to block or distributed/logic; owned */
 	struct mpqx_cost total;
 	double bram_tiles;                   /* RAMB18 count / 2, as Vivado reports "Block RAM Tile" */
 	double latency_us;                   /* total cycles at the device clock */
-	double util[MPQX_RES_COUNT];         /* fraction of the device's capacity */
+	double util[MPQX_RES_COUNT];         /* fraction of the device's capacity; LUT counts logic and memory
+						LUTs against all LUTs, as Vivado's "Slice LUTs" */
 	bool fits;
 	enum mpqx_resource limiting;         /* the resource with the highest utilisation */
 };
@@ -47,5 +50,44 @@ enum mpqx_storage estimate_resolve_buffer(const struct mpqx_qmodel *q, const str
 enum mpqx_storage estimate_resolve_rom(const struct mpqx_qmodel *q, const struct mpqx_config *c, int l);
 
 const char *estimate_resource_name(enum mpqx_resource r);
+
+/* ---- The rules, exposed for tests and tools (doc/estimator.md) ---- */
+
+/* RAMB18 count of a simple dual-port memory of depth x width with a registered read, as Yosys maps it
+ * (the cheapest RAMB18 shape; RAMB36 sites count as two). */
+long estimate_bram18(long depth, int width);
+
+/* LUTs used as memory by a distributed simple dual-port RAM of depth x width: RAM32M below 64 words,
+ * RAM64M banks of 64 words above, RAM128X1D for 128 x 1. */
+long estimate_lutram(long depth, int width);
+
+/* DSP48E1 count of a product of an a-bit by a b-bit operand with y result bits, as Yosys's mul2dsp splits
+ * it into 25 x 18 signed slices; 0 when it stays in LUTs (an operand below 2 bits or y below 9 bits). */
+int estimate_dsp(int a, int b, int y, bool a_signed, bool b_signed);
+
+/* DSP48E1 count of |v| (vbits unsigned) times the constant m: trailing zeros of m become a shift, a power
+ * of two needs no multiplier. */
+int estimate_dsp_const(int vbits, int64_t m);
+
+/* ---- Features of the LUT/FF models, for refitting (tools/fit_costs.py) ---- */
+
+#define MPQX_EST_MAX_FEATURES 16
+#define MPQX_EST_MAX_BLOCKS 12
+
+/* One block of a layer as the RTL builds it: its kind (a section of the cost ini), the values of the
+ * kind's features (names[i], static strings), its cost and the part of it that comes from rules
+ * (memories, DSPs, registers counted exactly) rather than from the fitted model. */
+struct mpqx_est_block {
+	const char *kind;
+	int n_features;
+	const char *const *names;
+	double f[MPQX_EST_MAX_FEATURES];
+	struct mpqx_cost cost, rule;
+};
+
+/* The blocks of layer l (at most MPQX_EST_MAX_BLOCKS; blocks of one kind are summed) and of the top
+ * module (l = -1). Returns the number of blocks. */
+int estimate_layer_blocks(const struct mpqx_qmodel *q, const struct mpqx_config *c,
+			  const struct mpqx_coeffs *k, int l, struct mpqx_est_block *out);
 
 #endif

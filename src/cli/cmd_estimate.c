@@ -1,0 +1,341 @@
+/* mpqx estimate: resources and latency of the exported RTL, per layer, against a device. */
+#include <cjson/cJSON.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "mpqx/config.h"
+#include "mpqx/device.h"
+#include "mpqx/estimate.h"
+#include "mpqx/fileio.h"
+#include "mpqx/fref.h"
+#include "mpqx/quant.h"
+
+/* The rule of src/core/storage.c, in words (doc/estimator.md, "Storage"). */
+static const char auto_rule[] =
+	"auto storage: a buffer or a layer's ROMs go to block RAM from 9216 bits (half a RAMB18, "
+	"depth x width) on, else to LUTs";
+
+static int usage_text(void)
+{
+	printf("usage: mpqx estimate MODEL [-c CONFIG] [-d DEVICE] [--json]\n"
+	       "  -c CONFIG     per-layer bits and storage (default: uniform 8 bits, storage auto)\n"
+	       "  -d DEVICE     device name (devices/NAME.ini) or an .ini path (default: the config's device)\n"
+	       "  --costs INI   estimator coefficients (default: devices/FAMILY-cost.ini)\n"
+	       "  --json        one JSON object on stdout\n"
+	       "  --features    with --json: each layer's blocks and model features (for tools/fit_costs.py)\n"
+	       "Resources: logic LUTs, LUTs as memory, flip-flops, RAMB18 (a Block RAM tile is two), DSP48E1.\n"
+	       "The LUT utilisation counts logic and memory LUTs against all LUTs of the device.\n");
+	return CLI_OK;
+}
+
+static long res_of(const struct mpqx_cost *c, enum mpqx_resource r)
+{
+	switch (r) {
+	case MPQX_RES_LUT:
+		return c->lut;
+	case MPQX_RES_LUTRAM:
+		return c->lutram;
+	case MPQX_RES_FF:
+		return c->ff;
+	case MPQX_RES_BRAM:
+		return c->bram18;
+	case MPQX_RES_DSP:
+		return c->dsp;
+	default:
+		return 0;
+	}
+}
+
+static long cap_of(const struct mpqx_device *d, enum mpqx_resource r)
+{
+	switch (r) {
+	case MPQX_RES_LUT:
+		return d->lut;
+	case MPQX_RES_LUTRAM:
+		return d->lutram;
+	case MPQX_RES_FF:
+		return d->ff;
+	case MPQX_RES_BRAM:
+		return d->bram18;
+	case MPQX_RES_DSP:
+		return d->dsp;
+	default:
+		return 0;
+	}
+}
+
+static cJSON *cost_json(const struct mpqx_cost *c)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "lut", (double)c->lut);
+	cJSON_AddNumberToObject(o, "lutram", (double)c->lutram);
+	cJSON_AddNumberToObject(o, "ff", (double)c->ff);
+	cJSON_AddNumberToObject(o, "bram18", (double)c->bram18);
+	cJSON_AddNumberToObject(o, "dsp", (double)c->dsp);
+	cJSON_AddNumberToObject(o, "cycles", (double)c->cycles);
+	return o;
+}
+
+static cJSON *blocks_json(const struct mpqx_est_block *b, int n)
+{
+	cJSON *a = cJSON_CreateArray();
+	for (int i = 0; i < n; i++) {
+		cJSON *e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "kind", b[i].kind);
+		cJSON *f = cJSON_AddObjectToObject(e, "features");
+		for (int k = 0; k < b[i].n_features; k++)
+			cJSON_AddNumberToObject(f, b[i].names[k], b[i].f[k]);
+		cJSON_AddNumberToObject(e, "lut", (double)b[i].cost.lut);
+		cJSON_AddNumberToObject(e, "ff", (double)b[i].cost.ff);
+		cJSON_AddNumberToObject(e, "rule_lut", (double)b[i].rule.lut);
+		cJSON_AddNumberToObject(e, "rule_ff", (double)b[i].rule.ff);
+		cJSON_AddItemToArray(a, e);
+	}
+	return a;
+}
+
+static void print_json(const struct mpqx_model *m, const struct mpqx_config *c, const struct mpqx_qmodel *q,
+		       const struct mpqx_device *dev, const struct mpqx_coeffs *k, const struct mpqx_estimate *e,
+		       bool features)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "model", m->name);
+	cJSON_AddStringToObject(o, "device", dev->name);
+	cJSON_AddStringToObject(o, "family", dev->family);
+	cJSON_AddNumberToObject(o, "clock_mhz", dev->clock_mhz);
+	cJSON_AddBoolToObject(o, "fits", e->fits);
+	cJSON_AddStringToObject(o, "limiting", estimate_resource_name(e->limiting));
+	cJSON *t = cost_json(&e->total);
+	cJSON_AddNumberToObject(t, "bram_tiles", e->bram_tiles);
+	cJSON_AddNumberToObject(t, "latency_us", e->latency_us);
+	cJSON_AddItemToObject(o, "total", t);
+	cJSON *cap = cJSON_CreateObject();
+	for (int r = 0; r < MPQX_RES_COUNT; r++)
+		cJSON_AddNumberToObject(cap, estimate_resource_name((enum mpqx_resource)r),
+					(double)cap_of(dev, (enum mpqx_resource)r));
+	cJSON_AddNumberToObject(cap, "bram_tiles", dev->bram18 / 2.0);
+	cJSON_AddItemToObject(o, "capacity", cap);
+	cJSON *u = cJSON_CreateObject();
+	for (int r = 0; r < MPQX_RES_COUNT; r++)
+		cJSON_AddNumberToObject(u, estimate_resource_name((enum mpqx_resource)r),
+					isfinite(e->util[r]) ? e->util[r] : 1e9);
+	cJSON_AddItemToObject(o, "utilisation", u);
+	cJSON *top = cost_json(&e->top);
+	struct mpqx_est_block blk[MPQX_EST_MAX_BLOCKS];
+	if (features)
+		cJSON_AddItemToObject(top, "blocks", blocks_json(blk, estimate_layer_blocks(q, c, k, -1, blk)));
+	cJSON_AddItemToObject(o, "top", top);
+	cJSON *arr = cJSON_AddArrayToObject(o, "layers");
+	for (int l = 0; l < m->n_layers; l++) {
+		const struct mpqx_layer *ly = &m->layers[l];
+		cJSON *L = cJSON_CreateObject();
+		cJSON_AddStringToObject(L, "name", ly->name);
+		cJSON_AddStringToObject(L, "op", model_op_name(ly->op));
+		const struct mpqx_cost *cc = &e->layers[l];
+		cJSON_AddNumberToObject(L, "lut", (double)cc->lut);
+		cJSON_AddNumberToObject(L, "lutram", (double)cc->lutram);
+		cJSON_AddNumberToObject(L, "ff", (double)cc->ff);
+		cJSON_AddNumberToObject(L, "bram18", (double)cc->bram18);
+		cJSON_AddNumberToObject(L, "dsp", (double)cc->dsp);
+		cJSON_AddNumberToObject(L, "cycles", (double)cc->cycles);
+		cJSON_AddNumberToObject(L, "a_bits", q->l[l].out.bits);
+		if (model_layer_has_weights(ly))
+			cJSON_AddNumberToObject(L, "w_bits", q->l[l].w.bits);
+		if (ly->op != MPQX_OP_CONST) {
+			cJSON_AddStringToObject(L, "buffer", config_storage_name(e->buffer[l], false));
+			cJSON_AddStringToObject(L, "buffer_configured", config_storage_name(c->layers[l].buffer, false));
+		}
+		if (model_layer_has_weights(ly) || ly->op == MPQX_OP_CONST || ly->op == MPQX_OP_SOFTMAX) {
+			cJSON_AddStringToObject(L, "rom", config_storage_name(e->rom[l], true));
+			cJSON_AddStringToObject(L, "rom_configured", config_storage_name(c->layers[l].rom, true));
+		}
+		if (features)
+			cJSON_AddItemToObject(L, "blocks", blocks_json(blk, estimate_layer_blocks(q, c, k, l, blk)));
+		cJSON_AddItemToArray(arr, L);
+	}
+	cJSON_AddStringToObject(o, "auto_rule", auto_rule);
+	char *s = cJSON_Print(o);
+	puts(s);
+	free(s);
+	cJSON_Delete(o);
+}
+
+/* "1234" or "12.3k" in at most 6 characters. */
+static const char *num(char *buf, size_t size, long v)
+{
+	if (v < 100000)
+		snprintf(buf, size, "%ld", v);
+	else
+		snprintf(buf, size, "%.1fk", (double)v / 1000);
+	return buf;
+}
+
+static const char *storage_cell(char *buf, size_t size, enum mpqx_storage resolved, enum mpqx_storage configured,
+				bool rom)
+{
+	const char *n = resolved == MPQX_STORE_BLOCK ? "block" : rom ? "logic" : "lut";
+	snprintf(buf, size, "%s%s", n, configured == MPQX_STORE_AUTO ? "*" : "");
+	return buf;
+}
+
+static void print_text(const struct mpqx_model *m, const struct mpqx_config *c, const struct mpqx_qmodel *q,
+		       const char *config, const struct mpqx_device *dev, const struct mpqx_estimate *e)
+{
+	char b1[32], b2[32], n[6][24];
+	printf("%s on %s (%s, %g MHz), %s\n\n", m->name, dev->name, dev->family, dev->clock_mhz,
+	       config ? config : "uniform 8 bits, storage auto");
+	printf("%-16s %-8s %5s %-7s %-7s %6s %6s %6s %6s %4s %9s\n", "layer", "op", "bits", "buffer", "rom", "LUT",
+	       "LUTRAM", "FF", "BRAM18", "DSP", "cycles");
+	for (int l = 0; l < m->n_layers; l++) {
+		const struct mpqx_layer *ly = &m->layers[l];
+		const struct mpqx_cost *cc = &e->layers[l];
+		char bits[16];
+		if (model_layer_has_weights(ly))
+			snprintf(bits, sizeof bits, "%d/%d", q->l[l].w.bits, q->l[l].out.bits);
+		else
+			snprintf(bits, sizeof bits, "%d", q->l[l].out.bits);
+		bool has_rom = model_layer_has_weights(ly) || ly->op == MPQX_OP_CONST || ly->op == MPQX_OP_SOFTMAX;
+		printf("%-16.16s %-8s %5s %-7s %-7s %6s %6s %6s %6s %4s %9ld\n", ly->name, model_op_name(ly->op), bits,
+		       ly->op == MPQX_OP_CONST ? "-"
+					       : storage_cell(b1, sizeof b1, e->buffer[l], c->layers[l].buffer, false),
+		       has_rom ? storage_cell(b2, sizeof b2, e->rom[l], c->layers[l].rom, true) : "-",
+		       num(n[0], sizeof n[0], cc->lut), num(n[1], sizeof n[1], cc->lutram), num(n[2], sizeof n[2], cc->ff),
+		       num(n[3], sizeof n[3], cc->bram18), num(n[4], sizeof n[4], cc->dsp), cc->cycles);
+	}
+	const struct mpqx_cost *t = &e->top;
+	printf("%-16s %-8s %5s %-7s %-7s %6s %6s %6s %6s %4s %9s\n", "(top)", "", "", "", "", num(n[0], sizeof n[0], t->lut),
+	       num(n[1], sizeof n[1], t->lutram), num(n[2], sizeof n[2], t->ff), num(n[3], sizeof n[3], t->bram18), num(n[4], sizeof n[4], t->dsp), "");
+	t = &e->total;
+	printf("%-16s %-8s %5s %-7s %-7s %6s %6s %6s %6s %4s %9ld\n", "total", "", "", "", "", num(n[0], sizeof n[0], t->lut),
+	       num(n[1], sizeof n[1], t->lutram), num(n[2], sizeof n[2], t->ff), num(n[3], sizeof n[3], t->bram18), num(n[4], sizeof n[4], t->dsp),
+	       t->cycles);
+
+	printf("\n%-12s %12s %12s %8s\n", "resource", "used", "available", "use");
+	for (int r = 0; r < MPQX_RES_COUNT; r++) {
+		char used[32], avail[32], pct[16];
+		enum mpqx_resource rr = (enum mpqx_resource)r;
+		if (rr == MPQX_RES_LUT)
+			snprintf(used, sizeof used, "%ld", e->total.lut + e->total.lutram);
+		else if (rr == MPQX_RES_BRAM)
+			snprintf(used, sizeof used, "%.1f", e->bram_tiles);
+		else
+			snprintf(used, sizeof used, "%ld", res_of(&e->total, rr));
+		if (rr == MPQX_RES_BRAM)
+			snprintf(avail, sizeof avail, "%.1f", dev->bram18 / 2.0);
+		else
+			snprintf(avail, sizeof avail, "%ld", cap_of(dev, rr));
+		if (isfinite(e->util[r]))
+			snprintf(pct, sizeof pct, "%.1f%%", 100 * e->util[r]);
+		else
+			snprintf(pct, sizeof pct, "inf");
+		static const char *const label[MPQX_RES_COUNT] = {"LUT (all)", "LUT as mem", "FF", "BRAM tiles", "DSP"};
+		printf("%-12s %12s %12s %8s%s\n", label[r], used, avail, pct,
+		       e->util[r] > 1 ? "  OVER" : (rr == e->limiting ? "  <- limiting" : ""));
+	}
+	printf("\n%s: limiting resource %s at %.1f%%; latency %.2f us per window (%ld cycles at %g MHz)\n",
+	       e->fits ? "FITS" : "DOES NOT FIT", estimate_resource_name(e->limiting), 100 * e->util[e->limiting],
+	       e->latency_us, e->total.cycles, dev->clock_mhz);
+	printf("* = resolved from auto; %s.\n", auto_rule);
+}
+
+int cmd_estimate(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"device", required_argument, NULL, 'd'},
+		{"costs", required_argument, NULL, 'k'},
+		{"json", no_argument, NULL, 'j'},
+		{"features", no_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config = NULL, *device = NULL, *costs = NULL;
+	bool json = false, features = false;
+	int ch;
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "c:d:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'd':
+			device = optarg;
+			break;
+		case 'k':
+			costs = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'f':
+			features = true;
+			break;
+		case 'h':
+			return usage_text();
+		default:
+			return cli_usage_error("estimate", "unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (argc - optind > 1)
+		return cli_usage_error("estimate", "expected one MODEL, got %d arguments", argc - optind);
+	if (features && !json)
+		return cli_usage_error("estimate", "--features needs --json");
+
+	struct mpqx_model *m;
+	struct mpqx_dataset *d;
+	if (cli_load(optind < argc ? argv[optind] : NULL, &m, &d))
+		return CLI_FAIL;
+	struct mpqx_err err = {0};
+	struct mpqx_config cfg = {0};
+	struct mpqx_fref *f = NULL;
+	struct mpqx_qmodel *q = NULL;
+	struct mpqx_coeffs *k = NULL;
+	struct mpqx_estimate est;
+	struct mpqx_device dev;
+	int rc = CLI_FAIL;
+	if (estimate_init(&est, m->n_layers)) {
+		err_set(&err, MPQX_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if (config ? config_load(config, m, &cfg, &err) : config_init(&cfg, m, 8)) {
+		if (!config)
+			err_set(&err, MPQX_ENOMEM, "out of memory");
+		goto fail;
+	}
+	char ddir[4400];
+	snprintf(ddir, sizeof ddir, "%s", cli_data_dir("devices"));
+	if (device_load(ddir, device ? device : cfg.device, &dev, &err))
+		goto fail;
+	char kpath[4500];
+	if (costs)
+		snprintf(kpath, sizeof kpath, "%s", costs);
+	else
+		snprintf(kpath, sizeof kpath, "%s/%s-cost.ini", ddir, dev.family);
+	if (estimate_coeffs_load(kpath, &k, &err))
+		goto fail;
+	if (fref_run(m, d, false, &f, &err) || quant_build(m, f, &cfg, &q, &err) ||
+	    estimate_run(q, &cfg, &dev, k, &est, &err))
+		goto fail;
+	if (json)
+		print_json(m, &cfg, q, &dev, k, &est, features);
+	else
+		print_text(m, &cfg, q, config, &dev, &est);
+	rc = CLI_OK;
+	goto out;
+fail:
+	cli_error("%s", err.msg);
+out:
+	estimate_coeffs_free(k);
+	estimate_fini(&est);
+	quant_free(q);
+	fref_free(f);
+	config_fini(&cfg);
+	dataset_free(d);
+	model_free(m);
+	return rc;
+}

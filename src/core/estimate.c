@@ -1,0 +1,841 @@
+/* Resource and latency estimate of the exported RTL (doc/estimator.md).
+ *
+ * A layer is costed block by block, each block being one module (or the layer module's own logic) of the
+ * RTL that hdl_templates/ builds: the output buffer, the ROMs, the requantizer, the rescale blocks, the
+ * divider and the layer's own control and datapath. Every block function has the same signature and
+ * returns LUT, LUTRAM, FF, BRAM18, DSP and cycles:
+ *  - memories and DSPs come from rules (RAMB18 shapes, RAM32M/RAM64M banks, Yosys's mul2dsp split);
+ *  - logic LUTs and FFs are linear models of a few features per block whose coefficients are fitted
+ *    against synthesis (devices/FAMILY-cost.ini, tools/fit_costs.py);
+ *  - cycles are the templates' state machines, from include/mpqx/hw.h.
+ * Shapes, widths and cycles come from hw_layer(), the numbers the exporter writes the RTL from. */
+#include "mpqx/estimate.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mpqx/fileio.h"
+#include "mpqx/hw.h"
+
+/* ---- block kinds and their features ---- */
+
+/* The layer module's own logic (control counters and datapath), one kind per op. Features:
+ *   one   1
+ *   ctrl  bits of the counters and address registers of the template's state machine
+ *   acc   accumulator / sum width (its adder, the bias adder and the magnitude of MAC layers)
+ *   mux   bits of the shared multiplier's operand multiplexers
+ *   prod  width of the registered product the requantizer reads
+ *   in    bits of the inputs' zero-point subtractions
+ *   out   output bits
+ *   regs  all register bits the template declares (DSP-absorbed ones included) */
+static const char *const f_layer[] = {"one", "ctrl", "acc", "mux", "prod", "in", "out", "regs"};
+enum { FL_ONE, FL_CTRL, FL_ACC, FL_MUX, FL_PROD, FL_IN, FL_OUT, FL_REGS, FL_N };
+
+/* Distributed buffer: the read multiplexer of RAM64M banks, per address width 7..13 (a*width + b). */
+static const char *const f_ram[] = {"w7", "one7", "w8", "one8", "w9", "one9", "w10", "one10",
+				    "w11", "one11", "w12", "one12", "w13", "one13"};
+#define RAM_AW_MIN 7
+#define RAM_AW_MAX 13
+
+/* Logic ROM: small = varying output bits of ROMs of at most 64 words, big = varying output bits times
+ * 64-word blocks of the stored words for deeper ROMs, cols = varying output bits (each a flip-flop). */
+static const char *const f_rom[] = {"small", "big", "cols"};
+enum { FR_SMALL, FR_BIG, FR_COLS, FR_N };
+
+/* Requantizer tail (requant.v): pw = product bits, sh = bits left after the shift, ob = output bits. */
+static const char *const f_requant[] = {"one", "pw", "sh", "ob"};
+enum { FQ_ONE, FQ_PW, FQ_SH, FQ_OB, FQ_N };
+
+/* Rescale block (rescale.v without its requantizer): iw = input bits (its magnitude), lutmul = the
+ * product's partial-product bits when it stays in LUTs, preg = product register bits outside a DSP,
+ * dspx = DSPs beyond the first. */
+static const char *const f_rescale[] = {"one", "iw", "lutmul", "preg", "dspx"};
+enum { FS_ONE, FS_IW, FS_LUTMUL, FS_PREG, FS_DSPX, FS_N };
+
+/* Softmax divider (div.v): sw = remainder width, qw = quotient bits, regs = register bits. */
+static const char *const f_div[] = {"one", "sw", "qw", "regs"};
+enum { FD_ONE, FD_SW, FD_QW, FD_REGS, FD_N };
+
+/* Top module glue: orbits = address bits ORed where several layers read one buffer, layers = layers in
+ * the start/done chain. */
+static const char *const f_top[] = {"one", "orbits", "layers"};
+enum { FT_ONE, FT_ORBITS, FT_LAYERS, FT_N };
+
+#define NF(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+enum kind {
+	K_LINEAR, K_AFFINE, K_MATMUL, K_ADD, K_RELU, K_SPLIT, K_AVGPOOL, K_CONCAT, K_SOFTMAX,
+	K_RAM, K_ROM, K_REQUANT, K_RESCALE, K_DIV, K_TOP, K_COUNT
+};
+
+static const struct {
+	const char *name;
+	const char *const *feat;
+	int n;
+} kinds[K_COUNT] = {
+	[K_LINEAR] = {"linear", f_layer, NF(f_layer)},     [K_AFFINE] = {"affine", f_layer, NF(f_layer)},
+	[K_MATMUL] = {"matmul", f_layer, NF(f_layer)},     [K_ADD] = {"add", f_layer, NF(f_layer)},
+	[K_RELU] = {"relu", f_layer, NF(f_layer)},         [K_SPLIT] = {"split", f_layer, NF(f_layer)},
+	[K_AVGPOOL] = {"avgpool", f_layer, NF(f_layer)},   [K_CONCAT] = {"concat", f_layer, NF(f_layer)},
+	[K_SOFTMAX] = {"softmax", f_layer, NF(f_layer)},   [K_RAM] = {"ram", f_ram, NF(f_ram)},
+	[K_ROM] = {"rom", f_rom, NF(f_rom)},               [K_REQUANT] = {"requant", f_requant, NF(f_requant)},
+	[K_RESCALE] = {"rescale", f_rescale, NF(f_rescale)}, [K_DIV] = {"div", f_div, NF(f_div)},
+	[K_TOP] = {"top", f_top, NF(f_top)},
+};
+
+struct mpqx_coeffs {
+	char family[32];
+	double lut[K_COUNT][MPQX_EST_MAX_FEATURES];
+	double ff[K_COUNT][MPQX_EST_MAX_FEATURES];
+};
+
+/* ---- coefficient file ---- */
+
+struct cctx {
+	const char *path;
+	struct mpqx_coeffs *k;
+	struct mpqx_err *err;
+	bool failed, named;
+};
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static int cfail(struct cctx *c, const char *fmt, ...)
+{
+	char m[MPQX_ERR_LEN];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(m, sizeof m, fmt, ap);
+	va_end(ap);
+	err_set(c->err, MPQX_EINPUT, "%s", m);
+	c->failed = true;
+	return 0;
+}
+
+static int chandler(void *user, const char *section, const char *name, const char *value)
+{
+	struct cctx *c = user;
+	if (c->failed)
+		return 0;
+	if (strcmp(section, "family") == 0) {
+		if (strcmp(name, "name") == 0) {
+			size_t n = strlen(value);
+			if (n == 0 || n >= sizeof c->k->family)
+				return cfail(c, "[family] name: expected a family name such as xc7");
+			memcpy(c->k->family, value, n + 1);
+			c->named = true;
+		}
+		return 1; /* other keys (source, fitted) describe the fit */
+	}
+	int kd = -1;
+	for (int i = 0; i < K_COUNT; i++)
+		if (strcmp(section, kinds[i].name) == 0)
+			kd = i;
+	if (kd < 0)
+		return cfail(c, "unknown section [%s]: expected [family] or a block kind (linear, affine, matmul, "
+			     "add, relu, split, avgpool, concat, softmax, ram, rom, requant, rescale, div, top)",
+			     section);
+	double *row;
+	const char *feat;
+	if (strncmp(name, "lut.", 4) == 0) {
+		row = c->k->lut[kd];
+		feat = name + 4;
+	} else if (strncmp(name, "ff.", 3) == 0) {
+		row = c->k->ff[kd];
+		feat = name + 3;
+	} else {
+		return cfail(c, "[%s] %s: expected lut.FEATURE or ff.FEATURE", section, name);
+	}
+	int fi = -1;
+	for (int i = 0; i < kinds[kd].n; i++)
+		if (strcmp(feat, kinds[kd].feat[i]) == 0)
+			fi = i;
+	if (fi < 0) {
+		char list[256] = "";
+		for (int i = 0; i < kinds[kd].n; i++) {
+			size_t u = strlen(list);
+			snprintf(list + u, sizeof list - u, "%s%s", i ? ", " : "", kinds[kd].feat[i]);
+		}
+		return cfail(c, "[%s] %s: unknown feature '%s' (expected one of %s)", section, name, feat, list);
+	}
+	char *end;
+	errno = 0;
+	double v = strtod(value, &end);
+	if (errno || end == value || *end || !isfinite(v) || fabs(v) > 1e6)
+		return cfail(c, "[%s] %s = '%s': expected a number", section, name, value);
+	row[fi] = v;
+	return 1;
+}
+
+int estimate_coeffs_load(const char *path, struct mpqx_coeffs **out, struct mpqx_err *err)
+{
+	*out = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	int rc = fileio_read(path, &text, &len, err);
+	if (rc)
+		return rc;
+	if (memchr(text, '\0', len)) {
+		free(text);
+		return err_set(err, MPQX_EINPUT, "%s: not a text file (a NUL byte)", path);
+	}
+	struct mpqx_coeffs *k = calloc(1, sizeof *k);
+	if (!k) {
+		free(text);
+		return err_set(err, MPQX_ENOMEM, "%s: out of memory", path);
+	}
+	struct cctx c = {.path = path, .k = k, .err = err};
+	int line = ini_parse_string(text, chandler, &c);
+	free(text);
+	if (line != 0) {
+		if (line < 0)
+			rc = err_set(err, MPQX_ENOMEM, "%s: out of memory", path);
+		else if (c.failed) {
+			char m[MPQX_ERR_LEN];
+			snprintf(m, sizeof m, "%s", err ? err->msg : "");
+			rc = err_set(err, MPQX_EINPUT, "%s: line %d: %s", path, line, m);
+		} else
+			rc = err_set(err, MPQX_EINPUT, "%s: line %d: expected `key = value` or [section]", path, line);
+		free(k);
+		return rc;
+	}
+	if (!c.named) {
+		free(k);
+		return err_set(err, MPQX_EINPUT, "%s: no [family] name", path);
+	}
+	*out = k;
+	return MPQX_OK;
+}
+
+void estimate_coeffs_free(struct mpqx_coeffs *c)
+{
+	free(c);
+}
+
+/* ---- rules ---- */
+
+static long ceil_div(long a, long b)
+{
+	return (a + b - 1) / b;
+}
+
+static int imax(int a, int b)
+{
+	return a > b ? a : b;
+}
+
+long estimate_bram18(long depth, int width)
+{
+	/* RAMB18E1 simple dual-port shapes (UG473). Yosys's memory_libmap picks the cheapest; a RAMB36 is
+	 * two RAMB18s of the same shapes at twice the depth, so it never beats them in RAMB18 units. */
+	static const struct {
+		long d;
+		int w;
+	} shapes[] = {{16384, 1}, {8192, 2}, {4096, 4}, {2048, 9}, {1024, 18}, {512, 36}};
+	if (depth <= 0 || width <= 0)
+		return 0;
+	long best = -1;
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+		long n = ceil_div(depth, shapes[i].d) * ceil_div(width, shapes[i].w);
+		if (best < 0 || n < best)
+			best = n;
+	}
+	return best;
+}
+
+long estimate_lutram(long depth, int width)
+{
+	if (depth <= 0 || width <= 0)
+		return 0;
+	if (depth <= 32)
+		return 4 * ceil_div(width, 6); /* RAM32M: 32 x 6 simple dual-port in 4 LUTs */
+	if (depth == 128 && width == 1)
+		return 4; /* RAM128X1D */
+	return 4 * ceil_div(depth, 64) * ceil_div(width, 3); /* RAM64M banks: 64 x 3 in 4 LUTs */
+}
+
+/* Yosys's mul2dsp for the xc7 family: A up to 25 and B up to 18 bits per DSP48E1, slices of 17 bits
+ * plus a sign bit, at least 2-bit operands and a 9-bit product. top: a $mul cell (unsigned operands
+ * become signed one bit wider and the wider one goes to A); otherwise a $__mul slice taken as it is. */
+static int mul2dsp(int a, int b, int y, bool as, bool bs, bool top)
+{
+	if (a < 2 || b < 2 || y < 9)
+		return 0;
+	if (top && !as && !bs) {
+		a++;
+		b++;
+		as = bs = true;
+	}
+	if (top && a < b) {
+		int t = a;
+		a = b;
+		b = t;
+		bool u = as;
+		as = bs;
+		bs = u;
+	}
+	if (a > 25) {
+		int n = (a - 25 + 18 - 1 - 1) / 17;
+		int py = y < b + 18 ? y : b + 18;
+		int la = a - n * 17;
+		return n * mul2dsp(18, b, py, true, bs, false) + mul2dsp(la, b, b + la, as, bs, false);
+	}
+	if (b > 18) {
+		int n = (b - 18 + 18 - 1 - 1) / 17;
+		int py = y < a + 18 ? y : a + 18;
+		int lb = b - n * 17;
+		return n * mul2dsp(a, 18, py, as, true, false) + mul2dsp(a, lb, a + lb, as, bs, false);
+	}
+	return 1;
+}
+
+int estimate_dsp(int a, int b, int y, bool a_signed, bool b_signed)
+{
+	return mul2dsp(a, b, y, a_signed, b_signed, true);
+}
+
+/* The constant m with its trailing zeros removed (they become a shift). */
+static int64_t odd_part(int64_t m)
+{
+	while (m > 0 && (m & 1) == 0)
+		m >>= 1;
+	return m;
+}
+
+int estimate_dsp_const(int vbits, int64_t m)
+{
+	int64_t o = odd_part(m);
+	if (o <= 1)
+		return 0;
+	int mb = quant_bitlen((uint64_t)o);
+	return estimate_dsp(vbits, mb, vbits + mb, false, false);
+}
+
+/* ---- the blocks ---- */
+
+/* What a block function sees. */
+struct blk {
+	const struct mpqx_qmodel *q;
+	const struct mpqx_config *c;
+	const struct mpqx_coeffs *k;
+	int l;                          /* model layer, -1 for the top module */
+	const struct mpqx_hw_layer *h;  /* hw facts of layer l */
+	enum mpqx_storage buf, rom;     /* resolved storage */
+	struct mpqx_est_block *sink;    /* when set, each block's features are recorded here */
+	int *n_sink;
+};
+
+typedef void (*block_fn)(const struct blk *b, struct mpqx_cost *c);
+
+static void add_cost(struct mpqx_cost *d, const struct mpqx_cost *s)
+{
+	d->lut += s->lut;
+	d->lutram += s->lutram;
+	d->ff += s->ff;
+	d->bram18 += s->bram18;
+	d->dsp += s->dsp;
+	d->cycles += s->cycles;
+}
+
+static long round_nonneg(double v)
+{
+	return v > 0 ? lround(v) : 0;
+}
+
+/* Adds to *c the rule-based part *r of a block of kind kd and the fitted model's LUTs and FFs for its
+ * features f. Records the block for the fitter when asked (blocks of one kind within a layer are
+ * summed). */
+static void model(const struct blk *b, enum kind kd, const double *f, const struct mpqx_cost *r, struct mpqx_cost *c)
+{
+	double vl = 0, vf = 0;
+	for (int i = 0; i < kinds[kd].n; i++) {
+		vl += b->k->lut[kd][i] * f[i];
+		vf += b->k->ff[kd][i] * f[i];
+	}
+	struct mpqx_cost m = *r;
+	m.lut += round_nonneg(vl);
+	m.ff += round_nonneg(vf);
+	add_cost(c, &m);
+	if (!b->sink)
+		return;
+	struct mpqx_est_block *s = NULL;
+	for (int i = 0; i < *b->n_sink; i++)
+		if (strcmp(b->sink[i].kind, kinds[kd].name) == 0)
+			s = &b->sink[i];
+	if (!s) {
+		if (*b->n_sink >= MPQX_EST_MAX_BLOCKS)
+			return;
+		s = &b->sink[(*b->n_sink)++];
+		memset(s, 0, sizeof *s);
+		s->kind = kinds[kd].name;
+		s->n_features = kinds[kd].n;
+		s->names = kinds[kd].feat;
+	}
+	for (int i = 0; i < kinds[kd].n; i++)
+		s->f[i] += f[i];
+	add_cost(&s->cost, &m);
+	add_cost(&s->rule, r);
+}
+
+/* Address bits of the buffer (or constant ROM) layer src's consumers read. */
+static int src_aw(const struct mpqx_qmodel *q, int src)
+{
+	struct mpqx_hw_layer h;
+	hw_layer(q, src, &h);
+	return h.has_buf ? h.buf.aw : h.rom[0].aw;
+}
+
+static int clog2(long v)
+{
+	int n = 0;
+	while ((1L << n) < v)
+		n++;
+	return n;
+}
+
+static int in_bits(const struct blk *b, int i)
+{
+	const struct mpqx_layer *l = &b->q->m->layers[b->l];
+	return b->q->l[l->inputs[i]].out.bits;
+}
+
+/* The output buffer (ram.v): RAMB18s by shape, or LUTRAM banks with the read register and, from 128
+ * words on, a read multiplexer in logic LUTs. */
+static void blk_buffer(const struct blk *b, struct mpqx_cost *c)
+{
+	const struct mpqx_hw_mem *m = &b->h->buf;
+	if (b->buf == MPQX_STORE_BLOCK) {
+		c->bram18 = estimate_bram18(m->depth, m->width);
+		return;
+	}
+	struct mpqx_cost r = {.lutram = estimate_lutram(m->depth, m->width), .ff = m->width};
+	double f[NF(f_ram)] = {0};
+	if (m->aw >= RAM_AW_MIN && !(m->depth == 128 && m->width == 1)) {
+		int a = m->aw < RAM_AW_MAX ? m->aw : RAM_AW_MAX;
+		f[2 * (a - RAM_AW_MIN)] = m->width;
+		f[2 * (a - RAM_AW_MIN) + 1] = 1;
+	}
+	model(b, K_RAM, f, &r, c);
+}
+
+/* Output bits of a ROM image that are not the same in every stored word (the others are constants
+ * after synthesis). The image is zero-filled up to the depth, as the exporter writes it. */
+static int varying_bits(const struct mpqx_hw_mem *m, const int32_t *v32, const int64_t *v64)
+{
+	uint64_t mask = m->width >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << m->width) - 1);
+	uint64_t all_or = 0, all_and = mask;
+	for (long i = 0; i < m->words; i++) {
+		uint64_t v = (uint64_t)(v32 ? (int64_t)v32[i] : v64[i]) & mask;
+		all_or |= v;
+		all_and &= v;
+	}
+	if (m->words < m->depth)
+		all_and = 0;
+	uint64_t var = all_or & ~all_and;
+	int n = 0;
+	for (; var; var &= var - 1)
+		n++;
+	return n;
+}
+
+static void rom_data(const struct blk *b, const struct mpqx_hw_mem *m, const int32_t **v32, const int64_t **v64)
+{
+	const struct mpqx_qlayer *ql = &b->q->l[b->l];
+	*v32 = NULL;
+	*v64 = NULL;
+	switch (m->role) {
+	case MPQX_HW_WEIGHTS:
+		*v32 = ql->qw;
+		break;
+	case MPQX_HW_BIAS:
+		*v64 = ql->qb;
+		break;
+	case MPQX_HW_EXP:
+		*v64 = ql->sm_table;
+		break;
+	case MPQX_HW_CONST:
+		*v32 = ql->qconst;
+		break;
+	case MPQX_HW_BUFFER:
+		break;
+	}
+}
+
+/* The layer's ROMs (rom.v): RAMB18s by shape, or logic whose size follows the varying output bits. */
+static void blk_roms(const struct blk *b, struct mpqx_cost *c)
+{
+	double f[FR_N] = {0};
+	for (int i = 0; i < b->h->n_roms; i++) {
+		const struct mpqx_hw_mem *m = &b->h->rom[i];
+		if (b->rom == MPQX_STORE_BLOCK) {
+			c->bram18 += estimate_bram18(m->depth, m->width);
+			continue;
+		}
+		const int32_t *v32;
+		const int64_t *v64;
+		rom_data(b, m, &v32, &v64);
+		int var = (v32 || v64) ? varying_bits(m, v32, v64) : m->width;
+		if (m->aw <= 6)
+			f[FR_SMALL] += var;
+		else
+			f[FR_BIG] += (double)var * (double)ceil_div(m->words, 64);
+		f[FR_COLS] += var;
+	}
+	if (b->rom != MPQX_STORE_BLOCK) {
+		struct mpqx_cost r = {0};
+		model(b, K_ROM, f, &r, c);
+	}
+}
+
+/* The requantizer's tail (requant.v) on a pw-bit product shifted right by n. */
+static void requant(const struct blk *b, int pw, int n, struct mpqx_cost *c)
+{
+	const struct mpqx_qlayer *ql = &b->q->l[b->l];
+	int sh = pw - n;
+	double f[FQ_N] = {[FQ_ONE] = 1, [FQ_PW] = pw, [FQ_SH] = sh > 0 ? sh : 0, [FQ_OB] = ql->out.bits};
+	struct mpqx_cost r = {0};
+	model(b, K_REQUANT, f, &r, c);
+}
+
+/* The requantizer of a MAC layer: the product |acc| * m is registered in the layer (its prod feature). */
+static void blk_requant(const struct blk *b, struct mpqx_cost *c)
+{
+	requant(b, b->h->acc_bits - 1 + b->h->rescale_m, b->q->l[b->l].rs[0].n, c);
+}
+
+/* One rescale block (rescale.v): magnitude, constant multiplier (DSP or LUTs), product register, and its
+ * requantizer. */
+static void rescale(const struct blk *b, int iw, int64_t m, int n, struct mpqx_cost *c)
+{
+	int64_t o = odd_part(m);
+	int ob = o > 1 ? quant_bitlen((uint64_t)o) : 0;
+	int dsp = estimate_dsp_const(iw, m);
+	double f[FS_N] = {[FS_ONE] = 1, [FS_IW] = iw};
+	if (dsp == 0) {
+		if (ob > 0)
+			f[FS_LUTMUL] = (double)iw * ob;
+		f[FS_PREG] = iw + ob;
+	} else {
+		f[FS_DSPX] = dsp - 1;
+	}
+	struct mpqx_cost r = {.dsp = dsp, .ff = 1 /* the sign */};
+	model(b, K_RESCALE, f, &r, c);
+	requant(b, iw + quant_bitlen((uint64_t)m), n, c);
+}
+
+static void blk_rescale(const struct blk *b, struct mpqx_cost *c)
+{
+	const struct mpqx_layer *l = &b->q->m->layers[b->l];
+	const struct mpqx_qlayer *ql = &b->q->l[b->l];
+	switch (l->op) {
+	case MPQX_OP_ADD:
+		rescale(b, b->h->acc_bits, 1, ql->rs[0].n, c); /* add.v: the shift alone */
+		break;
+	case MPQX_OP_CONCAT:
+		for (int i = 0; i < l->n_inputs; i++)
+			rescale(b, in_bits(b, i) + 1, ql->rs[i].m, ql->rs[i].n, c);
+		break;
+	default:
+		rescale(b, b->h->rescale_in, ql->rs[0].m, ql->rs[0].n, c);
+		break;
+	}
+}
+
+/* The softmax divider (div.v). */
+static void blk_div(const struct blk *b, struct mpqx_cost *c)
+{
+	const struct mpqx_hw_layer *h = b->h;
+	int sw = imax(h->div_num, h->div_den + h->div_q) + 1;
+	double f[FD_N] = {[FD_ONE] = 1, [FD_SW] = sw, [FD_QW] = h->div_q,
+			  [FD_REGS] = 2.0 * sw + h->div_q + clog2(h->div_q + 1)};
+	struct mpqx_cost r = {0};
+	model(b, K_DIV, f, &r, c);
+}
+
+/* The layer module's own logic: counters and address registers of its state machine, the shared
+ * multiplier (DSPs by rule) with its operand multiplexers, accumulator, bias adder and magnitude. The
+ * register counts follow the templates' declarations. */
+static void blk_layer(const struct blk *b, struct mpqx_cost *c)
+{
+	const struct mpqx_model *mo = b->q->m;
+	const struct mpqx_layer *l = &mo->layers[b->l];
+	const struct mpqx_qlayer *ql = &b->q->l[b->l];
+	const struct mpqx_hw_layer *h = b->h;
+	int yaw = h->buf.aw, yb = ql->out.bits;
+	int xaw = l->n_inputs ? src_aw(b->q, l->inputs[0]) : 0;
+	int xb = l->n_inputs ? in_bits(b, 0) : 0;
+	double f[FL_N] = {[FL_ONE] = 1, [FL_OUT] = yb};
+	int ctrl = 0, regs = 2; /* busy, done */
+	int acc = h->acc_bits, mw = h->rescale_m;
+	enum kind kd = K_LINEAR;
+	switch (l->op) {
+	case MPQX_OP_LINEAR: { /* linear.v: p, o, xb, xa, wb, wa, ya; acc, pr, neg */
+		int waw = h->rom[0].aw;
+		ctrl = clog2(h->phases) + clog2(l->cols + 1) + 2 * xaw + 2 * waw + yaw;
+		f[FL_PROD] = acc - 1 + mw;
+		regs += ctrl + acc + (int)f[FL_PROD] + 1;
+		f[FL_ACC] = acc;
+		f[FL_MUX] = h->mul_a + h->mul_b;
+		f[FL_IN] = xb + 1 + ql->w.bits + 1;
+		break;
+	}
+	case MPQX_OP_AFFINE: /* affine.v: p, c, e; acc, pr, neg */
+		kd = K_AFFINE;
+		ctrl = 2 + clog2(l->cols + 1) + yaw;
+		f[FL_PROD] = acc - 1 + mw;
+		regs += ctrl + acc + (int)f[FL_PROD] + 1;
+		f[FL_ACC] = acc;
+		f[FL_MUX] = h->mul_a + h->mul_b;
+		f[FL_IN] = xb + 1 + ql->w.bits + 1;
+		break;
+	case MPQX_OP_MATMUL: { /* matmul.v: p, n, m, h, ab, hb, bb, aa, ba, ya; acc, pr, neg */
+		kd = K_MATMUL;
+		const struct mpqx_layer *la = &mo->layers[l->inputs[0]], *lb = &mo->layers[l->inputs[1]];
+		int baw = src_aw(b->q, l->inputs[1]);
+		int heads = l->heads > 0 ? l->heads : 1;
+		int md, nd;
+		if (l->transpose_b) {
+			md = la->rows;
+			nd = lb->rows;
+		} else {
+			md = la->rows / heads;
+			nd = lb->cols / heads;
+		}
+		ctrl = clog2(h->phases) + clog2(nd + 1) + clog2(md + 1) + clog2(heads + 1) + 2 * xaw +
+		       imax(xaw, baw) + 2 * baw + yaw;
+		f[FL_PROD] = acc - 1 + mw;
+		regs += ctrl + acc + (int)f[FL_PROD] + 1;
+		f[FL_ACC] = acc;
+		f[FL_MUX] = h->mul_a + h->mul_b;
+		f[FL_IN] = xb + 1 + in_bits(b, 1) + 1;
+		break;
+	}
+	case MPQX_OP_ADD: /* add.v: p, e; pa */
+		kd = K_ADD;
+		ctrl = 2 + yaw;
+		regs += ctrl + acc;
+		f[FL_ACC] = acc;
+		f[FL_MUX] = h->mul_a + h->mul_b;
+		f[FL_IN] = xb + 1 + in_bits(b, 1) + 1;
+		break;
+	case MPQX_OP_RELU: /* relu.v: p, e */
+		kd = K_RELU;
+		ctrl = 2 + yaw;
+		regs += ctrl;
+		f[FL_IN] = xb + 1;
+		break;
+	case MPQX_OP_SPLIT: /* split.v: p, c, xb, xa, ya */
+		kd = K_SPLIT;
+		ctrl = 2 + clog2(l->cols + 1) + 2 * xaw + yaw;
+		regs += ctrl;
+		f[FL_IN] = xb + 1;
+		break;
+	case MPQX_OP_AVGPOOL: /* avgpool.v: p, xb, xa, ya; acc */
+		kd = K_AVGPOOL;
+		ctrl = clog2(h->phases) + 2 * xaw + yaw;
+		regs += ctrl + acc;
+		f[FL_ACC] = acc;
+		f[FL_IN] = xb + 1;
+		break;
+	case MPQX_OP_CONCAT: { /* concat.v: p, seg, r, j, xa, yrow, yo, ya */
+		kd = K_CONCAT;
+		int maw = 0, in = 0;
+		for (int i = 0; i < l->n_inputs; i++) {
+			maw = imax(maw, src_aw(b->q, l->inputs[i]));
+			in += in_bits(b, i) + 1;
+		}
+		ctrl = 2 + clog2(l->n_inputs + 1) + clog2(l->rows + 1) + clog2(l->cols + 1) + maw + 3 * yaw;
+		regs += ctrl;
+		f[FL_IN] = in;
+		f[FL_MUX] = (double)(l->n_inputs - 1) * yb;
+		break;
+	}
+	case MPQX_OP_SOFTMAX: { /* softmax.v: scan, p, col, c, u, rb, xa, ya; mx, s */
+		kd = K_SOFTMAX;
+		int cw = clog2(l->cols + 1);
+		ctrl = 1 + clog2(2L * l->cols + 2) + 2 * cw + clog2(yb + 4) + 3 * xaw;
+		regs += ctrl + xb + h->sm_sum;
+		f[FL_ACC] = h->sm_sum;
+		f[FL_PROD] = h->div_num;
+		f[FL_MUX] = ql->sm_k;
+		f[FL_IN] = xb + 1;
+		break;
+	}
+	default:
+		return;
+	}
+	f[FL_CTRL] = ctrl;
+	f[FL_REGS] = regs;
+	struct mpqx_cost r = {0};
+	if (h->n_mul && !h->mul_const)
+		r.dsp = estimate_dsp(h->mul_a, h->mul_b, h->mul_a + h->mul_b, true, true);
+	model(b, kd, f, &r, c);
+}
+
+/* ---- layers ---- */
+
+static bool is_mac(enum mpqx_op op)
+{
+	return op == MPQX_OP_LINEAR || op == MPQX_OP_AFFINE || op == MPQX_OP_MATMUL;
+}
+
+/* Costs layer l block by block into *out. */
+static void layer_cost(const struct blk *b, struct mpqx_cost *out)
+{
+	const struct mpqx_layer *l = &b->q->m->layers[b->l];
+	block_fn fns[6];
+	int n = 0;
+	if (b->h->runs)
+		fns[n++] = blk_layer;
+	if (b->h->has_buf)
+		fns[n++] = blk_buffer;
+	if (b->h->n_roms)
+		fns[n++] = blk_roms;
+	if (is_mac(l->op))
+		fns[n++] = blk_requant;
+	else if (b->h->runs && l->op != MPQX_OP_SOFTMAX)
+		fns[n++] = blk_rescale;
+	if (l->op == MPQX_OP_SOFTMAX)
+		fns[n++] = blk_div;
+	memset(out, 0, sizeof *out);
+	for (int i = 0; i < n; i++) {
+		struct mpqx_cost c = {0};
+		fns[i](b, &c);
+		add_cost(out, &c);
+	}
+	out->cycles = b->h->cycles;
+}
+
+/* The top module: the start/done chain and the ORed read addresses of buffers with several readers. */
+static void top_cost(const struct mpqx_qmodel *q, const struct blk *b, struct mpqx_cost *c)
+{
+	const struct mpqx_model *m = q->m;
+	double f[FT_N] = {[FT_ONE] = 1};
+	for (int s = 0; s < m->n_layers; s++) {
+		int readers = 0;
+		for (int i = 0; i < m->n_layers; i++)
+			for (int k = 0; k < m->layers[i].n_inputs; k++)
+				if (m->layers[i].inputs[k] == s)
+					readers++;
+		if (readers > 1)
+			f[FT_ORBITS] += (double)(readers - 1) * src_aw(q, s);
+		if (m->layers[s].op != MPQX_OP_INPUT && m->layers[s].op != MPQX_OP_CONST)
+			f[FT_LAYERS] += 1;
+	}
+	memset(c, 0, sizeof *c);
+	struct mpqx_cost r = {.ff = 1 /* busy */};
+	model(b, K_TOP, f, &r, c);
+}
+
+int estimate_init(struct mpqx_estimate *est, int n_layers)
+{
+	memset(est, 0, sizeof *est);
+	if (n_layers <= 0)
+		return MPQX_OK;
+	est->layers = calloc((size_t)n_layers, sizeof *est->layers);
+	est->buffer = calloc((size_t)n_layers, sizeof *est->buffer);
+	est->rom = calloc((size_t)n_layers, sizeof *est->rom);
+	if (!est->layers || !est->buffer || !est->rom) {
+		estimate_fini(est);
+		return MPQX_ENOMEM;
+	}
+	est->n_layers = n_layers;
+	return MPQX_OK;
+}
+
+void estimate_fini(struct mpqx_estimate *est)
+{
+	if (!est)
+		return;
+	free(est->layers);
+	free(est->buffer);
+	free(est->rom);
+	memset(est, 0, sizeof *est);
+}
+
+static double share(double used, double cap)
+{
+	if (cap > 0)
+		return used / cap;
+	return used > 0 ? INFINITY : 0;
+}
+
+int estimate_run(const struct mpqx_qmodel *q, const struct mpqx_config *c, const struct mpqx_device *dev,
+		 const struct mpqx_coeffs *k, struct mpqx_estimate *est, struct mpqx_err *err)
+{
+	int n = q->n_layers;
+	if (est->n_layers != n || c->n_layers != n)
+		return err_set(err, MPQX_EINPUT, "estimate: the model has %d layers, the config %d, the estimate %d", n,
+			       c->n_layers, est->n_layers);
+	if (!k)
+		return err_set(err, MPQX_EINPUT, "estimate: no coefficients loaded");
+	if (!dev || dev->clock_mhz <= 0)
+		return err_set(err, MPQX_EINPUT, "estimate: no device clock");
+	memset(&est->total, 0, sizeof est->total);
+	struct blk b = {.q = q, .c = c, .k = k};
+	for (int i = 0; i < n; i++) {
+		struct mpqx_hw_layer h;
+		hw_layer(q, i, &h);
+		b.l = i;
+		b.h = &h;
+		b.buf = estimate_resolve_buffer(q, c, i);
+		b.rom = estimate_resolve_rom(q, c, i);
+		est->buffer[i] = b.buf;
+		est->rom[i] = b.rom;
+		layer_cost(&b, &est->layers[i]);
+		add_cost(&est->total, &est->layers[i]);
+	}
+	b.l = -1;
+	b.h = NULL;
+	top_cost(q, &b, &est->top);
+	add_cost(&est->total, &est->top);
+
+	const struct mpqx_cost *t = &est->total;
+	est->bram_tiles = (double)t->bram18 / 2.0;
+	est->latency_us = (double)t->cycles / dev->clock_mhz;
+	est->util[MPQX_RES_LUT] = share((double)(t->lut + t->lutram), (double)dev->lut);
+	est->util[MPQX_RES_LUTRAM] = share((double)t->lutram, (double)dev->lutram);
+	est->util[MPQX_RES_FF] = share((double)t->ff, (double)dev->ff);
+	est->util[MPQX_RES_BRAM] = share((double)t->bram18, (double)dev->bram18);
+	est->util[MPQX_RES_DSP] = share((double)t->dsp, (double)dev->dsp);
+	est->limiting = MPQX_RES_LUT;
+	est->fits = true;
+	for (int r = 0; r < MPQX_RES_COUNT; r++) {
+		if (est->util[r] > est->util[est->limiting])
+			est->limiting = (enum mpqx_resource)r;
+		if (est->util[r] > 1)
+			est->fits = false;
+	}
+	return MPQX_OK;
+}
+
+int estimate_layer_blocks(const struct mpqx_qmodel *q, const struct mpqx_config *c,
+			  const struct mpqx_coeffs *k, int l, struct mpqx_est_block *out)
+{
+	int n = 0;
+	struct blk b = {.q = q, .c = c, .k = k, .l = l, .sink = out, .n_sink = &n};
+	struct mpqx_cost cost;
+	if (l < 0) {
+		top_cost(q, &b, &cost);
+		return n;
+	}
+	struct mpqx_hw_layer h;
+	hw_layer(q, l, &h);
+	b.h = &h;
+	b.buf = estimate_resolve_buffer(q, c, l);
+	b.rom = estimate_resolve_rom(q, c, l);
+	layer_cost(&b, &cost);
+	return n;
+}
+
+const char *estimate_resource_name(enum mpqx_resource r)
+{
+	static const char *const names[MPQX_RES_COUNT] = {"lut", "lutram", "ff", "bram18", "dsp"};
+	return (unsigned)r < MPQX_RES_COUNT ? names[r] : "?";
+}

@@ -1,0 +1,326 @@
+#!/usr/bin/python3
+"""Compare `mpqx estimate` with Yosys synthesis of the exported RTL, per layer and in total.
+
+    tools/synth_check.py MODEL [-c CONFIG] [-d DEVICE] [--json] [--cache DIR] [--sim]
+
+Exports the configuration (`mpqx export`), synthesizes it with Yosys
+
+    synth_xilinx -family xc7 -noiopad -noclkbuf -top TOP      (hierarchy kept: no -flatten)
+
+and counts the cells of each layer module (its RAM, ROM, rescale, requantizer and divider instances
+included) in the categories of doc/estimator.md:
+
+    LUT     LUT1..LUT6, INV                       LUTRAM  RAM32M/RAM64M/... times their LUT cost, SRLs
+    FF      FDRE FDSE FDCE FDPE                    BRAM18  RAMB18E1 = 1, RAMB36E1 = 2
+    DSP     DSP48E1                                (CARRY4, MUXF7, MUXF8 are reported, not counted)
+
+It prints estimate against synthesis per layer and in total (--json: one object). Every run is stored
+in the cache directory (default $XDG_CACHE_HOME/mpqx/synth) under a hash of the RTL and ROM images, as
+a record that tools/fit_costs.py reads; a cached synthesis is not run again. --sim also runs the
+testbench and compares its cycle count with the estimate.
+
+Exit status: 0 when BRAM18, DSP and cycles agree in every layer, 1 otherwise or on failure, 2 usage.
+"""
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+LUTRAM_COST = {
+    "RAM32X1S": 1, "RAM32X1D": 2, "RAM32M": 4, "RAM64X1S": 1, "RAM64X1D": 2, "RAM64M": 4,
+    "RAM128X1S": 2, "RAM128X1D": 4, "RAM256X1S": 4, "SRL16E": 1, "SRLC16E": 1, "SRLC32E": 1,
+}
+FF_CELLS = {"FDRE", "FDSE", "FDCE", "FDPE"}
+RES = ("lut", "lutram", "ff", "bram18", "dsp")
+# sub-module kinds, by the end of the library module's name (the export's prefix comes first)
+SUBKINDS = (("ram_block", "ram"), ("ram_distributed", "ram"), ("rom_block", "rom"), ("rom_logic", "rom"),
+            ("requant", "requant"), ("rescale", "rescale"), ("div", "div"))
+
+
+def categorize(cells):
+    """Cell counts {type: n} -> {lut, lutram, ff, bram18, dsp, other{}}."""
+    r = {k: 0 for k in RES}
+    other = {}
+    for c, n in cells.items():
+        if re.fullmatch(r"LUT[1-6]", c) or c == "INV":
+            r["lut"] += n
+        elif c in LUTRAM_COST:
+            r["lutram"] += n * LUTRAM_COST[c]
+        elif c in FF_CELLS:
+            r["ff"] += n
+        elif c == "RAMB18E1":
+            r["bram18"] += n
+        elif c == "RAMB36E1":
+            r["bram18"] += 2 * n
+        elif c == "DSP48E1":
+            r["dsp"] += n
+        else:
+            other[c] = other.get(c, 0) + n
+    r["other"] = other
+    return r
+
+
+def base_name(mod):
+    """'$paramod$abc\\mpqx_rom_logic\\...' or '\\mpqx_rom_logic' -> 'mpqx_rom_logic'."""
+    m = mod
+    if m.startswith("$paramod"):
+        parts = m.split("\\")
+        m = parts[1] if len(parts) > 1 else m
+    return m.lstrip("\\")
+
+
+def sub_kind(mod):
+    b = base_name(mod)
+    for suffix, kind in SUBKINDS:
+        if b.endswith(suffix):
+            return kind
+    return None
+
+
+def parse_stat(text):
+    """Yosys 0.23 `stat -json` with a top module prints its hierarchy inside the JSON: drop those lines."""
+    keep = [ln for ln in text.split("\n") if ln.strip()[:1] in ('"', "{", "}", "[", "]", "")]
+    mods = json.loads("\n".join(keep))["modules"]
+    # cell types name modules without the leading backslash of the module table's keys
+    return {k[1:] if k.startswith("\\") else k: v for k, v in mods.items()}
+
+
+def flat_cells(mods, name, memo):
+    """All leaf cells under module name (instances expanded)."""
+    if name in memo:
+        return memo[name]
+    out = {}
+    for c, n in mods[name]["num_cells_by_type"].items():
+        if c in mods:
+            for k, v in flat_cells(mods, c, memo).items():
+                out[k] = out.get(k, 0) + v * n
+        else:
+            out[c] = out.get(c, 0) + n
+    memo[name] = out
+    return out
+
+
+def split_cells(mods, name, own_kind, acc):
+    """Leaf cells under name grouped by block kind: the module's own cells go to own_kind, each
+    library sub-module's own cells to its kind (recursively)."""
+    for c, n in mods[name]["num_cells_by_type"].items():
+        if c in mods:
+            kind = sub_kind(c) or own_kind
+            for _ in range(n):
+                split_cells(mods, c, kind, acc)
+        else:
+            d = acc.setdefault(own_kind, {})
+            d[c] = d.get(c, 0) + n
+    return acc
+
+
+def find_module(mods, name):
+    for k in mods:
+        if k.lstrip("\\") == name or base_name(k) == name:
+            return k
+    raise KeyError(name)
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def cache_dir(arg):
+    if arg:
+        return arg
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "mpqx", "synth")
+
+
+def design_hash(exp):
+    h = hashlib.sha256()
+    for sub in ("rtl", "mem"):
+        d = os.path.join(exp, sub)
+        for f in sorted(os.listdir(d)):
+            if sub == "rtl" and not f.endswith(".v"):
+                continue
+            h.update(f.encode())
+            with open(os.path.join(d, f), "rb") as fp:
+                h.update(fp.read())
+    return h.hexdigest()[:24]
+
+
+def synthesize(exp, top, log):
+    """Runs Yosys in exp (nice'd); returns the parsed stat modules and the seconds it took."""
+    rtl = sorted(f for f in os.listdir(os.path.join(exp, "rtl")) if f.endswith(".v"))
+    script = "".join(f"read_verilog rtl/{f}\n" for f in rtl)
+    script += f"synth_xilinx -family xc7 -noiopad -noclkbuf -top {top}\n"
+    script += "tee -q -o stat.json stat -json\n"
+    with open(os.path.join(exp, "check.ys"), "w") as fp:
+        fp.write(script)
+    t0 = time.time()
+    p = run(["nice", "-n", "10", "yosys", "-q", "-l", log, "-s", "check.ys"], cwd=exp)
+    if p.returncode != 0:
+        sys.exit(f"synth_check: yosys failed (see {log}):\n{p.stderr[-2000:]}")
+    with open(os.path.join(exp, "stat.json")) as fp:
+        return parse_stat(fp.read()), time.time() - t0
+
+
+def synth_record(mods, manifest):
+    top = find_module(mods, manifest["top"])
+    memo = {}
+    layers = []
+    for L in manifest["layers"]:
+        name = find_module(mods, L["module"])
+        flat = flat_cells(mods, name, memo)
+        parts = split_cells(mods, name, "own", {})
+        layers.append({
+            "name": L["name"], "op": L["op"], "module": L["module"],
+            "cells": flat, **categorize(flat),
+            "parts": {k: categorize(v) for k, v in parts.items()},
+        })
+    own = {c: n for c, n in mods[top]["num_cells_by_type"].items() if c not in mods}
+    total = categorize(flat_cells(mods, top, memo))
+    return {"layers": layers, "top": categorize(own), "total": total}
+
+
+def pct(e, s):
+    if s == 0:
+        return 0.0 if e == 0 else float("inf")
+    return 100.0 * (e - s) / s
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("model")
+    ap.add_argument("-c", "--config")
+    ap.add_argument("-d", "--device")
+    ap.add_argument("--mpqx", default=os.environ.get("MPQX", "mpqx"), help="the mpqx executable")
+    ap.add_argument("--cache", help="cache directory (default ~/.cache/mpqx/synth)")
+    ap.add_argument("--costs", help="coefficients ini passed to mpqx estimate")
+    ap.add_argument("--keep", help="export into this directory and keep it")
+    ap.add_argument("--sim", action="store_true", help="also simulate and compare cycles")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--tag", default="", help="a label stored in the record (e.g. 'fit' or 'test')")
+    a = ap.parse_args()
+
+    mpqx = shutil.which(a.mpqx) or a.mpqx
+    cdir = cache_dir(a.cache)
+    os.makedirs(cdir, exist_ok=True)
+    tmp = None
+    exp = a.keep
+    if not exp:
+        tmp = tempfile.mkdtemp(prefix="mpqx-synth-")
+        exp = os.path.join(tmp, "export")
+    try:
+        cmd = [mpqx, "export", a.model, "-o", exp, "--windows", "2", "-q"]
+        if a.config:
+            cmd += ["-c", a.config]
+        p = run(cmd)
+        if p.returncode != 0:
+            sys.exit(f"synth_check: {' '.join(cmd)} failed:\n{p.stderr}")
+        with open(os.path.join(exp, "manifest.json")) as fp:
+            manifest = json.load(fp)
+        key = design_hash(exp)
+        cpath = os.path.join(cdir, key + ".stat.json")
+        if os.path.exists(cpath):
+            with open(cpath) as fp:
+                st = json.load(fp)
+        else:
+            mods, secs = synthesize(exp, manifest["top"], os.path.join(exp, "yosys.log"))
+            st = {"modules": mods, "seconds": round(secs, 1), "yosys": run(["yosys", "-V"]).stdout.strip(),
+                  "manifest": manifest}
+            with open(cpath + ".tmp", "w") as fp:
+                json.dump(st, fp)
+            os.replace(cpath + ".tmp", cpath)
+        syn = synth_record(st["modules"], manifest)
+        syn["seconds"] = st["seconds"]
+        syn["yosys"] = st["yosys"]
+
+        cmd = [mpqx, "estimate", a.model, "--json", "--features"]
+        if a.config:
+            cmd += ["-c", a.config]
+        if a.device:
+            cmd += ["-d", a.device]
+        if a.costs:
+            cmd += ["--costs", a.costs]
+        p = run(cmd)
+        if p.returncode != 0:
+            sys.exit(f"synth_check: {' '.join(cmd)} failed:\n{p.stderr}")
+        est = json.loads(p.stdout)
+
+        sim = None
+        if a.sim:
+            p = run([mpqx, "export", a.model, "-o", exp, "--windows", "2", "-q", "--sim"]
+                    + (["-c", a.config] if a.config else []))
+            m = re.search(r"RESULT windows=(\d+) mismatches=(\d+) cycles=(\d+)", p.stdout)
+            sim = {"ok": p.returncode == 0 and m is not None,
+                   "cycles": int(m.group(3)) if m else None, "line": m.group(0) if m else p.stderr[-500:]}
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    rows = []
+    exact_ok = True
+    for le, ls in zip(est["layers"], syn["layers"]):
+        if le["name"] != ls["name"]:
+            sys.exit(f"synth_check: layer order differs: {le['name']} vs {ls['name']}")
+        r = {"name": le["name"], "op": le["op"], "est": {k: le[k] for k in RES + ("cycles",)},
+             "synth": {k: ls[k] for k in RES}}
+        if le["bram18"] != ls["bram18"] or le["dsp"] != ls["dsp"]:
+            exact_ok = False
+        rows.append(r)
+    tot_e = {k: est["total"][k] for k in RES}
+    tot_s = {k: syn["total"][k] for k in RES}
+    errors = {k: pct(tot_e[k], tot_s[k]) for k in RES}
+    if sim is not None and (not sim["ok"] or sim["cycles"] != est["total"]["cycles"]):
+        exact_ok = False
+
+    record = {
+        "format": "mpqx-synth-check", "version": 1, "tag": a.tag,
+        "model": os.path.abspath(a.model), "config": os.path.abspath(a.config) if a.config else None,
+        "design": key, "device": est["device"], "estimate": est, "synth": syn,
+        "total": {"estimate": tot_e, "synth": tot_s, "error_pct": errors},
+        "bram_dsp_exact": all(r["est"]["bram18"] == r["synth"]["bram18"] and r["est"]["dsp"] == r["synth"]["dsp"]
+                              for r in rows),
+        "sim": sim,
+    }
+    rname = key + (("-" + a.tag) if a.tag else "") + ".run.json"
+    with open(os.path.join(cdir, rname), "w") as fp:
+        json.dump(record, fp)
+
+    if a.json:
+        out = dict(record)
+        out["layers"] = rows
+        del out["estimate"]
+        del out["synth"]
+        print(json.dumps(out, indent=1))
+    else:
+        print(f"{os.path.basename(os.path.normpath(a.model))} {a.config or '(uniform 8 bits)'}: "
+              f"estimate vs Yosys ({syn.get('yosys', 'yosys')}, {syn.get('seconds', '?')} s)")
+        hdr = f"{'layer':16} {'op':8}" + "".join(f" {k:>13}" for k in RES)
+        print(hdr)
+        for r in rows:
+            cells = "".join(f" {r['est'][k]:>6}/{r['synth'][k]:<6}" for k in RES)
+            print(f"{r['name'][:16]:16} {r['op']:8}{cells}")
+        cells = "".join(f" {est['top'][k]:>6}/{syn['top'][k]:<6}" for k in RES)
+        print(f"{'(top)':16} {'':8}{cells}")
+        cells = "".join(f" {tot_e[k]:>6}/{tot_s[k]:<6}" for k in RES)
+        print(f"{'total':16} {'':8}{cells}")
+        print(f"{'error %':16} {'':8}" + "".join(f" {errors[k]:>+12.1f}%" for k in RES))
+        print(f"BRAM18 and DSP exact in every layer: {'yes' if record['bram_dsp_exact'] else 'NO'}")
+        if sim is not None:
+            print(f"simulation: {sim['line']}; estimate {est['total']['cycles']} cycles: "
+                  f"{'equal' if sim['ok'] and sim['cycles'] == est['total']['cycles'] else 'DIFFERENT'}")
+        other = syn["total"].get("other", {})
+        if other:
+            print("not counted: " + ", ".join(f"{k} {v}" for k, v in sorted(other.items())))
+    return 0 if exact_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
