@@ -18,7 +18,8 @@ static int usage_text(void)
 	       "  --windows N    test windows for the testbench (default %d; at most the test split)\n"
 	       "  --sim          run Icarus Verilog on the export and compare with the integer model:\n"
 	       "                 prints 'RESULT windows=N mismatches=M cycles=C', exit 1 on any difference\n"
-	       "  --prefix P     module name prefix (default mpqx_)\n",
+	       "  --prefix P     module name prefix (default mpqx_)\n"
+	       "  -q, --quiet    print only the RESULT line and errors\n",
 	       MPQX_EXPORT_WINDOWS);
 	return CLI_OK;
 }
