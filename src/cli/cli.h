@@ -36,6 +36,7 @@ int cli_load(const char *arg, struct mpqx_model **m, struct mpqx_dataset **d);
 
 int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_estimate(int argc, char **argv);
 int cmd_tui(int argc, char **argv);

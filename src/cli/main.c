@@ -18,6 +18,7 @@ struct command {
 
 static const struct command commands[] = {
 	{"eval", cmd_eval, "eval MODEL [-c CONFIG] [--float] [--json]   test-set error of the model"},
+	{"compare", cmd_compare, "compare MODEL CONFIG CONFIG... [--json]    configurations side by side"},
 	{"bench", cmd_bench, "bench MODEL [--json]                       speed of the integer engine"},
 	{"estimate", cmd_estimate, "estimate MODEL [-c CONFIG] [-d DEVICE] [--json]   resources and latency"},
 	{"export", cmd_export, "export MODEL [-c CONFIG] -o DIR [--windows N] [--sim]   Verilog and testbench"},

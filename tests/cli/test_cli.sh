@@ -68,5 +68,22 @@ assert o["mse"] == o["mse_float"] and o["rmse_denorm"] > 0 and o["windows"] == 1
 "$mpqx" eval "$tiny" --dump "$tmp/dump" >/dev/null 2>&1
 if [ -f "$tmp/dump/dump.json" ] && [ "$(ls "$tmp/dump"/*.i16 | wc -l)" -eq 18 ]; then ok "eval --dump"; else not_ok "eval --dump"; fi
 
+# compare: two configurations side by side
+cjson=$("$mpqx" compare "$tiny" uniform8 uniform4 --json 2>&1)
+if printf '%s' "$cjson" | /usr/bin/python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+a, b = o["configs"]
+assert a["config"] == "uniform8" and b["config"] == "uniform4"
+for c in (a, b):
+    for k in ("fits", "limiting", "mse", "total", "layers"):
+        assert k in c, k
+assert all(l["a_bits"] == 4 for l in b["layers"])
+assert b["mse"] != a["mse"]
+' 2>"$tmp/err"; then ok "compare --json"; else not_ok "compare --json" "$(cat "$tmp/err")"; fi
+expect 0 "differs from the first column" "compare table" -- compare "$tiny" uniform8 uniform6
+expect 2 "at least two CONFIGs" "compare needs two configs" -- compare "$tiny" uniform8
+expect 1 "nothere.json: cannot open" "compare with a missing config" -- compare "$tiny" uniform8 "$tmp/nothere.json"
+
 echo "1..$n"
 [ "$fails" -eq 0 ]
