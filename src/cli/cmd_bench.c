@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include "cli.h"
+#include "mpqx/device.h"
+#include "mpqx/estimate.h"
 #include "mpqx/ieval.h"
 
 static double now(void)
@@ -67,6 +69,44 @@ static double reference_time(const char *model, int reps)
 	double t = cJSON_IsNumber(v) ? v->valuedouble : NAN;
 	cJSON_Delete(o);
 	return t;
+}
+
+/* Median time of one whole-config resource estimate (estimate_run on a built integer model), in seconds:
+ * batches of 200 calls, reps batches. NAN when the device or coefficients cannot be loaded. */
+static double estimate_time(const struct mpqx_model *m, const struct mpqx_fref *f, const struct mpqx_config *c,
+			    int reps, struct mpqx_err *err)
+{
+	char ddir[4400], kpath[4500];
+	snprintf(ddir, sizeof ddir, "%s", cli_data_dir("devices"));
+	struct mpqx_device dev;
+	struct mpqx_coeffs *k = NULL;
+	struct mpqx_qmodel *q = NULL;
+	struct mpqx_estimate est;
+	double r = NAN;
+	double *t = calloc((size_t)reps, sizeof *t);
+	if (!t || estimate_init(&est, m->n_layers)) {
+		free(t);
+		return NAN;
+	}
+	if (device_load(ddir, c->device, &dev, err))
+		goto out;
+	snprintf(kpath, sizeof kpath, "%s/%s-cost.ini", ddir, dev.family);
+	if (estimate_coeffs_load(kpath, &k, err) || quant_build(m, f, c, &q, err))
+		goto out;
+	for (int i = 0; i < reps; i++) {
+		double t0 = now();
+		for (int j = 0; j < 200; j++)
+			if (estimate_run(q, c, &dev, k, &est, err))
+				goto out;
+		t[i] = (now() - t0) / 200;
+	}
+	r = median(t, reps);
+out:
+	free(t);
+	quant_free(q);
+	estimate_coeffs_free(k);
+	estimate_fini(&est);
+	return r;
 }
 
 int cmd_bench(int argc, char **argv)
@@ -142,6 +182,8 @@ int cmd_bench(int argc, char **argv)
 	double tsq = now() - t0;
 	double tf = median(full, reps), t1 = median(first, reps), tl = median(last, reps);
 	double tr = ref ? reference_time(m->path, 3) : NAN;
+	struct mpqx_err eerr = {0};
+	double te = estimate_time(m, f, &cfg, reps, &eerr);
 	double macps = (double)macs / tf;
 	if (json) {
 		cJSON *o = cJSON_CreateObject();
@@ -159,6 +201,10 @@ int cmd_bench(int argc, char **argv)
 			cJSON_AddNullToObject(o, "reference_ms");
 			cJSON_AddNullToObject(o, "speedup");
 		}
+		if (isfinite(te))
+			cJSON_AddNumberToObject(o, "estimate_us", te * 1e6);
+		else
+			cJSON_AddNullToObject(o, "estimate_us");
 		cJSON_AddNumberToObject(o, "macs", (double)macs);
 		cJSON_AddNumberToObject(o, "macs_per_s", macps);
 		char *s = cJSON_Print(o);
@@ -171,6 +217,11 @@ int cmd_bench(int argc, char **argv)
 		printf("change to the first layer    %9.3f ms  (%s)\n", t1 * 1e3, m->layers[first_layer].name);
 		printf("change to the last layer     %9.3f ms  (%s)\n", tl * 1e3, m->layers[last_layer].name);
 		printf("per-layer SQNR, all layers   %9.3f ms  (after the MSE, once)\n", tsq * 1e3);
+		if (isfinite(te))
+			printf("resource estimate, whole     %9.3f us  (estimate_run, %d layers)\n", te * 1e6,
+			       m->n_layers);
+		else
+			printf("resource estimate            not run (%s)\n", eerr.msg);
 		if (isfinite(tr))
 			printf("NumPy reference (tools/qref) %9.3f ms  (mpqx is %.1fx faster)\n", tr * 1e3, tr / tf);
 		else

@@ -1,0 +1,276 @@
+/* The estimator: memory and DSP rules on shapes whose Yosys mapping was measured (doc/estimator.md),
+ * and the whole estimate of the tiny model (every op): totals, cycles, storage, verdict. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "mpqx/config.h"
+#include "mpqx/dataset.h"
+#include "mpqx/device.h"
+#include "mpqx/estimate.h"
+#include "mpqx/fref.h"
+#include "mpqx/hw.h"
+#include "mpqx/quant.h"
+
+#ifndef DATA_DIR
+#error DATA_DIR
+#endif
+#ifndef SRC_DIR
+#error SRC_DIR
+#endif
+
+/* RAMB18 counts Yosys 0.23 gave for ram.v with ram_style "block" (RAMB36 counted as two). */
+static void test_bram(void **state)
+{
+	(void)state;
+	static const struct {
+		long depth;
+		int width;
+		long bram18;
+	} cases[] = {
+		{4, 1, 1},      {4, 36, 1},     {4, 40, 2},    {32, 8, 1},     {512, 36, 1},   {512, 40, 2},
+		{1024, 18, 1},  {1024, 20, 2},  {1024, 36, 2}, {1024, 40, 3},  {2048, 9, 1},   {2048, 12, 2},
+		{2048, 18, 2},  {2048, 20, 3},  {2048, 36, 4}, {2048, 40, 5},  {4096, 4, 1},   {4096, 8, 2},
+		{4096, 9, 2},   {4096, 12, 3},  {4096, 18, 4}, {4096, 20, 5},  {4096, 36, 8},  {4096, 40, 10},
+		{8192, 2, 1},   {8192, 4, 2},   {8192, 8, 4},  {8192, 9, 4},   {8192, 12, 6},  {8192, 18, 8},
+		{8192, 20, 10}, {8192, 36, 16}, {8192, 40, 20},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		if (estimate_bram18(cases[i].depth, cases[i].width) != cases[i].bram18)
+			fail_msg("%ld x %d: %ld RAMB18, Yosys %ld", cases[i].depth, cases[i].width,
+				 estimate_bram18(cases[i].depth, cases[i].width), cases[i].bram18);
+	assert_int_equal(estimate_bram18(0, 8), 0);
+}
+
+/* LUTs as memory Yosys 0.23 gave for ram.v with ram_style "distributed". */
+static void test_lutram(void **state)
+{
+	(void)state;
+	static const struct {
+		long depth;
+		int width;
+		long luts;
+	} cases[] = {
+		{4, 1, 4},     {16, 3, 4},    {32, 6, 4},     {32, 8, 8},     {32, 12, 8},    {64, 1, 4},
+		{64, 3, 4},    {64, 6, 8},    {64, 8, 12},    {64, 12, 16},   {128, 1, 4},    {128, 2, 8},
+		{128, 3, 8},   {128, 8, 24},  {256, 1, 16},   {256, 8, 48},   {512, 1, 32},   {512, 12, 128},
+		{1024, 1, 64}, {1024, 8, 192}, {2048, 4, 256}, {2048, 8, 384}, {4096, 8, 768},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		if (estimate_lutram(cases[i].depth, cases[i].width) != cases[i].luts)
+			fail_msg("%ld x %d: %ld LUTs, Yosys %ld", cases[i].depth, cases[i].width,
+				 estimate_lutram(cases[i].depth, cases[i].width), cases[i].luts);
+}
+
+/* DSP48E1 counts Yosys 0.23 gave for rescale.v (|v| times a constant) and for signed products. */
+static void test_dsp(void **state)
+{
+	(void)state;
+	assert_int_equal(estimate_dsp_const(5, 16384), 0);  /* a power of two: a shift */
+	assert_int_equal(estimate_dsp_const(26, 16384), 0);
+	assert_int_equal(estimate_dsp_const(5, 24576), 0);  /* 3 << 13: a 7-bit product stays in LUTs */
+	assert_int_equal(estimate_dsp_const(9, 24576), 1);
+	assert_int_equal(estimate_dsp_const(5, 20480), 0);  /* 5 << 12: 8 bits */
+	assert_int_equal(estimate_dsp_const(9, 20480), 1);
+	assert_int_equal(estimate_dsp_const(5, 21845), 1);
+	assert_int_equal(estimate_dsp_const(24, 21845), 1);
+	assert_int_equal(estimate_dsp_const(26, 21845), 2); /* 27 x 16 signed: split in two */
+	assert_int_equal(estimate_dsp_const(26, 3), 2);
+	assert_int_equal(estimate_dsp_const(9, 1), 0);
+	assert_int_equal(estimate_dsp_const(5, 3), 0);
+	assert_int_equal(estimate_dsp_const(9, 5), 1);
+	/* signed products: the wider operand goes to the 25-bit port */
+	assert_int_equal(estimate_dsp(19, 16, 35, true, true), 1);
+	assert_int_equal(estimate_dsp(16, 19, 35, true, true), 1);
+	assert_int_equal(estimate_dsp(25, 18, 43, true, true), 1);
+	assert_int_equal(estimate_dsp(26, 18, 44, true, true), 2);
+	assert_int_equal(estimate_dsp(25, 19, 44, true, true), 2);
+	assert_int_equal(estimate_dsp(3, 4, 7, true, true), 0);   /* 7-bit product: LUTs */
+	assert_int_equal(estimate_dsp(1, 20, 21, true, true), 0); /* a 1-bit operand: LUTs */
+	assert_int_equal(estimate_dsp(43, 17, 60, true, true), 3);
+}
+
+struct fx {
+	struct mpqx_model *m;
+	struct mpqx_dataset *d;
+	struct mpqx_fref *f;
+	struct mpqx_coeffs *k;
+};
+
+static int setup(void **state)
+{
+	struct fx *x = calloc(1, sizeof *x);
+	struct mpqx_err err = {0};
+	if (model_load(DATA_DIR "/tiny", &x->m, &err) || dataset_load(x->m, &x->d, &err) ||
+	    fref_run(x->m, x->d, false, &x->f, &err) ||
+	    estimate_coeffs_load(SRC_DIR "/devices/xc7-cost.ini", &x->k, &err)) {
+		fprintf(stderr, "%s\n", err.msg);
+		return -1;
+	}
+	*state = x;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *x = *state;
+	estimate_coeffs_free(x->k);
+	fref_free(x->f);
+	dataset_free(x->d);
+	model_free(x->m);
+	free(x);
+	return 0;
+}
+
+static struct mpqx_qmodel *build(struct fx *x, struct mpqx_config *c)
+{
+	struct mpqx_err err = {0};
+	struct mpqx_qmodel *q = NULL;
+	if (quant_build(x->m, x->f, c, &q, &err))
+		fail_msg("%s", err.msg);
+	return q;
+}
+
+static void sum_equals(const struct mpqx_estimate *e)
+{
+	struct mpqx_cost s = e->top;
+	for (int i = 0; i < e->n_layers; i++) {
+		s.lut += e->layers[i].lut;
+		s.lutram += e->layers[i].lutram;
+		s.ff += e->layers[i].ff;
+		s.bram18 += e->layers[i].bram18;
+		s.dsp += e->layers[i].dsp;
+		s.cycles += e->layers[i].cycles;
+	}
+	assert_int_equal(s.lut, e->total.lut);
+	assert_int_equal(s.lutram, e->total.lutram);
+	assert_int_equal(s.ff, e->total.ff);
+	assert_int_equal(s.bram18, e->total.bram18);
+	assert_int_equal(s.dsp, e->total.dsp);
+	assert_int_equal(s.cycles, e->total.cycles);
+}
+
+static void test_whole(void **state)
+{
+	struct fx *x = *state;
+	struct mpqx_err err = {0};
+	struct mpqx_device dev;
+	if (device_load(SRC_DIR "/devices", "xc7s15", &dev, &err))
+		fail_msg("%s", err.msg);
+	struct mpqx_config c = {0};
+	assert_int_equal(config_init(&c, x->m, 8), MPQX_OK);
+	struct mpqx_qmodel *q = build(x, &c);
+	struct mpqx_estimate e;
+	assert_int_equal(estimate_init(&e, x->m->n_layers), MPQX_OK);
+	if (estimate_run(q, &c, &dev, x->k, &e, &err))
+		fail_msg("%s", err.msg);
+	sum_equals(&e);
+	/* cycles: the templates' state machines, as hw.h counts them */
+	assert_int_equal(e.total.cycles, hw_cycles(q));
+	assert_true(fabs(e.latency_us - (double)hw_cycles(q) / 100.0) < 1e-9);
+	for (int i = 0; i < x->m->n_layers; i++)
+		assert_int_equal(e.layers[i].cycles, hw_layer_cycles(q, i));
+	/* all small: every buffer auto-resolves to LUTRAM, nothing in block RAM; measured by synthesis:
+	 * 168 LUTs as memory and 14 DSPs (one per layer with a multiplier whose constant is not 2^k) */
+	assert_int_equal(e.total.bram18, 0);
+	assert_int_equal(e.total.lutram, 168);
+	assert_int_equal(e.total.dsp, 14);
+	for (int i = 0; i < x->m->n_layers; i++)
+		if (x->m->layers[i].op != MPQX_OP_CONST)
+			assert_int_equal(e.buffer[i], MPQX_STORE_DIST);
+	assert_true(e.fits);
+	assert_int_equal(e.limiting, MPQX_RES_DSP);
+	assert_true(fabs(e.util[MPQX_RES_DSP] - 14.0 / 20) < 1e-12);
+	assert_true(fabs(e.util[MPQX_RES_LUT] - (double)(e.total.lut + e.total.lutram) / 8000) < 1e-12);
+
+	/* every buffer in block RAM: one RAMB18 per buffer, no LUTRAM left */
+	long before_lut = e.total.lut;
+	for (int i = 0; i < c.n_layers; i++)
+		c.layers[i].buffer = MPQX_STORE_BLOCK;
+	assert_int_equal(estimate_run(q, &c, &dev, x->k, &e, &err), MPQX_OK);
+	int bufs = 0;
+	for (int i = 0; i < x->m->n_layers; i++)
+		bufs += x->m->layers[i].op != MPQX_OP_CONST;
+	assert_int_equal(e.total.bram18, bufs);
+	assert_true(fabs(e.bram_tiles - bufs / 2.0) < 1e-12);
+	assert_int_equal(e.total.lutram, 0);
+	assert_true(e.total.lut <= before_lut);
+	/* 17 RAMB18 of 20 on the XC7S15 */
+	assert_true(e.fits);
+	assert_int_equal(e.limiting, MPQX_RES_BRAM);
+
+	/* a device with fewer DSPs than the design needs: does not fit, DSP limits */
+	dev.dsp = 10;
+	dev.bram18 = 100;
+	assert_int_equal(estimate_run(q, &c, &dev, x->k, &e, &err), MPQX_OK);
+	assert_false(e.fits);
+	assert_int_equal(e.limiting, MPQX_RES_DSP);
+	assert_true(e.util[MPQX_RES_DSP] > 1);
+	/* a device without DSPs at all */
+	dev.dsp = 0;
+	assert_int_equal(estimate_run(q, &c, &dev, x->k, &e, &err), MPQX_OK);
+	assert_false(e.fits);
+	assert_int_equal(e.limiting, MPQX_RES_DSP);
+
+	/* a mismatched estimate is refused */
+	struct mpqx_estimate small;
+	assert_int_equal(estimate_init(&small, 3), MPQX_OK);
+	assert_int_equal(estimate_run(q, &c, &dev, x->k, &small, &err), MPQX_EINPUT);
+	estimate_fini(&small);
+	estimate_fini(&e);
+	estimate_fini(&e); /* twice is harmless */
+	quant_free(q);
+	config_fini(&c);
+}
+
+/* Layer blocks: the features the fitter sees add up to the layer's estimate. */
+static void test_blocks(void **state)
+{
+	struct fx *x = *state;
+	struct mpqx_err err = {0};
+	struct mpqx_device dev;
+	assert_int_equal(device_load(SRC_DIR "/devices", "xc7s15", &dev, &err), MPQX_OK);
+	struct mpqx_config c = {0};
+	assert_int_equal(config_init(&c, x->m, 6), MPQX_OK);
+	struct mpqx_qmodel *q = build(x, &c);
+	struct mpqx_estimate e;
+	assert_int_equal(estimate_init(&e, x->m->n_layers), MPQX_OK);
+	assert_int_equal(estimate_run(q, &c, &dev, x->k, &e, &err), MPQX_OK);
+	for (int l = -1; l < x->m->n_layers; l++) {
+		struct mpqx_est_block b[MPQX_EST_MAX_BLOCKS];
+		int n = estimate_layer_blocks(q, &c, x->k, l, b);
+		long lut = 0, ff = 0;
+		for (int i = 0; i < n; i++) {
+			lut += b[i].cost.lut;
+			ff += b[i].cost.ff;
+			assert_true(b[i].n_features > 0 && b[i].n_features <= MPQX_EST_MAX_FEATURES);
+		}
+		const struct mpqx_cost *lc = l < 0 ? &e.top : &e.layers[l];
+		assert_int_equal(lut, lc->lut);
+		/* a block RAM output buffer has no model block */
+		assert_int_equal(ff, lc->ff);
+	}
+	estimate_fini(&e);
+	quant_free(q);
+	config_fini(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bram),
+		cmocka_unit_test(test_lutram),
+		cmocka_unit_test(test_dsp),
+		cmocka_unit_test(test_whole),
+		cmocka_unit_test(test_blocks),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,317 @@
+#!/usr/bin/python3
+"""Refit the estimator's LUT/FF coefficients (devices/FAMILY-cost.ini) from synthesis results.
+
+    tools/fit_costs.py [--cache DIR] [--tag fit] [--probe-ram] [-o devices/xc7-cost.ini]
+    tools/fit_costs.py --vivado ESTIMATE.json REPORT.txt [ESTIMATE.json REPORT.txt ...] [-o INI]
+
+Yosys mode (the default) reads the records tools/synth_check.py stored in the cache (only those with the
+given --tag, so that test configurations stay out of the fit). Each record holds, per layer, the
+estimator's blocks with their model features and, from synthesis, the cells of each block kind: the
+layer module's own cells, its RAM, ROMs, requantizer, rescale blocks and divider, and the top module's
+own cells. For every block kind and for LUTs and FFs it solves a non-negative least-squares fit of
+(synthesis - the part the rules already count) on the kind's features and rewrites the ini; kinds
+without data keep their coefficients. --probe-ram also synthesizes the distributed buffer (ram.v) alone
+at 128..4096 words to fit its read multiplexer.
+
+Vivado mode scales the current coefficients so that the estimate matches Vivado: pass pairs of
+`mpqx estimate --json` output and `report_utilization` text of the same design (rows are read by label:
+"Slice LUTs", "LUT as Memory", "Slice Registers", "Block RAM Tile", "DSPs"). With several designs the
+LUT and FF scales are least-squares fits; the memories and DSPs come from rules and are only compared.
+"""
+import argparse
+import glob
+import json
+import math
+import os
+import re
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import synth_check  # noqa: E402
+
+LAYER_KINDS = ("linear", "affine", "matmul", "add", "relu", "split", "avgpool", "concat", "softmax")
+# Which features each kind's LUT and FF models use (the rest stay 0).
+SPEC = {k: {"lut": ["one", "ctrl", "acc", "mux", "prod", "in", "out"], "ff": ["one", "regs"]}
+        for k in LAYER_KINDS}
+SPEC.update({
+    "ram": {"lut": ["w7", "one7", "w8", "one8", "w9", "one9", "w10", "one10", "w11", "one11", "w12", "one12",
+                    "w13", "one13"], "ff": []},
+    "rom": {"lut": ["small", "big"], "ff": ["cols"]},
+    "requant": {"lut": ["one", "pw", "sh", "ob"], "ff": []},
+    "rescale": {"lut": ["one", "iw", "lutmul"], "ff": ["preg", "dspx"]},
+    "div": {"lut": ["one", "sw", "qw"], "ff": ["one", "regs"]},
+    "top": {"lut": ["one", "orbits", "layers"], "ff": []},
+})
+ORDER = list(LAYER_KINDS) + ["ram", "rom", "requant", "rescale", "div", "top"]
+
+
+def nnls(A, b, iters=500):
+    """Lawson-Hanson non-negative least squares: min |Ax - b| with x >= 0."""
+    m, n = A.shape
+    x = np.zeros(n)
+    P = np.zeros(n, dtype=bool)
+    w = A.T @ (b - A @ x)
+    for _ in range(iters):
+        if P.all() or w[~P].max(initial=-1) <= 1e-10:
+            break
+        j = np.argmax(np.where(P, -np.inf, w))
+        P[j] = True
+        while True:
+            z = np.zeros(n)
+            z[P] = np.linalg.lstsq(A[:, P], b, rcond=None)[0]
+            if (z[P] > 1e-12).all():
+                x = z
+                break
+            neg = P & (z <= 1e-12)
+            alpha = np.min(x[neg] / (x[neg] - z[neg]))
+            x = x + alpha * (z - x)
+            P &= x > 1e-12
+        w = A.T @ (b - A @ x)
+    return x
+
+
+def read_ini(path):
+    """{section: {key: value}} keeping the order; comments are not kept."""
+    secs = {}
+    cur = None
+    with open(path) as fp:
+        for line in fp:
+            s = line.strip()
+            if not s or s[0] in ";#":
+                continue
+            if s.startswith("["):
+                cur = s[1:s.index("]")]
+                secs.setdefault(cur, {})
+            elif "=" in s and cur is not None:
+                k, v = s.split("=", 1)
+                secs[cur][k.strip()] = v.strip()
+    return secs
+
+
+def fmt(v):
+    if abs(v) < 5e-5:
+        return "0"
+    return f"{v:.4g}"
+
+
+def write_ini(path, family, source, coef, stats):
+    lines = ["; Estimator coefficients for the " + family + " family (doc/estimator.md), written by "
+             "tools/fit_costs.py.",
+             "; Each [kind] is one block of the RTL; lut.F / ff.F multiply feature F of src/core/estimate.c.",
+             "; Memories, DSPs and exactly known registers come from rules and are not in this file.",
+             "[family]", f"name = {family}", f"source = {source}", ""]
+    for kind in ORDER:
+        if kind not in coef:
+            continue
+        st = stats.get(kind)
+        if st:
+            lines.append(f"; {kind}: {st}")
+        lines.append(f"[{kind}]")
+        for key, v in coef[kind].items():
+            if fmt(v) != "0":
+                lines.append(f"{key} = {fmt(v)}")
+        lines.append("")
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fp:
+        fp.write("\n".join(lines))
+    os.replace(tmp, path)
+
+
+def current_coef(path):
+    ini = read_ini(path) if os.path.exists(path) else {}
+    coef = {}
+    for kind in ORDER:
+        coef[kind] = {k: float(v) for k, v in ini.get(kind, {}).items()}
+    family = ini.get("family", {}).get("name", "xc7")
+    return family, coef
+
+
+def synth_parts(layer):
+    return layer.get("parts", {})
+
+
+def collect(records):
+    """rows[kind][res] -> list of (features dict, target)."""
+    rows = {k: {"lut": [], "ff": []} for k in ORDER}
+    for rec in records:
+        est, syn = rec["estimate"], rec["synth"]
+        for le, ls in zip(est["layers"], syn["layers"]):
+            parts = synth_parts(ls)
+            for blk in le.get("blocks", []):
+                kind = blk["kind"]
+                part = parts.get("own" if kind in LAYER_KINDS else kind, {})
+                for res in ("lut", "ff"):
+                    rows[kind][res].append((blk["features"], part.get(res, 0) - blk[f"rule_{res}"]))
+        for blk in est["top"].get("blocks", []):
+            for res in ("lut", "ff"):
+                rows["top"][res].append((blk["features"], syn["top"].get(res, 0) - blk[f"rule_{res}"]))
+    return rows
+
+
+def probe_ram_rows(cache, mpqx_templates):
+    """Synthesizes ram.v (distributed) alone over a grid; cached. Rows for kind ram."""
+    path = os.path.join(cache, "ram-probe.json")
+    data = {}
+    if os.path.exists(path):
+        with open(path) as fp:
+            data = json.load(fp)
+    src = os.path.join(mpqx_templates, "ram.v")
+    with open(src) as fp:
+        text = fp.read()
+    text = re.sub(r"/\*\{\{STYLE\*/.*?/\*\}\}\*/", '"distributed"', text)
+    text = re.sub(r"/\*\{\{MODULE\*/(.*?)/\*\}\}\*/", r"\1", text)
+    tv = os.path.join(cache, "ram-probe.v")
+    with open(tv, "w") as fp:
+        fp.write(text)
+    rows = []
+    for aw in range(7, 13):
+        for w in (1, 2, 3, 4, 5, 6, 8, 9, 12, 16):
+            key = f"{aw},{w}"
+            if key not in data:
+                import subprocess
+                import tempfile
+                with tempfile.TemporaryDirectory() as td:
+                    out = os.path.join(td, "s.json")
+                    script = (f"read_verilog {tv}; chparam -set WIDTH {w} -set AW {aw} mpqx_ram; "
+                              f"synth_xilinx -family xc7 -noiopad -noclkbuf -top mpqx_ram; tee -q -o {out} stat -json")
+                    p = subprocess.run(["nice", "-n", "10", "yosys", "-q", "-p", script], capture_output=True, text=True)
+                    if p.returncode:
+                        sys.exit(p.stderr[-2000:])
+                    with open(out) as fp:
+                        mods = synth_check.parse_stat(fp.read())
+                top = [k for k in mods if "mpqx_ram" in k][0]
+                data[key] = synth_check.categorize(synth_check.flat_cells(mods, top, {}))
+                with open(path, "w") as fp:
+                    json.dump(data, fp)
+            if aw == 7 and w == 1:
+                continue  # RAM128X1D: no multiplexer
+            f = {n: 0 for n in SPEC["ram"]["lut"]}
+            f[f"w{aw}"] = w
+            f[f"one{aw}"] = 1
+            rows.append((f, data[key]["lut"]))
+    return rows
+
+
+def fit(rows, coef, stats):
+    for kind in ORDER:
+        for res in ("lut", "ff"):
+            feats = SPEC[kind][res]
+            data = rows[kind][res]
+            if not feats or not data:
+                continue
+            A = np.array([[f.get(n, 0) for n in feats] for f, _ in data], dtype=float)
+            b = np.array([t for _, t in data], dtype=float)
+            used = A.any(axis=0)
+            x = np.zeros(len(feats))
+            if used.any():
+                x[used] = nnls(A[:, used], b)
+            for n, v in zip(feats, x):
+                if used[feats.index(n)]:
+                    coef[kind][f"{res}.{n}"] = float(v)
+            resid = A @ x - b
+            tot = np.abs(b).sum()
+            stats.setdefault(kind, "")
+            stats[kind] += (f"{res} {len(b)} rows, mean |error| {np.abs(resid).mean():.1f}"
+                            f" ({100 * np.abs(resid).sum() / tot if tot else 0:.1f}% of the total); ")
+
+
+VIVADO_ROWS = {
+    "slice_luts": r"^\|\s*Slice LUTs\*?\s*\|\s*([\d.]+)",
+    "lut_mem": r"^\|\s*LUT as Memory\s*\|\s*([\d.]+)",
+    "ff": r"^\|\s*(?:Slice Registers|Register as Flip Flop)\s*\|\s*([\d.]+)",
+    "bram_tiles": r"^\|\s*Block RAM Tile\s*\|\s*([\d.]+)",
+    "dsp": r"^\|\s*DSPs\s*\|\s*([\d.]+)",
+}
+
+
+def parse_vivado(path):
+    with open(path) as fp:
+        text = fp.read()
+    out = {}
+    for k, rx in VIVADO_ROWS.items():
+        m = re.search(rx, text, re.M)
+        if m:
+            out[k] = float(m.group(1))
+    missing = [k for k in ("slice_luts", "lut_mem", "ff") if k not in out]
+    if missing:
+        sys.exit(f"fit_costs: {path}: no row for {', '.join(missing)} (expected report_utilization text)")
+    return out
+
+
+def vivado_mode(pairs, ini, out):
+    family, coef = current_coef(ini)
+    el, vl, ef, vf = [], [], [], []
+    for ej, rep in pairs:
+        with open(ej) as fp:
+            est = json.load(fp)
+        v = parse_vivado(rep)
+        t = est["total"]
+        el.append(t["lut"])
+        vl.append(v["slice_luts"] - v["lut_mem"])
+        ef.append(t["ff"])
+        vf.append(v["ff"])
+        print(f"{ej}: LUT {t['lut']} vs {v['slice_luts'] - v['lut_mem']:.0f}, LUTRAM {t['lutram']} vs "
+              f"{v['lut_mem']:.0f}, FF {t['ff']} vs {v['ff']:.0f}, BRAM tiles {t['bram_tiles']} vs "
+              f"{v.get('bram_tiles', float('nan'))}, DSP {t['dsp']} vs {v.get('dsp', float('nan'))}")
+    el, vl, ef, vf = map(np.array, (el, vl, ef, vf))
+    sl = float(el @ vl / (el @ el)) if el.any() else 1.0
+    sf = float(ef @ vf / (ef @ ef)) if ef.any() else 1.0
+    for kind in coef:
+        for k in list(coef[kind]):
+            if k.startswith("lut."):
+                coef[kind][k] *= sl
+            elif k.startswith("ff."):
+                coef[kind][k] *= sf
+    print(f"scales: LUT x{sl:.4f}, FF x{sf:.4f} (the rule-based registers are not scaled)")
+    write_ini(out, family, f"scaled to Vivado report_utilization of {len(pairs)} design(s)", coef,
+              {k: "scaled" for k in coef})
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cache", help="synth_check cache directory")
+    ap.add_argument("--tag", default="fit", help="use the records with this tag ('' for all)")
+    ap.add_argument("--probe-ram", action="store_true")
+    ap.add_argument("--ini", default=os.path.join(ROOT, "devices", "xc7-cost.ini"), help="coefficients to start from")
+    ap.add_argument("-o", "--output", help="ini to write (default: --ini)")
+    ap.add_argument("--vivado", nargs="+", metavar="FILE", help="pairs: estimate.json report.txt ...")
+    a = ap.parse_args()
+    out = a.output or a.ini
+    if a.vivado:
+        if len(a.vivado) % 2:
+            sys.exit("fit_costs: --vivado takes pairs of files: ESTIMATE.json REPORT.txt")
+        vivado_mode(list(zip(a.vivado[0::2], a.vivado[1::2])), a.ini, out)
+        return 0
+    cache = synth_check.cache_dir(a.cache)
+    records = []
+    for p in sorted(glob.glob(os.path.join(cache, "*.run.json"))):
+        with open(p) as fp:
+            r = json.load(fp)
+        if a.tag and r.get("tag") != a.tag:
+            continue
+        records.append(r)
+    if not records and not a.probe_ram:
+        sys.exit(f"fit_costs: no records tagged '{a.tag}' in {cache} (run tools/synth_check.py --tag {a.tag})")
+    family, coef = current_coef(a.ini)
+    rows = collect(records)
+    if a.probe_ram:
+        rows["ram"]["lut"] += probe_ram_rows(cache, os.path.join(ROOT, "hdl_templates"))
+    stats = {}
+    fit(rows, coef, stats)
+    designs = sorted({os.path.basename(os.path.dirname(r["model"])) + ":" +
+                      (os.path.basename(r["config"]) if r["config"] else "uniform8") for r in records})
+    write_ini(out, family, f"Yosys synth_xilinx, {len(records)} designs tagged '{a.tag}'"
+              + (" + ram.v probes" if a.probe_ram else ""), coef, stats)
+    print(f"wrote {out} from {len(records)} designs" + (" and the RAM probes" if a.probe_ram else ""))
+    for k in ORDER:
+        if k in stats:
+            print(f"  {k:8} {stats[k]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+#!/usr/bin/python3
+"""Run tools/synth_check.py over a set of configurations of one model, one synthesis at a time.
+
+    tools/synth_sweep.py MODEL [--uniform 8,6,4] [--buffers auto,distributed,block] [--random N --seed S]
+                         [--tag TAG] [--cache DIR] [--mpqx PATH] [--summary]
+
+Uniform configurations set every layer's weight and output bits to B and every buffer to the given
+storage (ROMs auto). Random ones draw each layer's w_bits and a_bits from 2..16 and its buffer and ROM
+storage from (block, distributed/logic, auto), from the seed; use different seeds for the fitting set
+and for the test set. The configurations are written to CACHE/configs/. --summary prints one line per
+design (total LUT, LUTRAM, FF errors and whether BRAM18/DSP were exact) and the median and worst
+absolute LUT and FF errors.
+"""
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import synth_check  # noqa: E402
+
+
+def layer_names(model):
+    path = os.path.join(model, "model.json") if os.path.isdir(model) else model
+    with open(path) as fp:
+        return [l["name"] for l in json.load(fp)["layers"]]
+
+
+def write(path, layers, defaults):
+    cfg = {"format": "mpqx-config", "version": 1, "device": "xc7s15", "defaults": defaults, "layers": layers}
+    with open(path, "w") as fp:
+        json.dump(cfg, fp, indent=1)
+        fp.write("\n")
+    return path
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("model")
+    ap.add_argument("--uniform", default="")
+    ap.add_argument("--buffers", default="auto")
+    ap.add_argument("--random", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--tag", default="")
+    ap.add_argument("--cache")
+    ap.add_argument("--mpqx", default=os.environ.get("MPQX", "mpqx"))
+    ap.add_argument("--costs")
+    ap.add_argument("--summary", action="store_true")
+    a = ap.parse_args()
+
+    cache = synth_check.cache_dir(a.cache)
+    cdir = os.path.join(cache, "configs")
+    os.makedirs(cdir, exist_ok=True)
+    name = os.path.basename(os.path.normpath(a.model))
+    names = layer_names(a.model)
+    configs = []
+    for b in [int(x) for x in a.uniform.split(",") if x]:
+        for st in a.buffers.split(","):
+            d = {"w_bits": b, "a_bits": b, "buffer": st, "rom": "auto"}
+            configs.append(write(os.path.join(cdir, f"{name}-u{b}-{st}.json"), {}, d))
+    rng = random.Random(a.seed)
+    for i in range(a.random):
+        layers = {n: {"w_bits": rng.randint(2, 16), "a_bits": rng.randint(2, 16),
+                      "buffer": rng.choice(["block", "distributed", "auto"]),
+                      "rom": rng.choice(["block", "logic", "auto"])} for n in names}
+        d = {"w_bits": 8, "a_bits": 8, "buffer": "auto", "rom": "auto"}
+        configs.append(write(os.path.join(cdir, f"{name}-r{a.seed}-{i}.json"), layers, d))
+
+    results = []
+    for c in configs:
+        cmd = [sys.executable, os.path.join(HERE, "synth_check.py"), a.model, "-c", c, "--json",
+               "--mpqx", a.mpqx, "--cache", cache, "--tag", a.tag]
+        if a.costs:
+            cmd += ["--costs", a.costs]
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode not in (0, 1) or not p.stdout.strip():
+            print(f"{os.path.basename(c)}: FAILED\n{p.stderr[-1500:]}", file=sys.stderr)
+            continue
+        r = json.loads(p.stdout)
+        results.append((os.path.basename(c), r))
+        e = r["total"]["error_pct"]
+        print(f"{os.path.basename(c):28} LUT {e['lut']:+6.1f}%  LUTRAM {e['lutram']:+6.1f}%  FF {e['ff']:+6.1f}%  "
+              f"BRAM18/DSP exact: {'yes' if r['bram_dsp_exact'] else 'NO'}", flush=True)
+    if a.summary and results:
+        for res in ("lut", "ff", "lutram"):
+            v = [abs(r["total"]["error_pct"][res]) for _, r in results
+                 if r["total"]["synth"][res] or r["total"]["estimate"][res]]
+            if v:
+                print(f"{res}: median |error| {statistics.median(v):.2f}%, worst {max(v):.2f}% over {len(v)}")
+        print(f"BRAM18 and DSP exact per layer in {sum(r['bram_dsp_exact'] for _, r in results)}"
+              f"/{len(results)} designs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
