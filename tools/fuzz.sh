@@ -44,9 +44,10 @@ declare -A extra=(
 	[theme]="$src/themes $src/tests/bad/theme"
 	[tmpl]="$src/hdl_templates $src/tests/bad/tmpl"
 	[device]="$src/devices $src/tests/bad/device"
+	[cost]="$src/devices $src/tests/bad/cost"
 )
-declare -A dict=([model]=json [config]=json [theme]=ini [device]=ini [tmpl]=tmpl)
-declare -A maxlen=([model]=16384 [config]=4096 [csv]=8192 [theme]=4096 [tmpl]=16384 [device]=4096)
+declare -A dict=([model]=json [config]=json [theme]=ini [device]=ini [cost]=ini [tmpl]=tmpl)
+declare -A maxlen=([model]=16384 [config]=4096 [csv]=8192 [theme]=4096 [tmpl]=16384 [device]=4096 [cost]=8192)
 
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then

@@ -239,6 +239,9 @@ config("bits-huge.json", c('"w_bits": 6', '"w_bits": 4294967304'), "layers.q.w_b
 config("buffer-bram.json", c('"buffer": "block"', '"buffer": "bram"'), 'layers.q.buffer: expected "block", "distributed" or "auto"')
 config("rom-distributed.json", c('"rom": "auto"', '"rom": "distributed"'), 'defaults.rom: expected "block", "logic" or "auto"')
 config("buffer-bool.json", c('"buffer": "block"', '"buffer": true'), 'layers.q.buffer: expected "block"')
+# a device the config names that is not in devices/, and one given as a path
+cases.append(("config/device-unknown.json", c('"device": "xc7s15"', '"device": "xc9z99"'), None, None, None))
+cases.append(("config/device-path.json", c('"device": "xc7s15"', '"device": "/etc/passwd"'), None, None, None))
 config("layers-array.json", c('"layers": {"q": {"w_bits": 6, "buffer": "block"}}', '"layers": [{"q": 6}]'),
        "layers: expected an object keyed by layer name")
 config("layer-unknown.json", c('"q":', '"enc0.q":'), "layers.enc0.q: model 'tiny' has no layer of this name")
@@ -302,7 +305,60 @@ tmpl("unfilled", r("/*{{MODULE*/mpqx_relu/*}}*/", "/*{{MODULE*/mpqx_relu/*}}*/ /
 tmpl("empty", "", "no placeholder MODULE in this template")
 tmpl("binary", rand_bytes(4, 1500).replace(b"/", b"."), "no placeholder MODULE in this template")
 
-# ---- device and theme ini: added when the command line reaches their loaders ---------------------------
+# ---- device ini (mpqx estimate -d FILE.ini) and the estimator's coefficients (--costs FILE.ini) ---------
+with open(os.path.join(HERE, "..", "..", "devices", "xc7s15.ini")) as f:
+    DEVICE = f.read()
+with open(os.path.join(HERE, "..", "..", "devices", "xc7-cost.ini")) as f:
+    COST = f.read()
+
+
+def device(name, content, expect):
+    cases.append(("device/" + name, content, 1, "estimate @tiny -d @/FILE", "FILE: " + expect))
+
+
+def cost(name, content, expect):
+    cases.append(("cost/" + name, content, 1, "estimate @tiny --costs @/FILE", "FILE: " + expect))
+
+
+def dv(old, new):
+    return sub(DEVICE, old, new)
+
+
+device("empty.ini", "", "[device] has no 'name'")
+device("binary.ini", rand_bytes(5, 800), "not a text file (a NUL byte)")
+device("text-garbage.ini", "this is not an ini file\n", "line 1: expected `key = value` or [device]")
+device("section-unclosed.ini", dv("[device]", "[device"), "line 3: ")
+device("section-unknown.ini", dv("[device]", "[fpga]"), "line 4: unknown section [fpga]: expected [device]")
+device("key-unknown.ini", dv("lut = 8000", "luts = 8000"), "line 6: unknown key 'luts'")
+device("key-twice.ini", dv("dsp = 20", "dsp = 20\ndsp = 40"), "line 11: 'dsp' is set twice")
+device("lut-negative.ini", dv("lut = 8000", "lut = -8000"), "line 6: lut = '-8000': expected a non-negative integer count")
+device("lut-float.ini", dv("lut = 8000", "lut = 8e3"), "line 6: lut = '8e3': expected a non-negative integer count")
+device("lut-huge.ini", dv("lut = 8000", "lut = 99999999999999999999"), "line 6: lut = '99999999999999999999': expected a non-negative integer count")
+device("lut-empty.ini", dv("lut = 8000", "lut ="), "line 6: lut = '': expected a non-negative integer count")
+device("clock-zero.ini", dv("clock_mhz = 100", "clock_mhz = 0"), "line 11: clock_mhz = '0': expected a frequency in MHz")
+device("clock-nan.ini", dv("clock_mhz = 100", "clock_mhz = nan"), "line 11: clock_mhz = 'nan': expected a frequency in MHz")
+device("clock-inf.ini", dv("clock_mhz = 100", "clock_mhz = inf"), "line 11: clock_mhz = 'inf': expected a frequency in MHz")
+device("clock-overflow.ini", dv("clock_mhz = 100", "clock_mhz = 1e999"), "line 11: clock_mhz = '1e999': expected a frequency in MHz")
+device("dsp-missing.ini", dv("dsp = 20\n", ""), "[device] has no 'dsp'")
+device("lutram-over-lut.ini", dv("lutram = 2400", "lutram = 9000"), "lutram (9000) is more than lut (8000)")
+device("name-space.ini", dv("name = xc7s15", "name = xc7 s15"), "line 4: name = 'xc7 s15': expected a name of letters")
+device("long-line.ini", dv("lut = 8000", "lut = 8000" + " " * 300 + "1"), "line ")  # inih splits lines over 200 bytes: the message points near, not at, the line
+
+
+def cv(old, new):
+    return sub(COST, old, new)
+
+
+cost("empty.ini", "", "no [family] name")
+cost("binary.ini", rand_bytes(6, 800), "not a text file (a NUL byte)")
+cost("text-garbage.ini", "lut.one 20\n", "line 1: expected `key = value` or [section]")
+cost("section-unknown.ini", cv("[linear]", "[lstm]"), "line 7: unknown section [lstm]")
+cost("key-unknown.ini", cv("lut.one = 20", "lut.zero = 20"), "line 7:")
+cost("value-text.ini", cv("lut.one = 20", "lut.one = twenty"), "line 7:")
+cost("value-huge.ini", cv("lut.one = 20", "lut.one = 1e300"), "line 7:")
+cost("value-nan.ini", cv("lut.one = 20", "lut.one = nan"), "line 7:")
+
+# ---- theme ini: added when the command line reaches its loader -----------------------------------------
 
 # ---- command lines without a file (usage errors exit 2) ------------------------------------------------
 args = [
@@ -328,6 +384,15 @@ args = [
     (1, "eval @tmp/unreadable.json", "unreadable.json: cannot open: Permission denied"),
     (1, "eval @tiny -c @tmp/cfg-dir.json", "cfg-dir.json: not a regular file"),
     (1, "eval @tmp/" + "x" * 300 + ".json", "cannot open: File name too long"),
+    (1, "estimate @tiny -d nosuch", "unknown device 'nosuch'"),
+    (1, "estimate @tiny -d ''", "device"),
+    (1, "estimate @tiny -d @tmp/dir.ini", "dir.ini: not a regular file"),
+    (1, "estimate @tiny -d @tmp/fifo.json", "fifo.json: not a regular file"),
+    (1, "estimate @tiny --costs @tmp/no-such-cost.ini", "no-such-cost.ini: cannot open"),
+    (1, "estimate @tiny -c @/config/device-unknown.json", "unknown device 'xc9z99'"),
+    (1, "estimate @tiny -c @/config/device-path.json", "/etc/passwd"),
+    (2, "estimate @tiny --bogus", "unknown or incomplete option"),
+    (2, "estimate @tiny -d", "unknown or incomplete option"),
     (2, "export @tiny", "-o DIR is required"),
     (2, "export @tiny -o @tmp/x1 --windows -3", "--windows: expected a positive number, got '-3'"),
     (2, "export @tiny -o @tmp/x1 --windows 99999999999", "--windows: expected a positive number"),
@@ -342,7 +407,7 @@ args = [
 
 
 def main():
-    for sub_dir in ("model", "config", "csv", "tmpl"):
+    for sub_dir in ("model", "config", "csv", "tmpl", "device", "cost"):
         d = os.path.join(HERE, sub_dir)
         os.makedirs(d, exist_ok=True)
         for f in os.listdir(d):

@@ -13,7 +13,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/mpqx-bad.XXXXXX")
 trap 'chmod -R u+rwx "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 # Cases git cannot hold, made here.
-mkdir "$tmp/dir-as-model.json" "$tmp/cfg-dir.json"
+mkdir "$tmp/dir-as-model.json" "$tmp/cfg-dir.json" "$tmp/dir.ini"
 mkfifo "$tmp/fifo.json"
 truncate -s 300M "$tmp/huge.json"       # sparse: no disk used
 ln -s loop.json "$tmp/loop.json"
