@@ -7,9 +7,12 @@
 #include "mpqx/dataset.h"
 #include "mpqx/model.h"
 
+/* Calibration ranges are widened by this fraction of their width on each side that is not zero. */
+#define MPQX_CALIB_HEADROOM 0.05
+
 struct mpqx_fref {
 	int n_layers;
-	double *lo, *hi;   /* per layer: min/max of the float output over the train and calib windows */
+	double *lo, *hi;   /* per layer: float output range over the train and calib windows, with headroom */
 	int windows;       /* test windows */
 	float **act;       /* per layer [windows * rows * cols] float outputs on the test windows, or NULL */
 	float *pred;       /* [windows * out_features] float forecasts */

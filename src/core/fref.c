@@ -160,6 +160,15 @@ int fref_run(const struct mpqx_model *m, const struct mpqx_dataset *d, bool keep
 		fref_free(f);
 		return err_set(err, rc, "out of memory for the float reference of %s", m->path);
 	}
+	/* Headroom for test data beyond the calibration data (doc/quantization.md): without it, a forecast
+	 * colder than any training day clamps even at 16 bits. A bound at zero stays at zero. */
+	for (int l = 0; l < m->n_layers; l++) {
+		double w = f->hi[l] - f->lo[l];
+		if (f->lo[l] < 0)
+			f->lo[l] -= MPQX_CALIB_HEADROOM * w;
+		if (f->hi[l] > 0)
+			f->hi[l] += MPQX_CALIB_HEADROOM * w;
+	}
 	f->mse = se / f->windows;
 	f->mae = ae / f->windows;
 	f->mse_persistence = pse / f->windows;
