@@ -138,5 +138,5 @@ int main(int argc, char **argv)
 		if (argv[1][0] != '-' && !strchr(argv[1], '/') && !strchr(argv[1], '.') && !is_dir(argv[1]))
 			return cli_usage_error(NULL, "unknown subcommand '%s'", argv[1]);
 	}
-	return cli_usage_error(NULL, "the explorer is not built into this version; use a subcommand");
+	return cmd_tui(argc, argv);
 }

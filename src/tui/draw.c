@@ -713,10 +713,15 @@ static void draw_compare(const struct tui_ctx *t, const struct mpqx_app *a, cons
 				v = sl->rmse_denorm;
 				snprintf(buf, sizeof buf, " %s%s", view_fmt_sig(t1, sizeof t1, v, 4), sl->eval_valid ? "" : "?");
 			}
-			if (c == 0)
+			if (c == 0) {
 				cur_v = v;
-			else if (fabs(v - cur_v) > 1e-12 * (fabs(v) + fabs(cur_v)) && role == MPQX_TH_NORMAL)
-				role = MPQX_TH_DIFF;
+			} else if (fabs(v - cur_v) > 1e-12 * (fabs(v) + fabs(cur_v))) {
+				/* Marked by a glyph as well as by colour. */
+				size_t len = strlen(buf);
+				snprintf(buf + len, sizeof buf - len, "%s", mark);
+				if (role == MPQX_TH_NORMAL)
+					role = MPQX_TH_DIFF;
+			}
 			put_pad(t, y, x, cw, role, buf);
 		}
 	}

@@ -12,6 +12,10 @@ fails=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
 
+if [ ! -f "$src/samples/seattle-hourly/model.json" ]; then
+	echo "1..0 # SKIP the default sample samples/seattle-hourly is not there"
+	exit 0
+fi
 if ! command -v tmux > /dev/null; then
 	echo "1..0 # SKIP tmux not installed"
 	exit 0
