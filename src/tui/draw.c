@@ -539,9 +539,11 @@ static void draw_accuracy(const struct tui_ctx *t, const struct mpqx_app *a, con
 			 view_fmt_sig(t2, sizeof t2, sqrt(r->mse_float) * unit, sig), clipped);
 	put(t, p->y + 2, p->x, p->w, clipped && !s->eval_pending ? MPQX_TH_WARN : fr, buf);
 	if (l->wide) {
-		snprintf(buf, sizeof buf, " MAE %s %s   persistence MSE %s   evaluated in %.1f ms",
-			 view_fmt_sig(t1, sizeof t1, r->mae_denorm, 4), m->data.target,
-			 view_fmt_sig(t2, sizeof t2, s->fref->mse_persistence, 4), s->eval_ms);
+		int o = snprintf(buf, sizeof buf, " MAE %s %s   persistence MSE %s",
+				 view_fmt_sig(t1, sizeof t1, r->mae_denorm, 4), m->data.target,
+				 view_fmt_sig(t2, sizeof t2, s->fref->mse_persistence, 4));
+		if (!t->dump && o > 0 && (size_t)o < sizeof buf)
+			snprintf(buf + o, sizeof buf - (size_t)o, "   evaluated in %.1f ms", s->eval_ms);
 		put(t, p->y + 3, p->x, p->w, MPQX_TH_DIM, buf);
 	}
 	draw_plot(t, a, &l->plot);
@@ -582,7 +584,7 @@ static void draw_help(const struct tui_ctx *t, const struct mpqx_app *a, const s
 		if (y >= r->y + r->h - 1 - 3)
 			continue;
 		char lab[32];
-		snprintf(lab, sizeof lab, " %-9s", app_bindings[i].label);
+		snprintf(lab, sizeof lab, " %-10s", app_bindings[i].label);
 		int w = put(t, y, x, cw, MPQX_TH_KEY, lab);
 		put(t, y, x + w, cw - w - 1, MPQX_TH_DIALOG, app_bindings[i].help);
 	}

@@ -183,6 +183,7 @@ static bool settle(struct tui_ctx *t, struct mpqx_app *a, int flags)
 int tui_run(struct mpqx_app *a, const struct tui_opts *o)
 {
 	struct tui_ctx t;
+	memset(&t, 0, sizeof t);
 	struct mpqx_err err = {0};
 	if (load_theme(&t, o, &err)) {
 		fprintf(stderr, "mpqx: %s\n", err.msg);
@@ -328,6 +329,8 @@ int tui_dump(struct mpqx_app *a, const struct tui_opts *o, int rows, int cols, c
 	     struct mpqx_err *err)
 {
 	struct tui_ctx t;
+	memset(&t, 0, sizeof t);
+	t.dump = true;
 	if (load_theme(&t, o, err))
 		return 1;
 	int kb[4096];
@@ -371,6 +374,7 @@ int tui_bench(struct mpqx_app *a, const struct tui_opts *o, int rows, int cols, 
 	      double *screen_ms, double *full_ms, int max, struct mpqx_err *err)
 {
 	struct tui_ctx t;
+	memset(&t, 0, sizeof t);
 	if (load_theme(&t, o, err))
 		return -1;
 	int kb[4096];

@@ -42,6 +42,7 @@ struct tui_ctx {
 	int depth;     /* enum mpqx_theme_depth in use */
 	bool utf8;     /* UTF-8 glyphs */
 	bool braille;  /* plot in braille cells (UTF-8 and colour) */
+	bool dump;     /* a screen dump: leave out wall-clock times so dumps compare */
 };
 
 /* Prepares colours for the theme on the current screen. */
