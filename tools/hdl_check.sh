@@ -91,8 +91,8 @@ if ((synth)); then
 	if (cd "$dir" && yosys -q -s synth.ys -l synth.log >/dev/null 2>&1); then
 		t1=$(date +%s.%N)
 		echo "hdl_check: synthesis completed in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", b - a }') s; whole design:"
-		awk '/=== design hierarchy ===/{h=1} h && /(Number of cells|LUT[1-6]|RAM|DSP48E1|FD[RSCP]E|CARRY4|MUXF)/' \
-			"$dir/synth.log" | tail -n 20
+		awk '/=== design hierarchy ===/ { buf = "" } { buf = buf $0 "\n" } END { printf "%s", buf }' "$dir/synth.log" |
+			grep -E '(Number of cells|LUT[1-6]|RAM|DSP48E1|FD[RSCP]E|CARRY4|MUXF)'
 	else
 		echo "hdl_check: synthesis FAILED (see $dir/synth.log)"
 		failed=$((failed + 1))
