@@ -975,6 +975,18 @@ static int write_manifest(struct ctx *x, const char *top)
 	cJSON_AddStringToObject(o, "top", top);
 	char tb[120];
 	cJSON_AddStringToObject(o, "testbench", lib_module(x, "tb", tb, sizeof tb));
+	/* What the ports carry: x = s * (q - z) on the normalised scale (doc/quantization.md). */
+	for (int k = 0; k < 2; k++) {
+		int li = k == 0 ? input_layer(m) : m->output;
+		const struct mpqx_qparam *p = &x->q->l[li].out;
+		cJSON *io = cJSON_AddObjectToObject(o, k == 0 ? "input" : "output");
+		cJSON_AddStringToObject(io, "layer", m->layers[li].name);
+		cJSON_AddNumberToObject(io, "rows", m->layers[li].rows);
+		cJSON_AddNumberToObject(io, "cols", m->layers[li].cols);
+		cJSON_AddNumberToObject(io, "bits", p->bits);
+		cJSON_AddNumberToObject(io, "scale", p->s);
+		cJSON_AddNumberToObject(io, "zero_point", p->z);
+	}
 	cJSON_AddNumberToObject(o, "windows", x->windows);
 	cJSON_AddStringToObject(o, "windows_from", "the first test windows");
 	cJSON_AddNumberToObject(o, "cycles", (double)x->cycles);
