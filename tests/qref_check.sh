@@ -40,6 +40,7 @@ PY
 fi
 
 fail=0
+"$py" "$src/tools/qref.py" --selftest || fail=1
 for name in uniform8 uniform4 mixed; do
 	case $name in
 	uniform8) cfg=() ;;
