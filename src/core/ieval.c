@@ -272,9 +272,9 @@ static void run_linear(const struct job *j, int li, const int16_t *x, int16_t *y
 		int16_t *xs = j->scratch;
 		int32_t *acc = (int32_t *)((int64_t *)j->scratch + (size_t)R * Kp);
 		pack_rows(x, I, 1, px->z, R, I, Kp, xs);
+		const int32_t *bias = (const int32_t *)(j->e->w16[li] + (size_t)Kp * Np * 2);
 		for (int r = 0; r < R; r++)
-			for (int o = 0; o < Np; o++)
-				acc[(size_t)r * Np + o] = o < O ? (int32_t)ql->qb[o] : 0;
+			memcpy(acc + (size_t)r * Np, bias, sizeof *acc * (size_t)Np);
 		gemm_pairs(xs, j->e->w16[li], R, Kp, Np, acc);
 		if (Np == O) {
 			*clip += requant32(acc, R * O, ql->rs[0].m, ql->rs[0].n, ql->out.z, ql->out.bits, y);
@@ -635,8 +635,10 @@ static int prepare_weights(struct mpqx_ieval *e, const struct mpqx_qmodel *q, in
 	e->w32[li] = NULL;
 	if (narrow(q->l[l->inputs[0]].out.bits, ql->w.bits, ql->acc_bits)) {
 		int I = l->weight.cols, O = l->weight.rows, Np = pad8(O);
+		/* the packed weights, then the bias as an int32 row of Np (it fits: narrow() bounds acc) */
+		size_t np = (size_t)((I + 1) / 2) * Np * 2;
 		int16_t *wc = malloc(n * sizeof(int16_t));
-		e->w16[li] = malloc((size_t)((I + 1) / 2) * Np * 2 * sizeof(int16_t));
+		e->w16[li] = malloc(np * sizeof(int16_t) + (size_t)Np * sizeof(int32_t));
 		if (!wc || !e->w16[li]) {
 			free(wc);
 			return MPQX_ENOMEM;
@@ -645,6 +647,10 @@ static int prepare_weights(struct mpqx_ieval *e, const struct mpqx_qmodel *q, in
 			wc[i] = (int16_t)(ql->qw[i] - ql->w.z);
 		pack_pairs(wc, 1, I, 0, I, O, Np, e->w16[li]); /* B[i][o] = w'[o][i] */
 		free(wc);
+		for (int o = 0; o < Np; o++) {
+			int32_t b = o < O ? (int32_t)ql->qb[o] : 0;
+			memcpy(e->w16[li] + np + 2 * (size_t)o, &b, sizeof b);
+		}
 	} else {
 		if (!(e->w32[li] = malloc(n * sizeof(int32_t))))
 			return MPQX_ENOMEM;
