@@ -9,6 +9,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "mpqx/fileio.h"
+
 static const char *const role_names[MPQX_TH_COUNT] = {
 #define MPQX_THEME_NAME(e, n, h) n,
 	MPQX_THEME_ROLES(MPQX_THEME_NAME)
@@ -175,9 +177,25 @@ int theme_load(const char *path, struct mpqx_theme *t, struct mpqx_err *err)
 	base = base ? base + 1 : path;
 	snprintf(t->name, sizeof t->name, "%.*s", (int)(strcspn(base, ".") < 63 ? strcspn(base, ".") : 63), base);
 	struct ctx c = {path, t, err, 0, false};
-	int rc = ini_parse(path, handler, &c);
+	/* Read through fileio (size limit, regular files only) and refuse binary data, as the other loaders. */
+	char *text = NULL;
+	size_t len = 0;
+	int rc = fileio_read(path, &text, &len, err);
+	if (rc) { /* a file that cannot be read stays MPQX_EIO, as before */
+		if (rc != MPQX_ENOMEM)
+			rc = MPQX_EIO;
+		if (err)
+			err->code = rc;
+		return rc;
+	}
+	if (memchr(text, '\0', len)) {
+		free(text);
+		return err_set(err, MPQX_EINPUT, "%s: not a text file (a NUL byte)", path);
+	}
+	rc = ini_parse_string(text, handler, &c);
+	free(text);
 	if (rc < 0)
-		return err_set(err, MPQX_EIO, "%s: cannot read the theme", path);
+		return err_set(err, MPQX_ENOMEM, "%s: out of memory", path);
 	if (rc > 0) {
 		if (c.failed) {
 			char m[MPQX_ERR_LEN];

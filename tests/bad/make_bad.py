@@ -358,7 +358,32 @@ cost("value-text.ini", cv("lut.one = 20", "lut.one = twenty"), "line 7:")
 cost("value-huge.ini", cv("lut.one = 20", "lut.one = 1e300"), "line 7:")
 cost("value-nan.ini", cv("lut.one = 20", "lut.one = nan"), "line 7:")
 
-# ---- theme ini: added when the command line reaches its loader -----------------------------------------
+# ---- theme ini (the explorer's --theme FILE.ini, on a hidden screen) ------------------------------------
+with open(os.path.join(HERE, "..", "..", "themes", "default.ini")) as f:
+    THEME = f.read()
+
+
+def theme(name, content, expect):
+    cases.append(("theme/" + name, content, 1, "@tiny --theme @/FILE --dump-screen 80x24", "FILE: " + expect))
+
+
+def tv(old, new):
+    return sub(THEME, old, new)
+
+
+theme("binary.ini", rand_bytes(7, 600), "not a text file (a NUL byte)")
+theme("nul.ini", "[256]\nnormal = 252 default\0\n", "not a text file (a NUL byte)")
+theme("text-garbage.ini", "colours please\n", "line 1: expected `name = value` or [section]")
+theme("colour-999.ini", "[256]\nnormal = 999 default\n", "line 2: [256] normal: '999': expected a colour 0..255")
+theme("colour-negative.ini", "[256]\nnormal = -1 default\n", "line 2: [256] normal: '-1': expected a colour 0..255")
+theme("colour-8-range.ini", "[8]\nnormal = 9 default\n", "line 2: [8] normal: '9': expected a colour 0..7")
+theme("three-colours.ini", "[256]\nnormal = red red red\n", "line 2: [256] normal: 'red': expected at most a foreground and a background colour")
+theme("mono-colour.ini", "[mono]\nover = red\n", "line 2: [mono] over: 'red': expected bold, reverse, underline or dim")
+theme("attr-typo.ini", "[256]\ntitle = 231 24 blod\n", "line 2: [256] title: 'blod': expected at most a foreground and a background colour")
+theme("role-unknown.ini", "[256]\nbackground = 0 0\n", "line 2: [256] background: unknown role")
+theme("section-unknown.ini", "[colours]\nnormal = 1\n", "line 2: unknown section [colours]")
+theme("section-unclosed.ini", "[256\nnormal = 1\n", "line 1")
+
 
 # ---- command lines without a file (usage errors exit 2) ------------------------------------------------
 args = [
@@ -393,6 +418,15 @@ args = [
     (1, "estimate @tiny -c @/config/device-path.json", "/etc/passwd"),
     (2, "estimate @tiny --bogus", "unknown or incomplete option"),
     (2, "estimate @tiny -d", "unknown or incomplete option"),
+    (1, "@tiny --theme nosuch --dump-screen 80x24", "theme 'nosuch' not found"),
+    (1, "@tiny --theme @tmp/huge.ini --dump-screen 80x24", "huge.ini: too large (314572800 bytes"),
+    (1, "@tiny --theme @tmp/dir.ini --dump-screen 80x24", "dir.ini"),
+    (2, "@tiny --dump-screen 80", "--dump-screen takes COLSxROWS"),
+    (2, "@tiny --dump-screen 0x0", "--dump-screen takes COLSxROWS"),
+    (2, "@tiny --dump-screen 99999999x99999999", "--dump-screen takes COLSxROWS"),
+    (2, "@tiny --bogus", "unknown option '--bogus'"),
+    (1, "@/model/op-unknown.json --dump-screen 80x24", "model/op-unknown.json: layers[15].op: unknown op 'gelu'"),
+    (1, "@tiny -c @/config/bits-17.json --dump-screen 80x24", "config/bits-17.json: defaults.a_bits: expected an integer from 2 to 16"),
     (2, "export @tiny", "-o DIR is required"),
     (2, "export @tiny -o @tmp/x1 --windows -3", "--windows: expected a positive number, got '-3'"),
     (2, "export @tiny -o @tmp/x1 --windows 99999999999", "--windows: expected a positive number"),
@@ -407,7 +441,7 @@ args = [
 
 
 def main():
-    for sub_dir in ("model", "config", "csv", "tmpl", "device", "cost"):
+    for sub_dir in ("model", "config", "csv", "tmpl", "device", "cost", "theme"):
         d = os.path.join(HERE, sub_dir)
         os.makedirs(d, exist_ok=True)
         for f in os.listdir(d):

@@ -15,7 +15,7 @@ trap 'chmod -R u+rwx "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 # Cases git cannot hold, made here.
 mkdir "$tmp/dir-as-model.json" "$tmp/cfg-dir.json" "$tmp/dir.ini"
 mkfifo "$tmp/fifo.json"
-truncate -s 300M "$tmp/huge.json"       # sparse: no disk used
+truncate -s 300M "$tmp/huge.json" "$tmp/huge.ini" # sparse: no disk used
 ln -s loop.json "$tmp/loop.json"
 mkdir "$tmp/csv-dir" "$tmp/csv-fifo"
 cp "$tiny/model.json" "$tmp/csv-dir/model.json"
