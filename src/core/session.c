@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,7 +347,14 @@ int session_open(const char *path, const struct mpqx_session_opts *opts, struct 
 			goto fail;
 		}
 		p->async = true;
-		if (pthread_create(&p->th, NULL, worker_main, s)) {
+		/* The worker inherits a mask that blocks every signal, so signals reach the caller's thread (an
+		 * interface waiting for a key wakes up at once). */
+		sigset_t all, old;
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		int prc = pthread_create(&p->th, NULL, worker_main, s);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (prc) {
 			p->async = false;
 			rc = err_set(err, MPQX_ENOMEM, "cannot start the evaluation worker");
 			goto fail;
