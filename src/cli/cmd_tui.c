@@ -66,14 +66,17 @@ static int run_bench(struct mpqx_app *a, const struct tui_opts *to, int rows, in
 	}
 	int max = (int)strlen(keys) * repeat + 1;
 	double *scr = malloc(sizeof *scr * (size_t)max), *full = malloc(sizeof *full * (size_t)max);
-	int n = scr && full ? tui_bench(a, to, rows, cols, keys, repeat, scr, full, max, &err) : -1;
+	double *cpu = malloc(sizeof *cpu * (size_t)max);
+	int n = scr && full && cpu ? tui_bench(a, to, rows, cols, keys, repeat, scr, full, cpu, max, &err) : -1;
 	free(owned);
 	if (n < 0) {
 		cli_error("%s", err.msg[0] ? err.msg : "out of memory");
 		free(scr);
 		free(full);
+		free(cpu);
 		return CLI_FAIL;
 	}
+	double c50 = percentile(cpu, n, 50), c95 = percentile(cpu, n, 95), cmax = cpu[n ? n - 1 : 0];
 	double s50 = percentile(scr, n, 50), s95 = percentile(scr, n, 95), smax = scr[n ? n - 1 : 0];
 	double f50 = percentile(full, n, 50), f95 = percentile(full, n, 95), fmax = full[n ? n - 1 : 0];
 	if (json) {
@@ -86,6 +89,10 @@ static int run_bench(struct mpqx_app *a, const struct tui_opts *to, int rows, in
 		cJSON_AddNumberToObject(sc, "p50", s50);
 		cJSON_AddNumberToObject(sc, "p95", s95);
 		cJSON_AddNumberToObject(sc, "max", smax);
+		cJSON *cp = cJSON_AddObjectToObject(o, "screen_cpu_ms");
+		cJSON_AddNumberToObject(cp, "p50", c50);
+		cJSON_AddNumberToObject(cp, "p95", c95);
+		cJSON_AddNumberToObject(cp, "max", cmax);
 		cJSON *fu = cJSON_AddObjectToObject(o, "with_error_ms");
 		cJSON_AddNumberToObject(fu, "p50", f50);
 		cJSON_AddNumberToObject(fu, "p95", f95);
@@ -98,11 +105,14 @@ static int run_bench(struct mpqx_app *a, const struct tui_opts *to, int rows, in
 		printf("model %s, %d keypresses replayed on a %dx%d screen\n", a->s->model->name, n, cols, rows);
 		printf("key to repainted screen (estimate current)  p50 %.2f ms  p95 %.2f ms  max %.2f ms\n", s50, s95,
 		       smax);
+		printf("  CPU time of the interface thread          p50 %.2f ms  p95 %.2f ms  max %.2f ms\n", c50, c95,
+		       cmax);
 		printf("key to screen with the new MSE              p50 %.2f ms  p95 %.2f ms  max %.2f ms\n", f50, f95,
 		       fmax);
 	}
 	free(scr);
 	free(full);
+	free(cpu);
 	return CLI_OK;
 }
 

@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mpqx/fileio.h"
 
@@ -79,6 +82,10 @@ static void *worker_main(void *arg)
 	struct mpqx_session *s = arg;
 	struct mpqx_session_priv *p = s->priv;
 	struct mpqx_layer_stats *stats = malloc(sizeof *stats * (size_t)s->model->n_layers);
+#ifdef SYS_gettid
+	/* Below the interface's thread, so a repaint gets the core first (Linux: per-thread nice). */
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 5);
+#endif
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		while (!p->stop && !p->queued)

@@ -363,15 +363,15 @@ int tui_dump(struct mpqx_app *a, const struct tui_opts *o, int rows, int cols, c
 	return 0;
 }
 
-static double now_ms(void)
+static double clock_ms(clockid_t id)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 int tui_bench(struct mpqx_app *a, const struct tui_opts *o, int rows, int cols, const char *keys, int repeat,
-	      double *screen_ms, double *full_ms, int max, struct mpqx_err *err)
+	      double *screen_ms, double *full_ms, double *cpu_ms, int max, struct mpqx_err *err)
 {
 	struct tui_ctx t;
 	memset(&t, 0, sizeof t);
@@ -394,20 +394,21 @@ int tui_bench(struct mpqx_app *a, const struct tui_opts *o, int rows, int cols, 
 	int n = 0;
 	for (int r = 0; r < repeat; r++)
 		for (int i = 0; i < nk && n < max; i++, n++) {
-			double t0 = now_ms();
+			double t0 = clock_ms(CLOCK_MONOTONIC), c0 = clock_ms(CLOCK_THREAD_CPUTIME_ID);
 			int f = app_key(a, kb[i]);
 			if (f & APP_RECOMPUTE)
 				app_sync(a);
 			session_poll(a->s);
 			tui_draw(&t, a);
 			refresh();
-			double t1 = now_ms();
-			screen_ms[n] = t1 - t0;
+			screen_ms[n] = clock_ms(CLOCK_MONOTONIC) - t0;
+			if (cpu_ms)
+				cpu_ms[n] = clock_ms(CLOCK_THREAD_CPUTIME_ID) - c0;
 			session_wait(a->s);
 			tui_draw(&t, a);
 			refresh();
 			if (full_ms)
-				full_ms[n] = now_ms() - t0;
+				full_ms[n] = clock_ms(CLOCK_MONOTONIC) - t0;
 		}
 	hidden_end(sc, fo, fi);
 	return n;

@@ -30,10 +30,11 @@ int tui_dump(struct mpqx_app *a, const struct tui_opts *o, int rows, int cols, c
 /* Replays keys `repeat` times through the app and a hidden rows x cols screen and measures, per key, the
  * time from the key to the repainted screen (the estimate is current, the error figures may be pending)
  * and to the repainted screen with the error figures of the new config. Writes milliseconds into
- * screen_ms[] and full_ms[] (n_keys * repeat entries each, caller allocates; full_ms may be NULL).
- * Returns the number of samples, or -1 with a message in err. */
+ * screen_ms[], full_ms[] and cpu_ms[] (the CPU time of the interface's thread for the first, which leaves
+ * out the time other processes took the core), n_keys * repeat entries each, caller allocates; full_ms
+ * and cpu_ms may be NULL. Returns the number of samples, or -1 with a message in err. */
 int tui_bench(struct mpqx_app *a, const struct tui_opts *o, int rows, int cols, const char *keys, int repeat,
-	      double *screen_ms, double *full_ms, int max, struct mpqx_err *err);
+	      double *screen_ms, double *full_ms, double *cpu_ms, int max, struct mpqx_err *err);
 
 /* ---- inside the tui ---- */
 
