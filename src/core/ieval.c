@@ -220,9 +220,9 @@ static void gemm32(const int32_t *restrict x, int xs, const int32_t *restrict b,
 	}
 }
 
-/* y[i] = clamp(rshift_round(acc[i] * m, n) + z): branch-free so that it vectorises; returns clamp events. */
-MULTI static long requant32(const int32_t *restrict acc, int cnt, int64_t m, int sh, int z, int bits,
-			    int16_t *restrict y)
+/* y[i] = clamp(rshift_round(acc[i] * m, n) + z); returns clamp events. */
+static long requant32_c(const int32_t *restrict acc, int cnt, int64_t m, int sh, int z, int bits,
+			int16_t *restrict y)
 {
 	const int64_t lo = quant_qmin(bits), hi = quant_qmax(bits), half = sh ? (int64_t)1 << (sh - 1) : 0;
 	long clip = 0;
@@ -237,6 +237,51 @@ MULTI static long requant32(const int32_t *restrict acc, int cnt, int64_t m, int
 		y[i] = (int16_t)v;
 	}
 	return clip;
+}
+
+#ifdef HAVE_X86
+/* Eight at a time: |acc| * m as two 32x32->64 products (even and odd lanes), rounding shift, the result
+ * saturated at 2^30 (beyond any 16-bit output, so it clamps the same), sign restored, zero point, clamp. */
+__attribute__((target("avx2,popcnt"))) static long requant32_avx2(const int32_t *acc, int cnt, int64_t m, int sh,
+								   int z, int bits, int16_t *y)
+{
+	const __m256i vm = _mm256_set1_epi64x(m), half = _mm256_set1_epi64x(sh ? (int64_t)1 << (sh - 1) : 0);
+	const __m256i sat = _mm256_set1_epi64x((int64_t)1 << 30);
+	const __m128i count = _mm_cvtsi32_si128(sh);
+	const __m256i vz = _mm256_set1_epi32(z), lo = _mm256_set1_epi32(quant_qmin(bits)),
+		      hi = _mm256_set1_epi32(quant_qmax(bits));
+	long clip = 0;
+	int i = 0;
+	for (; i + 8 <= cnt; i += 8) {
+		__m256i a = _mm256_loadu_si256((const __m256i *)(acc + i));
+		__m256i mag = _mm256_abs_epi32(a); /* INT32_MIN stays 2^31 as unsigned: still the magnitude */
+		__m256i ev = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epu32(mag, vm), half), count);
+		__m256i od = _mm256_srl_epi64(_mm256_add_epi64(_mm256_mul_epu32(_mm256_srli_epi64(mag, 32), vm), half),
+					      count);
+		ev = _mm256_blendv_epi8(ev, sat, _mm256_cmpgt_epi64(ev, sat));
+		od = _mm256_blendv_epi8(od, sat, _mm256_cmpgt_epi64(od, sat));
+		__m256i r = _mm256_blend_epi32(ev, _mm256_slli_epi64(od, 32), 0xaa);
+		__m256i v = _mm256_add_epi32(_mm256_sign_epi32(r, a), vz);
+		__m256i out = _mm256_or_si256(_mm256_cmpgt_epi32(v, hi), _mm256_cmpgt_epi32(lo, v));
+		clip += __builtin_popcount((unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(out)));
+		v = _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
+		__m128i p = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+		_mm_storeu_si128((__m128i *)(y + i), p);
+	}
+	return clip + requant32_c(acc + i, cnt - i, m, sh, z, bits, y + i);
+}
+#endif
+
+static long requant32(const int32_t *acc, int cnt, int64_t m, int sh, int z, int bits, int16_t *y)
+{
+#ifdef HAVE_X86
+	static int avx2 = -1;
+	if (avx2 < 0)
+		avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+	if (avx2 && m > 0 && m < ((int64_t)1 << 32) && sh < 63)
+		return requant32_avx2(acc, cnt, m, sh, z, bits, y);
+#endif
+	return requant32_c(acc, cnt, m, sh, z, bits, y);
 }
 
 static long requant64(const int64_t *acc, int cnt, struct mpqx_rescale rs, const struct mpqx_qparam *p,
