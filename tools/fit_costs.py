@@ -41,7 +41,7 @@ SPEC.update({
     "ram": {"lut": ["w7", "one7", "w8", "one8", "w9", "one9", "w10", "one10", "w11", "one11", "w12", "one12",
                     "w13", "one13"], "ff": []},
     "rom": {"lut": ["small", "big"], "ff": ["cols"]},
-    "requant": {"lut": ["one", "pw", "sh", "ob"], "ff": []},
+    "requant": {"lut": ["one", "pw", "sh", "ob", "tw", "z"], "ff": []},
     "rescale": {"lut": ["one", "iw", "lutmul"], "ff": ["preg", "dspx"]},
     "div": {"lut": ["one", "sw", "qw"], "ff": ["one", "regs"]},
     "top": {"lut": ["one", "orbits", "layers"], "ff": []},

@@ -142,6 +142,7 @@ def cache_dir(arg):
 
 
 def design_hash(exp):
+    """Hash of what synthesis sees: the RTL without comments and blank lines, and the ROM images."""
     h = hashlib.sha256()
     for sub in ("rtl", "mem"):
         d = os.path.join(exp, sub)
@@ -150,7 +151,11 @@ def design_hash(exp):
                 continue
             h.update(f.encode())
             with open(os.path.join(d, f), "rb") as fp:
-                h.update(fp.read())
+                data = fp.read()
+            if sub == "rtl":
+                lines = (re.sub(rb"//.*", b"", ln).strip() for ln in data.split(b"\n"))
+                data = b"\n".join(ln for ln in lines if ln)
+            h.update(data)
     return h.hexdigest()[:24]
 
 

@@ -42,14 +42,16 @@ static const char *const f_ram[] = {"w7", "one7", "w8", "one8", "w9", "one9", "w
 #define RAM_AW_MIN 7
 #define RAM_AW_MAX 13
 
-/* Logic ROM: small = varying output bits of ROMs of at most 64 words, big = varying output bits times
- * 64-word blocks of the stored words for deeper ROMs, cols = varying output bits (each a flip-flop). */
+/* Logic ROM: small = output bits of ROMs of at most 64 words that need a LUT (not constant, not a copy
+ * of another bit or of an address bit), big = such bits times 64-word blocks of the stored words for
+ * deeper ROMs, cols = distinct non-constant output bits (each a flip-flop). */
 static const char *const f_rom[] = {"small", "big", "cols"};
 enum { FR_SMALL, FR_BIG, FR_COLS, FR_N };
 
-/* Requantizer tail (requant.v): pw = product bits, sh = bits left after the shift, ob = output bits. */
-static const char *const f_requant[] = {"one", "pw", "sh", "ob"};
-enum { FQ_ONE, FQ_PW, FQ_SH, FQ_OB, FQ_N };
+/* Requantizer tail (requant.v): pw = product bits, sh = bits left after the shift, ob = output bits,
+ * tw = width of its signed sum (max(pw, 32) + 2), z = 1 when the output zero point is not 0. */
+static const char *const f_requant[] = {"one", "pw", "sh", "ob", "tw", "z"};
+enum { FQ_ONE, FQ_PW, FQ_SH, FQ_OB, FQ_TW, FQ_Z, FQ_N };
 
 /* Rescale block (rescale.v without its requantizer): iw = input bits (its magnitude), lutmul = the
  * product's partial-product bits when it stays in LUTs, preg = product register bits outside a DSP,
@@ -424,24 +426,122 @@ static void blk_buffer(const struct blk *b, struct mpqx_cost *c)
 	model(b, K_RAM, f, &r, c);
 }
 
-/* Output bits of a ROM image that are not the same in every stored word (the others are constants
- * after synthesis). The image is zero-filled up to the depth, as the exporter writes it. */
-static int varying_bits(const struct mpqx_hw_mem *m, const int32_t *v32, const int64_t *v64)
+/* Bit i of the word index, over 64 words: the truth table of address bit k. */
+static const uint64_t addr_pattern[6] = {
+	0xAAAAAAAAAAAAAAAAull, 0xCCCCCCCCCCCCCCCCull, 0xF0F0F0F0F0F0F0F0ull,
+	0xFF00FF00FF00FF00ull, 0xFFFF0000FFFF0000ull, 0xFFFFFFFF00000000ull,
+};
+
+struct rom_stats {
+	int cols;  /* distinct output bits that are not constant: one flip-flop each after synthesis */
+	int luts;  /* of those, the ones that are not just an address bit (ROMs of at most 64 words) */
+};
+
+/* The output bits of a ROM image (zero-filled up to the depth, as the exporter writes it) that survive
+ * synthesis: constant bits vanish and identical bits share one flip-flop. Up to 64 words each bit's
+ * truth table is compared exactly; deeper ROMs are taken as signed data whose bits above the range's
+ * width copy the sign bit. */
+/* Range and bit summary of n values: minimum, maximum (both including 0, the zero fill), and the AND
+ * and OR of their two's-complement bits. Separate loops per element type so that they vectorize. */
+struct range {
+	int64_t lo, hi;
+	uint64_t all_or, all_and;
+};
+
+static struct range range32(const int32_t *v, long n)
 {
-	uint64_t mask = m->width >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << m->width) - 1);
-	uint64_t all_or = 0, all_and = mask;
-	for (long i = 0; i < m->words; i++) {
-		uint64_t v = (uint64_t)(v32 ? (int64_t)v32[i] : v64[i]) & mask;
-		all_or |= v;
-		all_and &= v;
+	int32_t lo = 0, hi = 0;
+	uint32_t o = 0, a = ~(uint32_t)0;
+	for (long i = 0; i < n; i++) {
+		lo = v[i] < lo ? v[i] : lo;
+		hi = v[i] > hi ? v[i] : hi;
+		o |= (uint32_t)v[i];
+		a &= (uint32_t)v[i];
 	}
-	if (m->words < m->depth)
-		all_and = 0;
-	uint64_t var = all_or & ~all_and;
+	/* sign-extend the bit summaries to 64 bits as the values would be */
+	uint64_t oo = (uint64_t)(int64_t)(int32_t)o, aa = (uint64_t)(int64_t)(int32_t)a;
+	return (struct range){lo, hi, oo, n ? aa : ~(uint64_t)0};
+}
+
+static struct range range64(const int64_t *v, long n)
+{
+	int64_t lo = 0, hi = 0;
+	uint64_t o = 0, a = ~(uint64_t)0;
+	for (long i = 0; i < n; i++) {
+		lo = v[i] < lo ? v[i] : lo;
+		hi = v[i] > hi ? v[i] : hi;
+		o |= (uint64_t)v[i];
+		a &= (uint64_t)v[i];
+	}
+	return (struct range){lo, hi, o, a};
+}
+
+static int ctz64(uint64_t x)
+{
+#if defined(__GNUC__)
+	return __builtin_ctzll(x);
+#endif
 	int n = 0;
-	for (; var; var &= var - 1)
+	while (!(x & 1)) {
+		x >>= 1;
 		n++;
+	}
 	return n;
+}
+
+static struct rom_stats rom_stats(const struct mpqx_hw_mem *m, const int32_t *v32, const int64_t *v64)
+{
+	struct rom_stats st = {0, 0};
+	int w = m->width < 64 ? m->width : 64;
+	struct range r = v32 ? range32(v32, m->words) : range64(v64, m->words);
+	if (m->words < m->depth)
+		r.all_and = 0; /* the zero fill */
+	/* signed bits that hold [lo, hi]: from bit b-1 up every bit is a copy of the sign */
+	int b = 1 + quant_bitlen((uint64_t)(r.hi > -(r.lo + 1) ? r.hi : -(r.lo + 1)));
+	if (b > w)
+		b = w;
+	uint64_t bmask = b >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << b) - 1);
+	if (m->depth > 64) {
+		uint64_t var = (r.all_or & ~r.all_and) & bmask;
+		for (; var; var &= var - 1)
+			st.cols++;
+		st.luts = st.cols;
+		return st;
+	}
+	/* up to 64 words: each output bit's truth table over the words */
+	uint64_t pat[64] = {0};
+	uint64_t full = m->depth == 64 ? ~(uint64_t)0 : (((uint64_t)1 << m->depth) - 1);
+	for (long i = 0; i < m->words; i++) {
+		uint64_t x = (uint64_t)(v32 ? (int64_t)v32[i] : v64[i]) & bmask;
+		for (; x; x &= x - 1)
+			pat[ctz64(x)] |= (uint64_t)1 << i;
+	}
+	/* distinct non-constant truth tables, by insertion sort */
+	int n = 0;
+	for (int c = 0; c < b; c++) {
+		uint64_t p = pat[c];
+		if (p == 0 || p == full)
+			continue;
+		int j = n;
+		while (j > 0 && pat[j - 1] > p) {
+			pat[j] = pat[j - 1];
+			j--;
+		}
+		pat[j] = p;
+		n++;
+	}
+	for (int i = 0; i < n; i++) {
+		if (i > 0 && pat[i] == pat[i - 1])
+			continue;
+		st.cols++;
+		bool is_addr = false;
+		for (int k = 0; k < m->aw && k < 6; k++)
+			if (pat[i] == (addr_pattern[k] & full))
+				is_addr = true;
+		if (!is_addr)
+			st.luts++;
+	}
+	return st;
 }
 
 static void rom_data(const struct blk *b, const struct mpqx_hw_mem *m, const int32_t **v32, const int64_t **v64)
@@ -480,12 +580,14 @@ static void blk_roms(const struct blk *b, struct mpqx_cost *c)
 		const int32_t *v32;
 		const int64_t *v64;
 		rom_data(b, m, &v32, &v64);
-		int var = (v32 || v64) ? varying_bits(m, v32, v64) : m->width;
-		if (m->aw <= 6)
-			f[FR_SMALL] += var;
+		struct rom_stats st = {m->width, m->width};
+		if (v32 || v64)
+			st = rom_stats(m, v32, v64);
+		if (m->depth <= 64)
+			f[FR_SMALL] += st.luts;
 		else
-			f[FR_BIG] += (double)var * (double)ceil_div(m->words, 64);
-		f[FR_COLS] += var;
+			f[FR_BIG] += (double)st.luts * (double)ceil_div(m->words, 64);
+		f[FR_COLS] += st.cols;
 	}
 	if (b->rom != MPQX_STORE_BLOCK) {
 		struct mpqx_cost r = {0};
@@ -498,7 +600,8 @@ static void requant(const struct blk *b, int pw, int n, struct mpqx_cost *c)
 {
 	const struct mpqx_qlayer *ql = &b->q->l[b->l];
 	int sh = pw - n;
-	double f[FQ_N] = {[FQ_ONE] = 1, [FQ_PW] = pw, [FQ_SH] = sh > 0 ? sh : 0, [FQ_OB] = ql->out.bits};
+	double f[FQ_N] = {[FQ_ONE] = 1, [FQ_PW] = pw, [FQ_SH] = sh > 0 ? sh : 0, [FQ_OB] = ql->out.bits,
+			  [FQ_TW] = (pw > 32 ? pw : 32) + 2, [FQ_Z] = ql->out.z != 0};
 	struct mpqx_cost r = {0};
 	model(b, K_REQUANT, f, &r, c);
 }

@@ -95,7 +95,15 @@ static void test_dsp(void **state)
 	assert_int_equal(estimate_dsp(25, 19, 44, true, true), 2);
 	assert_int_equal(estimate_dsp(3, 4, 7, true, true), 0);   /* 7-bit product: LUTs */
 	assert_int_equal(estimate_dsp(1, 20, 21, true, true), 0); /* a 1-bit operand: LUTs */
+	/* multi-slice products, each checked with Yosys on a registered a * b */
 	assert_int_equal(estimate_dsp(43, 17, 60, true, true), 3);
+	assert_int_equal(estimate_dsp(37, 16, 53, true, true), 2);
+	assert_int_equal(estimate_dsp(42, 16, 58, true, true), 2);
+	assert_int_equal(estimate_dsp(44, 16, 60, true, true), 3);
+	assert_int_equal(estimate_dsp(60, 16, 76, true, true), 4);
+	assert_int_equal(estimate_dsp(20, 20, 40, true, true), 2);
+	assert_int_equal(estimate_dsp(26, 26, 52, true, true), 4);
+	assert_int_equal(estimate_dsp(30, 30, 60, true, true), 4);
 }
 
 struct fx {
