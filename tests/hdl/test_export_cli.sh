@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# mpqx export on the command line: exit statuses, the RESULT line alone on stdout with --sim, the
+# destination rules, the files an export holds. Usage: test_export_cli.sh MPQX SRC_DIR. Prints TAP.
+set -u
+mpqx=$1
+src=$2
+tiny=$src/tests/data/tiny
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+fails=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
+
+# expect STATUS PATTERN DESCRIPTION -- ARGS...: exit status and a match in stdout+stderr
+expect() {
+	local want=$1 pat=$2 desc=$3
+	shift 4
+	local out status
+	out=$("$mpqx" "$@" 2>&1)
+	status=$?
+	if [ "$status" -eq "$want" ] && printf '%s' "$out" | grep -qE -- "$pat"; then
+		ok "$desc"
+	else
+		not_ok "$desc" "status $status (want $want)" "output: $(printf '%s' "$out" | head -c 400)"
+	fi
+}
+
+expect 0 '^usage: mpqx export MODEL' "export --help" -- export --help
+expect 2 "-o DIR is required" "no -o" -- export "$tiny"
+expect 2 "expected a positive number" "--windows 0" -- export "$tiny" -o "$tmp/x" --windows 0
+expect 2 "unknown or incomplete option" "unknown option" -- export "$tiny" -o "$tmp/x" --frob
+expect 1 "cannot open" "missing model" -- export /nonexistent -o "$tmp/x"
+expect 1 "not a Verilog identifier|expected a Verilog identifier" "bad prefix" -- export "$tiny" -o "$tmp/x" --prefix 1x
+
+# --sim: stdout is exactly the RESULT line; the summary goes to stderr.
+out=$("$mpqx" export "$tiny" -o "$tmp/e" --windows 3 --sim 2>"$tmp/err")
+status=$?
+if [ "$status" -eq 0 ] && [ "$out" = "RESULT windows=3 mismatches=0 cycles=2795" ] &&
+	grep -q "every buffer of every window matches" "$tmp/err"; then
+	ok "--sim prints the RESULT line on stdout and exits 0"
+else
+	not_ok "--sim output" "status $status" "stdout: $out" "stderr: $(head -c 300 "$tmp/err")"
+fi
+missing=""
+for f in manifest.json run_sim.sh synth.ys rtl/mpqx_top.v rtl/mpqx_layer_q.v rtl/mpqx_ram_distributed.v \
+	rtl/mpqx_rom_logic.v rtl/mpqx_requant.v rtl/mpqx_rescale.v rtl/mpqx_div.v tb/mpqx_tb.v mem/q_w.mem \
+	mem/q_b.mem mem/softmax_e.mem mem/pe.mem vec/input.hex vec/expected.hex vec/layers.txt sim/dump.txt; do
+	[ -f "$tmp/e/$f" ] || missing="$missing $f"
+done
+[ -z "$missing" ] && ok "the export holds its files" || not_ok "files missing:$missing"
+grep -q '"format":	"mpqx-export"' "$tmp/e/manifest.json" && ok "manifest format" || not_ok "manifest format"
+
+# Storage from the config reaches the RTL.
+cat >"$tmp/blk.json" <<'JSON'
+{"format":"mpqx-config","version":1,"defaults":{"w_bits":8,"a_bits":8,"buffer":"block","rom":"block"},"layers":{"q":{"buffer":"distributed","rom":"logic"}}}
+JSON
+expect 0 "RESULT windows=2 mismatches=0" "block storage simulates" -- export "$tiny" -c "$tmp/blk.json" -o "$tmp/b" --windows 2 --sim
+if grep -q 'ram_style = "block"' "$tmp/b/rtl/mpqx_ram_block.v" && grep -q 'rom_style = "block"' "$tmp/b/rtl/mpqx_rom_block.v" &&
+	grep -q 'mpqx_ram_distributed' "$tmp/b/rtl/mpqx_layer_q.v" && grep -q 'mpqx_rom_logic' "$tmp/b/rtl/mpqx_layer_q.v" &&
+	grep -q 'mpqx_ram_block' "$tmp/b/rtl/mpqx_layer_k.v" && grep -q 'mpqx_rom_block' "$tmp/b/rtl/mpqx_layer_k.v"; then
+	ok "ram_style and rom_style follow the config per layer"
+else
+	not_ok "storage attributes"
+fi
+
+# Destination rules.
+mkdir "$tmp/mine" && echo keep >"$tmp/mine/notes.txt"
+expect 1 "refusing to overwrite" "a directory mpqx did not create is refused" -- export "$tiny" -o "$tmp/mine"
+[ "$(cat "$tmp/mine/notes.txt")" = keep ] && [ ! -e "$tmp/mine/manifest.json" ] && ok "and left untouched" || not_ok "user directory changed"
+expect 0 "exported tiny" "an earlier export is replaced" -- export "$tiny" -o "$tmp/e" --windows 1
+[ ! -e "$tmp/e/sim/dump.txt" ] && ok "the earlier export's files are gone" || not_ok "stale files remain"
+left=$(find "$tmp" -maxdepth 1 -name '.*.tmp-*' -o -maxdepth 1 -name '.*.old-*' | wc -l)
+[ "$left" -eq 0 ] && ok "no temporary directories left" || not_ok "temporary directories left: $left"
+
+echo "1..$n"
+exit $((fails > 0))
