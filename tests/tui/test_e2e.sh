@@ -5,7 +5,7 @@
 # terminal is restored; a SIGTERM also restores it.
 # Usage: test_e2e.sh MPQX SRC_DIR. Prints TAP.
 set -u
-mpqx=$1
+mpqx=$(realpath "$1")
 src=$2
 n=0
 fails=0
