@@ -39,6 +39,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_estimate(int argc, char **argv);
+int cmd_search(int argc, char **argv);
 int cmd_tui(int argc, char **argv);
 
 #endif

@@ -22,6 +22,7 @@ static const struct command commands[] = {
 	{"bench", cmd_bench, "bench MODEL [--json]                       speed of the integer engine"},
 	{"estimate", cmd_estimate, "estimate MODEL [-c CONFIG] [-d DEVICE] [--json]   resources and latency"},
 	{"export", cmd_export, "export MODEL [-c CONFIG] -o DIR [--windows N] [--sim]   Verilog and testbench"},
+	{"search", cmd_search, "search MODEL [-d DEVICE] [-o CONFIG] [--json] [--sensitivity]   best fit, Pareto fronts"},
 };
 
 static void usage(FILE *out)
