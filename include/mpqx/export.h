@@ -49,6 +49,7 @@ struct mpqx_sim_result {
 	int window;           /* its first window that differs */
 	long index;           /* the first index that differs in that window */
 	long got, want;       /* simulated and integer-model values */
+	char got_text[24];    /* the simulated value as dumped ("x" when undefined) */
 };
 
 /* Runs dir/run_sim.sh (iverilog, vvp) with its output in dir/sim/sim.log, reads the RESULT line and

@@ -365,11 +365,8 @@ static void concat_parts(struct ctx *x, int li, struct sbuf *ports, struct sbuf 
 	const struct mpqx_layer *l = &x->m->layers[li];
 	const struct mpqx_qlayer *ql = &x->q->l[li];
 	int n = l->n_inputs, sgw = vclog2(n + 1), cw = vclog2(l->cols + 1), yaw = hw_of(x, li)->buf.aw;
-	int xaw = 1;
 	char rs[120];
 	lib_module(x, "rescale", rs, sizeof rs);
-	for (int k = 0; k < n; k++)
-		xaw = src_aw(x, l->inputs[k]) > xaw ? src_aw(x, l->inputs[k]) : xaw;
 	int off = 0;
 	for (int k = 0; k < n; k++) {
 		int p = l->inputs[k], aw = src_aw(x, p);
@@ -397,7 +394,6 @@ static void concat_parts(struct ctx *x, int li, struct sbuf *ports, struct sbuf 
 		}
 		off += ck;
 	}
-	(void)xaw;
 }
 
 static int concat_xaw(struct ctx *x, int li)
@@ -763,8 +759,9 @@ static int write_top(struct ctx *x, char *top, size_t top_size)
 			sb_add(&b, "%d'd0", hw_of(x, p)->has_buf ? hw_of(x, p)->buf.aw : hw_of(x, p)->rom[0].aw);
 		sb_add(&b, ";\n");
 	}
+	/* hw_check guarantees a computing layer: the output layer is one */
 	sb_add(&b, "\nassign out_data = %s_rdata;\nassign done = %s_done;\n", x->lx[m->output].id,
-	       last >= 0 ? x->lx[last].id : "1'b0");
+	       x->lx[last >= 0 ? last : m->output].id);
 
 	struct mpqx_tmpl *t;
 	int rc = b.oom ? err_set(x->err, MPQX_ENOMEM, "out of memory") : load_tmpl(x, "top.v", &t);
@@ -1334,9 +1331,9 @@ static void compare_dump(const char *dir, struct mpqx_sim_result *r)
 				snprintf(r->layer, sizeof r->layer, "%s", nw);
 				r->window = window;
 				r->index = idx;
+				snprintf(r->got_text, sizeof r->got_text, "%s", vd);
 				r->got = strtol(vd, NULL, 10);
 				r->want = strtol(vw, NULL, 10);
-				/* x or z in the simulation reads as 0 above; keep the text visible in the log only */
 				break;
 			}
 			if (strcmp(vw, vd) != 0)
@@ -1414,8 +1411,8 @@ bool export_sim_ok(const struct mpqx_sim_result *r)
 void export_sim_divergence(const struct mpqx_sim_result *r, char *buf, size_t size)
 {
 	if (r->diverged)
-		snprintf(buf, size, "first differing buffer: layer %s, window %d, index %ld: simulated %ld, integer model %ld",
-			 r->layer, r->window, r->index, r->got, r->want);
+		snprintf(buf, size, "first differing buffer: layer %s, window %d, index %ld: simulated %s, integer model %ld",
+			 r->layer, r->window, r->index, r->got_text, r->want);
 	else if (r->have_result && !r->dump_complete)
 		snprintf(buf, size, "the buffer dump is incomplete or does not match the layer list");
 	else
