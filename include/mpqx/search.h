@@ -25,8 +25,8 @@ struct mpqx_search; /* opaque: the engine, the device, the caches and an optiona
 struct mpqx_sensitivity {
 	int n_layers;
 	int ref_bits;
-	double mse_ref;   /* test MSE of the reference configuration (normalised scale) */
-	double mse_float; /* of the float model */
+	double mse_ref;   /* MSE of the reference configuration (normalised scale) on the search's windows */
+	double mse_float; /* of the float model on the same windows */
 	/* dw[l][b] and da[l][b], b in MPQX_BITS_MIN..MPQX_BITS_MAX: test MSE with layer l's weights (outputs)
 	 * at b bits minus mse_ref. dw is 0 for a layer without weights. Owned. */
 	double (*dw)[MPQX_BITS_MAX + 1];
@@ -66,6 +66,7 @@ struct mpqx_search_point {
 enum mpqx_front { MPQX_FRONT_LUT, MPQX_FRONT_BRAM, MPQX_FRONT_LATENCY, MPQX_FRONT_COUNT };
 
 struct mpqx_search_result {
+	enum mpqx_split split;          /* the windows every MSE below is computed on */
 	bool found;                     /* some configuration fits */
 	struct mpqx_search_point best;  /* the best that fits (exact), when found */
 	char why[320];                  /* when nothing fits: the resource that cannot be met and why */
@@ -96,9 +97,13 @@ struct mpqx_search_exhaustive {
 };
 
 /* Creates a search over the session's model, data and float reference (borrowed: the session must
- * outlive it). The device and its coefficients are loaded from the session's devices directory by the
- * name in each base config. threads: engine threads (0: one per core). The caller owns *out. */
-int search_new(const struct mpqx_session *s, int threads, struct mpqx_search **out, struct mpqx_err *err);
+ * outlive it). Its MSE figures (sensitivity, surrogate, exact) are computed on the windows of the part
+ * split of the data: MPQX_TEST, the figure mpqx reports everywhere, or MPQX_CALIB (or MPQX_TRAIN) to
+ * select configurations on other windows than those their test MSE is then reported on. The device and
+ * its coefficients are loaded from the session's devices directory by the name in each base config.
+ * threads: engine threads (0: one per core). The caller owns *out. */
+int search_new(const struct mpqx_session *s, enum mpqx_split split, int threads, struct mpqx_search **out,
+	       struct mpqx_err *err);
 
 /* Stops a running job and frees everything; NULL is a no-op. */
 void search_free(struct mpqx_search *s);

@@ -16,7 +16,7 @@ static int usage_text(void)
 {
 	printf("usage: mpqx search MODEL [-c CONFIG] [-d DEVICE] [-o CONFIG] [--json] [--sensitivity]\n"
 	       "                   [--latency-us X] [--margin F] [--limit RES=N] [--wbits LIST] [--abits LIST]\n"
-	       "                   [--keep-storage] [--exhaustive] [--bench-price] [--threads N]\n"
+	       "                   [--keep-storage] [--select PART] [--exhaustive] [--bench-price] [--threads N]\n"
 	       "  -c CONFIG        start config: its device, and its storage with --keep-storage\n"
 	       "                   (default: uniform 8 bits, storage auto, xc7s15)\n"
 	       "  -d DEVICE        device name (devices/NAME.ini) or an .ini path\n"
@@ -29,6 +29,8 @@ static int usage_text(void)
 	       "  --wbits LIST     weight bit choices, e.g. 4,6,8 or 2-16 (default 2-16)\n"
 	       "  --abits LIST     output bit choices (default 2-16)\n"
 	       "  --keep-storage   keep the start config's buffer and ROM storage instead of choosing it\n"
+	       "  --select PART    windows the search minimises the MSE on: test (default), calib or train;\n"
+	       "                   with calib or train the test MSE of what it chose is reported beside\n"
 	       "  --exact N        exact evaluations around the best after the surrogate phase (default 48)\n"
 	       "  --front N        points per Pareto front, each evaluated exactly (default 12)\n"
 	       "  --exhaustive     also enumerate the whole bit space exactly (small spaces only) and compare\n"
@@ -59,10 +61,23 @@ static int parse_limit(const char *arg, double *limit)
 	return -1;
 }
 
-static cJSON *point_json(const struct mpqx_model *m, const struct mpqx_search_point *p, bool layers)
+static const char *const split_names[MPQX_SPLITS] = {"train", "calib", "test"};
+
+/* The test MSE of a point found on other windows (the session evaluates the test part). */
+static int test_mse(struct mpqx_session *s, const struct mpqx_search_point *p, double *mse, struct mpqx_err *err)
+{
+	int rc = session_apply(s, &p->cfg, err);
+	if (!rc)
+		*mse = s->res.mse;
+	return rc;
+}
+
+static cJSON *point_json(const struct mpqx_model *m, const struct mpqx_search_point *p, bool layers, double mse_test)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "mse", p->mse);
+	if (!isnan(mse_test))
+		cJSON_AddNumberToObject(o, "mse_test", mse_test);
 	cJSON_AddBoolToObject(o, "exact", p->exact);
 	cJSON_AddNumberToObject(o, "mse_surrogate", p->mse_surrogate);
 	cJSON_AddBoolToObject(o, "fits", p->fits);
@@ -148,31 +163,38 @@ static void print_sens(const struct mpqx_model *m, const struct mpqx_sensitivity
 	}
 }
 
-static void print_point_line(const char *label, const struct mpqx_search_point *p)
+static void print_point_line(const char *label, const struct mpqx_search_point *p, double mse_test)
 {
-	printf("%-10s MSE %.6g (%s)  LUT %.0f  LUTRAM %.0f  FF %.0f  BRAM %.1f  DSP %.0f  %.2f us\n", label, p->mse,
-	       p->exact ? "exact" : "surrogate", p->used[MPQX_RES_LUT], p->used[MPQX_RES_LUTRAM], p->used[MPQX_RES_FF],
+	char t[48] = "";
+	if (!isnan(mse_test))
+		snprintf(t, sizeof t, ", test %.6g", mse_test);
+	printf("%-10s MSE %.6g (%s%s)  LUT %.0f  LUTRAM %.0f  FF %.0f  BRAM %.1f  DSP %.0f  %.2f us\n", label, p->mse,
+	       p->exact ? "exact" : "surrogate", t, p->used[MPQX_RES_LUT], p->used[MPQX_RES_LUTRAM], p->used[MPQX_RES_FF],
 	       p->used[MPQX_RES_BRAM], p->used[MPQX_RES_DSP], p->latency_us);
 }
 
 static void print_result(const struct mpqx_session *s, const struct mpqx_search_result *r,
-			 const struct mpqx_search_opts *o, double mse8, bool fits8)
+			 const struct mpqx_search_opts *o, double mse8, bool fits8, double best_test, double *const *front_test)
 {
 	const struct mpqx_model *m = s->model;
-	printf("%s on %s: weight bits %s, output bits %s, storage %s\n", m->name, s->dev.name, o->n_wbits ? "chosen" : "2-16",
-	       o->n_abits ? "chosen" : "2-16", o->keep_storage ? "kept" : "chosen");
+	printf("%s on %s: weight bits %s, output bits %s, storage %s; MSE on the %s windows\n", m->name, s->dev.name,
+	       o->n_wbits ? "chosen" : "2-16", o->n_abits ? "chosen" : "2-16", o->keep_storage ? "kept" : "chosen",
+	       split_names[r->split]);
 	printf("budget: LUT %.0f  LUTRAM %.0f  FF %.0f  BRAM tiles %.1f  DSP %.0f", r->budget[MPQX_RES_LUT],
 	       r->budget[MPQX_RES_LUTRAM], r->budget[MPQX_RES_FF], r->budget[MPQX_RES_BRAM], r->budget[MPQX_RES_DSP]);
 	if (r->latency_max > 0)
 		printf("  latency %.2f us", r->latency_max);
-	printf("\nfloat MSE %.6g; uniform 8 bits (start storage): MSE %.6g (exact), %s\n\n", s->fref->mse, mse8,
-	       fits8 ? "fits" : "does not fit");
+	printf("\nfloat MSE %.6g (test); uniform 8 bits (start storage): MSE %.6g (exact, %s), %s\n\n", s->fref->mse, mse8,
+	       split_names[r->split], fits8 ? "fits" : "does not fit");
 	if (!r->found) {
 		printf("no configuration fits: %s\n", r->why);
 	} else {
 		const struct mpqx_search_point *b = &r->best;
 		printf("best that fits: MSE %.6g (exact; surrogate %.6g), %+.1f%% against uniform 8 bits\n", b->mse,
 		       b->mse_surrogate, 100 * (b->mse / mse8 - 1));
+		if (!isnan(best_test))
+			printf("  its test MSE %.6g (exact), %+.1f%% against the float model's\n", best_test,
+			       100 * (best_test / s->fref->mse - 1));
 		printf("  LUT %.0f  LUTRAM %.0f  FF %.0f  BRAM tiles %.1f  DSP %.0f  latency %.2f us\n\n", b->used[MPQX_RES_LUT],
 		       b->used[MPQX_RES_LUTRAM], b->used[MPQX_RES_FF], b->used[MPQX_RES_BRAM], b->used[MPQX_RES_DSP],
 		       b->latency_us);
@@ -199,7 +221,7 @@ static void print_result(const struct mpqx_session *s, const struct mpqx_search_
 		for (int i = 0; i < r->n_front[f]; i++) {
 			char lab[16];
 			snprintf(lab, sizeof lab, "  %2d%s", i + 1, r->found && config_equal(&r->front[f][i].cfg, &r->best.cfg) ? "*" : " ");
-			print_point_line(lab, &r->front[f][i]);
+			print_point_line(lab, &r->front[f][i], front_test[f] ? front_test[f][i] : NAN);
 		}
 	}
 	printf("\npriced %ld configurations in %.2f s: %.0f per second (%ld layer settings estimated afresh);\n"
@@ -226,12 +248,14 @@ int cmd_search(int argc, char **argv)
 		{"exhaustive", no_argument, NULL, 'x'},
 		{"bench-price", no_argument, NULL, 'b'},
 		{"threads", required_argument, NULL, 't'},
+		{"select", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *config = NULL, *device = NULL, *output = NULL;
 	bool json = false, sens_only = false, exhaustive = false, bench = false;
 	int threads = 0;
+	enum mpqx_split split = MPQX_TEST;
 	struct mpqx_search_opts so;
 	search_opts_default(&so);
 	int ch;
@@ -311,6 +335,16 @@ int cmd_search(int argc, char **argv)
 			threads = (int)v;
 			break;
 		}
+		case 'S': {
+			int k = -1;
+			for (int i = 0; i < MPQX_SPLITS; i++)
+				if (strcmp(optarg, split_names[i]) == 0)
+					k = i;
+			if (k < 0)
+				return cli_usage_error("search", "--select '%s': expected test, calib or train", optarg);
+			split = (enum mpqx_split)k;
+			break;
+		}
 		case 'h':
 			return usage_text();
 		default:
@@ -335,10 +369,11 @@ int cmd_search(int argc, char **argv)
 	struct mpqx_search_result res = {0};
 	struct mpqx_search_exhaustive ex = {0};
 	struct mpqx_config u8 = {0};
+	double best_test = NAN, *front_test[MPQX_FRONT_COUNT] = {NULL};
 	cJSON *out = NULL;
 	int rc = CLI_FAIL;
 	if (session_open(cli_model_path(optind < argc ? argv[optind] : NULL), &o, &s, &err) ||
-	    search_new(s, threads, &sr, &err))
+	    search_new(s, split, threads, &sr, &err))
 		goto fail;
 	const struct mpqx_model *m = s->model;
 	const struct mpqx_sensitivity *sn;
@@ -376,10 +411,26 @@ int cmd_search(int argc, char **argv)
 		goto fail;
 	if (output && res.found && config_save(output, m, &res.best.cfg, &err))
 		goto fail;
+	/* Chosen on other windows: their test MSE, as every other figure of mpqx. */
+	if (split != MPQX_TEST) {
+		if (res.found && test_mse(s, &res.best, &best_test, &err))
+			goto fail;
+		for (int f = 0; f < MPQX_FRONT_COUNT; f++) {
+			front_test[f] = calloc((size_t)res.n_front[f] + 1, sizeof *front_test[f]);
+			if (!front_test[f]) {
+				err_set(&err, MPQX_ENOMEM, "out of memory");
+				goto fail;
+			}
+			for (int i = 0; i < res.n_front[f]; i++)
+				if (test_mse(s, &res.front[f][i], &front_test[f][i], &err))
+					goto fail;
+		}
+	}
 	if (json) {
+		cJSON_AddStringToObject(out, "select", split_names[split]);
 		cJSON_AddBoolToObject(out, "found", res.found);
 		if (res.found)
-			cJSON_AddItemToObject(out, "best", point_json(m, &res.best, true));
+			cJSON_AddItemToObject(out, "best", point_json(m, &res.best, true, best_test));
 		else
 			cJSON_AddStringToObject(out, "why", res.why);
 		cJSON *u = cJSON_AddObjectToObject(out, "uniform8");
@@ -394,7 +445,7 @@ int cmd_search(int argc, char **argv)
 		for (int f = 0; f < MPQX_FRONT_COUNT; f++) {
 			cJSON *a = cJSON_AddArrayToObject(fr, search_front_name((enum mpqx_front)f));
 			for (int i = 0; i < res.n_front[f]; i++)
-				cJSON_AddItemToArray(a, point_json(m, &res.front[f][i], false));
+				cJSON_AddItemToArray(a, point_json(m, &res.front[f][i], false, front_test[f] ? front_test[f][i] : NAN));
 		}
 		cJSON *st = cJSON_AddObjectToObject(out, "stats");
 		cJSON_AddNumberToObject(st, "priced", (double)res.priced);
@@ -413,7 +464,7 @@ int cmd_search(int argc, char **argv)
 			cJSON_AddNumberToObject(x, "fit", (double)ex.fit);
 			cJSON_AddBoolToObject(x, "found", ex.found);
 			if (ex.found)
-				cJSON_AddItemToObject(x, "best", point_json(m, &ex.best, true));
+				cJSON_AddItemToObject(x, "best", point_json(m, &ex.best, true, NAN));
 			cJSON_AddNumberToObject(x, "ms", ex.ms);
 			if (ex.found && res.found)
 				cJSON_AddNumberToObject(x, "search_over_optimum", res.best.mse / ex.best.mse);
@@ -421,13 +472,13 @@ int cmd_search(int argc, char **argv)
 		if (output && res.found)
 			cJSON_AddStringToObject(out, "written", output);
 	} else {
-		print_result(s, &res, &so, mse8, p8.fits);
+		print_result(s, &res, &so, mse8, p8.fits, best_test, front_test);
 		if (bench)
 			printf("random walk of single moves (warm caches): %.0f configurations priced per second\n", rate);
 		if (exhaustive) {
 			printf("\nexhaustive: %ld configurations, %ld fit, %.2f s\n", ex.configs, ex.fit, ex.ms / 1e3);
 			if (ex.found) {
-				print_point_line("optimum", &ex.best);
+				print_point_line("optimum", &ex.best, NAN);
 				if (res.found)
 					printf("search / optimum: %.6g / %.6g = %.4f\n", res.best.mse, ex.best.mse,
 					       res.best.mse / ex.best.mse);
@@ -456,6 +507,8 @@ out:
 		cJSON_Delete(out);
 	}
 	config_fini(&u8);
+	for (int f = 0; f < MPQX_FRONT_COUNT; f++)
+		free(front_test[f]);
 	search_exhaustive_fini(&ex);
 	search_result_fini(&res);
 	search_free(sr);

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "mpqx/fileio.h"
+#include "mpqx/forward.h"
 #include "mpqx/ieval.h"
 #include "mpqx/quant.h"
 
@@ -151,6 +152,8 @@ struct mpqx_search {
 	struct mpqx_coeffs *k;
 	char family[32];
 
+	enum mpqx_split split;     /* the windows the MSE figures are computed on */
+	struct mpqx_dataset dview; /* the session's data, its test part being those windows */
 	struct mpqx_ieval *ev;
 	struct mpqx_estimate est;
 	struct mpqx_estimate sub_est[MPQX_MAX_INPUTS + 1]; /* for fill_layer, by input count */
@@ -258,14 +261,25 @@ int search_parse_bits(const char *text, int *bits, int max)
 	return n;
 }
 
-int search_new(const struct mpqx_session *ses, int threads, struct mpqx_search **out, struct mpqx_err *err)
+int search_new(const struct mpqx_session *ses, enum mpqx_split split, int threads, struct mpqx_search **out,
+	       struct mpqx_err *err)
 {
 	*out = NULL;
 	struct mpqx_search *s = calloc(1, sizeof *s);
 	if (!s)
 		return err_set(err, MPQX_ENOMEM, "out of memory");
 	s->m = ses->model;
-	s->d = ses->data;
+	/* The engine evaluates the "test" part of its dataset: a copy whose test part is the chosen one. */
+	s->split = split;
+	s->dview = *ses->data;
+	if ((unsigned)split >= MPQX_SPLITS || ses->data->windows[split] < 1) {
+		free(s);
+		return err_set(err, MPQX_EINPUT, "%s: no windows to select on in that part of the data", ses->model->path);
+	}
+	s->dview.begin[MPQX_TEST] = ses->data->begin[split];
+	s->dview.end[MPQX_TEST] = ses->data->end[split];
+	s->dview.windows[MPQX_TEST] = ses->data->windows[split];
+	s->d = &s->dview;
 	s->f = ses->fref;
 	s->L = s->m->n_layers;
 	snprintf(s->devices_dir, sizeof s->devices_dir, "%s", ses->devices_dir);
@@ -741,6 +755,22 @@ static bool known_exact(const struct mpqx_search *s, const struct mpqx_config *c
 
 /* ---- sensitivity ---- */
 
+/* The float model's MSE on the search's windows (fref has the test part's). */
+static double float_mse(const struct mpqx_search *s)
+{
+	struct mpqx_forward fw;
+	if (forward_init(&fw, s->m))
+		return NAN;
+	double se = 0;
+	int W = s->d->windows[MPQX_TEST];
+	for (int w = 0; w < W; w++) {
+		double e = forward_run(&fw, dataset_window(s->d, MPQX_TEST, w))[0] - dataset_target(s->d, MPQX_TEST, w);
+		se += e * e;
+	}
+	forward_fini(&fw);
+	return W > 0 ? se / W : NAN;
+}
+
 /* The reference configuration: every layer at this many bits. Close to the float model (uniform 12 and
  * 16 bits differ by well under 1% of MSE on the samples) and on the engine's fast 16-bit path, unlike 16
  * bits (six times slower). A layer above it is taken to add no error of its own. */
@@ -774,7 +804,7 @@ int search_sensitivity(struct mpqx_search *s, const struct mpqx_sensitivity **ou
 	double *lin = calloc((size_t)U, sizeof *lin), *G = calloc((size_t)U * U, sizeof *G);
 	sn.n_layers = L;
 	sn.ref_bits = REF_BITS;
-	sn.mse_float = s->f->mse;
+	sn.mse_float = s->split == MPQX_TEST ? s->f->mse : float_mse(s);
 	sn.dw = calloc((size_t)L, sizeof *sn.dw);
 	sn.da = calloc((size_t)L, sizeof *sn.da);
 	sn.mw = calloc((size_t)L, sizeof *sn.mw);
@@ -1742,6 +1772,7 @@ int search_run(struct mpqx_search *s, const struct mpqx_config *base, const stru
 	       struct mpqx_search_result *res, struct mpqx_err *err)
 {
 	memset(res, 0, sizeof *res);
+	res->split = s->split;
 	double t0 = now_ms();
 	struct run R;
 	struct mpqx_config c = {0}, start = {0};

@@ -119,6 +119,19 @@ else:
     assert "DSP needs at least" in o["why"]
 '
 
+# Chosen on the calibration windows: the test MSE is reported beside, and is what eval says.
+"$mpqx" search "$tiny" --select calib --json -o "$tmp/calib.json" > "$tmp/c.json" 2>&1
+"$mpqx" eval "$tiny" -c "$tmp/calib.json" --json > "$tmp/ce.json" 2>&1
+$py -c "
+import json, sys
+o = json.load(open(sys.argv[1])); e = json.load(open(sys.argv[2]))
+assert o['select'] == 'calib' and o['found']
+assert o['best']['mse_test'] == e['mse'] and o['best']['mse'] != e['mse']
+assert all('mse_test' in p for p in o['fronts']['lut'])
+" "$tmp/c.json" "$tmp/ce.json" 2> "$tmp/err" && ok "--select calib: test MSE beside, as eval gives it" ||
+	not_ok "--select calib: test MSE beside, as eval gives it" "$(tail -3 "$tmp/err")"
+expect 2 "--select 'val'" "bad --select" -- search "$tiny" --select val
+
 # Nothing fits: exit 1 with -o, the old file stays.
 echo keep > "$tmp/old.json"
 expect 1 "nothing fits" "nothing fits: exit 1 with -o" -- search "$tiny" --limit dsp=1 -o "$tmp/old.json"

@@ -41,7 +41,7 @@ static int setup(void **state)
 	struct mpqx_session_opts o = {0};
 	o.devices_dir = devices_dir();
 	struct mpqx_err err = {0};
-	if (session_open(model_dir(), &o, &f->s, &err) || search_new(f->s, 0, &f->sr, &err)) {
+	if (session_open(model_dir(), &o, &f->s, &err) || search_new(f->s, MPQX_TEST, 0, &f->sr, &err)) {
 		fprintf(stderr, "setup: %s\n", err.msg);
 		return -1;
 	}
@@ -315,7 +315,7 @@ static void test_job(void **state)
 	struct mpqx_search *sr;
 	struct mpqx_err err = {0};
 	assert_int_equal(session_open(model_dir(), &so, &s, &err), 0);
-	assert_int_equal(search_new(s, 1, &sr, &err), 0);
+	assert_int_equal(search_new(s, MPQX_TEST, 1, &sr, &err), 0);
 	assert_null(search_last(sr));
 	struct mpqx_search_opts o;
 	search_opts_default(&o);
@@ -355,6 +355,39 @@ static void test_rate(void **state)
 #endif
 }
 
+/* On the calibration windows: the engine's figures are those of another part of the data, the surrogate
+ * still reproduces them where measured. */
+static void test_other_split(void **state)
+{
+	struct fix *f = *state;
+	struct mpqx_search *sc;
+	struct mpqx_err err = {0};
+	assert_int_equal(search_new(f->s, MPQX_CALIB, 0, &sc, &err), 0);
+	const struct mpqx_sensitivity *sn, *st;
+	assert_int_equal(search_sensitivity(sc, &sn, &err), 0);
+	assert_int_equal(search_sensitivity(f->sr, &st, &err), 0);
+	assert_true(sn->mse_ref > 0 && sn->mse_ref != st->mse_ref);
+	assert_true(isfinite(sn->mse_float) && sn->mse_float != st->mse_float);
+	double test8, calib8;
+	assert_int_equal(search_exact(f->sr, &f->s->cfg, &test8, &err), 0);
+	assert_int_equal(search_exact(sc, &f->s->cfg, &calib8, &err), 0);
+	assert_true(test8 == f->s->res.mse);
+	assert_true(calib8 != test8);
+	struct mpqx_search_opts o;
+	search_opts_default(&o);
+	o.polish = 4;
+	struct mpqx_search_result r;
+	assert_int_equal(search_run(sc, &f->s->cfg, &o, &r, &err), 0);
+	assert_int_equal(r.split, MPQX_CALIB);
+	assert_true(r.found);
+	double mse;
+	assert_int_equal(search_exact(sc, &r.best.cfg, &mse, &err), 0);
+	assert_true(mse == r.best.mse);
+	search_result_fini(&r);
+	search_free(sc);
+	assert_int_equal(search_new(f->s, MPQX_SPLITS, 0, &sc, &err), MPQX_EINPUT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -364,6 +397,7 @@ int main(void)
 		cmocka_unit_test(test_against_exhaustive),
 		cmocka_unit_test(test_fronts),
 		cmocka_unit_test(test_nothing_fits),
+		cmocka_unit_test(test_other_split),
 		cmocka_unit_test(test_rate),
 		cmocka_unit_test(test_job),
 	};
