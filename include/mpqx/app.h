@@ -9,6 +9,7 @@
 
 #include "mpqx/config.h"
 #include "mpqx/err.h"
+#include "mpqx/search.h"
 #include "mpqx/session.h"
 
 /* Key codes of the core: Unicode code points, control characters as themselves, and these for the keys
@@ -73,6 +74,8 @@ enum app_keycode {
 	X(SLOT_LOAD, APP_KEY_ENTER, '\n', 0, "Enter", "compare: load the selected slot; dialogs: confirm")    \
 	X(SLOT_CLEAR, 'x', APP_KEY_DELETE, 0, "x Del", "compare: empty the selected slot")                   \
 	X(EXPORT, 'e', 0, 0, "e", "export Verilog and testbench, optionally simulate")                       \
+	X(FIT, 'f', 0, 0, "f", "search: apply the best configuration that fits the device (u undoes)")     \
+	X(PARETO, 'p', 0, 0, "p", "Pareto view: MSE against LUT, BRAM or latency; Enter applies a point")  \
 	X(CANCEL, APP_KEY_ESC, 0, 0, "Esc", "close the overlay or dialog")                                   \
 	X(REDRAW, APP_CTRL('l'), 0, 0, "^L", "repaint the screen")
 
@@ -104,7 +107,7 @@ enum {
 };
 
 enum app_pane { APP_PANE_GRAPH, APP_PANE_LAYER, APP_PANE_PLOT, APP_PANE_COUNT };
-enum app_overlay { APP_OV_NONE, APP_OV_HELP, APP_OV_COMPARE, APP_OV_PROMPT, APP_OV_EXPORT };
+enum app_overlay { APP_OV_NONE, APP_OV_HELP, APP_OV_COMPARE, APP_OV_PROMPT, APP_OV_EXPORT, APP_OV_PARETO };
 enum app_prompt { APP_PROMPT_BITS, APP_PROMPT_SAVE, APP_PROMPT_LOAD };
 
 /* Fields of the selected-layer pane. */
@@ -191,6 +194,18 @@ struct mpqx_app {
 
 	char devices[MPQX_DEVICE_MAX][64];
 	int n_devices;
+
+	/* The search (include/mpqx/search.h): started by app_poll (the sensitivity marks), by f and by p. */
+	struct mpqx_search *search; /* owned; NULL until first needed */
+	bool search_off;            /* could not be created: no marks, no search */
+	bool want_fit;              /* apply the best that fits when the running or next search finishes */
+	bool want_search;           /* a search for the current device is wanted (f, p) */
+	bool sens_started;          /* the sensitivity job was started */
+	char search_device[64];     /* device of the running search */
+	char result_device[64];     /* device of search_last's result */
+	bool search_running;        /* a job with a base runs */
+	int pareto_front;           /* enum mpqx_front shown */
+	int pareto_sel;             /* selected point of that front */
 };
 
 /* Starts the app on a session (borrowed; it must outlive the app). config_path names the config the
@@ -218,6 +233,39 @@ int app_resize(struct mpqx_app *a, int rows, int cols);
 /* Makes the session follow a->cfg (session_request). On a refused config it restores the session's, drops
  * the undo entry and sets an error message. Returns APP_REDRAW. */
 int app_sync(struct mpqx_app *a);
+
+/* Drives the search: starts the sensitivity measurement once, starts a search asked for by f or p when
+ * none runs, and publishes a finished one (f then applies its best as an undoable change). Call it from
+ * the event loop; returns the APP_* flags of what changed. */
+int app_poll(struct mpqx_app *a);
+
+/* true while a search job runs. */
+bool app_search_busy(const struct mpqx_app *a);
+
+/* Blocks until no search job runs, then app_poll. */
+int app_search_wait(struct mpqx_app *a);
+
+/* The sensitivity mark of layer l at the edited config: the test MSE increase, as a fraction of the
+ * reference MSE, if the layer lost one bit of its weights or of its outputs (the larger), from the
+ * measured sensitivities. NAN before they are measured. */
+double app_sens(const struct mpqx_app *a, int l);
+
+/* The Pareto view's result: the last finished search for the edited config's device, or NULL. */
+const struct mpqx_search_result *app_pareto(const struct mpqx_app *a);
+
+/* Axes of the Pareto view: the resource from lo to hi (the budget and the current configuration
+ * included), log10 of the MSE from ylo to yhi. */
+struct app_axes {
+	double lo, hi, ylo, yhi;
+};
+void app_pareto_axes(const struct mpqx_app *a, struct app_axes *ax);
+
+/* The plot cell (column, row from the top) of resource x and MSE mse in a w x h plot; false when it lies
+ * outside. */
+bool app_pareto_cell(const struct app_axes *ax, double x, double mse, int w, int h, int *col, int *row);
+
+/* The x of a point on front f: LUT (all), BRAM tiles or latency in us. */
+double app_front_x(const struct mpqx_search_point *p, int f);
 
 /* Runs the export dialog's job through export_fn (blocking). Returns APP_REDRAW. */
 int app_export_run(struct mpqx_app *a);

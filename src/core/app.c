@@ -1,6 +1,7 @@
 /* The explorer's state machine (see app.h). Knows the session and the geometry of view.h; paints nothing. */
 #include "mpqx/app.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,6 +237,7 @@ void app_fini(struct mpqx_app *a)
 	free(a->undo);
 	for (int k = 0; k < APP_SLOTS; k++)
 		slot_fini(&a->slots[k]);
+	search_free(a->search);
 	config_fini(&a->cfg);
 	config_fini(&a->saved);
 	memset(a, 0, sizeof *a);
@@ -629,6 +631,285 @@ static int compare_action(struct mpqx_app *a, enum app_action act)
 	}
 }
 
+/* ---- the search: sensitivity marks, best fit, Pareto view ---- */
+
+static bool ensure_search(struct mpqx_app *a)
+{
+	if (a->search)
+		return true;
+	if (a->search_off)
+		return false;
+	struct mpqx_err err = {0};
+	/* One engine thread: the session's evaluations keep the cores for the sliders. */
+	if (search_new(a->s, MPQX_TEST, 1, &a->search, &err)) {
+		a->search_off = true;
+		set_msg(a, true, "search: %s", err.msg);
+		return false;
+	}
+	return true;
+}
+
+const struct mpqx_search_result *app_pareto(const struct mpqx_app *a)
+{
+	if (!a->search)
+		return NULL;
+	const struct mpqx_search_result *r = search_last(a->search);
+	return r && strcmp(a->result_device, a->cfg.device) == 0 ? r : NULL;
+}
+
+bool app_search_busy(const struct mpqx_app *a)
+{
+	return a->search && search_busy(a->search);
+}
+
+double app_front_x(const struct mpqx_search_point *p, int f)
+{
+	return f == MPQX_FRONT_LUT ? p->used[MPQX_RES_LUT] : f == MPQX_FRONT_BRAM ? p->used[MPQX_RES_BRAM] : p->latency_us;
+}
+
+/* The point the Pareto view selects first: the best that fits when it is on the front, else the last. */
+static void pareto_default_sel(struct mpqx_app *a)
+{
+	const struct mpqx_search_result *r = app_pareto(a);
+	a->pareto_sel = 0;
+	if (!r)
+		return;
+	int f = a->pareto_front, n = r->n_front[f];
+	a->pareto_sel = n > 0 ? n - 1 : 0;
+	for (int i = 0; r->found && i < n; i++)
+		if (config_equal(&r->front[f][i].cfg, &r->best.cfg))
+			a->pareto_sel = i;
+}
+
+/* Applies a configuration found by the search as an undoable change. */
+static int apply_found(struct mpqx_app *a, const struct mpqx_search_point *p, const char *label)
+{
+	struct mpqx_config c = {0};
+	if (config_copy(&c, &p->cfg))
+		return set_msg(a, true, "out of memory");
+	char what[200];
+	snprintf(what, sizeof what, "%s: MSE %.4g (%s), LUT %.0f, BRAM %.1f, DSP %.0f, %.1f us", label, p->mse,
+		 p->exact ? "exact" : "surrogate", p->used[MPQX_RES_LUT], p->used[MPQX_RES_BRAM], p->used[MPQX_RES_DSP],
+		 p->latency_us);
+	return change(a, &c, what);
+}
+
+static int apply_best(struct mpqx_app *a)
+{
+	const struct mpqx_search_result *r = app_pareto(a);
+	if (!r)
+		return set_msg(a, true, "no search result for %s", a->cfg.device);
+	if (!r->found)
+		return set_msg(a, true, "nothing fits %s: %s", a->cfg.device, r->why);
+	char label[96];
+	snprintf(label, sizeof label, "best fit on %s", a->cfg.device);
+	return apply_found(a, &r->best, label);
+}
+
+int app_poll(struct mpqx_app *a)
+{
+	if (!ensure_search(a))
+		return 0;
+	int f = 0;
+	struct mpqx_err err = {0};
+	if (search_poll(a->search, &err)) {
+		f |= APP_REDRAW;
+		bool had_base = a->search_running;
+		a->search_running = false;
+		if (err.code) {
+			a->want_fit = false;
+			a->want_search = false;
+			f |= set_msg(a, true, "search: %s", err.msg);
+		} else if (had_base) {
+			snprintf(a->result_device, sizeof a->result_device, "%s", a->search_device);
+			pareto_default_sel(a);
+			if (a->want_fit) {
+				a->want_fit = false;
+				if (strcmp(a->search_device, a->cfg.device) != 0)
+					f |= set_msg(a, true, "the device changed during the search: f searches again");
+				else
+					f |= apply_best(a);
+			} else {
+				const struct mpqx_search_result *r = search_last(a->search);
+				f |= set_msg(a, !r->found, "search on %s: %s", a->result_device,
+					     r->found ? "done (f applies the best that fits)" : "nothing fits");
+			}
+		}
+	}
+	if (!search_busy(a->search)) {
+		if (a->want_search) {
+			a->want_search = false;
+			struct mpqx_search_opts o;
+			search_opts_default(&o);
+			if (search_start(a->search, &a->cfg, &o, &err)) {
+				a->want_fit = false;
+				f |= set_msg(a, true, "search: %s", err.msg);
+			} else {
+				a->search_running = true;
+				snprintf(a->search_device, sizeof a->search_device, "%s", a->cfg.device);
+				f |= APP_REDRAW;
+			}
+		} else if (!a->sens_started && !search_sens(a->search)) {
+			a->sens_started = true;
+			if (search_start(a->search, NULL, NULL, &err))
+				f |= set_msg(a, true, "sensitivity: %s", err.msg);
+		}
+	}
+	return f;
+}
+
+int app_search_wait(struct mpqx_app *a)
+{
+	int f = app_poll(a);
+	while (app_search_busy(a) || (a->search && a->want_search)) {
+		search_wait(a->search);
+		f |= app_poll(a);
+	}
+	return f;
+}
+
+double app_sens(const struct mpqx_app *a, int l)
+{
+	const struct mpqx_sensitivity *sn = a->search ? search_sens(a->search) : NULL;
+	if (!sn || !(sn->mse_ref > 0) || l < 0 || l >= sn->n_layers)
+		return NAN;
+	double v = search_sens_step(sn, &a->cfg, l, false);
+	if (model_layer_has_weights(&model(a)->layers[l])) {
+		double w = search_sens_step(sn, &a->cfg, l, true);
+		v = w > v ? w : v;
+	}
+	return v > 0 ? v / sn->mse_ref : 0;
+}
+
+/* Asks for a search on the edited config's device unless its result is at hand. */
+static int want_search(struct mpqx_app *a, bool fit)
+{
+	if (!ensure_search(a))
+		return set_msg(a, true, "no search in this session");
+	if (app_pareto(a) && !(a->search_running && strcmp(a->search_device, a->cfg.device) != 0)) {
+		if (fit)
+			return apply_best(a);
+		return APP_REDRAW;
+	}
+	a->want_fit = fit;
+	if (!a->search_running || strcmp(a->search_device, a->cfg.device) != 0)
+		a->want_search = true;
+	return set_msg(a, false, "searching %s for the best configuration that fits%s", a->cfg.device,
+		       fit ? "; it is applied when found" : "");
+}
+
+void app_pareto_axes(const struct mpqx_app *a, struct app_axes *ax)
+{
+	const struct mpqx_search_result *r = app_pareto(a);
+	int f = a->pareto_front;
+	double lo = INFINITY, hi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
+	const double cur_x = f == MPQX_FRONT_LUT	 ? session_used(a->s, MPQX_RES_LUT)
+			     : f == MPQX_FRONT_BRAM ? session_used(a->s, MPQX_RES_BRAM)
+						    : a->s->est.latency_us;
+	lo = hi = cur_x;
+	if (a->s->eval_valid && a->s->res.mse > 0)
+		ylo = yhi = log10(a->s->res.mse);
+	if (r) {
+		for (int i = 0; i < r->n_front[f]; i++) {
+			const struct mpqx_search_point *p = &r->front[f][i];
+			double x = app_front_x(p, f);
+			lo = fmin(lo, x);
+			hi = fmax(hi, x);
+			if (p->mse > 0) {
+				ylo = fmin(ylo, log10(p->mse));
+				yhi = fmax(yhi, log10(p->mse));
+			}
+		}
+		double cap = f == MPQX_FRONT_LUT ? r->budget[MPQX_RES_LUT] : f == MPQX_FRONT_BRAM ? r->budget[MPQX_RES_BRAM] : r->latency_max;
+		if (cap > 0)
+			hi = fmax(hi, cap);
+	}
+	if (!(hi > lo)) {
+		lo -= 1;
+		hi += 1;
+	}
+	double pad = (hi - lo) * 0.04;
+	ax->lo = fmax(0, lo - pad);
+	ax->hi = hi + pad;
+	if (!isfinite(ylo) || !(yhi > ylo)) {
+		ylo = isfinite(ylo) ? ylo - 0.5 : -3;
+		yhi = ylo + 1;
+	}
+	double ypad = (yhi - ylo) * 0.06;
+	ax->ylo = ylo - ypad;
+	ax->yhi = yhi + ypad;
+}
+
+bool app_pareto_cell(const struct app_axes *ax, double x, double mse, int w, int h, int *col, int *row)
+{
+	if (w < 1 || h < 1 || !(mse > 0) || !isfinite(x) || !(ax->hi > ax->lo) || !(ax->yhi > ax->ylo))
+		return false;
+	double fx = (x - ax->lo) / (ax->hi - ax->lo), fy = (ax->yhi - log10(mse)) / (ax->yhi - ax->ylo);
+	if (fx < 0 || fx > 1 || fy < 0 || fy > 1)
+		return false;
+	*col = (int)lround(fx * (w - 1));
+	*row = (int)lround(fy * (h - 1));
+	return true;
+}
+
+static int pareto_action(struct mpqx_app *a, enum app_action act)
+{
+	const struct mpqx_search_result *r = app_pareto(a);
+	int n = r ? r->n_front[a->pareto_front] : 0;
+	switch (act) {
+	case APP_ACT_CANCEL:
+	case APP_ACT_PARETO:
+	case APP_ACT_QUIT:
+		a->overlay = APP_OV_NONE;
+		return APP_REDRAW;
+	case APP_ACT_UP:
+	case APP_ACT_DOWN:
+	case APP_ACT_FOCUS_NEXT:
+	case APP_ACT_FOCUS_PREV: {
+		int d = act == APP_ACT_UP || act == APP_ACT_FOCUS_PREV ? -1 : 1;
+		a->pareto_front = (a->pareto_front + d + MPQX_FRONT_COUNT) % MPQX_FRONT_COUNT;
+		pareto_default_sel(a);
+		return APP_REDRAW;
+	}
+	case APP_ACT_LEFT:
+	case APP_ACT_RIGHT:
+	case APP_ACT_BIG_LEFT:
+	case APP_ACT_BIG_RIGHT: {
+		int d = act == APP_ACT_LEFT ? -1 : act == APP_ACT_RIGHT ? 1 : act == APP_ACT_BIG_LEFT ? -BIG_STEP : BIG_STEP;
+		a->pareto_sel += d;
+		if (a->pareto_sel > n - 1)
+			a->pareto_sel = n - 1;
+		if (a->pareto_sel < 0)
+			a->pareto_sel = 0;
+		return APP_REDRAW;
+	}
+	case APP_ACT_TOP:
+		a->pareto_sel = 0;
+		return APP_REDRAW;
+	case APP_ACT_BOTTOM:
+		a->pareto_sel = n > 0 ? n - 1 : 0;
+		return APP_REDRAW;
+	case APP_ACT_SLOT_LOAD: {
+		if (!r || a->pareto_sel >= n)
+			return set_msg(a, true, "no Pareto point to apply yet");
+		char label[96];
+		snprintf(label, sizeof label, "Pareto point %d/%d (%s)", a->pareto_sel + 1, n,
+			 search_front_name((enum mpqx_front)a->pareto_front));
+		int f = apply_found(a, &r->front[a->pareto_front][a->pareto_sel], label);
+		a->overlay = APP_OV_NONE;
+		return f | APP_REDRAW;
+	}
+	case APP_ACT_FIT:
+	case APP_ACT_UNDO:
+	case APP_ACT_REDO:
+	case APP_ACT_REDRAW:
+	case APP_ACT_HELP:
+		return -1; /* handled as usual */
+	default:
+		return 0;
+	}
+}
+
 /* ---- dispatch ---- */
 
 int app_apply(struct mpqx_app *a, enum app_action act)
@@ -656,6 +937,12 @@ int app_apply(struct mpqx_app *a, enum app_action act)
 		return act == APP_ACT_REDRAW ? APP_REDRAW : export_action(a, act);
 	case APP_OV_COMPARE: {
 		int f = compare_action(a, act);
+		if (f >= 0)
+			return f;
+		break;
+	}
+	case APP_OV_PARETO: {
+		int f = pareto_action(a, act);
 		if (f >= 0)
 			return f;
 		break;
@@ -753,6 +1040,14 @@ int app_apply(struct mpqx_app *a, enum app_action act)
 		a->export_done = false;
 		a->export_result[0] = '\0';
 		return APP_REDRAW;
+	case APP_ACT_FIT:
+		return want_search(a, true);
+	case APP_ACT_PARETO: {
+		a->overlay = APP_OV_PARETO;
+		int f = want_search(a, false);
+		pareto_default_sel(a);
+		return f | APP_REDRAW;
+	}
 	case APP_ACT_CANCEL:
 		a->msg[0] = '\0';
 		return APP_REDRAW;

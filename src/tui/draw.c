@@ -192,7 +192,7 @@ static void draw_graph(const struct tui_ctx *t, const struct mpqx_app *a, const 
 		if (w > name_w)
 			name_w = w;
 	}
-	int fixed = nl + 2 + 6 + 3 + 9 + 6; /* lanes, marker, bits, storage, cost, loss */
+	int fixed = nl + 2 + 6 + 3 + 9 + 6; /* lanes, marker, bits, storage, cost, sensitivity */
 	if (l->wide)
 		fixed += 5 * 5 + 7;
 	if (name_w > g->w - fixed)
@@ -206,9 +206,9 @@ static void draw_graph(const struct tui_ctx *t, const struct mpqx_app *a, const 
 	enum mpqx_theme_role hr = pane_focused(a, APP_PANE_GRAPH) ? MPQX_TH_FOCUS : MPQX_TH_HEADER;
 	put_pad(t, g->y, g->x, g->w, hr, buf);
 	if (l->wide)
-		snprintf(buf, sizeof buf, "   w/a st     cost  loss  LUT   LR   FF   BR  DSP cycles");
+		snprintf(buf, sizeof buf, "   w/a st     cost  sens  LUT   LR   FF   BR  DSP cycles");
 	else
-		snprintf(buf, sizeof buf, "   w/a st     cost  loss");
+		snprintf(buf, sizeof buf, "   w/a st     cost  sens");
 	if (hx + view_width(buf) <= g->w)
 		put(t, g->y, g->x + hx, g->w - hx, hr, buf);
 
@@ -247,12 +247,23 @@ static void draw_graph(const struct tui_ctx *t, const struct mpqx_app *a, const 
 		else
 			snprintf(buf, sizeof buf, "%9s", "-");
 		x += put(t, y, x, 9, util_role(frac), buf);
-		double loss = session_layer_loss_db(s, i);
+		/* The measured sensitivity: MSE increase if the layer lost one bit, against the reference MSE. */
+		double sens = app_sens(a, i);
 		static const char *const marks_u[4] = {" ", "\xe2\x96\x82", "\xe2\x96\x84", "\xe2\x96\x86"};
 		static const char *const marks_a[4] = {" ", "!", "!!", "!!!"};
-		int lv = loss < 1 ? 0 : loss < 3 ? 1 : loss < 6 ? 2 : 3;
-		snprintf(buf, sizeof buf, "%5.1f", loss);
-		x += put(t, y, x, 5, s->eval_pending ? MPQX_TH_DIM : MPQX_TH_NORMAL, buf);
+		int lv = !(sens >= 0.005) ? 0 : sens < 0.02 ? 1 : sens < 0.10 ? 2 : 3;
+		/* at most four characters, so that the column keeps a space before it */
+		if (isnan(sens))
+			snprintf(buf, sizeof buf, "%5s", t->utf8 ? "\xe2\x80\xa6" : "...");
+		else if (sens >= 9.995)
+			snprintf(buf, sizeof buf, " >10x");
+		else if (sens >= 0.0995)
+			snprintf(buf, sizeof buf, "%4.0f%%", 100 * sens);
+		else if (sens >= 0.0005)
+			snprintf(buf, sizeof buf, "%4.1f%%", 100 * sens);
+		else
+			snprintf(buf, sizeof buf, "%5s", "0%");
+		x += put(t, y, x, 5, isnan(sens) ? MPQX_TH_DIM : MPQX_TH_NORMAL, buf);
 		x += put(t, y, x, t->utf8 ? 1 : 3, lv >= 3 ? MPQX_TH_OVER : lv == 2 ? MPQX_TH_WARN : MPQX_TH_NORMAL,
 			 (t->utf8 ? marks_u : marks_a)[lv]);
 		if (l->wide) {
@@ -357,8 +368,18 @@ static void draw_layer(const struct tui_ctx *t, const struct mpqx_app *a, const 
 	if (y < p->y + p->h)
 		put(t, y++, p->x, p->w, s->eval_pending ? MPQX_TH_DIM : MPQX_TH_NORMAL, buf);
 	if (l->wide && y < p->y + p->h) {
-		snprintf(buf, sizeof buf, " loss %.1f dB at this layer  MACs/window %s", session_layer_loss_db(s, i),
-			 view_fmt_thousands(t1, sizeof t1, model_layer_macs(m, i)));
+		const struct mpqx_sensitivity *sn = a->search ? search_sens(a->search) : NULL;
+		if (sn && sn->mse_ref > 0) {
+			char wd[32] = "-";
+			if (session_layer_has_wbits(s, i))
+				view_fmt_delta(wd, sizeof wd, search_sens_step(sn, &a->cfg, i, true) / sn->mse_ref);
+			view_fmt_delta(t3, sizeof t3, search_sens_step(sn, &a->cfg, i, false) / sn->mse_ref);
+			snprintf(buf, sizeof buf, " one bit less: weights %s, outputs %s MSE  MACs %s", wd, t3,
+				 view_fmt_thousands(t1, sizeof t1, model_layer_macs(m, i)));
+		} else {
+			snprintf(buf, sizeof buf, " sensitivity: measuring%s  MACs %s", t->utf8 ? "\xe2\x80\xa6" : "...",
+				 view_fmt_thousands(t1, sizeof t1, model_layer_macs(m, i)));
+		}
 		put(t, y++, p->x, p->w, MPQX_TH_DIM, buf);
 	}
 	if (l->wide && y < p->y + p->h) {
@@ -592,8 +613,9 @@ static void draw_help(const struct tui_ctx *t, const struct mpqx_app *a, const s
 	put(t, y++, r->x + 2, r->w - 4, MPQX_TH_DIM,
 	    "Graph columns: w/a = weight/output bits; st = buffer and ROM storage: B block, D distributed, L logic,");
 	put(t, y++, r->x + 2, r->w - 4, MPQX_TH_DIM,
-	    "lower case = chosen by auto; cost = the layer's largest share of the device; loss = dB of SQNR lost at");
-	put(t, y++, r->x + 2, r->w - 4, MPQX_TH_DIM, "the layer. Meters: over capacity is drawn with its own glyph and OVER.");
+	    "lower case = chosen by auto; cost = the layer's largest share of the device; sens = MSE increase (measured)");
+	put(t, y++, r->x + 2, r->w - 4, MPQX_TH_DIM,
+	    "if the layer lost one bit, marked at 0.5, 2 and 10%. Meters: over capacity has its own glyph and OVER.");
 }
 
 static void slot_cell(char *buf, size_t size, const struct mpqx_app *a, const struct mpqx_config *c, int i)
@@ -729,6 +751,108 @@ static void draw_compare(const struct tui_ctx *t, const struct mpqx_app *a, cons
 	}
 }
 
+/* The Pareto view: the front of MSE (log scale) against the chosen resource, the budget as a vertical
+ * line, the current configuration marked apart, the selected point described below. */
+static void draw_pareto(const struct tui_ctx *t, const struct mpqx_app *a, const struct view_layout *l)
+{
+	const struct mpqx_session *s = a->s;
+	const struct view_rect *r = &l->compare;
+	fill(t, r, MPQX_TH_NORMAL);
+	static const char *const names[MPQX_FRONT_COUNT] = {"LUT", "BRAM tiles", "latency"};
+	int f = a->pareto_front;
+	char buf[LINE_MAX_BYTES], t1[32], t2[32], t3[32], t4[32];
+	snprintf(buf, sizeof buf, " Pareto: MSE against %s  %s resource  %s point  Enter apply  f best fit  Esc close",
+		 names[f], t->utf8 ? "\xe2\x86\x91\xe2\x86\x93" : "^v", t->utf8 ? "\xe2\x86\x90\xe2\x86\x92" : "<>");
+	put_pad(t, r->y, r->x, r->w, MPQX_TH_FOCUS, buf);
+	const struct mpqx_search_result *res = app_pareto(a);
+	int info = 4;
+	int lw = 9, px = r->x + lw, pw = r->w - lw - 1, py = r->y + 2, ph = r->h - 3 - info;
+	if (!res) {
+		snprintf(buf, sizeof buf, " %s", app_search_busy(a) ? "searching: sensitivities, then the search and the exact "
+								      "evaluation of the front..." : "no search yet");
+		put(t, r->y + 2, r->x, r->w, MPQX_TH_DIM, buf);
+		return;
+	}
+	snprintf(buf, sizeof buf, " %d points on %s, every MSE exact; the other resources%s within budget",
+		 res->n_front[f], s->dev.name, f == MPQX_FRONT_LATENCY ? "" : " and the latency bound");
+	put(t, r->y + 1, r->x, r->w, MPQX_TH_DIM, buf);
+	if (pw < 10 || ph < 3)
+		return;
+	struct app_axes ax;
+	app_pareto_axes(a, &ax);
+	/* y labels: top, middle and bottom MSE */
+	for (int k = 0; k < 3; k++) {
+		int yy = k == 0 ? 0 : k == 1 ? ph / 2 : ph - 1;
+		double v = pow(10, ax.yhi - (ax.yhi - ax.ylo) * yy / (ph > 1 ? ph - 1 : 1));
+		snprintf(buf, sizeof buf, "%8s ", view_fmt_sig(t1, sizeof t1, v, 3));
+		put(t, py + yy, r->x, lw, MPQX_TH_DIM, buf);
+	}
+	/* the budget */
+	double cap = f == MPQX_FRONT_LUT ? res->budget[MPQX_RES_LUT] : f == MPQX_FRONT_BRAM ? res->budget[MPQX_RES_BRAM] : res->latency_max;
+	int col, row;
+	if (cap > 0 && app_pareto_cell(&ax, cap, pow(10, ax.ylo + 1e-9), pw, ph, &col, &row))
+		for (int yy = 0; yy < ph; yy++)
+			put(t, py + yy, px + col, 1, MPQX_TH_OVER, t->utf8 ? "\xe2\x94\x8a" : ":");
+	/* the front, then the selection and the current configuration on top */
+	int n = res->n_front[f];
+	for (int i = 0; i < n; i++) {
+		const struct mpqx_search_point *p = &res->front[f][i];
+		if (app_pareto_cell(&ax, app_front_x(p, f), p->mse, pw, ph, &col, &row))
+			put(t, py + row, px + col, 1, MPQX_TH_FLOAT, t->utf8 ? "\xe2\x97\x8f" : "o");
+	}
+	const struct mpqx_search_point *sel = n > 0 && a->pareto_sel < n ? &res->front[f][a->pareto_sel] : NULL;
+	if (sel && app_pareto_cell(&ax, app_front_x(sel, f), sel->mse, pw, ph, &col, &row))
+		put(t, py + row, px + col, 1, MPQX_TH_SELECT, t->utf8 ? "\xe2\x97\x89" : "@");
+	double cur_x = f == MPQX_FRONT_LUT ? session_used(s, MPQX_RES_LUT) : f == MPQX_FRONT_BRAM ? session_used(s, MPQX_RES_BRAM) : s->est.latency_us;
+	if (s->eval_valid && app_pareto_cell(&ax, cur_x, s->res.mse, pw, ph, &col, &row))
+		put(t, py + row, px + col, 1, MPQX_TH_QUANT, t->utf8 ? "\xe2\x97\x86" : "*");
+	/* x axis */
+	int ya = py + ph;
+	for (int xx = 0; xx < pw; xx++)
+		put(t, ya, px + xx, 1, MPQX_TH_DIM, t->utf8 ? "\xe2\x94\x80" : "-");
+	bool bram = f == MPQX_FRONT_BRAM, lat = f == MPQX_FRONT_LATENCY;
+	if (lat) {
+		view_fmt_time_us(t1, sizeof t1, ax.lo, t->utf8);
+		view_fmt_time_us(t2, sizeof t2, ax.hi, t->utf8);
+	} else {
+		fmt_res(t1, sizeof t1, bram ? MPQX_RES_BRAM : MPQX_RES_LUT, bram ? ax.lo : round(ax.lo));
+		fmt_res(t2, sizeof t2, bram ? MPQX_RES_BRAM : MPQX_RES_LUT, bram ? ax.hi : round(ax.hi));
+	}
+	put(t, ya + 1, px, pw, MPQX_TH_DIM, t1);
+	/* the right end: the budget under its line, else the axis' end */
+	int bcol = pw - 1;
+	if (cap > 0 && app_pareto_cell(&ax, cap, pow(10, ax.ylo + 1e-9), pw, ph, &bcol, &row)) {
+		if (lat)
+			view_fmt_time_us(t2, sizeof t2, cap, t->utf8);
+		else
+			fmt_res(t2, sizeof t2, bram ? MPQX_RES_BRAM : MPQX_RES_LUT, cap);
+	} else {
+		bcol = pw - 1;
+	}
+	int bw = view_width(t2), bx = bcol + 1 - bw;
+	if (bx > view_width(t1))
+		put(t, ya + 1, px + bx, bw, cap > 0 ? MPQX_TH_OVER : MPQX_TH_DIM, t2);
+	/* legend and the two configurations */
+	int y = ya + 2;
+	snprintf(buf, sizeof buf, " %s front  %s selected  %s current  %s budget", t->utf8 ? "\xe2\x97\x8f" : "o",
+		 t->utf8 ? "\xe2\x97\x89" : "@", t->utf8 ? "\xe2\x97\x86" : "*", t->utf8 ? "\xe2\x94\x8a" : ":");
+	put(t, y++, r->x, r->w, MPQX_TH_DIM, buf);
+	if (sel) {
+		snprintf(buf, sizeof buf, " point %d/%d: MSE %s (%s)  LUT %s  BRAM %s  DSP %.0f  latency %s  %s", a->pareto_sel + 1,
+			 n, view_fmt_sig(t1, sizeof t1, sel->mse, 4), sel->exact ? "exact" : "surrogate",
+			 view_fmt_count(t2, sizeof t2, sel->used[MPQX_RES_LUT]),
+			 fmt_res(t3, sizeof t3, MPQX_RES_BRAM, sel->used[MPQX_RES_BRAM]), sel->used[MPQX_RES_DSP],
+			 view_fmt_time_us(t4, sizeof t4, sel->latency_us, t->utf8), sel->fits ? "fits" : "over budget");
+		put(t, y, r->x, r->w, sel->fits ? MPQX_TH_SELECT : MPQX_TH_WARN, buf);
+	}
+	y++;
+	snprintf(buf, sizeof buf, " current: MSE %s%s  LUT %s  BRAM %s  DSP %.0f  %s", view_fmt_sig(t1, sizeof t1, s->res.mse, 4),
+		 s->eval_pending ? "?" : "", view_fmt_count(t2, sizeof t2, session_used(s, MPQX_RES_LUT)),
+		 fmt_res(t3, sizeof t3, MPQX_RES_BRAM, session_used(s, MPQX_RES_BRAM)), session_used(s, MPQX_RES_DSP),
+		 s->est.fits ? "fits" : "OVER");
+	put(t, y, r->x, r->w, MPQX_TH_QUANT, buf);
+}
+
 static void draw_export(const struct tui_ctx *t, const struct mpqx_app *a, const struct view_layout *l)
 {
 	const struct view_rect *r = &l->dialog;
@@ -824,6 +948,8 @@ void tui_draw(const struct tui_ctx *t, const struct mpqx_app *a)
 	draw_title(t, a, &l);
 	if (a->overlay == APP_OV_COMPARE || (a->overlay == APP_OV_PROMPT && a->under_prompt == APP_OV_COMPARE)) {
 		draw_compare(t, a, &l);
+	} else if (a->overlay == APP_OV_PARETO) {
+		draw_pareto(t, a, &l);
 	} else {
 		draw_graph(t, a, &l);
 		/* The column between the graph and the right-hand panes. */

@@ -221,13 +221,21 @@ int tui_run(struct mpqx_app *a, const struct tui_opts *o)
 	while (run && !stop_signal) {
 		if (session_poll(a->s))
 			dirty = true;
+		/* The search: sensitivity marks, a best fit to apply, a Pareto front. */
+		int pf = app_poll(a);
+		if (pf) {
+			run = settle(&t, a, pf);
+			dirty = true;
+			if (!run)
+				break;
+		}
 		if (dirty) {
 			tui_draw(&t, a);
 			refresh();
 			dirty = false;
 		}
 		/* Poll often while an evaluation is pending, else wake up only for signals. */
-		timeout(a->s->eval_pending ? 10 : 250);
+		timeout(a->s->eval_pending ? 10 : app_search_busy(a) ? 100 : 250);
 		wint_t ch;
 		int r = get_wch(&ch);
 		if (r == ERR)
@@ -346,12 +354,17 @@ int tui_dump(struct mpqx_app *a, const struct tui_opts *o, int rows, int cols, c
 	if (!sc)
 		return 1;
 	setup_screen(&t, o, a, rows, cols);
+	/* Searches complete too (the sensitivity marks, a best fit), so that dumps compare. */
+	app_search_wait(a);
 	for (int i = 0; i < nk; i++) {
 		int f = app_key(a, kb[i]);
 		if (f & APP_RECOMPUTE)
 			app_sync(a);
 		if (f & APP_RUN_EXPORT)
 			app_export_run(a);
+		session_wait(a->s);
+		if (app_search_wait(a) & APP_RECOMPUTE)
+			app_sync(a);
 		session_wait(a->s);
 		if (f & APP_QUIT)
 			break;

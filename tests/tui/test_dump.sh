@@ -57,6 +57,11 @@ case_ export-80x24 80x24 'e<Up>'
 case_ all16-80x24 80x24 '=<C-u>16<Enter>'
 case_ prompt-80x24 80x24 's'
 case_ small-79x24 79x24 ''
+# The search: the best fit applied (undoable), the Pareto view on LUT and, in ASCII, on BRAM tiles.
+case_ fit-80x24 80x24 'f'
+case_ fit-undo-80x24 80x24 'fu'
+case_ pareto-100x30 100x30 'p<Left>'
+case_ pareto-ascii-80x24 80x24 'p<Down>' --ascii --no-color
 
 # NO_COLOR selects the character plot, as --no-color does.
 NO_COLOR=1 "$mpqx" "$sample" --dump-screen 80x24 > "$tmp/nc.txt" 2>&1

@@ -1,5 +1,6 @@
 /* The explorer's state machine without a terminal: the key table, every action, undo/redo, compare slots,
  * prompts, save/load, the export dialog, mouse and key scripts. Runs on the tiny model. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -641,6 +642,91 @@ static void test_every_action(void **state)
 	assert_int_equal(act(f, APP_ACTION_COUNT), 0);
 }
 
+/* The search keys: sensitivity marks once measured, f applies the best that fits as one undoable change,
+ * p shows the fronts and applies a point; the Pareto view's geometry. */
+static void test_search_keys(void **state)
+{
+	struct fx *f = *state;
+	assert_true(isnan(app_sens(&f->a, 1)));
+	app_search_wait(&f->a);
+	for (int l = 0; l < f->s->model->n_layers; l++) {
+		double v = app_sens(&f->a, l);
+		assert_true(v >= 0 && v < 1e6);
+	}
+	struct mpqx_config before = {0};
+	assert_int_equal(config_copy(&before, &f->a.cfg), 0);
+	act(f, APP_ACT_FIT);
+	assert_true(f->a.want_search && f->a.want_fit);
+	if (app_search_wait(&f->a) & APP_RECOMPUTE)
+		app_sync(&f->a);
+	session_wait(f->s);
+	const struct mpqx_search_result *r = app_pareto(&f->a);
+	assert_non_null(r);
+	assert_true(r->found);
+	assert_true(config_equal(&f->a.cfg, &r->best.cfg));
+	assert_false(config_equal(&f->a.cfg, &before));
+	assert_true(f->s->res.mse == r->best.mse); /* the exact figure, as the session computes it */
+	assert_true(f->s->est.fits);
+	assert_non_null(strstr(f->a.msg, "best fit on xc7s15"));
+	act(f, APP_ACT_UNDO);
+	assert_true(config_equal(&f->a.cfg, &before));
+	/* the result is at hand: applied at once */
+	assert_true(act(f, APP_ACT_FIT) & APP_RECOMPUTE);
+	assert_true(config_equal(&f->a.cfg, &r->best.cfg));
+	act(f, APP_ACT_UNDO);
+
+	act(f, APP_ACT_PARETO);
+	assert_int_equal(f->a.overlay, APP_OV_PARETO);
+	assert_false(f->a.want_search);
+	int n = r->n_front[f->a.pareto_front];
+	assert_true(n >= 1);
+	act(f, APP_ACT_TOP);
+	assert_int_equal(f->a.pareto_sel, 0);
+	act(f, APP_ACT_LEFT);
+	assert_int_equal(f->a.pareto_sel, 0);
+	act(f, APP_ACT_BOTTOM);
+	assert_int_equal(f->a.pareto_sel, n - 1);
+	act(f, APP_ACT_RIGHT);
+	assert_int_equal(f->a.pareto_sel, n - 1);
+	act(f, APP_ACT_DOWN);
+	assert_int_equal(f->a.pareto_front, MPQX_FRONT_BRAM);
+	act(f, APP_ACT_UP);
+	act(f, APP_ACT_UP);
+	assert_int_equal(f->a.pareto_front, MPQX_FRONT_LATENCY);
+	act(f, APP_ACT_TOP);
+	act(f, APP_ACT_SLOT_LOAD);
+	assert_int_equal(f->a.overlay, APP_OV_NONE);
+	assert_true(config_equal(&f->a.cfg, &r->front[MPQX_FRONT_LATENCY][0].cfg));
+	act(f, APP_ACT_UNDO);
+	assert_true(config_equal(&f->a.cfg, &before));
+	act(f, APP_ACT_PARETO);
+	act(f, APP_ACT_CANCEL);
+	assert_int_equal(f->a.overlay, APP_OV_NONE);
+
+	/* A device change asks for a new search. */
+	act(f, APP_ACT_DEVICE);
+	assert_null(app_pareto(&f->a));
+	act(f, APP_ACT_PARETO);
+	assert_true(f->a.want_search);
+	act(f, APP_ACT_CANCEL);
+
+	struct app_axes ax = {0, 100, -3, -1};
+	int c, rr;
+	assert_true(app_pareto_cell(&ax, 0, 0.1, 11, 5, &c, &rr));
+	assert_int_equal(c, 0);
+	assert_int_equal(rr, 0);
+	assert_true(app_pareto_cell(&ax, 100, 0.001, 11, 5, &c, &rr));
+	assert_int_equal(c, 10);
+	assert_int_equal(rr, 4);
+	assert_true(app_pareto_cell(&ax, 50, 0.01, 11, 5, &c, &rr));
+	assert_int_equal(c, 5);
+	assert_int_equal(rr, 2);
+	assert_false(app_pareto_cell(&ax, 101, 0.01, 11, 5, &c, &rr));
+	assert_false(app_pareto_cell(&ax, 50, 0, 11, 5, &c, &rr));
+	assert_false(app_pareto_cell(&ax, 50, 1, 11, 5, &c, &rr));
+	config_fini(&before);
+}
+
 /* The man page lists every binding with its keys and help text (doc/mpqx.1 is generated from the same
  * table; this catches a table change that the page did not follow). */
 static void test_man_page_keys(void **state)
@@ -692,6 +778,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mouse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plot_scroll, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_action, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_search_keys, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
