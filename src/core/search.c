@@ -1211,8 +1211,9 @@ static int resolve_storage(struct run *R, struct mpqx_config *c)
 }
 
 /* Greedy repair: until c fits, the move that removes the most overshoot per surrogate MSE added (a move
- * that adds none goes first). Bit moves only go down. Returns true when c fits. */
-static bool repair(struct run *R, struct mpqx_config *c, struct price *p)
+ * that adds none goes first). Bit moves only go down; storage_only: storage moves alone. Returns true when
+ * c fits. */
+static bool repair(struct run *R, struct mpqx_config *c, struct price *p, bool storage_only)
 {
 	while (!p->fits && R->rc == MPQX_OK && !cancelled(R->s)) {
 		set_anchor(R->s, c);
@@ -1224,7 +1225,7 @@ static bool repair(struct run *R, struct mpqx_config *c, struct price *p)
 			int cur = var_get(c, v);
 			for (int i = 0; i < v->n; i++) {
 				int x = v->vals[i];
-				if (x == cur || (is_bits(v) && x > cur))
+				if (x == cur || (is_bits(v) && (x > cur || storage_only)))
 					continue;
 				var_set(c, v, x);
 				bool ok = rprice(R, c, &q);
@@ -1776,6 +1777,8 @@ int search_run(struct mpqx_search *s, const struct mpqx_config *base, const stru
 	double t0 = now_ms();
 	struct run R;
 	struct mpqx_config c = {0}, start = {0};
+	struct mpqx_layer_cfg *uni[8] = {NULL}; /* the uniform starts that storage alone makes fit */
+	int n_uni = 0;
 	int rc = run_init(s, &R, base, o, err);
 	if (rc)
 		goto done;
@@ -1813,7 +1816,16 @@ int search_run(struct mpqx_search *s, const struct mpqx_config *base, const stru
 		}
 		if (!rprice(&R, &c, &p))
 			break;
-		if (repair(&R, &c, &p))
+		/* The start with its bits kept, made to fit by its storage alone: evaluated exactly at the end,
+		 * so the search never reports worse than a uniform start that some storage makes fit. */
+		if (repair(&R, &c, &p, true) && n_uni < (int)(sizeof uni / sizeof uni[0])) {
+			if (!(uni[n_uni] = malloc(lc_size(&R)))) {
+				rc = err_set(err, MPQX_ENOMEM, "out of memory");
+				goto done;
+			}
+			memcpy(uni[n_uni++], c.layers, lc_size(&R));
+		}
+		if (repair(&R, &c, &p, false))
 			improve(&R, &c, &p);
 		if (R.rc || cancelled(s))
 			break;
@@ -1840,7 +1852,7 @@ int search_run(struct mpqx_search *s, const struct mpqx_config *base, const stru
 		}
 		if (!rprice(&R, &c, &p))
 			break;
-		if (repair(&R, &c, &p))
+		if (repair(&R, &c, &p, false))
 			improve(&R, &c, &p);
 	}
 	/* Lagrangian sweeps for the fronts, from the best found (or the top). */
@@ -1867,13 +1879,13 @@ int search_run(struct mpqx_search *s, const struct mpqx_config *base, const stru
 	res->cost_misses = s->misses - misses0;
 	res->rate = res->price_ms > 0 ? res->priced / (res->price_ms / 1e3) : 0;
 
-	/* Exact: the finalists, then polish the best. */
+	/* Exact: the finalists and the uniform starts that fit, then polish the best. */
 	if (R.n_fin) {
 		res->best_surrogate_mse = R.fin[0].p.mse;
 		int bi = -1;
 		double bm = INFINITY;
-		for (int i = 0; i < R.n_fin; i++) {
-			memcpy(c.layers, R.fin[i].lc, lc_size(&R));
+		for (int i = 0; i < R.n_fin + n_uni; i++) {
+			memcpy(c.layers, i < R.n_fin ? R.fin[i].lc : uni[i - R.n_fin], lc_size(&R));
 			double mse;
 			rc = search_exact(s, &c, &mse, err);
 			if (rc == MPQX_ERANGE)
@@ -1886,8 +1898,13 @@ int search_run(struct mpqx_search *s, const struct mpqx_config *base, const stru
 			}
 		}
 		if (bi >= 0) {
-			if ((rc = point_from(&R, R.fin[bi].lc, base, &R.fin[bi].p, &res->best)))
+			struct price bp;
+			const struct mpqx_layer_cfg *blc = bi < R.n_fin ? R.fin[bi].lc : uni[bi - R.n_fin];
+			memcpy(c.layers, blc, lc_size(&R));
+			if (!rprice(&R, &c, &bp) || (rc = point_from(&R, blc, base, &bp, &res->best))) {
+				rc = rc ? rc : R.rc;
 				goto done;
+			}
 			res->best.mse = bm;
 			res->best.exact = true;
 			res->found = true;
@@ -1908,6 +1925,8 @@ done:
 	res->total_ms = now_ms() - t0;
 	if (rc && rc == MPQX_ENOMEM && err && !err->msg[0])
 		err_set(err, rc, "out of memory");
+	for (int i = 0; i < n_uni; i++)
+		free(uni[i]);
 	config_fini(&c);
 	config_fini(&start);
 	run_fini(&R);

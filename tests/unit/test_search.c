@@ -259,6 +259,9 @@ static void test_fronts(void **state)
 	if (search_run(f->sr, &f->s->cfg, &o, &r, &err))
 		fail_msg("search: %s", err.msg);
 	assert_true(r.found);
+	/* never worse than a uniform start that fits (uniform 8 bits fits the tiny model) */
+	assert_true(f->s->est.fits);
+	assert_true(r.best.mse <= f->s->res.mse);
 	for (int fr = 0; fr < MPQX_FRONT_COUNT; fr++) {
 		assert_true(r.n_front[fr] >= 1);
 		for (int i = 0; i < r.n_front[fr]; i++) {
