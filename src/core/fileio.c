@@ -122,6 +122,15 @@ int fileio_write_atomic(const char *path, const char *data, size_t len, struct m
 	char tmp[4200];
 	if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
 		return err_set(err, MPQX_EINPUT, "%s: path too long", path);
+	/* Only a regular file is replaced: the rename would put a file in place of a device (as root,
+	 * /dev/null), a FIFO or a socket. An existing file keeps its permissions. */
+	struct stat st;
+	mode_t mode = 0644;
+	if (stat(path, &st) == 0) {
+		if (!S_ISREG(st.st_mode))
+			return err_set(err, MPQX_EINPUT, "%s: exists and is not a regular file; not replaced", path);
+		mode = st.st_mode & 07777;
+	}
 	int fd = mkstemp(tmp);
 	if (fd < 0)
 		return err_set(err, MPQX_EIO, "%s: cannot create a temporary file: %s", path, strerror(errno));
@@ -135,7 +144,7 @@ int fileio_write_atomic(const char *path, const char *data, size_t len, struct m
 		unlink(tmp);
 		return err_set(err, MPQX_EIO, "%s: write failed: %s", path, strerror(e));
 	}
-	fchmod(fd, 0644);
+	fchmod(fd, mode);
 	if (close(fd) != 0 || rename(tmp, path) != 0) {
 		int e = errno;
 		unlink(tmp);

@@ -427,6 +427,15 @@ args = [
     (2, "@tiny --bogus", "unknown option '--bogus'"),
     (1, "@/model/op-unknown.json --dump-screen 80x24", "model/op-unknown.json: layers[15].op: unknown op 'gelu'"),
     (1, "@tiny -c @/config/bits-17.json --dump-screen 80x24", "config/bits-17.json: defaults.a_bits: expected an integer from 2 to 16"),
+    # a save refuses to put a file in place of something that is not one (never test with /dev/null: a
+    # regression would replace the system's /dev/null when the tests run as root)
+    (1, "search @tiny -o @tmp/fifo.json", "fifo.json: exists and is not a regular file; not replaced"),
+    (1, "search @tiny -o @tmp/dir.ini", "dir.ini: exists and is not a regular file; not replaced"),
+    (1, "search @tiny -o @tmp/no/such/dir/best.json", "no/such/dir/best.json: cannot create a temporary file"),
+    (1, "search @tiny -d nosuch", "unknown device 'nosuch'"),
+    (1, "search @/model/op-unknown.json", "model/op-unknown.json: layers[15].op: unknown op 'gelu'"),
+    (2, "search @tiny --bogus", "unknown or incomplete option '--bogus'"),
+    (2, "search @tiny -o", "unknown or incomplete option '-o'"),
     (2, "export @tiny", "-o DIR is required"),
     (2, "export @tiny -o @tmp/x1 --windows -3", "--windows: expected a positive number, got '-3'"),
     (2, "export @tiny -o @tmp/x1 --windows 99999999999", "--windows: expected a positive number"),

@@ -80,6 +80,15 @@ if "$mpqx" --help 2>&1 | grep -q "search MODEL"; then
 {"format": "mpqx-config", "version": 1, "defaults": {"w_bits": 6, "a_bits": 6}}
 EOF
 	kill_mid_save "search -o" "$tmp/best.json" -- "$mpqx" search "$tiny" -o "$tmp/best.json"
+	cp "$tmp/best.json" "$tmp/best.before"
+	chmod 600 "$tmp/best.json"
+	if "$mpqx" search "$tiny" -o "$tmp/best.json" >/dev/null 2>&1 && ! cmp -s "$tmp/best.json" "$tmp/best.before" &&
+		"$mpqx" eval "$tiny" -c "$tmp/best.json" >/dev/null 2>&1; then
+		ok "search -o: the same save without the kill replaces the file with a config that loads"
+		if [ "$(stat -c %a "$tmp/best.json")" = 600 ]; then ok "search -o: the replaced file keeps its mode 600"; else not_ok "search -o: the replaced file has mode $(stat -c %a "$tmp/best.json"), not 600"; fi
+	else
+		not_ok "search -o: the same save without the kill did not replace the file"
+	fi
 else
 	echo "# search -o is not in this mpqx: skipped"
 fi
