@@ -174,7 +174,8 @@ static void print_point_line(const char *label, const struct mpqx_search_point *
 }
 
 static void print_result(const struct mpqx_session *s, const struct mpqx_search_result *r,
-			 const struct mpqx_search_opts *o, double mse8, bool fits8, double best_test, double *const *front_test)
+			 const struct mpqx_search_opts *o, double mse8, bool fits8, double best_test, double u8_test,
+			 double *const *front_test)
 {
 	const struct mpqx_model *m = s->model;
 	printf("%s on %s: weight bits %s, output bits %s, storage %s; MSE on the %s windows\n", m->name, s->dev.name,
@@ -193,8 +194,9 @@ static void print_result(const struct mpqx_session *s, const struct mpqx_search_
 		printf("best that fits: MSE %.6g (exact; surrogate %.6g), %+.1f%% against uniform 8 bits\n", b->mse,
 		       b->mse_surrogate, 100 * (b->mse / mse8 - 1));
 		if (!isnan(best_test))
-			printf("  its test MSE %.6g (exact), %+.1f%% against the float model's\n", best_test,
-			       100 * (best_test / s->fref->mse - 1));
+			printf("  its test MSE %.6g (exact), %+.1f%% against the float model's, %+.1f%% against uniform 8 "
+			       "bits' (%.6g)\n", best_test, 100 * (best_test / s->fref->mse - 1), 100 * (best_test / u8_test - 1),
+			       u8_test);
 		printf("  LUT %.0f  LUTRAM %.0f  FF %.0f  BRAM tiles %.1f  DSP %.0f  latency %.2f us\n\n", b->used[MPQX_RES_LUT],
 		       b->used[MPQX_RES_LUTRAM], b->used[MPQX_RES_FF], b->used[MPQX_RES_BRAM], b->used[MPQX_RES_DSP],
 		       b->latency_us);
@@ -369,7 +371,7 @@ int cmd_search(int argc, char **argv)
 	struct mpqx_search_result res = {0};
 	struct mpqx_search_exhaustive ex = {0};
 	struct mpqx_config u8 = {0};
-	double best_test = NAN, *front_test[MPQX_FRONT_COUNT] = {NULL};
+	double best_test = NAN, u8_test = NAN, *front_test[MPQX_FRONT_COUNT] = {NULL};
 	cJSON *out = NULL;
 	int rc = CLI_FAIL;
 	if (session_open(cli_model_path(optind < argc ? argv[optind] : NULL), &o, &s, &err) ||
@@ -415,6 +417,9 @@ int cmd_search(int argc, char **argv)
 	if (split != MPQX_TEST) {
 		if (res.found && test_mse(s, &res.best, &best_test, &err))
 			goto fail;
+		if (session_apply(s, &u8, &err))
+			goto fail;
+		u8_test = s->res.mse;
 		for (int f = 0; f < MPQX_FRONT_COUNT; f++) {
 			front_test[f] = calloc((size_t)res.n_front[f] + 1, sizeof *front_test[f]);
 			if (!front_test[f]) {
@@ -435,6 +440,8 @@ int cmd_search(int argc, char **argv)
 			cJSON_AddStringToObject(out, "why", res.why);
 		cJSON *u = cJSON_AddObjectToObject(out, "uniform8");
 		cJSON_AddNumberToObject(u, "mse", mse8);
+		if (!isnan(u8_test))
+			cJSON_AddNumberToObject(u, "mse_test", u8_test);
 		cJSON_AddBoolToObject(u, "fits", p8.fits);
 		cJSON_AddNumberToObject(out, "mse_float", s->fref->mse);
 		cJSON *b = cJSON_AddObjectToObject(out, "budget");
@@ -472,7 +479,7 @@ int cmd_search(int argc, char **argv)
 		if (output && res.found)
 			cJSON_AddStringToObject(out, "written", output);
 	} else {
-		print_result(s, &res, &so, mse8, p8.fits, best_test, front_test);
+		print_result(s, &res, &so, mse8, p8.fits, best_test, u8_test, front_test);
 		if (bench)
 			printf("random walk of single moves (warm caches): %.0f configurations priced per second\n", rate);
 		if (exhaustive) {

@@ -1,0 +1,394 @@
+#!/usr/bin/python3
+"""The deployability study (doc/deployability.md): which uniform configurations of seattle-daily and of a
+sweep of model sizes do not fit a device (default XC7S15), the mixed configuration mpqx search finds for
+each model, its test MSE against uniform 8 bits, and whether Yosys synthesis of its export confirms the fit.
+
+    /usr/bin/python3 tools/deployability.py --mpqx BUILD/src/cli/mpqx [--work DIR] [--sizes 16,24,32,48,64]
+        [--epochs 40] [--device xc7s15] [--no-synth] [--out doc/deployability.md]
+
+Steps, each skipped when its result is already in the work directory (so an interrupted run resumes):
+ 1. trains the sweep the way the seattle-daily sample is trained (tools/mpqx_torch.py train --sample
+    seattle-daily, its data and recipe) with --d-model D --ffn 4D and only --epochs N (2 shared cores);
+ 2. mpqx estimate of uniform 8, 6 and 4 bits with every buffer in LUT RAM, and with every buffer in block
+    RAM (ROMs auto);
+ 3. mpqx search with its defaults (bits 2..16 per layer, storage chosen, MSE on the test windows) -o
+    best.json, and the same search choosing on the training windows (--select train) as a held-out check
+    of the test MSE it reports;
+ 4. tools/synth_check.py on best.json: Yosys synth_xilinx of the export, one design at a time, nice'd;
+ 5. writes the markdown.
+"""
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+RES = ("lut", "lutram", "ff", "bram18", "dsp")
+
+
+def log(msg):
+    print(f"deployability: {msg}", file=sys.stderr, flush=True)
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def cached_json(path, make):
+    """The JSON in path, made by make() (which returns the object) when the file is not there."""
+    if os.path.exists(path):
+        with open(path) as fp:
+            return json.load(fp)
+    obj = make()
+    with open(path + ".tmp", "w") as fp:
+        json.dump(obj, fp, indent=1)
+    os.replace(path + ".tmp", path)
+    return obj
+
+
+def mpqx_json(a, args):
+    p = run([a.mpqx] + args)
+    if p.returncode not in (0, 1) or not p.stdout.strip():
+        sys.exit(f"deployability: mpqx {' '.join(args)} failed:\n{p.stderr}")
+    return json.loads(p.stdout)
+
+
+def train(a, d, out):
+    if os.path.exists(os.path.join(out, "model.json")):
+        return
+    cmd = ["nice", "-n", "10", "/usr/bin/python3", os.path.join(HERE, "mpqx_torch.py"), "train", "--sample",
+           "seattle-daily", "--csv", os.path.join(ROOT, "samples", "seattle-daily", "data.csv"), "--out", out,
+           "--name", f"daily-d{d}", "--d-model", str(d), "--ffn", str(4 * d), "--epochs", str(a.epochs),
+           "--threads", "1"]
+    log(f"training d_model {d}: {' '.join(cmd[3:])}")
+    p = run(cmd)
+    if p.returncode:
+        sys.exit(f"deployability: training d_model {d} failed:\n{p.stderr[-3000:]}")
+
+
+def model_facts(path):
+    with open(os.path.join(path, "model.json")) as fp:
+        m = json.load(fp)
+    f = {"d_model": None, "heads": None, "ffn": None, "params": 0, "layers": len(m["layers"])}
+    for L in m["layers"]:
+        if L["name"] == "in_proj":
+            f["d_model"] = L["shape"][1]
+        if L["name"].endswith(".ff1"):
+            f["ffn"] = L["shape"][1]
+        if L["op"] == "matmul":
+            f["heads"] = L.get("heads", 1)
+        for k in ("weight", "bias"):
+            if L["op"] in ("linear", "affine") and k in L:
+                f["params"] += len(L[k]["data"])
+    return f
+
+
+def uniform_config(path, bits, buffer, device):
+    cfg = {"format": "mpqx-config", "version": 1, "device": device,
+           "defaults": {"w_bits": bits, "a_bits": bits, "buffer": buffer, "rom": "auto"}, "layers": {}}
+    with open(path, "w") as fp:
+        json.dump(cfg, fp)
+
+
+def study_model(a, name, path, work):
+    os.makedirs(work, exist_ok=True)
+    r = {"name": name, "path": path, "facts": model_facts(path)}
+    uni = {}
+    for bits in (8, 6, 4):
+        for buf in ("distributed", "block"):
+            cpath = os.path.join(work, f"u{bits}-{buf}.json")
+            uniform_config(cpath, bits, buf, a.device)
+            e = cached_json(os.path.join(work, f"u{bits}-{buf}.est.json"),
+                            lambda: mpqx_json(a, ["estimate", path, "-c", cpath, "-d", a.device, "--json"]))
+            uni[f"{bits}-{buf}"] = {"fits": e["fits"], "limiting": e["limiting"], "util": e["utilisation"],
+                                    "total": e["total"]}
+    r["uniform"] = uni
+    caps = device_caps(a)
+    rounds = []
+    limits = {}
+    for k in range(a.rounds):
+        rd = search_round(a, name, path, work, k, limits)
+        rounds.append(rd)
+        if not rd["found"] or "synth" not in rd or not rd["synth"]["over"]:
+            break
+        # Yosys says over: search again with the over resources capped where the estimate, scaled by
+        # what synthesis counted, puts the device's capacity (2% to spare).
+        t, b = rd["synth"]["total"], rd["best"]
+        pairs = {"lut": (t["lut"] + t["lutram"], b["lut"], int(caps["lut"])),
+                 "lutram": (t["lutram"], b["lutram"], int(caps["lutram"])),
+                 "ff": (t["ff"], b["ff"], int(caps["ff"]))}
+        for res, (syn, est, cap) in pairs.items():
+            if syn > cap and est > 0:
+                limits[res] = int(min(limits.get(res, cap), cap * est / syn * 0.98))
+        if not limits:
+            break
+    r["rounds"] = rounds
+
+    def held_out():
+        log(f"{name}: mpqx search --select train")
+        return mpqx_json(a, ["search", path, "-d", a.device, "--json", "--select", "train"])
+
+    h = cached_json(os.path.join(work, "search-train.json"), held_out)
+    r["held_out"] = {"found": h["found"], "best": h.get("best"), "uniform8": h["uniform8"]}
+    return r
+
+
+def search_round(a, name, path, work, k, limits):
+    """mpqx search (with limits) -o best, then Yosys on best."""
+    sfx = "" if k == 0 else f"-r{k + 1}"
+    best = os.path.join(work, f"best{sfx}.json")
+    args = ["search", path, "-d", a.device, "--json", "-o", best]
+    for res, v in sorted(limits.items()):
+        args += ["--limit", f"{res}={v}"]
+
+    def search():
+        log(f"{name}: mpqx {' '.join(args[2:])}")
+        return mpqx_json(a, args)
+
+    s = cached_json(os.path.join(work, f"search{sfx}.json"), search)
+    rd = {k2: s[k2] for k2 in ("found", "uniform8", "mse_float", "budget", "stats") if k2 in s}
+    rd["best"] = s.get("best")
+    rd["why"] = s.get("why")
+    rd["sens_ms"] = s["sensitivity"]["ms"]
+    rd["limits"] = dict(limits)
+    if s["found"] and not a.no_synth:
+        def synth():
+            log(f"{name}: Yosys synthesis of the best configuration{sfx} (tools/synth_check.py)")
+            p = run(["/usr/bin/python3", os.path.join(HERE, "synth_check.py"), path, "-c", best, "-d", a.device,
+                     "--mpqx", a.mpqx, "--json", "--tag", "deployability"])
+            if not p.stdout.strip():
+                sys.exit(f"deployability: synth_check failed:\n{p.stderr[-3000:]}")
+            return json.loads(p.stdout)
+
+        syn = cached_json(os.path.join(work, f"synth{sfx}.json"), synth)
+        t = syn["total"]["synth"]
+        rd["synth"] = {"total": t, "error_pct": syn["total"]["error_pct"], "bram_dsp_exact": syn["bram_dsp_exact"],
+                       "over": synth_fits(t, device_caps(a))}
+    return rd
+
+
+def device_caps(a):
+    caps = {}
+    with open(os.path.join(ROOT, "devices", a.device + ".ini")) as fp:
+        for ln in fp:
+            if "=" in ln and not ln.lstrip().startswith(";"):
+                k, v = (x.strip() for x in ln.split("=", 1))
+                caps[k] = v
+    return caps
+
+
+def coeff_source():
+    with open(os.path.join(ROOT, "devices", "xc7-cost.ini")) as fp:
+        for ln in fp:
+            if ln.startswith("source"):
+                return ln.split("=", 1)[1].strip()
+    return "?"
+
+
+def synth_fits(tot, caps):
+    """Yosys counts against the device: all LUTs (logic and memory), LUT RAM, FF, RAMB18, DSP."""
+    over = []
+    if tot["lut"] + tot["lutram"] > int(caps["lut"]):
+        over.append("LUT")
+    if tot["lutram"] > int(caps["lutram"]):
+        over.append("LUTRAM")
+    if tot["ff"] > int(caps["ff"]):
+        over.append("FF")
+    if tot["bram18"] > int(caps["bram18"]):
+        over.append("BRAM")
+    if tot["dsp"] > int(caps["dsp"]):
+        over.append("DSP")
+    return over
+
+
+def fmt(v, d=4):
+    return f"{v:.{d}g}" if isinstance(v, (int, float)) else "-"
+
+
+def bits_summary(best):
+    """'w 2..12 (median 6), out 3..15' from the best configuration's layers."""
+    ws = sorted(L["w_bits"] for L in best["layers"] if "w_bits" in L)
+    acts = sorted(L["a_bits"] for L in best["layers"])
+    blk = sum(1 for L in best["layers"] if L.get("buffer") == "block")
+    nb = sum(1 for L in best["layers"] if "buffer" in L)
+    rb = sum(1 for L in best["layers"] if L.get("rom") == "block")
+    nr = sum(1 for L in best["layers"] if "rom" in L)
+    return (f"weights {ws[0]}-{ws[-1]} (median {ws[len(ws) // 2]}), outputs {acts[0]}-{acts[-1]} "
+            f"(median {acts[len(acts) // 2]}); buffers {blk}/{nb} in block RAM, ROMs {rb}/{nr}")
+
+
+def write_md(a, rows, caps):
+    L = []
+    add = L.append
+    commit = run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"]).stdout.strip() or "?"
+    add("# Deployability study: seattle-daily and a sweep of model sizes on the " + caps.get("name", a.device).upper())
+    add("")
+    add(f"Generated by `tools/deployability.py` on {datetime.date.today().isoformat()} (source tree at "
+        f"{commit}); re-run it to refresh. Command:")
+    add("")
+    add("```")
+    add(f"/usr/bin/python3 tools/deployability.py --mpqx BUILD/src/cli/mpqx --sizes {','.join(map(str, a.sizes))} "
+        f"--epochs {a.epochs} --device {a.device}" + (" --no-synth" if a.no_synth else ""))
+    add("```")
+    add("")
+    add(f"Device {a.device}: LUT {caps['lut']} (LUT RAM at most {caps['lutram']}), FF {caps['ff']}, "
+        f"{int(caps['bram18']) // 2} block RAM tiles ({caps['bram18']} RAMB18), DSP {caps['dsp']}. "
+        f"Resources come from `mpqx estimate` (estimator coefficients: *{coeff_source()}*); the chosen mixed "
+        "configurations are also synthesized with Yosys `synth_xilinx` (tools/synth_check.py), whose counts "
+        "decide the last column. All MSE figures are the integer engine's, on the normalised scale, over the "
+        "test windows.")
+    add("")
+    add("## The models")
+    add("")
+    add("seattle-daily is the bundled sample (d_model 32, 2 heads, FFN 128, trained with its full recipe). The "
+        f"sweep is trained the same way (`tools/mpqx_torch.py train --sample seattle-daily`: the same data, "
+        f"split, heads, optimiser and regularisation) with `--d-model D --ffn 4D` and only {a.epochs} epochs.")
+    add("")
+    add("| model | d_model | heads | FFN | parameters | layers | float test MSE |")
+    add("|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        f = r["facts"]
+        add(f"| {r['name']} | {f['d_model']} | {f['heads']} | {f['ffn']} | {f['params']} | {f['layers']} | "
+            f"{fmt(r['rounds'][0]['mse_float'])} |")
+    add("")
+    add("## Uniform configurations")
+    add("")
+    add("Every layer at the same bits, every buffer in LUT RAM (`distributed`) or in block RAM (`block`), ROMs "
+        "`auto`. A cell is `fits`, or the resources over capacity with their use.")
+    add("")
+    hdr = "| model |" + "".join(f" {b} bits, {'LUTRAM' if s == 'distributed' else 'BRAM'} |"
+                                 for b in (8, 6, 4) for s in ("distributed", "block"))
+    add(hdr)
+    add("|---|" + "---|" * 6)
+    names = {"lut": "LUT", "lutram": "LUTRAM", "ff": "FF", "bram18": "BRAM", "dsp": "DSP"}
+    for r in rows:
+        cells = []
+        for b in (8, 6, 4):
+            for s in ("distributed", "block"):
+                u = r["uniform"][f"{b}-{s}"]
+                if u["fits"]:
+                    cells.append("fits")
+                else:
+                    over = [f"{names[k]} {100 * v:.0f}%" for k, v in u["util"].items() if v > 1]
+                    cells.append("**over**: " + ", ".join(over))
+        add(f"| {r['name']} | " + " | ".join(cells) + " |")
+    add("")
+    add("## The mixed configuration the search finds")
+    add("")
+    add("`mpqx search MODEL -d " + a.device + "` with its defaults: weight and output bits 2..16 per layer, each "
+        "buffer's and ROM's storage chosen, the test MSE minimised under every resource of the device. Its MSE is "
+        "compared with uniform 8 bits (the same for either buffer storage). When Yosys counts the chosen design "
+        "over a capacity, the search runs again with that resource capped at the capacity scaled by the "
+        "estimate's error on it (2% to spare), and the new best is synthesized (at most "
+        f"{a.rounds} rounds). *Held out*: the first search choosing on the training windows (`--select "
+        "train`) instead, and the test MSE of what it chose: the test figure of the search proper is selected "
+        "on the test windows themselves and so is optimistic.")
+    add("")
+    add("| model | uniform 8 fits (LUTRAM / BRAM) | round: caps | best MSE (test, exact) | uniform 8 MSE | ratio | "
+        "estimate LUT / LUTRAM / FF / BRAM18 / DSP | Yosys LUT / LUTRAM / FF / BRAM18 / DSP | Yosys confirms the fit |")
+    add("|---|---|---|---:|---:|---:|---|---|---|")
+    for r in rows:
+        u8 = r["uniform"]
+        fit8 = ("yes" if u8["8-distributed"]["fits"] else "no") + " / " + ("yes" if u8["8-block"]["fits"] else "no")
+        for k, rd in enumerate(r["rounds"]):
+            m8 = rd["uniform8"]["mse"]
+            caps_s = ", ".join(f"{res} {v}" for res, v in sorted(rd["limits"].items())) or "device"
+            lead = f"| {r['name'] if k == 0 else ''} | {fit8 if k == 0 else ''} | {k + 1}: {caps_s} |"
+            if not rd["found"]:
+                add(f"{lead} none fits | {fmt(m8)} | - | - | - | - |")
+                continue
+            b = rd["best"]
+            est = f"{b['lut']:.0f} / {b['lutram']:.0f} / {b['ff']:.0f} / {2 * b['bram_tiles']:.0f} / {b['dsp']:.0f}"
+            if "synth" in rd:
+                t = rd["synth"]["total"]
+                syn = " / ".join(str(t["lut"] + t["lutram"]) if k2 == "lut" else str(t[k2]) for k2 in RES)
+                over = rd["synth"]["over"]
+                conf = "yes" if not over else "**no**: " + ", ".join(over) + " over"
+            else:
+                syn, conf = "-", "not synthesized"
+            add(f"{lead} {fmt(b['mse'])} | {fmt(m8)} | {b['mse'] / m8:.3f} | {est} | {syn} | {conf} |")
+    add("")
+    add("LUT counts logic and memory LUTs together (as Vivado's *Slice LUTs* and the device's capacity), in the "
+        "Yosys column too. Ratio = best MSE / uniform 8 bits MSE; below 1 is better than uniform 8 bits.")
+    add("")
+    add("Held out (`--select train`, first round's budget): the test MSE of the configuration chosen on the "
+        "training windows, against uniform 8 bits.")
+    add("")
+    add("| model | test MSE | uniform 8 MSE | ratio |")
+    add("|---|---:|---:|---:|")
+    for r in rows:
+        ho = r["held_out"]
+        m8 = r["rounds"][0]["uniform8"]["mse"]
+        if ho["found"]:
+            hm = ho["best"]["mse_test"]
+            add(f"| {r['name']} | {fmt(hm)} | {fmt(m8)} | {hm / m8:.3f} |")
+        else:
+            add(f"| {r['name']} | none fits | {fmt(m8)} | - |")
+    add("")
+    add("Per model, what the search chose (last round) and how long it took:")
+    add("")
+    for r in rows:
+        rd = r["rounds"][-1]
+        st = rd["stats"]
+        line = bits_summary(rd["best"]) if rd["found"] else "nothing fits: " + (rd["why"] or "?")
+        add(f"- **{r['name']}**: {line}. Sensitivity {rd['sens_ms'] / 1e3:.1f} s; {st['priced']} configurations "
+            f"priced in {st['price_ms'] / 1e3:.2f} s ({st['priced_per_s']:.0f} per second); {st['exact_runs']} "
+            f"exact evaluations in {st['exact_ms'] / 1e3:.1f} s.")
+    add("")
+    add("## Where no mixed configuration fits")
+    add("")
+    nofit = [r for r in rows if not r["rounds"][-1]["found"] or r["rounds"][-1].get("synth", {}).get("over")]
+    if not nofit:
+        add("Every model of the study has a mixed configuration that fits, confirmed by synthesis.")
+    for r in nofit:
+        rd = r["rounds"][-1]
+        if not rd["found"]:
+            add(f"- **{r['name']}**: no configuration meets the budget by the estimate: {rd['why']}.")
+        else:
+            add(f"- **{r['name']}**: the search's last configuration is over by Yosys ("
+                + ", ".join(rd["synth"]["over"]) + ").")
+    add("")
+    out = os.path.join(ROOT, a.out) if not os.path.isabs(a.out) else a.out
+    with open(out + ".tmp", "w") as fp:
+        fp.write("\n".join(L))
+    os.replace(out + ".tmp", out)
+    log(f"wrote {out}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--mpqx", default=os.environ.get("MPQX", "mpqx"))
+    ap.add_argument("--work", default=os.path.join(ROOT, "build-deployability"),
+                    help="models and results (default build-deployability/ in the source tree)")
+    ap.add_argument("--sizes", default="16,24,32,48,64")
+    ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--device", default="xc7s15")
+    ap.add_argument("--no-synth", action="store_true")
+    ap.add_argument("--rounds", type=int, default=2,
+                    help="searches per model: when Yosys finds the best over capacity, search again with that "
+                         "resource capped by the estimate's error (default 2)")
+    ap.add_argument("--out", default="doc/deployability.md")
+    a = ap.parse_args()
+    a.sizes = [int(x) for x in a.sizes.split(",") if x]
+    a.mpqx = os.path.abspath(a.mpqx) if os.path.exists(a.mpqx) else a.mpqx
+    os.makedirs(a.work, exist_ok=True)
+    caps = device_caps(a)
+    models = [("seattle-daily", os.path.join(ROOT, "samples", "seattle-daily"))]
+    for d in a.sizes:
+        out = os.path.join(a.work, f"daily-d{d}")
+        train(a, d, out)
+        models.append((f"daily-d{d}", out))
+    rows = []
+    for name, path in models:
+        rows.append(study_model(a, name, path, os.path.join(a.work, "results", name)))
+        with open(os.path.join(a.work, "study.json"), "w") as fp:
+            json.dump(rows, fp, indent=1)
+    write_md(a, rows, caps)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
