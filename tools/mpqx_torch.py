@@ -4,67 +4,79 @@
 The contract this module writes is doc/model-format.md (model.json and reference.json, version 1).
 Run it with Debian's interpreter, which has torch and numpy: ``/usr/bin/python3 tools/mpqx_torch.py``.
 
-Commands
---------
-Train one of the bundled samples (writes model.json, data.csv, reference.json, configs/ into --out)::
+Train a bundled sample
+----------------------
+Writes OUT/model.json, OUT/data.csv (a copy of --csv), OUT/reference.json and OUT/configs/::
 
-    /usr/bin/python3 tools/mpqx_torch.py train --sample seattle-hourly \\
-        --csv /path/to/vega-datasets/data/seattle-weather-hourly-normals.csv --out samples/seattle-hourly
-    /usr/bin/python3 tools/mpqx_torch.py train --sample seattle-daily \\
-        --csv /path/to/vega-datasets/data/seattle-weather.csv --out samples/seattle-daily
+    /usr/bin/python3 tools/mpqx_torch.py train --sample seattle-hourly \
+        --csv node_modules/vega-datasets/data/seattle-weather-hourly-normals.csv --out samples/seattle-hourly
+    /usr/bin/python3 tools/mpqx_torch.py train --sample seattle-daily \
+        --csv node_modules/vega-datasets/data/seattle-weather.csv --out samples/seattle-daily
 
-``--csv`` defaults to ``OUT/data.csv`` when that file exists, so re-training a committed sample needs only
-``--sample`` and ``--out``.  Any preset value can be overridden (``--epochs``, ``--lr``, ``--seed``, ...),
-and a model of your own can be trained without a preset by giving ``--csv``, ``--columns``, ``--target``
-and ``--name``.  ``--checkpoint FILE.pt`` also saves the trained model (see below).
+``--csv`` defaults to ``OUT/data.csv``, so re-training a committed sample needs only ``--sample`` and
+``--out``.  Every preset value can be overridden (``--epochs``, ``--lr``, ``--weight-decay``, ``--seed``,
+``--batch``, ``--noise-bits``, ...); without ``--sample``, ``--csv --columns a,b,c --target b --name NAME``
+trains a model of your own (``--window``, ``--horizon``, ``--d-model``, ``--heads``, ``--ffn``,
+``--layers``).  ``--checkpoint FILE.pt`` also saves the trained model.  ``--threads`` sets torch's CPU
+threads (default 2; the results are the same with 1, which is much faster on a busy machine).  Seeds are
+fixed, so a run is reproducible.
 
-Export a model you trained yourself.  It must be this module's :class:`MpqxTransformer` (or a module with
-the same state_dict keys and the same forward).  Build it, train it on inputs normalised with the
-statistics of the train rows (see :func:`fit_normalization`), then save either the plain state_dict or the
-full checkpoint dict that :func:`save_checkpoint` writes::
+Export a model you trained yourself
+-----------------------------------
+The model must be this module's :class:`MpqxTransformer` (or have its state_dict keys and forward), trained
+on windows normalised with the statistics of the train rows, as the doc requires::
 
     import sys; sys.path.insert(0, "tools")
     import torch, mpqx_torch as mt
+    spec = mt.dataset_spec(["pressure", "temperature", "wind"], "temperature", window=24, horizon=1)
+    data = mt.read_csv("my.csv", mt.used_columns(spec["columns"], spec["target"]))
+    norm = mt.fit_normalization(data, spec["columns"], spec["target"])   # train rows only
+    splits = mt.build_splits(data, spec, norm)     # {"train"|"calib"|"test": (X [N,W,F], y [N], last [N])}
     model = mt.MpqxTransformer(features=3, window=24, d_model=16, heads=1, ffn=64, layers=1)
-    ... train it on windows from mt.make_windows(...) ...
-    torch.save(model.state_dict(), "my.pt")                          # plain state_dict, or:
-    mt.save_checkpoint("my.pt", model, dataset_spec, normalization)   # self-describing
+    ...                                            # your training loop on splits["train"]
+    torch.save(model.state_dict(), "my.pt")       # a plain state_dict, or self-describing:
+    mt.save_checkpoint("my.pt", model, spec, norm)
 
-and export::
+then either from the shell::
 
-    /usr/bin/python3 tools/mpqx_torch.py export --checkpoint my.pt --out samples/mine \\
-        --csv mydata.csv --columns pressure,temperature,wind --target temperature \\
-        --window 24 --horizon 1 --heads 1 --name mine
+    /usr/bin/python3 tools/mpqx_torch.py export --checkpoint my.pt --out samples/mine --csv my.csv \
+        --columns pressure,temperature,wind --target temperature --heads 1 --name mine
 
-For a plain state_dict the architecture (features, window, d_model, ffn, layer count) is read from the
-tensor shapes; only ``--heads`` (default 1) cannot be, so pass it.  For a checkpoint dict the flags are
-optional.  Export recomputes the normalisation from the train rows of the CSV (the doc's rule), writes
-model.json, reference.json (torch float predictions on every test window), copies the CSV to
-``OUT/data.csv`` and creates ``OUT/configs/``.  Every export is checked: the numpy forward of the written
-model.json must equal the torch eval forward to 1e-5 (max abs) on every test window, or the command fails.
+or in Python, for the model.json alone::
 
-The same can be done from Python::
+    model = mt.model_from_state_dict(torch.load("my.pt"), heads=1)   # or build it and load_state_dict
+    model.eval()
+    mt.export(model, "samples/mine/model.json", "mine", spec, norm)
 
-    state = torch.load("my.pt"); model.load_state_dict(state); model.eval()
-    mt.export(model, "samples/mine/model.json", name="mine", dataset=spec, normalization=norm)
+For a plain state_dict the architecture (features, window, d_model, ffn, layer count) comes from the tensor
+shapes; only the number of heads cannot, so pass ``--heads`` (default 1).  A checkpoint from
+``save_checkpoint`` / ``train --checkpoint`` carries everything and needs only ``--checkpoint``, ``--out``
+and ``--csv``.  The export command recomputes the normalisation from the train rows of the CSV, writes
+model.json, reference.json (the torch float predictions of every test window), copies the CSV to
+OUT/data.csv and creates OUT/configs/.  It checks what it wrote: the numpy forward of model.json (this
+module's own implementation of the doc's op table) must equal the torch eval forward to 1e-5 max abs on
+every calib and test window, or it fails.  Train and export also print the test MSE of mpqx's uniform 8-bit
+integer model, computed with tools/qref.py (doc/quantization.md), with activation ranges from the calib
+windows (what mpqx does) and from train+calib.
 
-Check a model directory against its reference.json with the numpy forward::
+Check a sample directory against its reference.json (numpy forward, no torch model needed)::
 
     /usr/bin/python3 tools/mpqx_torch.py verify samples/seattle-hourly
 
-Model family (doc/model-format.md, "The Transformer family the exporter writes")
---------------------------------------------------------------------------------
-in_proj linear (features -> d_model, per time step); sinusoidal positional encoding
+The model family (doc/model-format.md, "The Transformer family the exporter writes")
+-----------------------------------------------------------------------------------
+in_proj linear (features -> d_model per time step); sinusoidal positional encoding
 PE[t, 2i] = sin(t / 10000^(2i/d)), PE[t, 2i+1] = cos(t / 10000^(2i/d)) added; N encoder layers of
 q/k/v linears, scores = Q K^T / sqrt(d_model/heads) per head, row softmax, ctx = P V (heads
 concatenated), o linear, res1 = encoder input + o, BatchNorm1d over the d_model channels, ff1 (d -> ffn),
-ReLU, ff2 (ffn -> d), res2 = bn1 + ff2, BatchNorm1d; then mean over time and the head linear
-(d_model -> outputs).  No LayerNorm; dropout (training only, default 0) after o and ff2.
+ReLU, ff2 (ffn -> d), res2 = bn1 + ff2, BatchNorm1d; then the mean over time and the head linear
+(d_model -> outputs).  No LayerNorm.  Training-only extras that export ignores: dropout after o and ff2
+(``--dropout``), and uniform noise of one 8-bit step at every activation (``--noise-bits 8``, NoiseHook),
+which makes the float model tolerate mpqx's rounding better.
 """
 
 import argparse
 import csv
-import datetime
 import json
 import math
 import os
@@ -91,7 +103,6 @@ SAMPLES = {
         "source": "seattle-weather-hourly-normals.csv",
         "columns": ["pressure", "temperature", "wind"],
         "target": "temperature",
-        "derived": [],
         "window": 24, "horizon": 1,
         "d_model": 16, "heads": 1, "ffn": 64, "layers": 1,
         "epochs": 150, "patience": 30, "batch": 64, "lr": 2e-3, "weight_decay": 1e-3,
@@ -102,11 +113,10 @@ SAMPLES = {
         "source": "seattle-weather.csv",
         "columns": ["precipitation", "temp_max", "temp_min", "wind"],
         "target": "temp_max",
-        "derived": [],
         "window": 24, "horizon": 1,
         "d_model": 32, "heads": 2, "ffn": 128, "layers": 1,
         "epochs": 150, "patience": 30, "batch": 32, "lr": 1e-3, "weight_decay": 1e-2,
-        "dropout": 0.1, "noise_bits": 8, "seed": 1,
+        "dropout": 0.1, "noise_bits": 0, "seed": 1,
     },
 }
 
@@ -128,16 +138,41 @@ def positional_encoding(window, d_model):
     return pe
 
 
-def act_noise(x, bits, training):
-    """Training-only quantization noise: x + U(-s/2, s/2), s = (batch max - batch min) / (2^bits - 1).
+class Hook:
+    """Training-time callback at every activation point and weight of the forward (identity here).
 
-    Teaches the model to tolerate uniform per-tensor activation quantization; identity when bits is 0
-    or in eval mode, so it never changes the exported function."""
-    if not training or not bits:
+    Names are the exported layer names (input, in_proj, pe, add_pe, enc0.q, ..., pool, head), so a hook
+    can mimic what mpqx does to each layer.  model.hook = None (the default) is the plain float model."""
+
+    def act(self, name, x):
         return x
-    lo, hi = x.detach().min(), x.detach().max()
-    step = (torch.maximum(hi, torch.zeros_like(hi)) - torch.minimum(lo, torch.zeros_like(lo))) / (2 ** bits - 1)
-    return x + (torch.rand_like(x) - 0.5) * step
+
+    def weight(self, name, w):
+        return w
+
+
+class NoiseHook(Hook):
+    """x + U(-s/2, s/2) with s = (batch max - batch min) / (2^bits - 1): tolerance to activation rounding."""
+
+    def __init__(self, bits):
+        self.bits = bits
+
+    def act(self, name, x):
+        if name == "head":  # the forecast itself: nothing downstream can learn to tolerate it
+            return x
+        lo, hi = x.detach().min().clamp(max=0), x.detach().max().clamp(min=0)
+        return x + (torch.rand_like(x) - 0.5) * ((hi - lo) / (2 ** self.bits - 1))
+
+
+def _linear(hook, name, lin, x):
+    if hook is None:
+        return lin(x)
+    return hook.act(name, torch.nn.functional.linear(x, hook.weight(name, lin.weight), lin.bias))
+
+
+def _bn(hook, name, bn, x):  # x [B, T, C]; BatchNorm1d over the C channels
+    y = bn(x.transpose(1, 2)).transpose(1, 2)
+    return y if hook is None else hook.act(name, y)
 
 
 class EncoderLayer(nn.Module):
@@ -156,30 +191,29 @@ class EncoderLayer(nn.Module):
         self.ff2 = nn.Linear(ffn, d_model)
         self.bn2 = nn.BatchNorm1d(d_model)
         self.drop = nn.Dropout(dropout)
-        self.noise_bits = 0  # training-only activation noise, see act_noise
 
-    def forward(self, x):  # x [B, T, d]
+    def forward(self, x, hook=None, prefix="enc0."):  # x [B, T, d]
         b, t, d = x.shape
         h, dk = self.heads, self.dk
-        n = lambda y: act_noise(y, self.noise_bits, self.training)
-        q = n(self.q(x)).view(b, t, h, dk).transpose(1, 2)  # [B, H, T, dk]
-        k = n(self.k(x)).view(b, t, h, dk).transpose(1, 2)
-        v = n(self.v(x)).view(b, t, h, dk).transpose(1, 2)
-        scores = n(torch.matmul(q, k.transpose(-1, -2)) * self.scale)  # [B, H, T, T]
-        p = n(torch.softmax(scores, dim=-1))
-        ctx = n(torch.matmul(p, v).transpose(1, 2).reshape(b, t, d))  # heads concatenated
-        res1 = n(x + self.drop(n(self.o(ctx))))
-        bn1 = n(self.bn1(res1.transpose(1, 2)).transpose(1, 2))
-        ff2 = n(self.ff2(n(torch.relu(self.ff1(bn1)))))
-        res2 = n(bn1 + self.drop(ff2))
-        return n(self.bn2(res2.transpose(1, 2)).transpose(1, 2))
+        a = (lambda n, y: y) if hook is None else (lambda n, y: hook.act(prefix + n, y))
+        q = _linear(hook, prefix + "q", self.q, x).view(b, t, h, dk).transpose(1, 2)  # [B, H, T, dk]
+        k = _linear(hook, prefix + "k", self.k, x).view(b, t, h, dk).transpose(1, 2)
+        v = _linear(hook, prefix + "v", self.v, x).view(b, t, h, dk).transpose(1, 2)
+        scores = a("scores", torch.matmul(q, k.transpose(-1, -2)) * self.scale)  # [B, H, T, T]
+        p = a("softmax", torch.softmax(scores, dim=-1))
+        ctx = a("ctx", torch.matmul(p, v).transpose(1, 2).reshape(b, t, d))  # heads concatenated
+        res1 = a("res1", x + self.drop(_linear(hook, prefix + "o", self.o, ctx)))
+        bn1 = _bn(hook, prefix + "bn1", self.bn1, res1)
+        relu = a("relu", torch.relu(_linear(hook, prefix + "ff1", self.ff1, bn1)))
+        res2 = a("res2", bn1 + self.drop(_linear(hook, prefix + "ff2", self.ff2, relu)))
+        return _bn(hook, prefix + "bn2", self.bn2, res2)
 
 
 class MpqxTransformer(nn.Module):
     """The exportable family: MpqxTransformer(features, window, d_model, heads, ffn, layers, outputs).
 
-    forward(x) takes normalised windows [B, window, features] and returns [B, outputs].
-    set_noise_bits(b) turns on training-only activation noise (act_noise); eval forward is unaffected."""
+    forward(x) takes normalised windows [B, window, features] and returns [B, outputs].  The attribute
+    `hook` (a Hook, default None) is a training aid only; export() always writes the plain float model."""
 
     def __init__(self, features, window, d_model=16, heads=1, ffn=64, layers=1, outputs=1, dropout=0.0):
         super().__init__()
@@ -189,23 +223,19 @@ class MpqxTransformer(nn.Module):
         self.register_buffer("pe", torch.tensor(positional_encoding(window, d_model), dtype=torch.float32))
         self.encoders = nn.ModuleList([EncoderLayer(d_model, heads, ffn, dropout) for _ in range(layers)])
         self.head = nn.Linear(d_model, outputs)
-        self.noise_bits = 0
-
-    def set_noise_bits(self, bits):
-        self.noise_bits = bits
-        for enc in self.encoders:
-            enc.noise_bits = bits
+        self.hook = None
 
     def config(self):
         return {"features": self.features, "window": self.window, "d_model": self.d_model,
                 "heads": self.heads, "ffn": self.ffn, "layers": self.n_layers, "outputs": self.outputs}
 
     def forward(self, x):
-        n = lambda y: act_noise(y, self.noise_bits, self.training)
-        h = n(n(self.in_proj(n(x))) + n(self.pe))
-        for enc in self.encoders:
-            h = enc(h)
-        return self.head(n(h.mean(dim=1)))
+        hook = self.hook
+        a = (lambda n, y: y) if hook is None else hook.act
+        h = a("add_pe", _linear(hook, "in_proj", self.in_proj, a("input", x)) + a("pe", self.pe))
+        for i, enc in enumerate(self.encoders):
+            h = enc(h, hook, "enc%d." % i)
+        return _linear(hook, "head", self.head, a("pool", h.mean(dim=1)))
 
 
 def model_from_state_dict(state, heads=1):
@@ -303,28 +333,6 @@ def build_splits(data, dataset, normalization):
     return out
 
 
-def add_derived_columns(src, dst, derived):
-    """Copies CSV src to dst, appending derived columns computed from the 'date' column.
-
-    doy_sin / doy_cos: sin/cos(2*pi*(day_of_year-1)/365.25)."""
-    with open(src, newline="") as f:
-        rows = [r for r in csv.reader(f) if r]
-    header = rows[0]
-    todo = [d for d in derived if d not in header]
-    if todo:
-        j = header.index("date")
-        header = header + todo
-        for r in rows[1:]:
-            day = datetime.date.fromisoformat(r[j][:10]).timetuple().tm_yday
-            ang = 2.0 * math.pi * (day - 1) / 365.25
-            for d in todo:
-                r.append(repr(round({"doy_sin": math.sin(ang), "doy_cos": math.cos(ang)}[d], 6)))
-        rows[0] = header
-    with open(dst, "w", newline="") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerows(rows)
-
-
 # ---------------------------------------------------------------------------------------------------
 # Export
 
@@ -342,13 +350,13 @@ def _np(t):
     return t.detach().cpu().numpy().astype(np.float64)
 
 
-def _linear(name, inp, lin, rows):
+def _ex_linear(name, inp, lin, rows):
     w, b = _np(lin.weight), _np(lin.bias)
     return {"name": name, "op": "linear", "inputs": [inp], "shape": [rows, w.shape[0]],
             "weight": _tensor(w, w.shape), "bias": _tensor(b, [w.shape[0]])}
 
 
-def _affine(name, inp, bn, rows):
+def _ex_affine(name, inp, bn, rows):
     gamma, beta = _np(bn.weight), _np(bn.bias)
     mean, var = _np(bn.running_mean), _np(bn.running_var)
     w = gamma / np.sqrt(var + bn.eps)
@@ -361,29 +369,30 @@ def model_layers(model):
     """The layer list of doc/model-format.md for an MpqxTransformer (eval statistics)."""
     t, d, f = model.window, model.d_model, model.features
     L = [{"name": "input", "op": "input", "shape": [t, f]},
-         _linear("in_proj", "input", model.in_proj, t),
+         _ex_linear("in_proj", "input", model.in_proj, t),
          {"name": "pe", "op": "const", "shape": [t, d], "value": _tensor(_np(model.pe), [t, d])},
          {"name": "add_pe", "op": "add", "inputs": ["in_proj", "pe"], "shape": [t, d]}]
     prev = "add_pe"
     for i, enc in enumerate(model.encoders):
         p, h = "enc%d." % i, enc.heads
-        L += [_linear(p + "q", prev, enc.q, t), _linear(p + "k", prev, enc.k, t), _linear(p + "v", prev, enc.v, t),
+        L += [_ex_linear(p + "q", prev, enc.q, t), _ex_linear(p + "k", prev, enc.k, t),
+              _ex_linear(p + "v", prev, enc.v, t),
               {"name": p + "scores", "op": "matmul", "inputs": [p + "q", p + "k"], "shape": [h * t, t],
                "transpose_b": True, "scale": 1.0 / math.sqrt(d // h), "heads": h},
               {"name": p + "softmax", "op": "softmax", "inputs": [p + "scores"], "shape": [h * t, t]},
               {"name": p + "ctx", "op": "matmul", "inputs": [p + "softmax", p + "v"], "shape": [t, d],
                "transpose_b": False, "scale": 1.0, "heads": h},
-              _linear(p + "o", p + "ctx", enc.o, t),
+              _ex_linear(p + "o", p + "ctx", enc.o, t),
               {"name": p + "res1", "op": "add", "inputs": [prev, p + "o"], "shape": [t, d]},
-              _affine(p + "bn1", p + "res1", enc.bn1, t),
-              _linear(p + "ff1", p + "bn1", enc.ff1, t),
+              _ex_affine(p + "bn1", p + "res1", enc.bn1, t),
+              _ex_linear(p + "ff1", p + "bn1", enc.ff1, t),
               {"name": p + "relu", "op": "relu", "inputs": [p + "ff1"], "shape": [t, enc.ff1.out_features]},
-              _linear(p + "ff2", p + "relu", enc.ff2, t),
+              _ex_linear(p + "ff2", p + "relu", enc.ff2, t),
               {"name": p + "res2", "op": "add", "inputs": [p + "bn1", p + "ff2"], "shape": [t, d]},
-              _affine(p + "bn2", p + "res2", enc.bn2, t)]
+              _ex_affine(p + "bn2", p + "res2", enc.bn2, t)]
         prev = p + "bn2"
     L += [{"name": "pool", "op": "avgpool", "inputs": [prev], "shape": [1, d]},
-          _linear("head", "pool", model.head, 1)]
+          _ex_linear("head", "pool", model.head, 1)]
     return L
 
 
@@ -524,7 +533,7 @@ def numpy_forward(doc, x, return_all=False, hook=None):
     """Runs the graph on a batch of normalised windows x [B, window, features] in float64.
 
     Semantics per op exactly as the doc's table; hook(layer, value) may replace each layer's output
-    (used by quant_sim).  Returns the output layer's value [B, 1, outputs] (or all values)."""
+    (used for calibration ranges).  Returns the output layer's value [B, 1, outputs] (or all values)."""
     x = np.asarray(x, dtype=np.float64)
     vals = {}
     for l in doc["layers"]:
@@ -593,50 +602,46 @@ def verify_export(doc, model, x):
     return err
 
 
-def quant_sim(doc, x_calib, x, bits=8):
-    """Rough estimate of a uniform quantization: per-tensor symmetric weights, per-layer activations
-    quantized on [min, max] of the calib windows (asymmetric), softmax outputs on [0, 1]. Returns outputs.
-    This is only a sanity check of weight/activation ranges; mpqx's own quantizer is the authority."""
-    qmax = 2 ** (bits - 1) - 1
-    qdoc = json.loads(json.dumps(doc))
-    for l in qdoc["layers"]:
-        if l["op"] in ("linear", "affine"):
-            w = np.asarray(l["weight"]["data"])
-            s = np.max(np.abs(w)) / qmax if np.max(np.abs(w)) > 0 else 1.0
-            l["weight"]["data"] = list(np.round(w / s) * s)
+CALIB_HEADROOM = 0.05  # doc/quantization.md: widening of the calibration ranges
+
+
+def calibration_ranges(doc, x, headroom=CALIB_HEADROOM):
+    """(lo, hi) of every layer's float output over windows x, widened as doc/quantization.md says: by
+    headroom * (hi - lo) on each side that is not zero."""
     ranges = {}
-
-    def rec(l, y):
-        lo, hi = ranges.get(l["name"], (np.inf, -np.inf))
-        ranges[l["name"]] = (min(lo, float(y.min())), max(hi, float(y.max())))
-        return y
-
-    numpy_forward(qdoc, x_calib, hook=rec)
-    levels = 2 ** bits - 1
-
-    def q(l, y):
-        lo, hi = (0.0, 1.0) if l["op"] == "softmax" else ranges[l["name"]]
-        lo, hi = min(lo, 0.0), max(hi, 0.0)
-        if hi - lo <= 0:
-            return y
-        s = (hi - lo) / levels
-        return np.clip(np.round((y - lo) / s), 0, levels) * s + lo
-
-    return numpy_forward(qdoc, x, hook=q)[:, 0, :]
+    for k, v in numpy_forward(doc, x, return_all=True).items():
+        lo, hi = float(v.min()), float(v.max())
+        w = hi - lo
+        ranges[k] = (lo - headroom * w if lo < 0 else lo, hi + headroom * w if hi > 0 else hi)
+    return ranges
 
 
-def quant_check(doc, sp, log=print):
-    """Logs the quant_sim test MSE with activation ranges from the calib windows and from train+calib;
-    returns {range source: mse}."""
-    xte, yte, _ = sp["test"]
-    fm = float(np.mean((numpy_forward(doc, xte)[:, 0, 0] - yte) ** 2))
-    out = {}
-    for src, xr in (("calib", sp["calib"][0]), ("train+calib", np.concatenate([sp["train"][0], sp["calib"][0]]))):
-        q = quant_sim(doc, xr, xte)[:, 0]
-        out[src] = float(np.mean((q - yte) ** 2))
-        log("quant8 estimate (ranges from %s windows): test mse %.6f, %+.1f%% vs float %.6f" % (
-            src, out[src], 100 * (out[src] / fm - 1), fm))
-    return out
+def quant_check(model_path, sp, log=print, bits=8):
+    """Test MSE of mpqx's uniform `bits` integer model, through tools/qref.py (doc/quantization.md), with
+    activation ranges calibrated as mpqx does (every train and calib window, 5% headroom).  An estimate
+    for a quick look (the float64 ranges may differ from mpqx's float32 ones in the last bits); `mpqx eval`
+    is the authority.  Returns {"float": mse, "integer": mse}, or {} when qref.py cannot be imported."""
+    try:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import qref
+    except Exception as e:  # qref.py sits beside this file in the repository
+        log("uniform %d-bit check skipped: %s" % (bits, e))
+        return {}
+    with open(model_path) as f:
+        doc = json.load(f)
+    m = qref.load_model(model_path)
+    xte, yte, _ = qref.windows(m, 2)  # float32 inputs and targets, as mpqx reads them
+    yte = yte.astype(np.float64)
+    xcal = np.concatenate([qref.windows(m, 0)[0], qref.windows(m, 1)[0]]).astype(np.float64)
+    q = qref.build(m, [(bits, bits)] * len(m["layers"]), calibration_ranges(doc, xcal))
+    res, clamps = qref.forward(m, q, xte)
+    o = m["index"][m["output"]]
+    pred = q[o].s * (res[o].reshape(len(xte), -1).astype(np.float64) - q[o].z)
+    fm = float(np.mean((numpy_forward(doc, xte.astype(np.float64))[:, 0, 0] - yte) ** 2))
+    im = float(np.mean((pred[:, 0] - yte) ** 2))
+    log("uniform %d-bit integer model (qref, mpqx's calibration): test mse %.6f, %+.1f%% vs float %.6f; "
+        "%d clamped values" % (bits, im, 100 * (im / fm - 1), fm, sum(clamps)))
+    return {"float": fm, "integer": im}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -646,11 +651,15 @@ def quant_check(doc, sp, log=print):
 def set_seed(seed):
     torch.manual_seed(seed)
     np.random.seed(seed)
-    torch.set_num_threads(2)
 
 
 def evaluate_mse(model, x, y):
-    p = torch_predict(model, x)[:, 0]
+    """MSE of the plain float model (any training hook is switched off for the evaluation)."""
+    hook, model.hook = model.hook, None
+    try:
+        p = torch_predict(model, x)[:, 0]
+    finally:
+        model.hook = hook
     return float(np.mean((p - y) ** 2))
 
 
@@ -661,7 +670,8 @@ def train_model(cfg, splits, log=print):
     xca, yca, _ = splits["calib"]
     model = MpqxTransformer(xtr.shape[2], cfg["window"], cfg["d_model"], cfg["heads"], cfg["ffn"],
                             cfg["layers"], 1, cfg.get("dropout", 0.0))
-    model.set_noise_bits(cfg.get("noise_bits", 0))
+    if cfg.get("noise_bits"):
+        model.hook = NoiseHook(cfg["noise_bits"])
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"], eta_min=cfg["lr"] * 0.02)
     xt = torch.tensor(xtr, dtype=torch.float32)
@@ -695,6 +705,7 @@ def train_model(cfg, splits, log=print):
             log("early stop at epoch %d (best calib %.5f at epoch %d)" % (epoch, best, best_epoch))
             break
     model.load_state_dict(best_state)
+    model.hook = None
     model.eval()
     return model, {"best_calib_mse": best, "best_epoch": best_epoch}
 
@@ -714,10 +725,10 @@ def write_reference(path, y, pred, last):
 
 def write_sample(out, model, name, dataset, normalization, csv_src, splits, log=print):
     """model.json + reference.json + data.csv + configs/ in out; verifies the export. Returns a summary."""
-    os.makedirs(os.path.join(out, "configs"), exist_ok=True)
-    keep = os.path.join(out, "configs", ".gitkeep")
-    if not os.path.exists(keep):
-        open(keep, "w").close()
+    configs = os.path.join(out, "configs")
+    os.makedirs(configs, exist_ok=True)
+    if not os.listdir(configs):
+        open(os.path.join(configs, ".gitkeep"), "w").close()  # keeps the empty directory in git
     dst = os.path.join(out, "data.csv")
     if os.path.abspath(csv_src) != os.path.abspath(dst):
         shutil.copyfile(csv_src, dst)
@@ -732,9 +743,9 @@ def write_sample(out, model, name, dataset, normalization, csv_src, splits, log=
     xte, yte, lte = sp["test"]
     pred = torch_predict(model, xte)[:, 0]
     ref = write_reference(os.path.join(out, "reference.json"), yte, pred, lte)
-    qmse = quant_check(doc, sp, log)
+    qmse = quant_check(mpath, sp, log)
     summary = {"test_windows": ref["windows"], "mse": ref["mse"], "persistence_mse": ref["persistence_mse"],
-               "max_abs_numpy_vs_torch": max(errs.values()), "quant8_sim_mse": qmse,
+               "max_abs_numpy_vs_torch": max(errs.values()), "uniform8": qmse,
                "model_json_bytes": os.path.getsize(mpath),
                "unit_rmse": math.sqrt(ref["mse"]) * normalization["columns"][dataset["target"]]["std"]}
     log("test windows %d  mse %.6f  persistence %.6f  numpy-vs-torch %.2g  model.json %d bytes" % (
@@ -757,7 +768,7 @@ TRAIN_KEYS = ("epochs", "patience", "batch", "lr", "weight_decay", "dropout", "n
 
 def cmd_train(args):
     cfg = dict(SAMPLES[args.sample]) if args.sample else {
-        "name": None, "source": None, "columns": None, "target": None, "derived": [], "window": 24, "horizon": 1,
+        "name": None, "source": None, "columns": None, "target": None, "window": 24, "horizon": 1,
         "d_model": 16, "heads": 1, "ffn": 64, "layers": 1, "epochs": 150, "patience": 30, "batch": 64,
         "lr": 2e-3, "weight_decay": 1e-3, "dropout": 0.0, "noise_bits": 0, "seed": 1}
     for k in ("name", "target", "window", "horizon") + ARCH_KEYS + TRAIN_KEYS:
@@ -774,12 +785,6 @@ def cmd_train(args):
     if not os.path.exists(src):
         sys.exit("train: no CSV %s; pass --csv (the sample's source is %s from the npm package "
                  "vega-datasets 3.2.1, data/%s)" % (src, cfg["source"], cfg["source"]))
-    dst = os.path.join(out, "data.csv")
-    if cfg["derived"]:
-        tmp = dst + ".tmp"
-        add_derived_columns(src, tmp, cfg["derived"])
-        os.replace(tmp, dst)
-        src = dst
     dataset = dataset_spec(cfg["columns"], cfg["target"], cfg["window"], cfg["horizon"])
     data = read_csv(src, used_columns(dataset["columns"], dataset["target"]))
     norm = fit_normalization(data, dataset["columns"], dataset["target"], dataset["split"])
@@ -863,13 +868,12 @@ def cmd_verify(args):
     print("%s: %d test windows; targets max diff %.2g; numpy forward vs reference predictions max diff %.2g; "
           "mse %.6f (reference %.6f) persistence %.6f" % (
               mpath, len(yte), terr, perr, mse, ref["mse"], ref["persistence_mse"]))
-    quant_check(doc, sp)
+    quant_check(mpath, sp)
     if terr > 1e-9 or perr > VERIFY_TOL:
         sys.exit("verify: mismatch")
 
 
 def main(argv=None):
-    torch.set_num_threads(2)
     ap = argparse.ArgumentParser(prog="mpqx_torch.py", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train", help="train a sample (or your own CSV) and write a sample directory")
@@ -896,7 +900,11 @@ def main(argv=None):
     e.add_argument("--heads", type=int)
     v = sub.add_parser("verify", help="check model.json + data.csv against reference.json with numpy")
     v.add_argument("dir")
+    for p in (t, e, v):
+        p.add_argument("--threads", type=int, default=2,
+                       help="torch CPU threads (default 2; results do not depend on it, use 1 on a busy machine)")
     args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
     {"train": cmd_train, "export": cmd_export, "verify": cmd_verify}[args.cmd](args)
 
 
