@@ -1899,9 +1899,9 @@ int search_run(struct mpqx_search *s, const struct mpqx_config *base, const stru
 		}
 		if (bi >= 0) {
 			struct price bp;
-			const struct mpqx_layer_cfg *blc = bi < R.n_fin ? R.fin[bi].lc : uni[bi - R.n_fin];
-			memcpy(c.layers, blc, lc_size(&R));
-			if (!rprice(&R, &c, &bp) || (rc = point_from(&R, blc, base, &bp, &res->best))) {
+			memcpy(c.layers, bi < R.n_fin ? R.fin[bi].lc : uni[bi - R.n_fin], lc_size(&R));
+			/* rprice may drop finalists (their storage freed): the copy in c is the one to keep */
+			if (!rprice(&R, &c, &bp) || (rc = point_from(&R, c.layers, base, &bp, &res->best))) {
 				rc = rc ? rc : R.rc;
 				goto done;
 			}
