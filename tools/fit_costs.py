@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Refit the estimator's LUT/FF coefficients (devices/FAMILY-cost.ini) from synthesis results.
 
-    tools/fit_costs.py [--cache DIR] [--tag fit] [--probe-ram] [-o devices/xc7-cost.ini]
+    tools/fit_costs.py [--cache DIR] [--tag fit] [--probe-ram] [--refresh] [-o devices/xc7-cost.ini]
     tools/fit_costs.py --vivado ESTIMATE.json REPORT.txt [ESTIMATE.json REPORT.txt ...] [-o INI]
 
 Yosys mode (the default) reads the records tools/synth_check.py stored in the cache (only those with the
@@ -35,7 +35,8 @@ import synth_check  # noqa: E402
 
 LAYER_KINDS = ("linear", "affine", "matmul", "add", "relu", "split", "avgpool", "concat", "softmax")
 # Which features each kind's LUT and FF models use (the rest stay 0).
-SPEC = {k: {"lut": ["one", "ctrl", "acc", "mux", "prod", "in", "out"], "ff": ["one", "regs"]}
+SPEC = {k: {"lut": ["one", "cnt", "addr1", "addr2", "acc", "mux", "prod", "in", "out", "split", "bias"],
+            "ff": ["one", "regs", "dspx"]}
         for k in LAYER_KINDS}
 SPEC.update({
     "ram": {"lut": ["w7", "one7", "w8", "one8", "w9", "one9", "w10", "one10", "w11", "one11", "w12", "one12",
@@ -196,6 +197,21 @@ def probe_ram_rows(cache, mpqx_templates):
     return rows
 
 
+def refresh(rec, path, mpqx):
+    """Replaces a record's estimate by the current estimator's (the synthesis part stays)."""
+    import subprocess
+    cmd = [mpqx, "estimate", rec["model"], "--json", "--features"]
+    if rec.get("config"):
+        cmd += ["-c", rec["config"]]
+    p = subprocess.run(cmd, capture_output=True, text=True)
+    if p.returncode:
+        sys.exit(f"fit_costs: {' '.join(cmd)}: {p.stderr}")
+    rec["estimate"] = json.loads(p.stdout)
+    with open(path + ".tmp", "w") as fp:
+        json.dump(rec, fp)
+    os.replace(path + ".tmp", path)
+
+
 def fit(rows, coef, stats):
     for kind in ORDER:
         for res in ("lut", "ff"):
@@ -279,6 +295,9 @@ def main():
     ap.add_argument("--ini", default=os.path.join(ROOT, "devices", "xc7-cost.ini"), help="coefficients to start from")
     ap.add_argument("-o", "--output", help="ini to write (default: --ini)")
     ap.add_argument("--vivado", nargs="+", metavar="FILE", help="pairs: estimate.json report.txt ...")
+    ap.add_argument("--refresh", action="store_true",
+                    help="re-run `mpqx estimate` for every record first (after the estimator's features changed)")
+    ap.add_argument("--mpqx", default=os.environ.get("MPQX", "mpqx"), help="the mpqx executable for --refresh")
     a = ap.parse_args()
     out = a.output or a.ini
     if a.vivado:
@@ -293,6 +312,8 @@ def main():
             r = json.load(fp)
         if a.tag and r.get("tag") != a.tag:
             continue
+        if a.refresh:
+            refresh(r, p, a.mpqx)
         records.append(r)
     if not records and not a.probe_ram:
         sys.exit(f"fit_costs: no records tagged '{a.tag}' in {cache} (run tools/synth_check.py --tag {a.tag})")

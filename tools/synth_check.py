@@ -19,7 +19,8 @@ in the cache directory (default $XDG_CACHE_HOME/mpqx/synth) under a hash of the 
 a record that tools/fit_costs.py reads; a cached synthesis is not run again. --sim also runs the
 testbench and compares its cycle count with the estimate.
 
-Exit status: 0 when BRAM18, DSP and cycles agree in every layer, 1 otherwise or on failure, 2 usage.
+Exit status: 0 when BRAM18, DSP and cycles agree in every layer, 1 otherwise or on failure, 2 usage,
+3 with --no-synth when the design has not been synthesized yet.
 """
 import argparse
 import hashlib
@@ -211,6 +212,7 @@ def main():
     ap.add_argument("--sim", action="store_true", help="also simulate and compare cycles")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--tag", default="", help="a label stored in the record (e.g. 'fit' or 'test')")
+    ap.add_argument("--no-synth", action="store_true", help="use cached synthesis only; exit 3 when there is none")
     a = ap.parse_args()
 
     mpqx = shutil.which(a.mpqx) or a.mpqx
@@ -235,6 +237,9 @@ def main():
         if os.path.exists(cpath):
             with open(cpath) as fp:
                 st = json.load(fp)
+        elif a.no_synth:
+            print(f"synth_check: no cached synthesis of this design in {cdir}", file=sys.stderr)
+            return 3
         else:
             mods, secs = synthesize(exp, manifest["top"], os.path.join(exp, "yosys.log"))
             st = {"modules": mods, "seconds": round(secs, 1), "yosys": run(["yosys", "-V"]).stdout.strip(),

@@ -50,6 +50,7 @@ def main():
     ap.add_argument("--mpqx", default=os.environ.get("MPQX", "mpqx"))
     ap.add_argument("--costs")
     ap.add_argument("--summary", action="store_true")
+    ap.add_argument("--no-synth", action="store_true", help="only designs already synthesized (cached)")
     a = ap.parse_args()
 
     cache = synth_check.cache_dir(a.cache)
@@ -76,7 +77,12 @@ def main():
                "--mpqx", a.mpqx, "--cache", cache, "--tag", a.tag]
         if a.costs:
             cmd += ["--costs", a.costs]
+        if a.no_synth:
+            cmd += ["--no-synth"]
         p = subprocess.run(cmd, capture_output=True, text=True)
+        if p.returncode == 3:
+            print(f"{os.path.basename(c):28} not synthesized yet", flush=True)
+            continue
         if p.returncode not in (0, 1) or not p.stdout.strip():
             print(f"{os.path.basename(c)}: FAILED\n{p.stderr[-1500:]}", file=sys.stderr)
             continue

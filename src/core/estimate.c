@@ -32,9 +32,18 @@
  *   prod  width of the registered product the requantizer reads
  *   in    bits of the inputs' zero-point subtractions
  *   out   output bits
- *   regs  all register bits the template declares (DSP-absorbed ones included) */
-static const char *const f_layer[] = {"one", "ctrl", "acc", "mux", "prod", "in", "out", "regs"};
-enum { FL_ONE, FL_CTRL, FL_ACC, FL_MUX, FL_PROD, FL_IN, FL_OUT, FL_REGS, FL_N };
+ *   regs  all register bits the template declares (DSP-absorbed ones included)
+ *   dspx  DSPs of the shared multiplier beyond the first (each adds a partial-product register)
+ *   split the same times the product width (the adders that sum the partial products)
+ *   cnt, addr1, addr2  ctrl split into phase/index counters, addresses that only count up, and
+ *         addresses that also load a base (with its own register and step adder)
+ *   bias  width of the bias ROM's word (linear, affine: sign-extended into the sum) */
+static const char *const f_layer[] = {"one", "ctrl", "acc", "mux", "prod", "in", "out", "regs", "dspx", "split",
+				      "cnt", "addr1", "addr2", "bias"};
+enum {
+	FL_ONE, FL_CTRL, FL_ACC, FL_MUX, FL_PROD, FL_IN, FL_OUT, FL_REGS, FL_DSPX, FL_SPLIT,
+	FL_CNT, FL_ADDR1, FL_ADDR2, FL_BIAS, FL_N
+};
 
 /* Distributed buffer: the read multiplexer of RAM64M banks, per address width 7..13 (a*width + b). */
 static const char *const f_ram[] = {"w7", "one7", "w8", "one8", "w9", "one9", "w10", "one10",
@@ -674,28 +683,33 @@ static void blk_layer(const struct blk *b, struct mpqx_cost *c)
 	int xaw = l->n_inputs ? src_aw(b->q, l->inputs[0]) : 0;
 	int xb = l->n_inputs ? in_bits(b, 0) : 0;
 	double f[FL_N] = {[FL_ONE] = 1, [FL_OUT] = yb};
-	int ctrl = 0, regs = 2; /* busy, done */
+	int cnt = 0, addr1 = 0, addr2 = 0, regs = 2; /* busy, done */
 	int acc = h->acc_bits, mw = h->rescale_m;
 	enum kind kd = K_LINEAR;
 	switch (l->op) {
 	case MPQX_OP_LINEAR: { /* linear.v: p, o, xb, xa, wb, wa, ya; acc, pr, neg */
 		int waw = h->rom[0].aw;
-		ctrl = clog2(h->phases) + clog2(l->cols + 1) + 2 * xaw + 2 * waw + yaw;
+		cnt = clog2(h->phases) + clog2(l->cols + 1);
+		addr2 = 2 * xaw + 2 * waw;
+		addr1 = yaw;
 		f[FL_PROD] = acc - 1 + mw;
-		regs += ctrl + acc + (int)f[FL_PROD] + 1;
+		regs += acc + (int)f[FL_PROD] + 1;
 		f[FL_ACC] = acc;
 		f[FL_MUX] = h->mul_a + h->mul_b;
 		f[FL_IN] = xb + 1 + ql->w.bits + 1;
+		f[FL_BIAS] = h->rom[1].width;
 		break;
 	}
 	case MPQX_OP_AFFINE: /* affine.v: p, c, e; acc, pr, neg */
 		kd = K_AFFINE;
-		ctrl = 2 + clog2(l->cols + 1) + yaw;
+		cnt = 2 + clog2(l->cols + 1);
+		addr1 = yaw;
 		f[FL_PROD] = acc - 1 + mw;
-		regs += ctrl + acc + (int)f[FL_PROD] + 1;
+		regs += acc + (int)f[FL_PROD] + 1;
 		f[FL_ACC] = acc;
 		f[FL_MUX] = h->mul_a + h->mul_b;
 		f[FL_IN] = xb + 1 + ql->w.bits + 1;
+		f[FL_BIAS] = h->rom[1].width;
 		break;
 	case MPQX_OP_MATMUL: { /* matmul.v: p, n, m, h, ab, hb, bb, aa, ba, ya; acc, pr, neg */
 		kd = K_MATMUL;
@@ -710,10 +724,11 @@ static void blk_layer(const struct blk *b, struct mpqx_cost *c)
 			md = la->rows / heads;
 			nd = lb->cols / heads;
 		}
-		ctrl = clog2(h->phases) + clog2(nd + 1) + clog2(md + 1) + clog2(heads + 1) + 2 * xaw +
-		       imax(xaw, baw) + 2 * baw + yaw;
+		cnt = clog2(h->phases) + clog2(nd + 1) + clog2(md + 1) + clog2(heads + 1);
+		addr2 = 2 * xaw + imax(xaw, baw) + 2 * baw;
+		addr1 = yaw;
 		f[FL_PROD] = acc - 1 + mw;
-		regs += ctrl + acc + (int)f[FL_PROD] + 1;
+		regs += acc + (int)f[FL_PROD] + 1;
 		f[FL_ACC] = acc;
 		f[FL_MUX] = h->mul_a + h->mul_b;
 		f[FL_IN] = xb + 1 + in_bits(b, 1) + 1;
@@ -721,28 +736,32 @@ static void blk_layer(const struct blk *b, struct mpqx_cost *c)
 	}
 	case MPQX_OP_ADD: /* add.v: p, e; pa */
 		kd = K_ADD;
-		ctrl = 2 + yaw;
-		regs += ctrl + acc;
+		cnt = 2;
+		addr1 = yaw;
+		regs += acc;
 		f[FL_ACC] = acc;
 		f[FL_MUX] = h->mul_a + h->mul_b;
 		f[FL_IN] = xb + 1 + in_bits(b, 1) + 1;
 		break;
 	case MPQX_OP_RELU: /* relu.v: p, e */
 		kd = K_RELU;
-		ctrl = 2 + yaw;
-		regs += ctrl;
-		f[FL_IN] = xb + 1;
+		cnt = 2;
+		addr1 = yaw;
+				f[FL_IN] = xb + 1;
 		break;
 	case MPQX_OP_SPLIT: /* split.v: p, c, xb, xa, ya */
 		kd = K_SPLIT;
-		ctrl = 2 + clog2(l->cols + 1) + 2 * xaw + yaw;
-		regs += ctrl;
-		f[FL_IN] = xb + 1;
+		cnt = 2 + clog2(l->cols + 1);
+		addr2 = 2 * xaw;
+		addr1 = yaw;
+				f[FL_IN] = xb + 1;
 		break;
 	case MPQX_OP_AVGPOOL: /* avgpool.v: p, xb, xa, ya; acc */
 		kd = K_AVGPOOL;
-		ctrl = clog2(h->phases) + 2 * xaw + yaw;
-		regs += ctrl + acc;
+		cnt = clog2(h->phases);
+		addr2 = 2 * xaw;
+		addr1 = yaw;
+		regs += acc;
 		f[FL_ACC] = acc;
 		f[FL_IN] = xb + 1;
 		break;
@@ -753,17 +772,20 @@ static void blk_layer(const struct blk *b, struct mpqx_cost *c)
 			maw = imax(maw, src_aw(b->q, l->inputs[i]));
 			in += in_bits(b, i) + 1;
 		}
-		ctrl = 2 + clog2(l->n_inputs + 1) + clog2(l->rows + 1) + clog2(l->cols + 1) + maw + 3 * yaw;
-		regs += ctrl;
-		f[FL_IN] = in;
+		cnt = 2 + clog2(l->n_inputs + 1) + clog2(l->rows + 1) + clog2(l->cols + 1);
+		addr2 = maw + 2 * yaw;
+		addr1 = yaw;
+				f[FL_IN] = in;
 		f[FL_MUX] = (double)(l->n_inputs - 1) * yb;
 		break;
 	}
 	case MPQX_OP_SOFTMAX: { /* softmax.v: scan, p, col, c, u, rb, xa, ya; mx, s */
 		kd = K_SOFTMAX;
 		int cw = clog2(l->cols + 1);
-		ctrl = 1 + clog2(2L * l->cols + 2) + 2 * cw + clog2(yb + 4) + 3 * xaw;
-		regs += ctrl + xb + h->sm_sum;
+		cnt = 1 + clog2(2L * l->cols + 2) + 2 * cw + clog2(yb + 4);
+		addr2 = 2 * xaw;
+		addr1 = xaw;
+		regs += xb + h->sm_sum;
 		f[FL_ACC] = h->sm_sum;
 		f[FL_PROD] = h->div_num;
 		f[FL_MUX] = ql->sm_k;
@@ -773,11 +795,20 @@ static void blk_layer(const struct blk *b, struct mpqx_cost *c)
 	default:
 		return;
 	}
+	int ctrl = cnt + addr1 + addr2;
 	f[FL_CTRL] = ctrl;
-	f[FL_REGS] = regs;
+	f[FL_CNT] = cnt;
+	f[FL_ADDR1] = addr1;
+	f[FL_ADDR2] = addr2;
+	f[FL_REGS] = regs + ctrl;
 	struct mpqx_cost r = {0};
-	if (h->n_mul && !h->mul_const)
+	if (h->n_mul && !h->mul_const) {
 		r.dsp = estimate_dsp(h->mul_a, h->mul_b, h->mul_a + h->mul_b, true, true);
+		if (r.dsp > 1) {
+			f[FL_DSPX] = r.dsp - 1;
+			f[FL_SPLIT] = (double)(r.dsp - 1) * (h->mul_a + h->mul_b);
+		}
+	}
 	model(b, kd, f, &r, c);
 }
 
