@@ -41,7 +41,7 @@ SPEC = {k: {"lut": ["one", "cnt", "addr1", "addr2", "acc", "mux", "prod", "in", 
 SPEC.update({
     "ram": {"lut": ["w7", "one7", "w8", "one8", "w9", "one9", "w10", "one10", "w11", "one11", "w12", "one12",
                     "w13", "one13"], "ff": []},
-    "rom": {"lut": ["small", "big"], "ff": ["cols"]},
+    "rom": {"lut": ["small", "big", "flips"], "ff": ["cols"]},
     "requant": {"lut": ["one", "pw", "sh", "ob", "tw", "z"], "ff": []},
     "rescale": {"lut": ["one", "iw", "lutmul"], "ff": ["preg", "dspx"]},
     "div": {"lut": ["one", "sw", "qw"], "ff": ["one", "regs"]},

@@ -53,9 +53,10 @@ static const char *const f_ram[] = {"w7", "one7", "w8", "one8", "w9", "one9", "w
 
 /* Logic ROM: small = output bits of ROMs of at most 64 words that need a LUT (not constant, not a copy
  * of another bit or of an address bit), big = such bits times 64-word blocks of the stored words for
- * deeper ROMs, cols = distinct non-constant output bits (each a flip-flop). */
-static const char *const f_rom[] = {"small", "big", "cols"};
-enum { FR_SMALL, FR_BIG, FR_COLS, FR_N };
+ * deeper ROMs, cols = distinct non-constant output bits (each a flip-flop), flips = bit changes between
+ * consecutive words of deeper ROMs / 64. */
+static const char *const f_rom[] = {"small", "big", "cols", "flips"};
+enum { FR_SMALL, FR_BIG, FR_COLS, FR_FLIPS, FR_N };
 
 /* Requantizer tail (requant.v): pw = product bits, sh = bits left after the shift, ob = output bits,
  * tw = width of its signed sum (max(pw, 32) + 2), z = 1 when the output zero point is not 0. */
@@ -442,9 +443,50 @@ static const uint64_t addr_pattern[6] = {
 };
 
 struct rom_stats {
-	int cols;  /* distinct output bits that are not constant: one flip-flop each after synthesis */
-	int luts;  /* of those, the ones that are not just an address bit (ROMs of at most 64 words) */
+	int cols;     /* distinct output bits that are not constant: one flip-flop each after synthesis */
+	int luts;     /* of those, the ones that are not just an address bit (ROMs of at most 64 words) */
+	double flips; /* bit changes from one word to the next, over the image (ROMs above 64 words) */
 };
+
+static int popcount64(uint64_t x)
+{
+#if defined(__GNUC__)
+	return __builtin_popcountll(x);
+#else
+	int n = 0;
+	for (; x; x &= x - 1)
+		n++;
+	return n;
+#endif
+}
+
+/* Bit changes between consecutive words within mask, the zero fill after the last word included. A
+ * table with smooth contents (the exponent table, the positional encoding) changes its upper bits rarely
+ * and needs far fewer LUTs than random weights of the same shape. */
+static double flips(const int32_t *v32, const int64_t *v64, long n, uint64_t mask, bool fill)
+{
+	long f = 0;
+	if (v32) {
+		/* SWAR bit count so that the loop vectorizes without a popcount instruction */
+		uint32_t m32 = (uint32_t)mask, acc = 0;
+		for (long i = 1; i < n; i++) {
+			uint32_t x = ((uint32_t)v32[i] ^ (uint32_t)v32[i - 1]) & m32;
+			x = x - ((x >> 1) & 0x55555555u);
+			x = (x & 0x33333333u) + ((x >> 2) & 0x33333333u);
+			x = (x + (x >> 4)) & 0x0f0f0f0fu;
+			acc += (x * 0x01010101u) >> 24;
+		}
+		f += acc;
+		if (fill && n > 0)
+			f += popcount64((uint32_t)v32[n - 1] & m32);
+	} else {
+		for (long i = 1; i < n; i++)
+			f += popcount64((uint64_t)(v64[i] ^ v64[i - 1]) & mask);
+		if (fill && n > 0)
+			f += popcount64((uint64_t)v64[n - 1] & mask);
+	}
+	return (double)f;
+}
 
 /* The output bits of a ROM image (zero-filled up to the depth, as the exporter writes it) that survive
  * synthesis: constant bits vanish and identical bits share one flip-flop. Up to 64 words each bit's
@@ -500,7 +542,7 @@ static int ctz64(uint64_t x)
 
 static struct rom_stats rom_stats(const struct mpqx_hw_mem *m, const int32_t *v32, const int64_t *v64)
 {
-	struct rom_stats st = {0, 0};
+	struct rom_stats st = {0, 0, 0};
 	int w = m->width < 64 ? m->width : 64;
 	struct range r = v32 ? range32(v32, m->words) : range64(v64, m->words);
 	if (m->words < m->depth)
@@ -512,9 +554,9 @@ static struct rom_stats rom_stats(const struct mpqx_hw_mem *m, const int32_t *v3
 	uint64_t bmask = b >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << b) - 1);
 	if (m->depth > 64) {
 		uint64_t var = (r.all_or & ~r.all_and) & bmask;
-		for (; var; var &= var - 1)
-			st.cols++;
+		st.cols = popcount64(var);
 		st.luts = st.cols;
+		st.flips = flips(v32, v64, m->words, var, m->words < m->depth);
 		return st;
 	}
 	/* up to 64 words: each output bit's truth table over the words */
@@ -589,13 +631,15 @@ static void blk_roms(const struct blk *b, struct mpqx_cost *c)
 		const int32_t *v32;
 		const int64_t *v64;
 		rom_data(b, m, &v32, &v64);
-		struct rom_stats st = {m->width, m->width};
+		struct rom_stats st = {m->width, m->width, (double)m->width * (double)m->words / 2};
 		if (v32 || v64)
 			st = rom_stats(m, v32, v64);
 		if (m->depth <= 64)
 			f[FR_SMALL] += st.luts;
-		else
+		else {
 			f[FR_BIG] += (double)st.luts * (double)ceil_div(m->words, 64);
+			f[FR_FLIPS] += st.flips / 64;
+		}
 		f[FR_COLS] += st.cols;
 	}
 	if (b->rom != MPQX_STORE_BLOCK) {
