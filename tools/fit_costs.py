@@ -136,20 +136,23 @@ def synth_parts(layer):
 
 
 def collect(records):
-    """rows[kind][res] -> list of (features dict, target)."""
+    """rows[kind][res] -> list of (features dict, target, weight). A row's weight is 1 / the design's
+    synthesized total of that resource, so that the fit minimises relative errors of design totals and
+    a small design counts as much as a large one."""
     rows = {k: {"lut": [], "ff": []} for k in ORDER}
     for rec in records:
         est, syn = rec["estimate"], rec["synth"]
+        w = {res: 1.0 / max(1, syn["total"][res]) for res in ("lut", "ff")}
         for le, ls in zip(est["layers"], syn["layers"]):
             parts = synth_parts(ls)
             for blk in le.get("blocks", []):
                 kind = blk["kind"]
                 part = parts.get("own" if kind in LAYER_KINDS else kind, {})
                 for res in ("lut", "ff"):
-                    rows[kind][res].append((blk["features"], part.get(res, 0) - blk[f"rule_{res}"]))
+                    rows[kind][res].append((blk["features"], part.get(res, 0) - blk[f"rule_{res}"], w[res]))
         for blk in est["top"].get("blocks", []):
             for res in ("lut", "ff"):
-                rows["top"][res].append((blk["features"], syn["top"].get(res, 0) - blk[f"rule_{res}"]))
+                rows["top"][res].append((blk["features"], syn["top"].get(res, 0) - blk[f"rule_{res}"], w[res]))
     return rows
 
 
@@ -193,7 +196,7 @@ def probe_ram_rows(cache, mpqx_templates):
             f = {n: 0 for n in SPEC["ram"]["lut"]}
             f[f"w{aw}"] = w
             f[f"one{aw}"] = 1
-            rows.append((f, data[key]["lut"]))
+            rows.append((f, data[key]["lut"], 1.0 / 1000))
     return rows
 
 
@@ -219,12 +222,17 @@ def fit(rows, coef, stats):
             data = rows[kind][res]
             if not feats or not data:
                 continue
-            A = np.array([[f.get(n, 0) for n in feats] for f, _ in data], dtype=float)
-            b = np.array([t for _, t in data], dtype=float)
+            A = np.array([[f.get(n, 0) for n in feats] for f, _, _ in data], dtype=float)
+            b = np.array([t for _, t, _ in data], dtype=float)
+            wt = np.array([w for _, _, w in data], dtype=float)
+            wt /= wt.mean()  # keep NNLS's tolerances meaningful
             used = A.any(axis=0)
+            # a refitted model replaces every coefficient of that kind and resource
+            for key in [k for k in coef[kind] if k.startswith(res + ".")]:
+                del coef[kind][key]
             x = np.zeros(len(feats))
             if used.any():
-                x[used] = nnls(A[:, used], b)
+                x[used] = nnls(A[:, used] * wt[:, None], b * wt)
             for n, v in zip(feats, x):
                 if used[feats.index(n)]:
                     coef[kind][f"{res}.{n}"] = float(v)

@@ -194,6 +194,18 @@ def synth_record(mods, manifest):
     return {"layers": layers, "top": categorize(own), "total": total}
 
 
+def verdict(tot, cap):
+    """(fits, limiting resource, utilisation) of totals against capacities, by the rule of mpqx estimate:
+    LUT counts logic and memory LUTs against all LUTs."""
+    use = {"lut": (tot["lut"] + tot["lutram"]) / cap["lut"] if cap["lut"] else float("inf"),
+           "lutram": tot["lutram"] / cap["lutram"] if cap["lutram"] else float("inf"),
+           "ff": tot["ff"] / cap["ff"] if cap["ff"] else float("inf"),
+           "bram18": tot["bram18"] / cap["bram18"] if cap["bram18"] else float("inf"),
+           "dsp": tot["dsp"] / cap["dsp"] if cap["dsp"] else float("inf")}
+    lim = max(use, key=lambda k: use[k])
+    return all(v <= 1 for v in use.values()), lim, use
+
+
 def pct(e, s):
     if s == 0:
         return 0.0 if e == 0 else float("inf")
@@ -290,8 +302,11 @@ def main():
     if sim is not None and (not sim["ok"] or sim["cycles"] != est["total"]["cycles"]):
         exact_ok = False
 
+    fits_s, lim_s, use_s = verdict(tot_s, est["capacity"])
     record = {
         "format": "mpqx-synth-check", "version": 1, "tag": a.tag,
+        "fits": {"estimate": est["fits"], "synth": fits_s, "limiting_estimate": est["limiting"],
+                 "limiting_synth": lim_s, "utilisation_synth": use_s, "utilisation_estimate": est["utilisation"]},
         "model": os.path.abspath(a.model), "config": os.path.abspath(a.config) if a.config else None,
         "design": key, "device": est["device"], "estimate": est, "synth": syn,
         "total": {"estimate": tot_e, "synth": tot_s, "error_pct": errors},
@@ -323,6 +338,9 @@ def main():
         print(f"{'total':16} {'':8}{cells}")
         print(f"{'error %':16} {'':8}" + "".join(f" {errors[k]:>+12.1f}%" for k in RES))
         print(f"BRAM18 and DSP exact in every layer: {'yes' if record['bram_dsp_exact'] else 'NO'}")
+        fe, fs = record["fits"]["estimate"], record["fits"]["synth"]
+        print(f"fits {est['device']}: estimate {'yes' if fe else 'no'} ({est['limiting']}), "
+              f"Yosys {'yes' if fs else 'no'} ({lim_s})")
         if sim is not None:
             print(f"simulation: {sim['line']}; estimate {est['total']['cycles']} cycles: "
                   f"{'equal' if sim['ok'] and sim['cycles'] == est['total']['cycles'] else 'DIFFERENT'}")

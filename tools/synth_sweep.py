@@ -89,8 +89,10 @@ def main():
         r = json.loads(p.stdout)
         results.append((os.path.basename(c), r))
         e = r["total"]["error_pct"]
+        fi = r["fits"]
         print(f"{os.path.basename(c):28} LUT {e['lut']:+6.1f}%  LUTRAM {e['lutram']:+6.1f}%  FF {e['ff']:+6.1f}%  "
-              f"BRAM18/DSP exact: {'yes' if r['bram_dsp_exact'] else 'NO'}", flush=True)
+              f"BRAM18/DSP exact: {'yes' if r['bram_dsp_exact'] else 'NO'}  fits: estimate "
+              f"{'yes' if fi['estimate'] else 'no'}, Yosys {'yes' if fi['synth'] else 'no'}", flush=True)
     if a.summary and results:
         for res in ("lut", "ff", "lutram"):
             v = [abs(r["total"]["error_pct"][res]) for _, r in results
