@@ -101,6 +101,12 @@ def main():
                 print(f"{res}: median |error| {statistics.median(v):.2f}%, worst {max(v):.2f}% over {len(v)}")
         print(f"BRAM18 and DSP exact per layer in {sum(r['bram_dsp_exact'] for _, r in results)}"
               f"/{len(results)} designs")
+        for res in ("lut", "ff"):
+            v = sorted(abs(100.0 * (l["est"][res] - l["synth"][res]) / l["synth"][res])
+                       for _, r in results for l in r["layers"] if l["synth"][res] >= 20)
+            if v:
+                print(f"per layer {res} (layers with >= 20): median |error| {statistics.median(v):.1f}%, "
+                      f"90th percentile {v[int(0.9 * (len(v) - 1))]:.1f}%, worst {v[-1]:.1f}% over {len(v)}")
     return 0
 
 
