@@ -48,6 +48,11 @@ void ieval_set_sqnr(struct mpqx_ieval *e, bool on);
  * when res is not NULL. */
 int ieval_update_sqnr(struct mpqx_ieval *e, struct mpqx_eval_result *res);
 
+/* As ieval_update_sqnr, but asks stop(arg) before each layer and returns false, with the layers done so
+ * far kept, when it says true (an interface drops the SQNR when a newer change is waiting); true when every
+ * layer's SQNR is current. */
+bool ieval_update_sqnr_until(struct mpqx_ieval *e, struct mpqx_eval_result *res, bool (*stop)(void *), void *arg);
+
 /* Integer outputs of layer l for test window w from the last run: rows*cols values, owned by e. */
 const int16_t *ieval_output(const struct mpqx_ieval *e, int layer, int window);
 

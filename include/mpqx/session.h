@@ -53,6 +53,7 @@ struct mpqx_session {
 	struct mpqx_config eval_cfg;
 	bool eval_valid;   /* an evaluation has completed at least once */
 	bool eval_pending; /* an evaluation of cfg is running or queued */
+	bool sqnr_pending; /* the per-layer SQNR of the shown run is still being computed */
 	struct mpqx_eval_result res; /* res.layers points to layer_stats */
 	struct mpqx_layer_stats *layer_stats; /* [n_layers], owned */
 	float *pred_q;    /* [windows * out_features] dequantized forecasts (normalised), owned */
@@ -85,8 +86,13 @@ int session_request(struct mpqx_session *s, const struct mpqx_config *c, struct 
 /* Publishes a finished deferred evaluation into the fields above. Returns true when it did. */
 bool session_poll(struct mpqx_session *s);
 
-/* Blocks until no evaluation is pending, then publishes it. */
+/* Blocks until no evaluation is pending, then publishes it. The worker publishes a run's MSE, forecasts
+ * and clamp counts first; the per-layer SQNR of the layers it recomputed is NAN until a second publish. */
 void session_wait(struct mpqx_session *s);
+
+/* As session_wait, and also waits for the SQNR of the last run (none comes when a newer change was
+ * waiting; then the next run's does). */
+void session_wait_sqnr(struct mpqx_session *s);
 
 /* Layer conveniences over session_request: one layer's settings, every layer's bit widths (w_bits for
  * layers with weights, a_bits for all; a value < MPQX_BITS_MIN leaves that width alone), the device. */

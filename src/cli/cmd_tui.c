@@ -224,9 +224,10 @@ int cmd_tui(int argc, char **argv)
 	so.device = device;
 	so.async = !dump || bench;
 	if (so.async) {
-		/* Leave a core to the interface so painting never waits for the evaluation. */
+		/* The evaluation uses every core: the interface needs under a millisecond of CPU a key and the
+		 * worker runs below its priority, so a repaint still gets a core first. */
 		long cores = sysconf(_SC_NPROCESSORS_ONLN);
-		so.threads = cores > 1 ? (int)cores - 1 : 1;
+		so.threads = cores > 1 ? (int)cores : 1;
 	}
 	struct mpqx_session *s = NULL;
 	struct mpqx_err err = {0};

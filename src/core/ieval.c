@@ -865,11 +865,19 @@ void ieval_set_sqnr(struct mpqx_ieval *e, bool on)
 
 int ieval_update_sqnr(struct mpqx_ieval *e, struct mpqx_eval_result *res)
 {
+	ieval_update_sqnr_until(e, res, NULL, NULL);
+	return MPQX_OK;
+}
+
+bool ieval_update_sqnr_until(struct mpqx_ieval *e, struct mpqx_eval_result *res, bool (*stop)(void *), void *arg)
+{
 	if (!(e->f && e->f->act) || !e->have_prev)
-		return MPQX_OK;
+		return true;
 	for (int li = 0; li < e->m->n_layers; li++) {
 		if (e->sqnr_valid[li])
 			continue;
+		if (stop && stop(arg))
+			return false;
 		double sig = 0, noise = 0, s = e->last_s[li];
 		int z = e->last_z[li];
 		size_t n = e->size[li];
@@ -884,5 +892,5 @@ int ieval_update_sqnr(struct mpqx_ieval *e, struct mpqx_eval_result *res)
 	}
 	if (res)
 		res->layers = e->stats;
-	return MPQX_OK;
+	return true;
 }

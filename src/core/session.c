@@ -6,6 +6,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,11 @@ struct mpqx_session_priv {
 	double r_ms;
 	struct mpqx_err r_err;
 	float *w_pred; /* the worker's forecast scratch */
+	/* After publishing a run's MSE the worker computes its per-layer SQNR unless a newer change waits. */
+	bool sq_busy, sq_ready;
+	long run_id, r_id, shown_id, sq_id; /* runs published, the waiting result's, the shown one's, sq_db's */
+	double *sq_db;
+	atomic_bool sq_abort; /* set with queued, stop and by the caller's own evaluations */
 };
 
 static double now_ms(void)
@@ -59,10 +65,11 @@ static void forecasts(const struct mpqx_session *s, const struct mpqx_ieval *ev,
 	}
 }
 
-/* Runs the evaluation of q/c on the caller's thread and stores the results in the given places. */
+/* Runs the evaluation of q/c on the caller's thread and stores the results in the given places; the
+ * per-layer SQNR too when with_sqnr (else it is NAN for the layers the run recomputed). */
 static int evaluate(struct mpqx_session *s, const struct mpqx_qmodel *q, const struct mpqx_config *c,
-		    struct mpqx_eval_result *res, struct mpqx_layer_stats *stats, float *pred, double *ms,
-		    struct mpqx_err *err)
+		    bool with_sqnr, struct mpqx_eval_result *res, struct mpqx_layer_stats *stats, float *pred,
+		    double *ms, struct mpqx_err *err)
 {
 	double t0 = now_ms();
 	struct mpqx_eval_result r;
@@ -74,7 +81,17 @@ static int evaluate(struct mpqx_session *s, const struct mpqx_qmodel *q, const s
 	res->layers = stats;
 	forecasts(s, s->priv->ev, q, pred);
 	*ms = now_ms() - t0;
+	if (with_sqnr) {
+		ieval_update_sqnr(s->priv->ev, &r);
+		memcpy(stats, r.layers, sizeof *stats * (size_t)s->model->n_layers);
+	}
 	return MPQX_OK;
+}
+
+static bool sq_stop(void *arg)
+{
+	struct mpqx_session_priv *p = arg;
+	return atomic_load(&p->sq_abort);
 }
 
 static void *worker_main(void *arg)
@@ -105,7 +122,7 @@ static void *worker_main(void *arg)
 		if (rc || !stats)
 			rc = err_set(&err, MPQX_ENOMEM, "out of memory evaluating %s", s->model->path);
 		else
-			rc = evaluate(s, p->job_q, &p->job_cfg, &res, stats, p->w_pred, &ms, &err);
+			rc = evaluate(s, p->job_q, &p->job_cfg, false, &res, stats, p->w_pred, &ms, &err);
 
 		pthread_mutex_lock(&p->mu);
 		p->r_err = err;
@@ -117,6 +134,7 @@ static void *worker_main(void *arg)
 			p->r_pred = p->w_pred;
 			p->w_pred = t;
 			p->r_ms = ms;
+			p->r_id = ++p->run_id;
 		} else if (!rc) {
 			err_set(&p->r_err, MPQX_ENOMEM, "out of memory evaluating %s", s->model->path);
 		}
@@ -126,6 +144,25 @@ static void *worker_main(void *arg)
 			quant_free(p->job_q);
 		p->job_q = NULL;
 		pthread_cond_broadcast(&p->done);
+
+		/* The MSE is out; now the SQNR of the layers this run recomputed, dropped for a newer change. */
+		if (!rc && !p->queued && !p->stop && p->r_id == p->run_id) {
+			long id = p->r_id;
+			p->sq_busy = true;
+			atomic_store(&p->sq_abort, false);
+			pthread_mutex_unlock(&p->mu);
+			struct mpqx_eval_result sr = {0};
+			bool all = ieval_update_sqnr_until(p->ev, &sr, sq_stop, p);
+			pthread_mutex_lock(&p->mu);
+			p->sq_busy = false;
+			if (all && sr.layers) {
+				for (int li = 0; li < s->model->n_layers; li++)
+					p->sq_db[li] = sr.layers[li].sqnr_db;
+				p->sq_id = id;
+				p->sq_ready = true;
+			}
+			pthread_cond_broadcast(&p->done);
+		}
 	}
 	pthread_mutex_unlock(&p->mu);
 	free(stats);
@@ -154,9 +191,19 @@ bool session_poll(struct mpqx_session *s)
 			s->eval_ms = p->r_ms;
 			s->eval_valid = true;
 			s->eval_seq++;
+			p->shown_id = p->r_id;
+		}
+	}
+	if (p->sq_ready) {
+		p->sq_ready = false;
+		if (p->sq_id == p->shown_id && s->eval_valid) {
+			for (int li = 0; li < s->model->n_layers; li++)
+				s->layer_stats[li].sqnr_db = p->sq_db[li];
+			got = true;
 		}
 	}
 	s->eval_pending = p->queued || p->busy || p->ready;
+	s->sqnr_pending = p->sq_busy || p->sq_ready;
 	pthread_mutex_unlock(&p->mu);
 	return got;
 }
@@ -245,13 +292,39 @@ fail:
 	return rc;
 }
 
+void session_wait_sqnr(struct mpqx_session *s)
+{
+	struct mpqx_session_priv *p = s->priv;
+	if (!p->async)
+		return;
+	pthread_mutex_lock(&p->mu);
+	while (p->queued || p->busy || p->sq_busy)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+	session_poll(s);
+}
+
+/* Waits for the worker to be idle, its SQNR pass stopped too, so the caller may use the evaluator. */
+static void quiesce(struct mpqx_session *s)
+{
+	struct mpqx_session_priv *p = s->priv;
+	if (!p->async)
+		return;
+	pthread_mutex_lock(&p->mu);
+	atomic_store(&p->sq_abort, true);
+	while (p->queued || p->busy || p->sq_busy)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+	session_poll(s);
+}
+
 int session_apply(struct mpqx_session *s, const struct mpqx_config *c, struct mpqx_err *err)
 {
-	session_wait(s);
+	quiesce(s);
 	int rc = prepare_and_commit(s, c, err);
 	if (rc)
 		return rc;
-	rc = evaluate(s, s->q, &s->cfg, &s->res, s->layer_stats, s->pred_q, &s->eval_ms, err);
+	rc = evaluate(s, s->q, &s->cfg, true, &s->res, s->layer_stats, s->pred_q, &s->eval_ms, err);
 	if (rc) {
 		s->eval_err = *err;
 		return rc;
@@ -273,6 +346,7 @@ int session_request(struct mpqx_session *s, const struct mpqx_config *c, struct 
 		return rc;
 	pthread_mutex_lock(&p->mu);
 	p->queued = true;
+	atomic_store(&p->sq_abort, true);
 	s->eval_pending = true;
 	pthread_cond_signal(&p->wake);
 	pthread_mutex_unlock(&p->mu);
@@ -326,10 +400,11 @@ int session_open(const char *path, const struct mpqx_session_opts *opts, struct 
 	size_t nw = (size_t)s->fref->windows * (size_t)p->n_out + 1;
 	s->layer_stats = calloc((size_t)m->n_layers, sizeof *s->layer_stats);
 	p->r_stats = calloc((size_t)m->n_layers, sizeof *p->r_stats);
+	p->sq_db = calloc((size_t)m->n_layers, sizeof *p->sq_db);
 	s->pred_q = calloc(nw, sizeof *s->pred_q);
 	p->r_pred = calloc(nw, sizeof *p->r_pred);
 	p->w_pred = calloc(nw, sizeof *p->w_pred);
-	if (!s->layer_stats || !p->r_stats || !s->pred_q || !p->r_pred || !p->w_pred ||
+	if (!s->layer_stats || !p->r_stats || !p->sq_db || !s->pred_q || !p->r_pred || !p->w_pred ||
 	    estimate_init(&s->est, m->n_layers) || estimate_init(&p->est_tmp, m->n_layers)) {
 		config_fini(&c);
 		rc = err_set(err, MPQX_ENOMEM, "out of memory");
@@ -341,6 +416,7 @@ int session_open(const char *path, const struct mpqx_session_opts *opts, struct 
 		config_fini(&c);
 		goto fail;
 	}
+	ieval_set_sqnr(p->ev, false); /* evaluate() adds it, or the worker after the MSE */
 	/* The first apply always loads the device: s->coeffs is NULL. */
 	rc = session_apply(s, &c, err);
 	config_fini(&c);
@@ -383,6 +459,7 @@ void session_free(struct mpqx_session *s)
 	if (p->started) {
 		pthread_mutex_lock(&p->mu);
 		p->stop = true;
+		atomic_store(&p->sq_abort, true);
 		pthread_cond_signal(&p->wake);
 		pthread_mutex_unlock(&p->mu);
 		pthread_join(p->th, NULL);
@@ -397,6 +474,7 @@ void session_free(struct mpqx_session *s)
 	config_fini(&p->job_cfg);
 	config_fini(&p->r_cfg);
 	free(p->r_stats);
+	free(p->sq_db);
 	free(p->r_pred);
 	free(p->w_pred);
 	free(p);

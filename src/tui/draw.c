@@ -360,7 +360,9 @@ static void draw_layer(const struct tui_ctx *t, const struct mpqx_app *a, const 
 	put(t, y++, p->x, p->w, MPQX_TH_NORMAL, buf);
 	const struct mpqx_layer_stats *st = &s->layer_stats[i];
 	const struct mpqx_qlayer *ql = &s->q->l[i];
-	if (st->sqnr_db >= 999)
+	if (isnan(st->sqnr_db))
+		snprintf(t1, sizeof t1, "...");
+	else if (st->sqnr_db >= 999)
 		snprintf(t1, sizeof t1, "exact");
 	else
 		snprintf(t1, sizeof t1, "%.1f dB", st->sqnr_db);

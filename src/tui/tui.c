@@ -235,7 +235,7 @@ int tui_run(struct mpqx_app *a, const struct tui_opts *o)
 			dirty = false;
 		}
 		/* Poll often while an evaluation is pending, else wake up only for signals. */
-		timeout(a->s->eval_pending ? 10 : app_search_busy(a) ? 100 : 250);
+		timeout(a->s->eval_pending || a->s->sqnr_pending ? 10 : app_search_busy(a) ? 100 : 250);
 		wint_t ch;
 		int r = get_wch(&ch);
 		if (r == ERR)

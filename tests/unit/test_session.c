@@ -119,6 +119,22 @@ static void test_async(void **state)
 	assert_true(s->res.rmse_denorm == ref->res.rmse_denorm);
 	for (int w = 0; w < s->fref->windows; w++)
 		assert_true(session_pred_quant(s, w) == session_pred_quant(ref, w));
+	/* The SQNR follows the MSE, and equals the one evaluated inline. */
+	session_wait_sqnr(s);
+	for (int l = 0; l < s->model->n_layers; l++) {
+		assert_false(isnan(s->layer_stats[l].sqnr_db));
+		assert_true(s->layer_stats[l].sqnr_db == ref->layer_stats[l].sqnr_db);
+	}
+	/* One layer changed: the others keep their SQNR through the first publish. */
+	struct mpqx_layer_cfg lc = s->cfg.layers[s->model->n_layers - 1];
+	lc.a_bits = 7;
+	assert_int_equal(session_set_layer(s, s->model->n_layers - 1, &lc, &err), 0);
+	assert_int_equal(session_set_layer(ref, ref->model->n_layers - 1, &lc, &err), 0);
+	session_wait(s);
+	assert_true(s->layer_stats[0].sqnr_db == ref->layer_stats[0].sqnr_db);
+	session_wait_sqnr(s);
+	for (int l = 0; l < s->model->n_layers; l++)
+		assert_true(s->layer_stats[l].sqnr_db == ref->layer_stats[l].sqnr_db);
 	/* Poll until published without session_wait. */
 	assert_int_equal(session_set_all_bits(s, 6, 6, &err), 0);
 	assert_true(s->eval_pending);
