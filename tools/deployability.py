@@ -6,7 +6,9 @@ each model, its test MSE against uniform 8 bits, and whether Yosys synthesis of 
     /usr/bin/python3 tools/deployability.py --mpqx BUILD/src/cli/mpqx [--work DIR] [--sizes 16,24,32,48,64]
         [--epochs 40] [--device xc7s15] [--no-synth] [--out doc/deployability.md]
 
-Steps, each skipped when its result is already in the work directory (so an interrupted run resumes):
+Steps, each skipped when its result is already in the work directory (so an interrupted run resumes; remove
+WORK/results after a change to mpqx, its estimator coefficients or the models, or the old results are
+reused):
  1. trains the sweep the way the seattle-daily sample is trained (tools/mpqx_torch.py train --sample
     seattle-daily, its data and recipe) with --d-model D --ffn 4D and only --epochs N (2 shared cores);
  2. mpqx estimate of uniform 8, 6 and 4 bits with every buffer in LUT RAM, and with every buffer in block
@@ -15,6 +17,8 @@ Steps, each skipped when its result is already in the work directory (so an inte
     best.json, and the same search choosing on the training windows (--select train) as a held-out check
     of the test MSE it reports;
  4. tools/synth_check.py on best.json: Yosys synth_xilinx of the export, one design at a time, nice'd;
+    when Yosys counts it over the LUTs, the search again under a cap derived from that count (see
+    --rounds and the generated document);
  5. writes the markdown.
 """
 import argparse
@@ -109,22 +113,52 @@ def study_model(a, name, path, work):
     caps = device_caps(a)
     rounds = []
     limits = {}
+    fit_cap, over_est = {}, {}  # per capped resource: the loosest cap that fit, the least use that was over
     for k in range(a.rounds):
         rd = search_round(a, name, path, work, k, limits)
         rounds.append(rd)
-        if not rd["found"] or "synth" not in rd or not rd["synth"]["over"]:
+        if not rd["found"] or "synth" not in rd:
             break
-        # Yosys says over: search again with the over resources capped where the estimate, scaled by
-        # what synthesis counted, puts the device's capacity (2% to spare).
         t, b = rd["synth"]["total"], rd["best"]
-        pairs = {"lut": (t["lut"] + t["lutram"], b["lut"], int(caps["lut"])),
-                 "lutram": (t["lutram"], b["lutram"], int(caps["lutram"])),
-                 "ff": (t["ff"], b["ff"], int(caps["ff"]))}
-        for res, (syn, est, cap) in pairs.items():
-            if syn > cap and est > 0:
-                limits[res] = int(min(limits.get(res, cap), cap * est / syn * 0.98))
-        if not limits:
+        before = dict(limits)
+        if not rd["synth"]["over"]:
+            for res, cap in limits.items():
+                fit_cap[res] = max(fit_cap.get(res, 0), cap)
+            # A cap made it fit: when a looser design was over with less MSE, the cap may be tighter than
+            # needed; try halfway between (bisection, one synthesis a round).
+            over_mse = min((x["best"]["mse"] for x in rounds if x.get("synth", {}).get("over")), default=None)
+            if over_mse is None or b["mse"] <= over_mse:
+                break
+            for res in list(limits):
+                if res in over_est:
+                    limits[res] = int((fit_cap[res] + over_est[res]) / 2)
+        else:
+            # Over. The estimator's LUT RAM, BRAM and DSP counts are rules that match synthesis; its logic
+            # LUTs and FFs are a fitted model that may be far off. When the logic LUTs synthesis counted leave
+            # room, cap the LUT RAM at that room (3% to spare); else cap all LUTs at the capacity scaled by
+            # the estimate's error, or halfway to a cap known to fit. FFs likewise scaled by their error.
+            if t["lut"] + t["lutram"] > int(caps["lut"]):
+                room = int(int(caps["lut"]) - 1.03 * t["lut"])
+                res, use = ("lutram", b["lutram"]) if 0 < room < b["lutram"] else ("lut", b["lut"])
+                over_est[res] = min(over_est.get(res, use), use)
+                if res in fit_cap:
+                    cap = int((fit_cap[res] + over_est[res]) / 2)
+                elif res == "lutram":
+                    cap = room
+                else:
+                    cap = int(int(caps["lut"]) * b["lut"] / (t["lut"] + t["lutram"]) * 0.97)
+                limits[res] = min(cap, over_est[res] - 1)
+            if t["ff"] > int(caps["ff"]) and b["ff"] > 0:
+                limits["ff"] = int(min(limits.get("ff", int(caps["ff"])), int(caps["ff"]) * b["ff"] / t["ff"] * 0.97))
+        if limits == before or any(res in fit_cap and res in over_est and over_est[res] - fit_cap[res] <=
+                                   max(16, 0.02 * over_est[res]) and limits[res] != before.get(res)
+                                   for res in limits):
+            if rd["synth"]["over"] and limits == before:
+                rd["stop"] = "synthesis is over in a resource the estimator counts by rule (BRAM, DSP, LUT RAM)"
             break
+    # The answer: the least MSE among the rounds synthesis confirmed, else the last round.
+    ok = [i for i, rd in enumerate(rounds) if rd["found"] and "synth" in rd and not rd["synth"]["over"]]
+    r["final"] = min(ok, key=lambda i: rounds[i]["best"]["mse"]) if ok else len(rounds) - 1
     r["rounds"] = rounds
 
     def held_out():
@@ -138,7 +172,7 @@ def study_model(a, name, path, work):
 
 def search_round(a, name, path, work, k, limits):
     """mpqx search (with limits) -o best, then Yosys on best."""
-    sfx = "" if k == 0 else f"-r{k + 1}"
+    sfx = "" if k == 0 else f"-r{k + 1}-" + "-".join(f"{res}{v}" for res, v in sorted(limits.items()))
     best = os.path.join(work, f"best{sfx}.json")
     args = ["search", path, "-d", a.device, "--json", "-o", best]
     for res, v in sorted(limits.items()):
@@ -276,14 +310,22 @@ def write_md(a, rows, caps):
                     cells.append("**over**: " + ", ".join(over))
         add(f"| {r['name']} | " + " | ".join(cells) + " |")
     add("")
+    add("Rows repeat because the hardware rounds every buffer to a power-of-two depth: the buffers of d_model 24 "
+        "and 32 have the same depths (24 x 24 and 24 x 32 values both take 1,024 words, the FFN's 2,304 and "
+        "3,072 both 4,096), as have those of 48 and 64; the weight ROMs differ, but not enough to change which "
+        "resources are over.")
+    add("")
     add("## The mixed configuration the search finds")
     add("")
     add("`mpqx search MODEL -d " + a.device + "` with its defaults: weight and output bits 2..16 per layer, each "
         "buffer's and ROM's storage chosen, the test MSE minimised under every resource of the device. Its MSE is "
         "compared with uniform 8 bits (the same for either buffer storage). When Yosys counts the chosen design "
-        "over a capacity, the search runs again with that resource capped at the capacity scaled by the "
-        "estimate's error on it (2% to spare), and the new best is synthesized (at most "
-        f"{a.rounds} rounds). *Held out*: the first search choosing on the training windows (`--select "
+        "over the LUT capacity, the search runs again with the LUT RAM capped at the capacity less the logic "
+        "LUTs Yosys counted (3% to spare: the estimator's LUT RAM is exact, its logic LUTs are not), or, when "
+        "the logic alone is over, with all LUTs capped at the capacity scaled by the estimate's error; the "
+        "new best is synthesized. A cap that made the design fit after a looser one did not is then moved "
+        f"halfway back (bisection), at most {a.rounds} rounds in all; the round kept is the one synthesis "
+        "confirmed with the least MSE. *Held out*: the first search choosing on the training windows (`--select "
         "train`) instead, and the test MSE of what it chose: the test figure of the search proper is selected "
         "on the test windows themselves and so is optimistic.")
     add("")
@@ -309,7 +351,8 @@ def write_md(a, rows, caps):
                 conf = "yes" if not over else "**no**: " + ", ".join(over) + " over"
             else:
                 syn, conf = "-", "not synthesized"
-            add(f"{lead} {fmt(b['mse'])} | {fmt(m8)} | {b['mse'] / m8:.3f} | {est} | {syn} | {conf} |")
+            mark = " (kept)" if k == r["final"] and len(r["rounds"]) > 1 else ""
+            add(f"{lead} {fmt(b['mse'])}{mark} | {fmt(m8)} | {b['mse'] / m8:.3f} | {est} | {syn} | {conf} |")
     add("")
     add("LUT counts logic and memory LUTs together (as Vivado's *Slice LUTs* and the device's capacity), in the "
         "Yosys column too. Ratio = best MSE / uniform 8 bits MSE; below 1 is better than uniform 8 bits.")
@@ -328,28 +371,62 @@ def write_md(a, rows, caps):
         else:
             add(f"| {r['name']} | none fits | {fmt(m8)} | - |")
     add("")
-    add("Per model, what the search chose (last round) and how long it took:")
+    add("Per model, what the search chose (the round synthesis confirmed with the least MSE) and how long it "
+        "took:")
     add("")
     for r in rows:
-        rd = r["rounds"][-1]
+        rd = r["rounds"][r["final"]]
         st = rd["stats"]
         line = bits_summary(rd["best"]) if rd["found"] else "nothing fits: " + (rd["why"] or "?")
         add(f"- **{r['name']}**: {line}. Sensitivity {rd['sens_ms'] / 1e3:.1f} s; {st['priced']} configurations "
             f"priced in {st['price_ms'] / 1e3:.2f} s ({st['priced_per_s']:.0f} per second); {st['exact_runs']} "
             f"exact evaluations in {st['exact_ms'] / 1e3:.1f} s.")
     add("")
+    add("## Against the target: within 10% of uniform 8 bits")
+    add("")
+    for r in rows:
+        rd = r["rounds"][r["final"]]
+        if not rd["found"] or rd.get("synth", {}).get("over"):
+            continue
+        ratio = rd["best"]["mse"] / rd["uniform8"]["mse"]
+        u8 = r["uniform"]
+        fit8 = u8["8-distributed"]["fits"] or u8["8-block"]["fits"]
+        verdict = "within 10%" if ratio <= 1.10 else "**not within 10%**"
+        add(f"- **{r['name']}** ({'uniform 8 bits fits with block RAM buffers' if fit8 else 'uniform 8 bits does not fit'}): "
+            f"the kept configuration is {verdict} of uniform 8 bits (ratio {ratio:.3f}, confirmed by Yosys); "
+            f"held out, the configuration chosen on the training windows has a test ratio of "
+            + (f"{r['held_out']['best']['mse_test'] / rd['uniform8']['mse']:.3f}" if r["held_out"]["found"] else "-")
+            + " (not synthesized).")
+        if ratio > 1.10:
+            over = [x for x in r["rounds"] if x.get("synth", {}).get("over")]
+            if over:
+                least = min(over, key=lambda x: x["best"]["mse"])
+                add(f"  The configurations with less MSE that the search found were over the LUTs by Yosys (the "
+                    f"best, ratio {least['best']['mse'] / least['uniform8']['mse']:.3f}, at "
+                    f"{least['synth']['total']['lut'] + least['synth']['total']['lutram']} LUTs): with every RAMB18 "
+                    "in use, the weights left in logic ROMs cost several times the LUTs the estimator's unfitted "
+                    "coefficients say, so the caps that make the design fit force bits down further than the "
+                    "true capacity would. The bisection between the caps that fit and those that did not "
+                    f"stopped after {len(r['rounds'])} rounds (one Yosys run each).")
+    add("")
     add("## Where no mixed configuration fits")
     add("")
-    nofit = [r for r in rows if not r["rounds"][-1]["found"] or r["rounds"][-1].get("synth", {}).get("over")]
+    nofit = [r for r in rows if not r["rounds"][r["final"]]["found"] or r["rounds"][r["final"]].get("synth", {}).get("over")]
     if not nofit:
         add("Every model of the study has a mixed configuration that fits, confirmed by synthesis.")
     for r in nofit:
-        rd = r["rounds"][-1]
+        rd = r["rounds"][r["final"]]
         if not rd["found"]:
             add(f"- **{r['name']}**: no configuration meets the budget by the estimate: {rd['why']}.")
         else:
-            add(f"- **{r['name']}**: the search's last configuration is over by Yosys ("
-                + ", ".join(rd["synth"]["over"]) + ").")
+            t, b = rd["synth"]["total"], rd["best"]
+            add(f"- **{r['name']}**: after {len(r['rounds'])} rounds the search's configuration is still over by "
+                "Yosys (" + ", ".join(rd["synth"]["over"]) + ")" + (f": {rd['stop']}" if rd.get("stop") else "")
+                + f". Yosys counts {t['lut']} logic LUTs where the estimate has {b['lut'] - b['lutram']:.0f} "
+                f"({t['lut'] / max(1, b['lut'] - b['lutram']):.1f} times as many), with {t['bram18']} of "
+                f"{caps['bram18']} RAMB18 in use, so the ROMs and buffers left in LUTs cannot move to block "
+                "RAM; the estimator's LUT coefficients, still the initial guess, do not see the logic that "
+                "decides the fit, so the search cannot trade it against MSE.")
     add("")
     out = os.path.join(ROOT, a.out) if not os.path.isabs(a.out) else a.out
     with open(out + ".tmp", "w") as fp:
@@ -367,9 +444,9 @@ def main():
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--device", default="xc7s15")
     ap.add_argument("--no-synth", action="store_true")
-    ap.add_argument("--rounds", type=int, default=2,
-                    help="searches per model: when Yosys finds the best over capacity, search again with that "
-                         "resource capped by the estimate's error (default 2)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="searches per model: when Yosys finds the best over the LUT capacity, search again with "
+                         "the LUT RAM capped by what synthesis left (default 3)")
     ap.add_argument("--out", default="doc/deployability.md")
     a = ap.parse_args()
     a.sizes = [int(x) for x in a.sizes.split(",") if x]

@@ -51,6 +51,7 @@ def main():
     ap.add_argument("--costs")
     ap.add_argument("--summary", action="store_true")
     ap.add_argument("--no-synth", action="store_true", help="only designs already synthesized (cached)")
+    ap.add_argument("--table", action="store_true", help="a markdown table of totals and verdicts, estimate and Yosys")
     a = ap.parse_args()
 
     cache = synth_check.cache_dir(a.cache)
@@ -93,6 +94,19 @@ def main():
         print(f"{os.path.basename(c):28} LUT {e['lut']:+6.1f}%  LUTRAM {e['lutram']:+6.1f}%  FF {e['ff']:+6.1f}%  "
               f"BRAM18/DSP exact: {'yes' if r['bram_dsp_exact'] else 'NO'}  fits: estimate "
               f"{'yes' if fi['estimate'] else 'no'}, Yosys {'yes' if fi['synth'] else 'no'}", flush=True)
+    if a.table and results:
+        print("\n| config | | LUT | LUTRAM | FF | BRAM18 | DSP | fits? (limiting) |")
+        print("|---|---|---|---|---|---|---|---|")
+        for name, r in results:
+            fi = r["fits"]
+            for who, key, fit, lim in (("estimate", "estimate", fi["estimate"], fi["limiting_estimate"]),
+                                      ("Yosys", "synth", fi["synth"], fi["limiting_synth"])):
+                t = r["total"][key]
+                u = fi["utilisation_" + key]
+                cells = " | ".join(f"{t[k]}" + (f" ({100 * u[k]:.0f}%)" if k in ("lutram", "bram18", "dsp") else "")
+                                   for k in ("lut", "lutram", "ff", "bram18", "dsp"))
+                print(f"| {name.replace('.json', '') if who == 'estimate' else ''} | {who} | {cells} | "
+                      f"{'**yes**' if fit else 'no'} ({lim} {100 * u[lim]:.0f}%) |")
     if a.summary and results:
         for res in ("lut", "ff", "lutram"):
             v = [abs(r["total"]["error_pct"][res]) for _, r in results
