@@ -157,20 +157,24 @@ static void draw_title(const struct tui_ctx *t, const struct mpqx_app *a, const 
 
 static void draw_status(const struct tui_ctx *t, const struct mpqx_app *a, const struct view_layout *l)
 {
-	const char *hints = " ?:keys Tab:pane \xe2\x86\x90\xe2\x86\x92:bits b:buffer u:undo c:compare e:export q:quit ";
-	const char *hints_a = " ?:keys Tab:pane <>:bits b:buffer u:undo c:compare e:export q:quit ";
-	const char *h = t->utf8 ? hints : hints_a;
-	int hw = view_width(h);
-	put_pad(t, l->status.y, 0, l->status.w, MPQX_TH_STATUS, "");
-	int room = l->status.w - (a->msg[0] ? 0 : 0);
+	/* The message wins: the key hints shrink, then go, rather than cut it. */
+	const char *full = t->utf8 ? " ?:keys Tab:pane \xe2\x86\x90\xe2\x86\x92:bits b:buffer u:undo c:compare e:export q:quit "
+				   : " ?:keys Tab:pane <>:bits b:buffer u:undo c:compare e:export q:quit ";
+	const char *hints[] = {full, " ?:keys q:quit ", ""};
 	char m[300];
 	snprintf(m, sizeof m, " %s", a->msg);
-	int mw = l->status.w - hw - 1;
-	if (mw < 20)
-		mw = l->status.w;
-	put(t, l->status.y, 0, mw, a->msg_error ? MPQX_TH_ERROR : MPQX_TH_STATUS, m);
-	if (mw < room)
-		put(t, l->status.y, l->status.w - hw, hw, MPQX_TH_STATUS, h);
+	int msgw = view_width(m), w = l->status.w;
+	const char *h = "";
+	for (size_t i = 0; i < sizeof hints / sizeof *hints; i++)
+		if (msgw + 1 + view_width(hints[i]) <= w || !*hints[i]) {
+			h = hints[i];
+			break;
+		}
+	int hw = view_width(h);
+	put_pad(t, l->status.y, 0, w, MPQX_TH_STATUS, "");
+	put(t, l->status.y, 0, w - hw, a->msg_error ? MPQX_TH_ERROR : MPQX_TH_STATUS, m);
+	if (hw)
+		put(t, l->status.y, w - hw, hw, MPQX_TH_STATUS, h);
 }
 
 /* ---- the layer graph ---- */
