@@ -4,7 +4,13 @@
  * change recomputes only the changed layers and those downstream. Operands with their zero point removed
  * fit int16 up to 15 bits; then products accumulate in int32 (when the layer's accumulator bound allows)
  * through dot products the compiler turns into multiply-add vector instructions. Wider layers take an
- * int64 path with the same results. */
+ * int64 path with the same results.
+ *
+ * When those caches (and the float activations the SQNR compares against) would exceed the memory budget
+ * (fref.h), the engine streams instead: each thread walks its windows with buffers for one window's
+ * layers, every run recomputes every layer, only the output layer is kept for all windows, and the float
+ * reference of each window is recomputed beside its integer outputs when fref holds none. Threads take the
+ * same window ranges and sum in the same order in both modes, so the results are identical. */
 #include "mpqx/ieval.h"
 
 #include <math.h>
@@ -12,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "mpqx/forward.h"
 
 #define MAX_THREADS 16
 
@@ -25,7 +33,9 @@ struct mpqx_ieval {
 	const struct mpqx_dataset *d;
 	const struct mpqx_fref *f;
 	int threads, windows;
-	int16_t **out;                /* per layer [windows * size] */
+	bool chunked;                 /* over the memory budget: no per-window cache (see above) */
+	bool refloat;                 /* chunked without fref activations: recompute them for the SQNR */
+	int16_t **out;                /* per layer [windows * size]; chunked: the output layer only */
 	size_t *size;                 /* rows * cols per layer */
 	struct mpqx_config prev;      /* config of the last run */
 	bool have_prev;
@@ -52,7 +62,16 @@ struct job {
 	void *scratch;
 	int rc;
 	const float *input; /* overrides the dataset's window (ieval_window) */
+	int16_t **out;      /* per layer: e->out, or (chunked) this thread's buffers for window `base` */
+	int base;
+	struct mpqx_forward fw; /* refloat: this thread's float forward */
 };
+
+/* Layer li's outputs for window w in the job's buffers. */
+static inline int16_t *obuf(const struct job *j, int li, int w)
+{
+	return j->out[li] + (size_t)(w - j->base) * j->e->size[li];
+}
 
 static inline int64_t rescale(int64_t acc, struct mpqx_rescale r)
 {
@@ -189,9 +208,8 @@ __attribute__((target("avx2"))) static void gemm_pairs_avx2(const int16_t *x, co
 static void gemm_pairs(const int16_t *x, const int16_t *bp, int R, int Kp, int Np, int32_t *acc)
 {
 #ifdef HAVE_X86
-	static int avx2 = -1;
-	if (avx2 < 0)
-		avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+	/* A read of what libgcc's start-up filled in: cheap, and no lazily written static shared by threads. */
+	int avx2 = __builtin_cpu_supports("avx2");
 	if (avx2) {
 		gemm_pairs_avx2(x, bp, R, Kp, Np, acc);
 		return;
@@ -275,9 +293,8 @@ __attribute__((target("avx2,popcnt"))) static long requant32_avx2(const int32_t 
 static long requant32(const int32_t *acc, int cnt, int64_t m, int sh, int z, int bits, int16_t *y)
 {
 #ifdef HAVE_X86
-	static int avx2 = -1;
-	if (avx2 < 0)
-		avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+	/* A read of what libgcc's start-up filled in: cheap, and no lazily written static shared by threads. */
+	int avx2 = __builtin_cpu_supports("avx2");
 	if (avx2 && m > 0 && m < ((int64_t)1 << 32) && sh < 63)
 		return requant32_avx2(acc, cnt, m, sh, z, bits, y);
 #endif
@@ -473,8 +490,8 @@ static void run_layer(struct job *j, int li, int w)
 	const struct mpqx_model *m = e->m;
 	const struct mpqx_layer *l = &m->layers[li];
 	const struct mpqx_qlayer *ql = &j->q->l[li];
-	int16_t *y = e->out[li] + (size_t)w * e->size[li];
-	const int16_t *x = l->n_inputs ? e->out[l->inputs[0]] + (size_t)w * e->size[l->inputs[0]] : NULL;
+	int16_t *y = obuf(j, li, w);
+	const int16_t *x = l->n_inputs ? obuf(j, l->inputs[0], w) : NULL;
 	const struct mpqx_qparam *px = l->n_inputs ? &j->q->l[l->inputs[0]].out : NULL;
 	long *clip = &j->ls[li].clipped;
 	size_t n = e->size[li];
@@ -498,7 +515,7 @@ static void run_layer(struct job *j, int li, int w)
 		j->macs += model_layer_macs(m, li);
 		break;
 	case MPQX_OP_ADD: {
-		const int16_t *b = e->out[l->inputs[1]] + (size_t)w * e->size[l->inputs[1]];
+		const int16_t *b = obuf(j, l->inputs[1], w);
 		const struct mpqx_qparam *pb = &j->q->l[l->inputs[1]].out;
 		int64_t ma = ql->rs[0].m, mb = ql->rs[1].m;
 		int sh = ql->rs[0].n;
@@ -517,7 +534,7 @@ static void run_layer(struct job *j, int li, int w)
 		break;
 	}
 	case MPQX_OP_MATMUL:
-		run_matmul(j, li, x, e->out[l->inputs[1]] + (size_t)w * e->size[l->inputs[1]], y, clip);
+		run_matmul(j, li, x, obuf(j, l->inputs[1], w), y, clip);
 		j->macs += model_layer_macs(m, li);
 		break;
 	case MPQX_OP_SOFTMAX:
@@ -552,7 +569,7 @@ static void run_layer(struct job *j, int li, int w)
 		int off = 0;
 		for (int k = 0; k < l->n_inputs; k++) {
 			const struct mpqx_layer *lk = &m->layers[l->inputs[k]];
-			const int16_t *xk = e->out[l->inputs[k]] + (size_t)w * e->size[l->inputs[k]];
+			const int16_t *xk = obuf(j, l->inputs[k], w);
 			int zk = j->q->l[l->inputs[k]].out.z;
 			for (int r = 0; r < l->rows; r++)
 				for (int c = 0; c < lk->cols; c++)
@@ -565,7 +582,7 @@ static void run_layer(struct job *j, int li, int w)
 	case MPQX_OP_COUNT:
 		break;
 	}
-	if (e->sqnr && e->f && e->f->act)
+	if ((e->sqnr || e->chunked) && e->f && e->f->act)
 		sqnr_sums(e->f->act[li] + (size_t)w * n, y, n, ql->out.s, ql->out.z, &j->ls[li]);
 }
 
@@ -577,9 +594,22 @@ static void *work(void *arg)
 	const struct mpqx_qlayer *qo = &j->q->l[m->output];
 	/* Window-major: one window's dirty layers in order keep its activations in cache. */
 	for (int w = j->first; w < j->last; w++) {
+		if (e->chunked)
+			j->base = w;
 		for (int li = 0; li < m->n_layers; li++)
 			if (e->dirty[li])
 				run_layer(j, li, w);
+		if (e->chunked) {
+			size_t no = e->size[m->output];
+			memcpy(e->out[m->output] + (size_t)w * no, obuf(j, m->output, w), no * sizeof(int16_t));
+		}
+		if (e->refloat) {
+			/* The same float outputs as fref's: one forward, then each layer in order, as run_layer. */
+			forward_run(&j->fw, dataset_window(e->d, MPQX_TEST, w));
+			for (int li = 0; li < m->n_layers; li++)
+				sqnr_sums(j->fw.act[li], obuf(j, li, w), e->size[li], j->q->l[li].out.s,
+					  j->q->l[li].out.z, &j->ls[li]);
+		}
 		if (!e->d)
 			continue;
 		const int16_t *y = e->out[m->output] + (size_t)w * e->size[m->output];
@@ -590,6 +620,24 @@ static void *work(void *arg)
 
 int ieval_new(const struct mpqx_model *m, const struct mpqx_dataset *d, const struct mpqx_fref *fref,
 	      int threads, struct mpqx_ieval **out, struct mpqx_err *err)
+{
+	return ieval_new_budget(m, d, fref, threads, fref_memory_budget(), out, err);
+}
+
+/* Whether caching every layer's outputs (and fref's activations, when it holds them) exceeds budget. */
+static bool over_budget(const struct mpqx_model *m, int windows, const struct mpqx_fref *f, size_t budget)
+{
+	if (f && f->act_wanted && !f->act)
+		return true; /* fref found the caches over its budget: recompute the float outputs */
+	size_t both = fref_cache_bytes(m, windows);
+	if (f && f->act)
+		return both > budget;
+	/* int16 outputs alone: a third of float + int16 */
+	return both == SIZE_MAX || both / (sizeof(float) + sizeof(int16_t)) * sizeof(int16_t) > budget;
+}
+
+int ieval_new_budget(const struct mpqx_model *m, const struct mpqx_dataset *d, const struct mpqx_fref *fref,
+		     int threads, size_t budget, struct mpqx_ieval **out, struct mpqx_err *err)
 {
 	*out = NULL;
 	struct mpqx_ieval *e = calloc(1, sizeof *e);
@@ -616,6 +664,8 @@ int ieval_new(const struct mpqx_model *m, const struct mpqx_dataset *d, const st
 	e->last_z = calloc((size_t)L, sizeof *e->last_z);
 	e->werr = calloc((size_t)e->windows + 1, sizeof *e->werr);
 	e->sqnr = true;
+	e->chunked = over_budget(m, e->windows, fref, budget);
+	e->refloat = e->chunked && fref && fref->act_wanted && !fref->act;
 	int rc = (!e->out || !e->size || !e->dirty || !e->stats || !e->w16 || !e->w32 || !e->sqnr_valid || !e->last_s || !e->last_z || !e->werr)
 			 ? MPQX_ENOMEM
 			 : MPQX_OK;
@@ -623,7 +673,8 @@ int ieval_new(const struct mpqx_model *m, const struct mpqx_dataset *d, const st
 	for (int li = 0; !rc && li < L; li++) {
 		const struct mpqx_layer *l = &m->layers[li];
 		e->size[li] = (size_t)l->rows * l->cols;
-		if (!(e->out[li] = malloc(e->size[li] * (size_t)e->windows * sizeof(int16_t) + 16)))
+		if ((!e->chunked || li == m->output) &&
+		    !(e->out[li] = malloc(e->size[li] * (size_t)e->windows * sizeof(int16_t) + 16)))
 			rc = MPQX_ENOMEM;
 		size_t need = 0;
 		for (int k = 0; k < l->n_inputs; k++)
@@ -706,6 +757,25 @@ static int prepare_weights(struct mpqx_ieval *e, const struct mpqx_qmodel *q, in
 	return MPQX_OK;
 }
 
+/* Chunked mode: the job's buffers for one window of every layer, and its float forward when refloat. */
+static int job_buffers(struct job *j)
+{
+	const struct mpqx_ieval *e = j->e;
+	int L = e->m->n_layers;
+	size_t total = 0;
+	for (int li = 0; li < L; li++)
+		total += (e->size[li] + 15) & ~(size_t)15; /* 32-byte steps */
+	j->out = calloc((size_t)L, sizeof *j->out);
+	int16_t *block = j->out ? malloc(total * sizeof(int16_t) + 32) : NULL;
+	if (!block)
+		return MPQX_ENOMEM;
+	for (int li = 0; li < L; li++) {
+		j->out[li] = block;
+		block += (e->size[li] + 15) & ~(size_t)15;
+	}
+	return e->refloat ? forward_init(&j->fw, e->m) : MPQX_OK;
+}
+
 int ieval_run(struct mpqx_ieval *e, const struct mpqx_qmodel *q, const struct mpqx_config *c, bool force_all,
 	      struct mpqx_eval_result *res, struct mpqx_err *err)
 {
@@ -714,7 +784,7 @@ int ieval_run(struct mpqx_ieval *e, const struct mpqx_qmodel *q, const struct mp
 	long n_dirty = 0;
 	for (int li = 0; li < L; li++) {
 		const struct mpqx_layer *l = &m->layers[li];
-		bool d = force_all || !e->have_prev;
+		bool d = force_all || !e->have_prev || e->chunked;
 		if (!d) {
 			const struct mpqx_layer_cfg *a = &c->layers[li], *b = &e->prev.layers[li];
 			d = a->a_bits != b->a_bits || (model_layer_has_weights(l) && a->w_bits != b->w_bits);
@@ -735,8 +805,11 @@ int ieval_run(struct mpqx_ieval *e, const struct mpqx_qmodel *q, const struct mp
 	int rc = MPQX_OK;
 	for (int t = 0; t < nt; t++) {
 		jobs[t] = (struct job){e, q, (int)((long)e->windows * t / nt), (int)((long)e->windows * (t + 1) / nt),
-				       calloc((size_t)L, sizeof(struct lstat)), 0, 0, 0, malloc(e->scratch), 0, NULL};
+				       calloc((size_t)L, sizeof(struct lstat)), 0, 0, 0, malloc(e->scratch), 0, NULL,
+				       e->out, 0, {0}};
 		if (!jobs[t].ls || !jobs[t].scratch)
+			rc = MPQX_ENOMEM;
+		if (!rc && e->chunked && job_buffers(&jobs[t]))
 			rc = MPQX_ENOMEM;
 	}
 	for (int t = 1; !rc && t < nt; t++)
@@ -763,7 +836,7 @@ int ieval_run(struct mpqx_ieval *e, const struct mpqx_qmodel *q, const struct mp
 		e->stats[li].clipped = s.clipped;
 		e->last_s[li] = q->l[li].out.s;
 		e->last_z[li] = q->l[li].out.z;
-		e->sqnr_valid[li] = e->sqnr && e->f && e->f->act;
+		e->sqnr_valid[li] = (e->sqnr || e->chunked) && e->f && (e->f->act || e->refloat);
 		e->stats[li].sqnr_db = !e->sqnr_valid[li] ? NAN
 				       : s.noise <= 0     ? 999.0
 				       : s.sig <= 0       ? -999.0
@@ -778,6 +851,11 @@ int ieval_run(struct mpqx_ieval *e, const struct mpqx_qmodel *q, const struct mp
 		macs += jobs[t].macs;
 		free(jobs[t].ls);
 		free(jobs[t].scratch);
+		if (jobs[t].out != e->out) {
+			free(jobs[t].out ? jobs[t].out[0] : NULL);
+			free(jobs[t].out);
+		}
+		forward_fini(&jobs[t].fw);
 	}
 	if (rc)
 		return err_set(err, rc, "out of memory");
@@ -801,7 +879,14 @@ int ieval_run(struct mpqx_ieval *e, const struct mpqx_qmodel *q, const struct mp
 
 const int16_t *ieval_output(const struct mpqx_ieval *e, int layer, int window)
 {
+	if (!e->out[layer])
+		return NULL;
 	return e->out[layer] + (size_t)window * e->size[layer];
+}
+
+bool ieval_chunked(const struct mpqx_ieval *e)
+{
+	return e->chunked;
 }
 
 int ieval_window(const struct mpqx_qmodel *q, const float *window, int16_t **out, long *clipped)
@@ -839,6 +924,7 @@ int ieval_window(const struct mpqx_qmodel *q, const float *window, int16_t **out
 		j.first = 0;
 		j.last = 1;
 		j.input = window;
+		j.out = out;
 		work(&j);
 		for (int li = 0; clipped && li < L; li++)
 			clipped[li] += j.ls[li].clipped;
@@ -871,8 +957,8 @@ int ieval_update_sqnr(struct mpqx_ieval *e, struct mpqx_eval_result *res)
 
 bool ieval_update_sqnr_until(struct mpqx_ieval *e, struct mpqx_eval_result *res, bool (*stop)(void *), void *arg)
 {
-	if (!(e->f && e->f->act) || !e->have_prev)
-		return true;
+	if (!(e->f && e->f->act) || !e->have_prev || e->chunked)
+		return true; /* chunked: the run computed it */
 	for (int li = 0; li < e->m->n_layers; li++) {
 		if (e->sqnr_valid[li])
 			continue;
