@@ -7,6 +7,12 @@
 struct mpqx_forward {
 	const struct mpqx_model *m; /* borrowed */
 	float **act;                /* per layer, rows*cols floats, owned */
+	/* Scratch, owned: linear weights transposed to [in][out] (NULL for other layers), a row of double
+	 * sums and a packed matmul operand, so that inner loops run over outputs in unit steps. Each output
+	 * still sums its products in the same order as a plain dot product: the same values. */
+	float **wt;
+	double *acc;
+	float *pack;
 };
 
 /* Allocates the activation buffers. Returns MPQX_OK or MPQX_ENOMEM. */

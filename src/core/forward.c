@@ -7,53 +7,118 @@
 int forward_init(struct mpqx_forward *f, const struct mpqx_model *m)
 {
 	f->m = m;
+	f->wt = NULL;
+	f->acc = NULL;
+	f->pack = NULL;
 	f->act = calloc((size_t)m->n_layers, sizeof *f->act);
-	if (!f->act)
+	f->wt = calloc((size_t)m->n_layers, sizeof *f->wt);
+	if (!f->act || !f->wt) {
+		forward_fini(f);
 		return MPQX_ENOMEM;
+	}
+	size_t acc = 1, pack = 1;
 	for (int i = 0; i < m->n_layers; i++) {
-		f->act[i] = malloc(sizeof(float) * (size_t)m->layers[i].rows * (size_t)m->layers[i].cols);
+		const struct mpqx_layer *l = &m->layers[i];
+		f->act[i] = malloc(sizeof(float) * (size_t)l->rows * (size_t)l->cols);
 		if (!f->act[i]) {
 			forward_fini(f);
 			return MPQX_ENOMEM;
 		}
+		acc = (size_t)l->cols > acc ? (size_t)l->cols : acc;
+		if (l->op == MPQX_OP_LINEAR) {
+			int I = l->weight.cols, O = l->weight.rows;
+			if (!(f->wt[i] = malloc(sizeof(float) * (size_t)I * (size_t)O + 1))) {
+				forward_fini(f);
+				return MPQX_ENOMEM;
+			}
+			for (int o = 0; o < O; o++)
+				for (int k = 0; k < I; k++)
+					f->wt[i][(size_t)k * O + o] = l->weight.data[(size_t)o * I + k];
+		}
+		if (l->op == MPQX_OP_MATMUL && l->transpose_b) {
+			const struct mpqx_layer *la = &m->layers[l->inputs[0]], *lb = &m->layers[l->inputs[1]];
+			size_t n = (size_t)lb->rows * (size_t)(la->cols / (l->heads > 0 ? l->heads : 1));
+			pack = n > pack ? n : pack;
+			acc = (size_t)lb->rows > acc ? (size_t)lb->rows : acc;
+		}
+	}
+	f->acc = malloc(sizeof(double) * acc);
+	f->pack = malloc(sizeof(float) * pack);
+	if (!f->acc || !f->pack) {
+		forward_fini(f);
+		return MPQX_ENOMEM;
 	}
 	return MPQX_OK;
 }
 
 void forward_fini(struct mpqx_forward *f)
 {
-	if (f->act && f->m)
-		for (int i = 0; i < f->m->n_layers; i++)
-			free(f->act[i]);
+	if (f->m)
+		for (int i = 0; i < f->m->n_layers; i++) {
+			if (f->act)
+				free(f->act[i]);
+			if (f->wt)
+				free(f->wt[i]);
+		}
 	free(f->act);
+	free(f->wt);
+	free(f->acc);
+	free(f->pack);
 	f->act = NULL;
+	f->wt = NULL;
+	f->acc = NULL;
+	f->pack = NULL;
 }
 
-static void matmul(const struct mpqx_model *m, const struct mpqx_layer *l, float *const *act, float *y)
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && defined(__OPTIMIZE__)
+#define MULTI __attribute__((target_clones("avx2", "default")))
+#else
+#define MULTI
+#endif
+
+/* acc[n] += (double)a * b[n]: one more product in each of n independent sums (exact products of floats,
+ * so contracting into a fused multiply-add would not change a bit). */
+MULTI static void axpy(double *restrict acc, double a, const float *restrict b, int n)
 {
+	for (int i = 0; i < n; i++)
+		acc[i] += a * (double)b[i];
+}
+
+/* Per head: y[i][j] = scale * sum_k A[i][k] B[k][j], k ascending, in double. */
+static void matmul(struct mpqx_forward *f, const struct mpqx_layer *l, float *y)
+{
+	const struct mpqx_model *m = f->m;
 	const struct mpqx_layer *la = &m->layers[l->inputs[0]], *lb = &m->layers[l->inputs[1]];
-	const float *a = act[l->inputs[0]], *b = act[l->inputs[1]];
+	const float *a = f->act[l->inputs[0]], *b = f->act[l->inputs[1]];
+	double *acc = f->acc;
 	int h = l->heads;
 	if (l->transpose_b) {
 		int M = la->rows, N = lb->rows, K = la->cols / h;
-		for (int hh = 0; hh < h; hh++)
-			for (int i = 0; i < M; i++)
-				for (int j = 0; j < N; j++) {
-					double s = 0;
-					for (int k = 0; k < K; k++)
-						s += (double)a[i * la->cols + hh * K + k] * b[j * lb->cols + hh * K + k];
-					y[(hh * M + i) * N + j] = (float)(s * l->scale);
-				}
+		for (int hh = 0; hh < h; hh++) {
+			float *bt = f->pack; /* bt[k][j] = b[j][hK + k] */
+			for (int j = 0; j < N; j++)
+				for (int k = 0; k < K; k++)
+					bt[(size_t)k * N + j] = b[j * lb->cols + hh * K + k];
+			for (int i = 0; i < M; i++) {
+				for (int j = 0; j < N; j++)
+					acc[j] = 0;
+				for (int k = 0; k < K; k++)
+					axpy(acc, a[i * la->cols + hh * K + k], bt + (size_t)k * N, N);
+				for (int j = 0; j < N; j++)
+					y[(hh * M + i) * N + j] = (float)(acc[j] * l->scale);
+			}
+		}
 	} else {
 		int M = la->rows / h, K = la->cols, N = lb->cols / h;
 		for (int hh = 0; hh < h; hh++)
-			for (int i = 0; i < M; i++)
-				for (int j = 0; j < N; j++) {
-					double s = 0;
-					for (int k = 0; k < K; k++)
-						s += (double)a[(hh * M + i) * K + k] * b[k * lb->cols + hh * N + j];
-					y[i * l->cols + hh * N + j] = (float)(s * l->scale);
-				}
+			for (int i = 0; i < M; i++) {
+				for (int j = 0; j < N; j++)
+					acc[j] = 0;
+				for (int k = 0; k < K; k++)
+					axpy(acc, a[(hh * M + i) * K + k], b + k * lb->cols + hh * N, N);
+				for (int j = 0; j < N; j++)
+					y[i * l->cols + hh * N + j] = (float)(acc[j] * l->scale);
+			}
 	}
 }
 
@@ -74,15 +139,17 @@ const float *forward_run(struct mpqx_forward *f, const float *window)
 			memcpy(y, l->weight.data, sizeof(float) * (size_t)R * C);
 			break;
 		case MPQX_OP_LINEAR: {
+			/* y[r][o] = bias[o] + sum_i w[o][i] x[r][i], i ascending, in double */
 			int I = l->weight.cols;
-			for (int r = 0; r < R; r++)
-				for (int o = 0; o < C; o++) {
-					double s = l->bias.data[o];
-					const float *w = l->weight.data + (size_t)o * I;
-					for (int i = 0; i < I; i++)
-						s += (double)w[i] * x[r * I + i];
-					y[r * C + o] = (float)s;
-				}
+			double *acc = f->acc;
+			for (int r = 0; r < R; r++) {
+				for (int o = 0; o < C; o++)
+					acc[o] = l->bias.data[o];
+				for (int i = 0; i < I; i++)
+					axpy(acc, x[r * I + i], f->wt[li] + (size_t)i * C, C);
+				for (int o = 0; o < C; o++)
+					y[r * C + o] = (float)acc[o];
+			}
 			break;
 		}
 		case MPQX_OP_ADD: {
@@ -92,7 +159,7 @@ const float *forward_run(struct mpqx_forward *f, const float *window)
 			break;
 		}
 		case MPQX_OP_MATMUL:
-			matmul(m, l, f->act, y);
+			matmul(f, l, y);
 			break;
 		case MPQX_OP_SOFTMAX:
 			for (int r = 0; r < R; r++) {
