@@ -1,5 +1,7 @@
 /* Incremental integer evaluation of the test set: keeps every layer's integer outputs for all test
- * windows and recomputes only the layers whose inputs or settings changed. */
+ * windows and recomputes only the layers whose inputs or settings changed. When those caches exceed the
+ * memory budget (fref.h: MPQX_EVAL_MEMORY_MB), it streams the windows instead (chunked mode): same
+ * results, no per-window cache, every run recomputes every layer. */
 #ifndef MPQX_IEVAL_H
 #define MPQX_IEVAL_H
 
@@ -33,6 +35,17 @@ struct mpqx_eval_result {
 int ieval_new(const struct mpqx_model *m, const struct mpqx_dataset *d, const struct mpqx_fref *fref,
 	      int threads, struct mpqx_ieval **out, struct mpqx_err *err);
 
+/* As ieval_new, with the memory budget in bytes (ieval_new uses fref_memory_budget()): chunked mode when
+ * every layer's int16 outputs, plus fref's activations when it holds them, exceed it, or when fref
+ * dropped its activations for the budget (the float outputs are then recomputed window by window for the
+ * SQNR). */
+int ieval_new_budget(const struct mpqx_model *m, const struct mpqx_dataset *d, const struct mpqx_fref *fref,
+		     int threads, size_t budget, struct mpqx_ieval **out, struct mpqx_err *err);
+
+/* Whether e streams its windows (no per-window cache). Its runs then compute the SQNR (when fref is given)
+ * whatever ieval_set_sqnr says, since no outputs remain to compute it later. */
+bool ieval_chunked(const struct mpqx_ieval *e);
+
 void ieval_free(struct mpqx_ieval *e);
 
 /* Evaluates q. The first run computes every layer; later runs recompute the layers whose settings differ
@@ -53,7 +66,8 @@ int ieval_update_sqnr(struct mpqx_ieval *e, struct mpqx_eval_result *res);
  * layer's SQNR is current. */
 bool ieval_update_sqnr_until(struct mpqx_ieval *e, struct mpqx_eval_result *res, bool (*stop)(void *), void *arg);
 
-/* Integer outputs of layer l for test window w from the last run: rows*cols values, owned by e. */
+/* Integer outputs of layer l for test window w from the last run: rows*cols values, owned by e. In chunked
+ * mode only the output layer is kept: NULL for the others. */
 const int16_t *ieval_output(const struct mpqx_ieval *e, int layer, int window);
 
 /* Evaluates one window from scratch without touching any cache: out[l] must hold rows*cols values per

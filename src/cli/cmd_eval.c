@@ -11,28 +11,18 @@
 
 #include "cli.h"
 #include "mpqx/fileio.h"
-#include "mpqx/forward.h"
 #include "mpqx/ieval.h"
 
 static int eval_float(const struct mpqx_model *m, const struct mpqx_dataset *d, bool json)
 {
-	struct mpqx_forward f;
-	if (forward_init(&f, m)) {
-		cli_error("out of memory");
+	struct mpqx_err err = {0};
+	int n = d->windows[MPQX_TEST];
+	double mse, mae, pse;
+	if (fref_test(m, d, &mse, &mae, &pse, &err)) {
+		cli_error("%s", err.msg);
 		return CLI_FAIL;
 	}
-	int n = d->windows[MPQX_TEST];
-	double se = 0, ae = 0, pse = 0;
-	for (int i = 0; i < n; i++) {
-		const float *y = forward_run(&f, dataset_window(d, MPQX_TEST, i));
-		double t = dataset_target(d, MPQX_TEST, i);
-		double e = y[0] - t, p = dataset_persistence(d, MPQX_TEST, i) - t;
-		se += e * e;
-		ae += fabs(e);
-		pse += p * p;
-	}
-	forward_fini(&f);
-	double mse = se / n, rmse = sqrt(mse), mae = ae / n, unit = model_target_unit(m);
+	double rmse = sqrt(mse), unit = model_target_unit(m);
 	if (json) {
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "model", m->name);
@@ -44,7 +34,7 @@ static int eval_float(const struct mpqx_model *m, const struct mpqx_dataset *d, 
 		cJSON_AddNumberToObject(o, "mse_float", mse);
 		cJSON_AddNumberToObject(o, "rmse_denorm", rmse * unit);
 		cJSON_AddNumberToObject(o, "mae_denorm", mae * unit);
-		cJSON_AddNumberToObject(o, "mse_persistence", pse / n);
+		cJSON_AddNumberToObject(o, "mse_persistence", pse);
 		char *s = cJSON_Print(o);
 		puts(s);
 		free(s);
@@ -55,17 +45,38 @@ static int eval_float(const struct mpqx_model *m, const struct mpqx_dataset *d, 
 		printf("MSE          %.6g (normalised)\n", mse);
 		printf("RMSE         %.6g (normalised), %.4g in %s's unit\n", rmse, rmse * unit, m->data.target);
 		printf("MAE          %.6g (normalised), %.4g in %s's unit\n", mae, mae * unit, m->data.target);
-		printf("persistence  MSE %.6g (last observed value)\n", pse / n);
+		printf("persistence  MSE %.6g (last observed value)\n", pse);
 	}
 	return CLI_OK;
 }
 
-/* Writes every layer's integer test-set outputs and the calibration ranges for tools/qref.py. */
-static int dump(const char *dir, const struct mpqx_model *m, const struct mpqx_config *c,
-		const struct mpqx_fref *f, const struct mpqx_ieval *ev)
+/* Writes one window's outputs of a layer as little-endian int16. */
+static void put_i16(FILE *fp, const int16_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char b[2] = {(unsigned char)(v[i] & 0xff), (unsigned char)((uint16_t)v[i] >> 8)};
+		fwrite(b, 1, 2, fp);
+	}
+}
+
+/* Writes every layer's integer test-set outputs and the calibration ranges for tools/qref.py. Every layer's
+ * file is open at once and written window by window: an engine in chunked mode keeps no outputs, and each
+ * window is then recomputed alone (ieval_window gives the same values). */
+static int dump(const char *dir, const struct mpqx_model *m, const struct mpqx_dataset *d,
+		const struct mpqx_config *c, const struct mpqx_fref *f, const struct mpqx_qmodel *q,
+		const struct mpqx_ieval *ev)
 {
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
 		cli_error("%s: cannot create: %s", dir, strerror(errno));
+		return CLI_FAIL;
+	}
+	int L = m->n_layers;
+	FILE **fps = calloc((size_t)L, sizeof *fps);
+	int16_t **win = calloc((size_t)L, sizeof *win);
+	if (!fps || !win) {
+		free(fps);
+		free(win);
+		cli_error("out of memory");
 		return CLI_FAIL;
 	}
 	cJSON *o = cJSON_CreateObject();
@@ -75,7 +86,7 @@ static int dump(const char *dir, const struct mpqx_model *m, const struct mpqx_c
 	cJSON_AddNumberToObject(o, "windows", f->windows);
 	cJSON *arr = cJSON_AddArrayToObject(o, "layers");
 	int rc = CLI_OK;
-	for (int l = 0; l < m->n_layers && !rc; l++) {
+	for (int l = 0; l < L && !rc; l++) {
 		const struct mpqx_layer *ly = &m->layers[l];
 		char name[300], path[4400], num[64];
 		snprintf(name, sizeof name, "%03d_%s.i16", l, ly->name);
@@ -93,25 +104,35 @@ static int dump(const char *dir, const struct mpqx_model *m, const struct mpqx_c
 		cJSON_AddStringToObject(e, "file", name);
 		cJSON_AddItemToArray(arr, e);
 		snprintf(path, sizeof path, "%s/%s", dir, name);
-		FILE *fp = fopen(path, "wb");
-		if (!fp) {
+		if (!(fps[l] = fopen(path, "wb"))) {
 			cli_error("%s: cannot create: %s", path, strerror(errno));
 			rc = CLI_FAIL;
-			break;
 		}
-		size_t n = (size_t)ly->rows * ly->cols;
-		for (int w = 0; w < f->windows; w++) {
-			const int16_t *v = ieval_output(ev, l, w);
-			for (size_t i = 0; i < n; i++) {
-				unsigned char b[2] = {(unsigned char)(v[i] & 0xff), (unsigned char)((uint16_t)v[i] >> 8)};
-				fwrite(b, 1, 2, fp);
-			}
-		}
-		if (fclose(fp) != 0) {
-			cli_error("%s: write failed", path);
+		if (!rc && ieval_chunked(ev) &&
+		    !(win[l] = malloc(sizeof(int16_t) * (size_t)ly->rows * ly->cols))) {
+			cli_error("out of memory");
 			rc = CLI_FAIL;
 		}
 	}
+	for (int w = 0; w < f->windows && !rc; w++) {
+		if (ieval_chunked(ev) && ieval_window(q, dataset_window(d, MPQX_TEST, w), win, NULL)) {
+			cli_error("out of memory");
+			rc = CLI_FAIL;
+			break;
+		}
+		for (int l = 0; l < L; l++)
+			put_i16(fps[l], ieval_chunked(ev) ? win[l] : ieval_output(ev, l, w),
+				(size_t)m->layers[l].rows * m->layers[l].cols);
+	}
+	for (int l = 0; l < L; l++) {
+		if (fps[l] && fclose(fps[l]) != 0 && !rc) {
+			cli_error("%s/%03d_%s.i16: write failed", dir, l, m->layers[l].name);
+			rc = CLI_FAIL;
+		}
+		free(win[l]);
+	}
+	free(fps);
+	free(win);
 	char *s = cJSON_Print(o);
 	cJSON_Delete(o);
 	char path[4400];
@@ -140,7 +161,7 @@ static int eval_int(const struct mpqx_model *m, const struct mpqx_dataset *d, co
 	if (fref_run(m, d, true, &f, &err) || quant_build(m, f, &c, &q, &err) ||
 	    ieval_new(m, d, f, 0, &ev, &err) || ieval_run(ev, q, &c, true, &r, &err))
 		goto fail;
-	if (dump_dir && dump(dump_dir, m, &c, f, ev))
+	if (dump_dir && dump(dump_dir, m, d, &c, f, q, ev))
 		goto out;
 	if (json) {
 		cJSON *o = cJSON_CreateObject();

@@ -1,7 +1,9 @@
 /* Float reference: calibration min/max and test-set activations, spread over the cores. */
 #include "mpqx/fref.h"
 
+#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,8 +123,43 @@ static int run_split(const struct mpqx_model *m, const struct mpqx_dataset *d, s
 	return rc;
 }
 
+size_t fref_memory_budget(void)
+{
+	const char *v = getenv("MPQX_EVAL_MEMORY_MB");
+	if (v && *v) {
+		char *end;
+		errno = 0;
+		unsigned long long mb = strtoull(v, &end, 10);
+		if (!errno && *end == '\0' && mb > 0 && *v != '-' && mb <= SIZE_MAX / (1024 * 1024))
+			return (size_t)mb * 1024 * 1024;
+	}
+	return (size_t)MPQX_EVAL_MEMORY_MB * 1024 * 1024;
+}
+
+size_t fref_cache_bytes(const struct mpqx_model *m, int windows)
+{
+	const size_t per = sizeof(float) + sizeof(int16_t);
+	size_t total = 0;
+	for (int l = 0; l < m->n_layers; l++) {
+		size_t n = (size_t)m->layers[l].rows * (size_t)m->layers[l].cols;
+		if (windows > 0 && n > SIZE_MAX / per / (size_t)windows)
+			return SIZE_MAX;
+		n *= per * (size_t)(windows > 0 ? windows : 0);
+		if (total > SIZE_MAX - n)
+			return SIZE_MAX;
+		total += n;
+	}
+	return total;
+}
+
 int fref_run(const struct mpqx_model *m, const struct mpqx_dataset *d, bool keep_act, struct mpqx_fref **out,
 	     struct mpqx_err *err)
+{
+	return fref_run_budget(m, d, keep_act, fref_memory_budget(), out, err);
+}
+
+int fref_run_budget(const struct mpqx_model *m, const struct mpqx_dataset *d, bool keep_act, size_t budget,
+		    struct mpqx_fref **out, struct mpqx_err *err)
 {
 	*out = NULL;
 	struct mpqx_fref *f = calloc(1, sizeof *f);
@@ -138,7 +175,8 @@ int fref_run(const struct mpqx_model *m, const struct mpqx_dataset *d, bool keep
 		f->lo[l] = INFINITY;
 		f->hi[l] = -INFINITY;
 	}
-	if (!rc && keep_act) {
+	f->act_wanted = keep_act;
+	if (!rc && keep_act && fref_cache_bytes(m, f->windows) <= budget) {
 		f->act = calloc((size_t)m->n_layers, sizeof *f->act);
 		rc = f->act ? MPQX_OK : MPQX_ENOMEM;
 		for (int l = 0; !rc && l < m->n_layers; l++) {
@@ -188,4 +226,72 @@ void fref_free(struct mpqx_fref *f)
 	free(f->hi);
 	free(f->pred);
 	free(f);
+}
+
+/* fref_test: per-window errors, summed afterwards in window order. */
+struct tjob {
+	const struct mpqx_model *m;
+	const struct mpqx_dataset *d;
+	int first, last;
+	double *e, *p; /* [windows]: forecast and persistence errors */
+	int rc;
+};
+
+static void *test_work(void *arg)
+{
+	struct tjob *j = arg;
+	struct mpqx_forward fw;
+	if (forward_init(&fw, j->m)) {
+		j->rc = MPQX_ENOMEM;
+		return NULL;
+	}
+	for (int w = j->first; w < j->last; w++) {
+		const float *y = forward_run(&fw, dataset_window(j->d, MPQX_TEST, w));
+		double t = dataset_target(j->d, MPQX_TEST, w);
+		j->e[w] = y[0] - t;
+		j->p[w] = dataset_persistence(j->d, MPQX_TEST, w) - t;
+	}
+	forward_fini(&fw);
+	return NULL;
+}
+
+int fref_test(const struct mpqx_model *m, const struct mpqx_dataset *d, double *mse, double *mae,
+	      double *mse_persistence, struct mpqx_err *err)
+{
+	int n = d->windows[MPQX_TEST], nt = cores();
+	if (nt > n)
+		nt = n > 0 ? n : 1;
+	double *e = malloc(sizeof *e * (size_t)n + 1), *p = malloc(sizeof *p * (size_t)n + 1);
+	struct tjob jobs[MAX_THREADS];
+	pthread_t th[MAX_THREADS];
+	bool started[MAX_THREADS] = {false};
+	int rc = e && p ? MPQX_OK : MPQX_ENOMEM;
+	for (int t = 0; t < nt; t++)
+		jobs[t] = (struct tjob){m, d, (int)((long)n * t / nt), (int)((long)n * (t + 1) / nt), e, p, 0};
+	for (int t = 1; !rc && t < nt; t++)
+		started[t] = pthread_create(&th[t], NULL, test_work, &jobs[t]) == 0;
+	if (!rc)
+		test_work(&jobs[0]);
+	for (int t = 1; !rc && t < nt; t++) {
+		if (started[t])
+			pthread_join(th[t], NULL);
+		else
+			test_work(&jobs[t]);
+	}
+	for (int t = 0; !rc && t < nt; t++)
+		rc = jobs[t].rc;
+	double se = 0, ae = 0, pse = 0;
+	for (int w = 0; !rc && w < n; w++) {
+		se += e[w] * e[w];
+		ae += fabs(e[w]);
+		pse += p[w] * p[w];
+	}
+	free(e);
+	free(p);
+	if (rc)
+		return err_set(err, rc, "out of memory for the float evaluation of %s", m->path);
+	*mse = se / n;
+	*mae = ae / n;
+	*mse_persistence = pse / n;
+	return MPQX_OK;
 }
