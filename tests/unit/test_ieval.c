@@ -3,12 +3,14 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "mpqx/forward.h"
 #include "mpqx/ieval.h"
 
 #ifndef SAMPLE_DIR
@@ -266,11 +268,206 @@ static void test_incremental(void **state)
 	config_fini(&c);
 }
 
+static void same_result(const struct mpqx_model *m, const struct mpqx_eval_result *a,
+			const struct mpqx_eval_result *b, const char *what)
+{
+	if (!(a->windows == b->windows && a->mse == b->mse && a->mae == b->mae && a->rmse == b->rmse &&
+	      a->rmse_denorm == b->rmse_denorm && a->mse_float == b->mse_float))
+		fail_msg("%s: MSE %.17g against %.17g, MAE %.17g against %.17g", what, a->mse, b->mse, a->mae, b->mae);
+	for (int l = 0; l < m->n_layers; l++) {
+		if (a->layers[l].clipped != b->layers[l].clipped)
+			fail_msg("%s: layer %s clamps %ld against %ld", what, m->layers[l].name, a->layers[l].clipped,
+				 b->layers[l].clipped);
+		if (isnan(a->layers[l].sqnr_db) || a->layers[l].sqnr_db != b->layers[l].sqnr_db)
+			fail_msg("%s: layer %s SQNR %.17g against %.17g", what, m->layers[l].name, a->layers[l].sqnr_db,
+				 b->layers[l].sqnr_db);
+	}
+}
+
+/* Over the memory budget the engine streams the windows (chunked mode): the same MSE, clamp counts,
+ * per-layer SQNR and forecasts as the cached mode, after changes too (a chunked run recomputes every
+ * layer), with the float reference taken from fref or recomputed window by window when fref dropped it. */
+static void test_chunked(void **state)
+{
+	struct fixture *fx = *state;
+	const struct mpqx_model *m = fx->m;
+	struct mpqx_err err = {0};
+	struct mpqx_fref *fa = NULL, *fn = NULL;
+	assert_int_equal(fref_run_budget(m, fx->d, true, SIZE_MAX, &fa, &err), 0);
+	assert_non_null(fa->act);
+	assert_int_equal(fref_run_budget(m, fx->d, true, 1, &fn, &err), 0);
+	assert_null(fn->act);
+	assert_true(fn->act_wanted);
+	assert_true(fa->mse == fn->mse);
+	assert_memory_equal(fa->lo, fn->lo, sizeof *fa->lo * (size_t)m->n_layers);
+	assert_memory_equal(fa->hi, fn->hi, sizeof *fa->hi * (size_t)m->n_layers);
+
+	struct mpqx_ieval *cached = NULL, *chunk_act = NULL, *chunk_float = NULL;
+	assert_int_equal(ieval_new_budget(m, fx->d, fa, 2, SIZE_MAX, &cached, &err), 0);
+	assert_int_equal(ieval_new_budget(m, fx->d, fa, 2, 1, &chunk_act, &err), 0);
+	assert_int_equal(ieval_new(m, fx->d, fn, 2, &chunk_float, &err), 0);
+	assert_false(ieval_chunked(cached));
+	assert_true(ieval_chunked(chunk_act));
+	assert_true(ieval_chunked(chunk_float));
+
+	struct mpqx_config c;
+	assert_int_equal(config_init(&c, m, 8), 0);
+	int out = m->output;
+	size_t no = (size_t)m->layers[out].rows * m->layers[out].cols;
+	for (int step = 0; step < 4; step++) {
+		if (step > 0) {
+			int l = (step * 5) % c.n_layers;
+			c.layers[l].a_bits = 4 + 3 * step;
+			c.layers[l].w_bits = 12 - 2 * step;
+		}
+		/* step 2: the MSE first, the SQNR after (as the explorer does) */
+		bool late = step == 2;
+		ieval_set_sqnr(cached, !late);
+		ieval_set_sqnr(chunk_act, !late);
+		ieval_set_sqnr(chunk_float, !late);
+		struct mpqx_qmodel *q = NULL;
+		struct mpqx_eval_result r0, r1, r2;
+		assert_int_equal(quant_build(m, fa, &c, &q, &err), 0);
+		assert_int_equal(ieval_run(cached, q, &c, false, &r0, &err), 0);
+		if (late)
+			assert_int_equal(ieval_update_sqnr(cached, &r0), 0);
+		assert_int_equal(ieval_run(chunk_act, q, &c, false, &r1, &err), 0);
+		assert_int_equal(ieval_run(chunk_float, q, &c, false, &r2, &err), 0);
+		assert_int_equal(r1.recomputed, m->n_layers);
+		assert_int_equal(r2.recomputed, m->n_layers);
+		assert_true(r1.macs == r2.macs);
+		same_result(m, &r1, &r0, "chunked with fref's activations");
+		same_result(m, &r2, &r0, "chunked, float recomputed");
+		for (int w = 0; w < r0.windows; w++) {
+			assert_memory_equal(ieval_output(chunk_act, out, w), ieval_output(cached, out, w), no * sizeof(int16_t));
+			assert_memory_equal(ieval_output(chunk_float, out, w), ieval_output(cached, out, w), no * sizeof(int16_t));
+		}
+		assert_null(ieval_output(chunk_float, 0, 0)); /* no cache of the other layers */
+		quant_free(q);
+	}
+	config_fini(&c);
+	ieval_free(cached);
+	ieval_free(chunk_act);
+	ieval_free(chunk_float);
+	fref_free(fa);
+	fref_free(fn);
+}
+
+/* The budget: MPQX_EVAL_MEMORY_MB in MiB when it is a positive number, else the default; the cache size;
+ * the sample under the default budget stays cached. */
+static void test_budget(void **state)
+{
+	struct fixture *fx = *state;
+	const size_t mib = 1024 * 1024, def = (size_t)MPQX_EVAL_MEMORY_MB * mib;
+	const char *old = getenv("MPQX_EVAL_MEMORY_MB");
+	char *keep = old ? strdup(old) : NULL;
+	setenv("MPQX_EVAL_MEMORY_MB", "3", 1);
+	assert_true(fref_memory_budget() == 3 * mib);
+	const char *bad[] = {"", "0", "-5", "12x", "abc", "99999999999999999999999"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		setenv("MPQX_EVAL_MEMORY_MB", bad[i], 1);
+		assert_true(fref_memory_budget() == def);
+	}
+	unsetenv("MPQX_EVAL_MEMORY_MB");
+	assert_true(fref_memory_budget() == def);
+	size_t per = 0;
+	for (int l = 0; l < fx->m->n_layers; l++)
+		per += (size_t)fx->m->layers[l].rows * fx->m->layers[l].cols * (sizeof(float) + sizeof(int16_t));
+	assert_true(fref_cache_bytes(fx->m, 1) == per);
+	assert_true(fref_cache_bytes(fx->m, 10) == 10 * per);
+	assert_true(fref_cache_bytes(fx->m, 0) == 0);
+	struct mpqx_err err = {0};
+	struct mpqx_ieval *ev = NULL;
+	assert_int_equal(ieval_new(fx->m, fx->d, fx->f, 2, &ev, &err), 0);
+	assert_false(ieval_chunked(ev));
+	ieval_free(ev);
+	/* a budget just below the int16 outputs alone (fref keeps no activations here) streams */
+	assert_int_equal(ieval_new_budget(fx->m, fx->d, fx->f, 2, per / 3 * (size_t)fx->d->windows[MPQX_TEST] - 1, &ev,
+					  &err),
+			 0);
+	assert_true(ieval_chunked(ev));
+	ieval_free(ev);
+	assert_int_equal(ieval_new_budget(fx->m, fx->d, fx->f, 2, per / 3 * (size_t)fx->d->windows[MPQX_TEST], &ev, &err),
+			 0);
+	assert_false(ieval_chunked(ev));
+	ieval_free(ev);
+	if (keep) {
+		setenv("MPQX_EVAL_MEMORY_MB", keep, 1);
+		free(keep);
+	}
+}
+
+/* The float forward (its loops run over outputs) against plain dot products, bit for bit, on the linear
+ * and matmul layers of a few windows; fref_test against a plain window-order sum. */
+static void test_forward_plain(void **state)
+{
+	struct fixture *fx = *state;
+	const struct mpqx_model *m = fx->m;
+	struct mpqx_forward fw;
+	assert_int_equal(forward_init(&fw, m), 0);
+	long checked = 0;
+	for (int w = 0; w < fx->d->windows[MPQX_TEST]; w += 97) {
+		forward_run(&fw, dataset_window(fx->d, MPQX_TEST, w));
+		for (int li = 0; li < m->n_layers; li++) {
+			const struct mpqx_layer *l = &m->layers[li];
+			const float *y = fw.act[li];
+			if (l->op == MPQX_OP_LINEAR) {
+				const float *x = fw.act[l->inputs[0]];
+				int I = l->weight.cols;
+				for (int r = 0; r < l->rows; r++)
+					for (int o = 0; o < l->cols; o++) {
+						double s = l->bias.data[o];
+						for (int i = 0; i < I; i++)
+							s += (double)l->weight.data[(size_t)o * I + i] * x[r * I + i];
+						assert_true((float)s == y[r * l->cols + o]);
+						checked++;
+					}
+			} else if (l->op == MPQX_OP_MATMUL) {
+				const struct mpqx_layer *la = &m->layers[l->inputs[0]], *lb = &m->layers[l->inputs[1]];
+				const float *a = fw.act[l->inputs[0]], *b = fw.act[l->inputs[1]];
+				int h = l->heads;
+				for (int r = 0; r < l->rows; r++)
+					for (int c = 0; c < l->cols; c++) {
+						double s = 0;
+						if (l->transpose_b) {
+							int M = la->rows, K = la->cols / h, hh = r / M, i = r % M;
+							for (int k = 0; k < K; k++)
+								s += (double)a[i * la->cols + hh * K + k] * b[c * lb->cols + hh * K + k];
+						} else {
+							int M = la->rows / h, K = la->cols, N = lb->cols / h, hh = c / N, n = c % N;
+							for (int k = 0; k < K; k++)
+								s += (double)a[(hh * M + r) * K + k] * b[k * lb->cols + hh * N + n];
+						}
+						assert_true((float)(s * l->scale) == y[r * l->cols + c]);
+						checked++;
+					}
+			}
+		}
+	}
+	assert_true(checked > 0);
+	double se = 0, ae = 0, pse = 0;
+	int n = fx->d->windows[MPQX_TEST];
+	for (int w = 0; w < n; w++) {
+		const float *y = forward_run(&fw, dataset_window(fx->d, MPQX_TEST, w));
+		double t = dataset_target(fx->d, MPQX_TEST, w);
+		double e = y[0] - t, p = dataset_persistence(fx->d, MPQX_TEST, w) - t;
+		se += e * e;
+		ae += fabs(e);
+		pse += p * p;
+	}
+	forward_fini(&fw);
+	struct mpqx_err err = {0};
+	double mse, mae, mp;
+	assert_int_equal(fref_test(m, fx->d, &mse, &mae, &mp, &err), 0);
+	assert_true(mse == se / n && mae == ae / n && mp == pse / n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uniform8),  cmocka_unit_test(test_uniform4),  cmocka_unit_test(test_uniform2),
 		cmocka_unit_test(test_uniform16), cmocka_unit_test(test_mixed),     cmocka_unit_test(test_incremental),
+		cmocka_unit_test(test_chunked),   cmocka_unit_test(test_budget),    cmocka_unit_test(test_forward_plain),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
