@@ -166,7 +166,8 @@ static void check(struct fixture *fx, struct mpqx_config *c, int stride)
 	struct mpqx_ieval *ev = NULL;
 	struct mpqx_eval_result r;
 	assert_int_equal(quant_build(fx->m, fx->f, c, &q, &err), 0);
-	assert_int_equal(ieval_new(fx->m, fx->d, fx->f, 2, &ev, &err), 0);
+	/* the cached mode whatever MPQX_EVAL_MEMORY_MB says: every layer's outputs are compared */
+	assert_int_equal(ieval_new_budget(fx->m, fx->d, fx->f, 2, SIZE_MAX, &ev, &err), 0);
 	assert_int_equal(ieval_run(ev, q, c, true, &r, &err), 0);
 	int L = fx->m->n_layers;
 	int64_t **y = calloc((size_t)L, sizeof *y);
@@ -241,8 +242,8 @@ static void test_incremental(void **state)
 	struct mpqx_config c;
 	assert_int_equal(config_init(&c, fx->m, 8), 0);
 	struct mpqx_ieval *inc = NULL, *full = NULL;
-	assert_int_equal(ieval_new(fx->m, fx->d, fx->f, 2, &inc, &err), 0);
-	assert_int_equal(ieval_new(fx->m, fx->d, fx->f, 1, &full, &err), 0);
+	assert_int_equal(ieval_new_budget(fx->m, fx->d, fx->f, 2, SIZE_MAX, &inc, &err), 0);
+	assert_int_equal(ieval_new_budget(fx->m, fx->d, fx->f, 1, SIZE_MAX, &full, &err), 0);
 	struct mpqx_eval_result r1, r2;
 	for (int step = 0; step < 6; step++) {
 		int l = (step * 7) % c.n_layers;
@@ -378,6 +379,7 @@ static void test_budget(void **state)
 	assert_true(fref_cache_bytes(fx->m, 0) == 0);
 	struct mpqx_err err = {0};
 	struct mpqx_ieval *ev = NULL;
+	unsetenv("MPQX_EVAL_MEMORY_MB");
 	assert_int_equal(ieval_new(fx->m, fx->d, fx->f, 2, &ev, &err), 0);
 	assert_false(ieval_chunked(ev));
 	ieval_free(ev);
