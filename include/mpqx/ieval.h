@@ -30,8 +30,9 @@ struct mpqx_eval_result {
 	long macs;                       /* multiply-accumulates done by the last run */
 };
 
-/* Creates an engine over the test windows of d. fref supplies the float outputs for SQNR (its act may be
- * NULL: SQNR is then not computed). threads 0 means one per core. The caller owns *out. */
+/* Creates an engine over the test windows of d. fref supplies the float outputs for SQNR (fref or its act
+ * may be NULL: SQNR is then not computed, unless fref->act_wanted says the budget dropped them, in which
+ * case the engine recomputes them). threads 0 means one per core. The caller owns *out. */
 int ieval_new(const struct mpqx_model *m, const struct mpqx_dataset *d, const struct mpqx_fref *fref,
 	      int threads, struct mpqx_ieval **out, struct mpqx_err *err);
 
