@@ -10,11 +10,19 @@ storage from (block, distributed/logic, auto), from the seed; use different seed
 and for the test set. The configurations are written to CACHE/configs/. --summary prints one line per
 design (total LUT, LUTRAM, FF errors and whether BRAM18/DSP were exact) and the median and worst
 absolute LUT and FF errors.
+
+    tools/synth_sweep.py --records TAG [--cache DIR] [--mpqx PATH] [--summary] [--table]
+
+takes every design cached with tag TAG instead (its model and configuration as recorded, any model),
+re-estimated with the current build and coefficients, without synthesis: the summary over a whole
+held-out set. Designs whose RTL is identical (e.g. `auto` resolving to what another configuration sets)
+are one record.
 """
 import argparse
 import json
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -40,7 +48,7 @@ def write(path, layers, defaults):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("model")
+    ap.add_argument("model", nargs="?")
     ap.add_argument("--uniform", default="")
     ap.add_argument("--buffers", default="auto")
     ap.add_argument("--random", type=int, default=0)
@@ -52,9 +60,17 @@ def main():
     ap.add_argument("--summary", action="store_true")
     ap.add_argument("--no-synth", action="store_true", help="only designs already synthesized (cached)")
     ap.add_argument("--table", action="store_true", help="a markdown table of totals and verdicts, estimate and Yosys")
+    ap.add_argument("--records", metavar="TAG", help="every cached design with this tag, any model (implies --no-synth)")
     a = ap.parse_args()
+    if (a.model is None) == (a.records is None):
+        ap.error("give a model or --records TAG")
 
     cache = synth_check.cache_dir(a.cache)
+    if a.records is not None:
+        runs = cached_runs(cache, a.records)
+        if not runs:
+            sys.exit(f"synth_sweep: no record tagged '{a.records}' in {cache}")
+        return sweep(a, cache, runs, a.records, True)
     cdir = os.path.join(cache, "configs")
     os.makedirs(cdir, exist_ok=True)
     name = os.path.basename(os.path.normpath(a.model))
@@ -71,14 +87,29 @@ def main():
                       "rom": rng.choice(["block", "logic", "auto"])} for n in names}
         d = {"w_bits": 8, "a_bits": 8, "buffer": "auto", "rom": "auto"}
         configs.append(write(os.path.join(cdir, f"{name}-r{a.seed}-{i}.json"), layers, d))
+    return sweep(a, cache, [(a.model, c) for c in configs], a.tag, a.no_synth)
 
+
+def cached_runs(cache, tag):
+    """(model, config) of every cached synth_check record with this tag, sorted by model and config."""
+    runs = []
+    for f in os.listdir(cache):
+        if f.endswith(f"-{tag}.run.json"):
+            with open(os.path.join(cache, f)) as fp:
+                r = json.load(fp)
+            if r.get("tag") == tag and r.get("config"):
+                runs.append((r["model"], r["config"]))
+    return sorted(runs, key=lambda mc: (os.path.basename(mc[0]), os.path.basename(mc[1])))
+
+
+def sweep(a, cache, runs, tag, no_synth):
     results = []
-    for c in configs:
-        cmd = [sys.executable, os.path.join(HERE, "synth_check.py"), a.model, "-c", c, "--json",
-               "--mpqx", a.mpqx, "--cache", cache, "--tag", a.tag]
+    for model, c in runs:
+        cmd = [sys.executable, os.path.join(HERE, "synth_check.py"), model, "-c", c, "--json",
+               "--mpqx", a.mpqx, "--cache", cache, "--tag", tag]
         if a.costs:
             cmd += ["--costs", a.costs]
-        if a.no_synth:
+        if no_synth:
             cmd += ["--no-synth"]
         p = subprocess.run(cmd, capture_output=True, text=True)
         if p.returncode == 3:
@@ -95,7 +126,7 @@ def main():
               f"BRAM18/DSP exact: {'yes' if r['bram_dsp_exact'] else 'NO'}  fits: estimate "
               f"{'yes' if fi['estimate'] else 'no'}, Yosys {'yes' if fi['synth'] else 'no'}", flush=True)
     if a.table and results:
-        print("\n| config | | LUT | LUTRAM | FF | BRAM18 | DSP | fits? (limiting) |")
+        print("\n| config | | logic LUT (LUT use: logic + memory) | LUTRAM | FF | BRAM18 | DSP | fits? (limiting) |")
         print("|---|---|---|---|---|---|---|---|")
         for name, r in results:
             fi = r["fits"]
@@ -103,8 +134,7 @@ def main():
                                       ("Yosys", "synth", fi["synth"], fi["limiting_synth"])):
                 t = r["total"][key]
                 u = fi["utilisation_" + key]
-                cells = " | ".join(f"{t[k]}" + (f" ({100 * u[k]:.0f}%)" if k in ("lutram", "bram18", "dsp") else "")
-                                   for k in ("lut", "lutram", "ff", "bram18", "dsp"))
+                cells = " | ".join(f"{t[k]} ({100 * u[k]:.0f}%)" for k in ("lut", "lutram", "ff", "bram18", "dsp"))
                 print(f"| {name.replace('.json', '') if who == 'estimate' else ''} | {who} | {cells} | "
                       f"{'**yes**' if fit else 'no'} ({lim} {100 * u[lim]:.0f}%) |")
     if a.summary and results:
@@ -113,8 +143,9 @@ def main():
                  if r["total"]["synth"][res] or r["total"]["estimate"][res]]
             if v:
                 print(f"{res}: median |error| {statistics.median(v):.2f}%, worst {max(v):.2f}% over {len(v)}")
+        nrand = sum(1 for name, _ in results if re.search(r"-r\d+-\d+\.json$", name))
         print(f"BRAM18 and DSP exact per layer in {sum(r['bram_dsp_exact'] for _, r in results)}"
-              f"/{len(results)} designs")
+              f"/{len(results)} designs ({nrand} random mixed)")
         for res in ("lut", "ff"):
             v = sorted(abs(100.0 * (l["est"][res] - l["synth"][res]) / l["synth"][res])
                        for _, r in results for l in r["layers"] if l["synth"][res] >= 20)
