@@ -205,11 +205,29 @@ __attribute__((target("avx2"))) static void gemm_pairs_avx2(const int16_t *x, co
 }
 #endif
 
+/* Whether the CPU has AVX2: set once by cpu_init(), which every entry point calls before it starts any
+ * evaluation thread (pthread_once), so the threads read it without a race. */
+#ifdef HAVE_X86
+static int cpu_avx2;
+static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
+
+static void cpu_probe(void)
+{
+	cpu_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+}
+#endif
+
+static void cpu_init(void)
+{
+#ifdef HAVE_X86
+	pthread_once(&cpu_once, cpu_probe);
+#endif
+}
+
 static void gemm_pairs(const int16_t *x, const int16_t *bp, int R, int Kp, int Np, int32_t *acc)
 {
 #ifdef HAVE_X86
-	/* A read of what libgcc's start-up filled in: cheap, and no lazily written static shared by threads. */
-	int avx2 = __builtin_cpu_supports("avx2");
+	int avx2 = cpu_avx2;
 	if (avx2) {
 		gemm_pairs_avx2(x, bp, R, Kp, Np, acc);
 		return;
@@ -293,8 +311,7 @@ __attribute__((target("avx2,popcnt"))) static long requant32_avx2(const int32_t 
 static long requant32(const int32_t *acc, int cnt, int64_t m, int sh, int z, int bits, int16_t *y)
 {
 #ifdef HAVE_X86
-	/* A read of what libgcc's start-up filled in: cheap, and no lazily written static shared by threads. */
-	int avx2 = __builtin_cpu_supports("avx2");
+	int avx2 = cpu_avx2;
 	if (avx2 && m > 0 && m < ((int64_t)1 << 32) && sh < 63)
 		return requant32_avx2(acc, cnt, m, sh, z, bits, y);
 #endif
@@ -639,6 +656,7 @@ static bool over_budget(const struct mpqx_model *m, int windows, const struct mp
 int ieval_new_budget(const struct mpqx_model *m, const struct mpqx_dataset *d, const struct mpqx_fref *fref,
 		     int threads, size_t budget, struct mpqx_ieval **out, struct mpqx_err *err)
 {
+	cpu_init();
 	*out = NULL;
 	struct mpqx_ieval *e = calloc(1, sizeof *e);
 	if (!e)
@@ -779,6 +797,7 @@ static int job_buffers(struct job *j)
 int ieval_run(struct mpqx_ieval *e, const struct mpqx_qmodel *q, const struct mpqx_config *c, bool force_all,
 	      struct mpqx_eval_result *res, struct mpqx_err *err)
 {
+	cpu_init();
 	const struct mpqx_model *m = e->m;
 	int L = m->n_layers;
 	long n_dirty = 0;
@@ -891,6 +910,7 @@ bool ieval_chunked(const struct mpqx_ieval *e)
 
 int ieval_window(const struct mpqx_qmodel *q, const float *window, int16_t **out, long *clipped)
 {
+	cpu_init();
 	const struct mpqx_model *m = q->m;
 	int L = m->n_layers;
 	struct mpqx_ieval e = {0};
