@@ -62,7 +62,7 @@ void ieval_set_sqnr(struct mpqx_ieval *e, bool on);
  * when res is not NULL. */
 int ieval_update_sqnr(struct mpqx_ieval *e, struct mpqx_eval_result *res);
 
-/* As ieval_update_sqnr, but asks stop(arg) before each layer and returns false, with the layers done so
+/* As ieval_update_sqnr, but asks stop(arg) before each layer (and every 128 windows) and returns false, with the layers done so
  * far kept, when it says true (an interface drops the SQNR when a newer change is waiting); true when every
  * layer's SQNR is current. */
 bool ieval_update_sqnr_until(struct mpqx_ieval *e, struct mpqx_eval_result *res, bool (*stop)(void *), void *arg);

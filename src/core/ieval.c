@@ -988,6 +988,8 @@ bool ieval_update_sqnr_until(struct mpqx_ieval *e, struct mpqx_eval_result *res,
 		int z = e->last_z[li];
 		size_t n = e->size[li];
 		for (int w = 0; w < e->windows; w++) {
+			if (stop && (w & 127) == 127 && stop(arg))
+				return false; /* this layer stays invalid */
 			struct lstat ls = {0, 0, 0};
 			sqnr_sums(e->f->act[li] + (size_t)w * n, e->out[li] + (size_t)w * n, n, s, z, &ls);
 			sig += ls.sig;
