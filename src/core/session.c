@@ -125,6 +125,7 @@ static void *worker_main(void *arg)
 			rc = evaluate(s, p->job_q, &p->job_cfg, false, &res, stats, p->w_pred, &ms, &err);
 
 		pthread_mutex_lock(&p->mu);
+		bool published = false;
 		p->r_err = err;
 		if (!rc && config_copy(&p->r_cfg, &p->job_cfg) == MPQX_OK) {
 			p->r_res = res;
@@ -135,6 +136,7 @@ static void *worker_main(void *arg)
 			p->w_pred = t;
 			p->r_ms = ms;
 			p->r_id = ++p->run_id;
+			published = true;
 		} else if (!rc) {
 			err_set(&p->r_err, MPQX_ENOMEM, "out of memory evaluating %s", s->model->path);
 		}
@@ -146,7 +148,7 @@ static void *worker_main(void *arg)
 		pthread_cond_broadcast(&p->done);
 
 		/* The MSE is out; now the SQNR of the layers this run recomputed, dropped for a newer change. */
-		if (!rc && !p->queued && !p->stop && p->r_id == p->run_id) {
+		if (published && !p->queued && !p->stop) {
 			long id = p->r_id;
 			p->sq_busy = true;
 			atomic_store(&p->sq_abort, false);
@@ -310,12 +312,8 @@ static void quiesce(struct mpqx_session *s)
 	struct mpqx_session_priv *p = s->priv;
 	if (!p->async)
 		return;
-	pthread_mutex_lock(&p->mu);
 	atomic_store(&p->sq_abort, true);
-	while (p->queued || p->busy || p->sq_busy)
-		pthread_cond_wait(&p->done, &p->mu);
-	pthread_mutex_unlock(&p->mu);
-	session_poll(s);
+	session_wait_sqnr(s);
 }
 
 int session_apply(struct mpqx_session *s, const struct mpqx_config *c, struct mpqx_err *err)
