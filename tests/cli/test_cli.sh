@@ -4,28 +4,12 @@
 set -u
 mpqx=$1
 src=$2
+. "$src/tests/tap.sh"
 tiny=$src/tests/data/tiny
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-n=0
-fails=0
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
 
 # expect STATUS PATTERN DESCRIPTION -- ARGS...: runs mpqx, checks exit status and that stdout+stderr match
-expect() {
-	local want=$1 pat=$2 desc=$3
-	shift 4
-	local out status
-	out=$("$mpqx" "$@" 2>&1)
-	status=$?
-	if [ "$status" -eq "$want" ] && printf '%s' "$out" | grep -qE -- "$pat"; then
-		ok "$desc"
-	else
-		not_ok "$desc" "status $status (want $want)" "output: $(printf '%s' "$out" | head -c 400)"
-	fi
-}
 
 expect 0 '^usage: mpqx' "--help exits 0 with usage" -- --help
 expect 0 '^mpqx [0-9]+\.[0-9]+' "--version" -- --version

@@ -7,14 +7,11 @@
 set -u
 mpqx=$(realpath "$1")
 src=$(realpath "$2")
+. "$src/tests/tap.sh"
 tiny=$src/tests/data/tiny
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mpqx-kill.XXXXXX")
 pids=()
 trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
-n=0
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
 
 # wait_tmp FILE PID: waits (up to 60 s) for FILE.tmp.* to exist with some bytes while PID still runs
 wait_tmp() {

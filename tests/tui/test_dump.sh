@@ -5,20 +5,16 @@
 set -u
 mpqx=$1
 src=$2
+. "$src/tests/tap.sh"
 # The tiny test model (every op, a few windows) keeps the expected screens small and independent of the
 # bundled samples' retraining; the end-to-end test runs the default sample.
 sample=$src/tests/data/tiny
 exp=$src/tests/tui/expected
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-n=0
-fails=0
 export MPQX_DATA_DIR=$src
 unset NO_COLOR XDG_CONFIG_HOME
 export LC_ALL=C.UTF-8
-
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
 
 # case NAME SIZE KEYS [OPTIONS...]
 case_() {

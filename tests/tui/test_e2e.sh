@@ -7,10 +7,7 @@
 set -u
 mpqx=$(realpath "$1")
 src=$2
-n=0
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do echo "# $l"; done; }
+. "$src/tests/tap.sh"
 
 if [ ! -f "$src/samples/seattle-hourly/model.json" ]; then
 	echo "1..0 # SKIP the default sample samples/seattle-hourly is not there"

@@ -7,10 +7,7 @@
 set -u
 mpqx=$(realpath "$1")
 src=$(realpath "$2")
-n=0
-fails=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; shift; for l in "$@"; do printf '%s\n' "$l" | sed 's/^/# /'; done; }
+. "$src/tests/tap.sh"
 
 if ! command -v tmux >/dev/null || ! command -v valgrind >/dev/null; then
 	echo "1..0 # SKIP tmux or valgrind not installed"
