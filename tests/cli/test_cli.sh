@@ -52,6 +52,17 @@ assert o["mse"] == o["mse_float"] and o["rmse_denorm"] > 0 and o["windows"] == 1
 "$mpqx" eval "$tiny" --dump "$tmp/dump" >/dev/null 2>&1
 if [ -f "$tmp/dump/dump.json" ] && [ "$(ls "$tmp/dump"/*.i16 | wc -l)" -eq 18 ]; then ok "eval --dump"; else not_ok "eval --dump"; fi
 
+# output_step is the scale of the output layer (head in the tiny model), from its range and bits
+if printf '%s' "$json" | /usr/bin/python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+d = json.load(open(sys.argv[1]))
+head = [l for l in d["layers"] if l["name"] == "head"][0]
+step = (max(head["hi"], 0.0) - min(head["lo"], 0.0)) / (2 ** head["a_bits"] - 1)
+assert abs(o["output_step"] - step) <= 1e-12 * step, (o["output_step"], step)
+assert abs(o["output_rounding_mse"] - step * step / 12) <= 1e-12 * step * step
+' "$tmp/dump/dump.json" 2>"$tmp/err"; then ok "eval --json output_step"; else not_ok "eval --json output_step" "$(cat "$tmp/err")"; fi
+
 # compare: two configurations side by side
 cjson=$("$mpqx" compare "$tiny" uniform8 uniform4 --json 2>&1)
 if printf '%s' "$cjson" | /usr/bin/python3 -c '
