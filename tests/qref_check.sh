@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Cross-check of the integer engine: `mpqx eval --dump` against tools/qref.py (an independent NumPy
 # implementation of doc/quantization.md), every layer's integer outputs on every test window, bit for bit,
-# plus the clamp counts, accumulator widths and MSE that `mpqx eval --json` reports.
+# plus the clamp counts, accumulator widths and MSE that `mpqx eval --json` reports; and tools/calib_spread.py
+# (built on qref.py) reproducing mpqx's MSE, float MSE and output step when it widens nothing.
 # Configurations: uniform 8 bits, uniform 4 bits, and SAMPLE/configs/mixed.json (when the sample has none,
 # a mixed one is generated from the layer names: a_bits and w_bits cycling through 3..12).
 #
@@ -61,5 +62,24 @@ for name in uniform8 uniform4 mixed; do
 		fail=1
 	fi
 done
+# tools/calib_spread.py with no further widening must reproduce mpqx's own figures in every run.
+echo "== $sample, calib_spread.py --widen 0"
+if "$py" "$src/tools/calib_spread.py" "$sample" --dump "$tmp/uniform8" --runs 2 --widen 0 --json >"$tmp/spread.json" &&
+	"$py" - "$tmp/spread.json" "$tmp/uniform8.eval.json" <<'PY'; then
+import json, sys
+s, e = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+close = lambda a, b, tol: abs(a - b) <= tol * abs(b)
+assert close(s["mse"], e["mse"], 1e-9), (s["mse"], e["mse"])
+assert close(s["mse_float"], e["mse_float"], 1e-6), (s["mse_float"], e["mse_float"])
+assert close(s["output_step"], e["output_step"], 1e-12), (s["output_step"], e["output_step"])
+r = 100 * (e["mse"] / s["mse_float"] - 1)
+assert all(abs(v - r) < 1e-6 for v in (s["spread_pct"]["min"], s["spread_pct"]["max"])), (s["spread_pct"], r)
+print("calib_spread: MSE, float MSE, output step and an unwidened spread equal mpqx's")
+PY
+	:
+else
+	echo "FAIL: calib_spread.py"
+	fail=1
+fi
 [ $fail -eq 0 ] && echo "PASS: every layer equal in every configuration"
 exit $fail

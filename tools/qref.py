@@ -379,9 +379,15 @@ def float_ranges(model):
     """(lo, hi) per layer from a float64 forward on the calibration windows.
 
     Only for --time without a dump: the cross-check always takes the C engine's ranges."""
-    x = windows(model, 1)[0].astype(np.float64)
+    vals = float_forward(model, windows(model, 1)[0])
+    return {L.name: (float(y.min()), float(y.max())) for L, y in zip(model["layers"], vals)}
+
+
+def float_forward(model, x):
+    """Every layer's float64 output on the windows x [N, window, features] (doc/model-format.md)."""
+    x = x.astype(np.float64)
     N = x.shape[0]
-    vals, ranges = [], {}
+    vals = []
     for L in model["layers"]:
         a = [vals[i] for i in L.inputs]
         if L.op == "input":
@@ -418,8 +424,7 @@ def float_ranges(model):
         elif L.op == "concat":
             y = np.concatenate(a, axis=2)
         vals.append(y)
-        ranges[L.name] = (float(y.min()), float(y.max()))
-    return ranges
+    return vals
 
 
 def build(model, bits, ranges):
