@@ -245,12 +245,13 @@ static void make_ids(struct ctx *x)
 		for (; *n && k + 1 < sizeof x->lx[i].id - 12; n++)
 			id[k++] = (*n == '.' || *n == '-') ? '_' : *n;
 		id[k] = '\0';
-		/* Two names may map to one identifier ("a.b", "a_b"): number the later one. */
-		for (int j = 0; j < i; j++)
-			if (strcmp(x->lx[j].id, id) == 0) {
-				snprintf(id + k, 12, "_%d", i);
-				break;
-			}
+		/* Two names may map to one identifier ("a.b", "a_b"): number the later one. A layer called "in"
+		 * or "out" would declare the top's own nets (out_raddr): number it too. */
+		bool taken = strcmp(id, "in") == 0 || strcmp(id, "out") == 0;
+		for (int j = 0; j < i && !taken; j++)
+			taken = strcmp(x->lx[j].id, id) == 0;
+		if (taken)
+			snprintf(id + k, 12, "_%d", i);
 		snprintf(x->lx[i].module, sizeof x->lx[i].module, "%slayer_%s", x->prefix, id);
 	}
 }
