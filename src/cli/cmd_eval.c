@@ -11,7 +11,62 @@
 
 #include "cli.h"
 #include "mpqx/fileio.h"
+#include "mpqx/forward.h"
 #include "mpqx/ieval.h"
+
+/* Largest |mpqx float forward - PyTorch prediction| over the test windows, against the reference.json
+ * beside the model file (written by tools/mpqx_torch.py import/export/train). Returns 0 and sets *max_abs;
+ * 1 when there is no reference.json (nothing to compare); -1 with a message printed on a bad one. */
+static int reference_diff(const struct mpqx_model *m, const struct mpqx_dataset *d, double *max_abs)
+{
+	char path[4200];
+	const char *slash = strrchr(m->path, '/');
+	int dirlen = slash ? (int)(slash - m->path) : 1;
+	snprintf(path, sizeof path, "%.*s/reference.json", dirlen, slash ? m->path : ".");
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return 1;
+	struct mpqx_err err = {0};
+	char *text = NULL;
+	if (fileio_read(path, &text, NULL, &err)) {
+		cli_error("%s", err.msg);
+		return -1;
+	}
+	cJSON *ref = cJSON_Parse(text);
+	free(text);
+	const cJSON *pred = cJSON_GetObjectItem(ref, "predictions");
+	int n = d->windows[MPQX_TEST], k = m->out_features;
+	if (!cJSON_IsArray(pred) || cJSON_GetArraySize(pred) != n * k) {
+		cli_error("%s: predictions: expected an array of %d numbers (test windows x outputs)", path, n * k);
+		cJSON_Delete(ref);
+		return -1;
+	}
+	struct mpqx_forward fw;
+	if (forward_init(&fw, m)) {
+		cJSON_Delete(ref);
+		cli_error("out of memory");
+		return -1;
+	}
+	double worst = 0;
+	const cJSON *p = pred->child;
+	for (int w = 0; w < n; w++) {
+		const float *y = forward_run(&fw, dataset_window(d, MPQX_TEST, w));
+		for (int j = 0; j < k; j++, p = p->next) {
+			if (!cJSON_IsNumber(p)) {
+				cli_error("%s: predictions[%d]: expected a number", path, w * k + j);
+				forward_fini(&fw);
+				cJSON_Delete(ref);
+				return -1;
+			}
+			double dv = fabs((double)y[j] - p->valuedouble);
+			worst = dv > worst ? dv : worst;
+		}
+	}
+	forward_fini(&fw);
+	cJSON_Delete(ref);
+	*max_abs = worst;
+	return 0;
+}
 
 static int eval_float(const struct mpqx_model *m, const struct mpqx_dataset *d, bool json)
 {
@@ -22,7 +77,10 @@ static int eval_float(const struct mpqx_model *m, const struct mpqx_dataset *d, 
 		cli_error("%s", err.msg);
 		return CLI_FAIL;
 	}
-	double rmse = sqrt(mse), unit = model_target_unit(m);
+	double rmse = sqrt(mse), unit = model_target_unit(m), ref_diff = NAN;
+	int ref = reference_diff(m, d, &ref_diff);
+	if (ref < 0)
+		return CLI_FAIL;
 	if (json) {
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "model", m->name);
@@ -35,6 +93,10 @@ static int eval_float(const struct mpqx_model *m, const struct mpqx_dataset *d, 
 		cJSON_AddNumberToObject(o, "rmse_denorm", rmse * unit);
 		cJSON_AddNumberToObject(o, "mae_denorm", mae * unit);
 		cJSON_AddNumberToObject(o, "mse_persistence", pse);
+		if (ref == 0)
+			cJSON_AddNumberToObject(o, "reference_max_abs", ref_diff);
+		else
+			cJSON_AddNullToObject(o, "reference_max_abs");
 		char *s = cJSON_Print(o);
 		puts(s);
 		free(s);
@@ -46,6 +108,9 @@ static int eval_float(const struct mpqx_model *m, const struct mpqx_dataset *d, 
 		printf("RMSE         %.6g (normalised), %.4g in %s's unit\n", rmse, rmse * unit, m->data.target);
 		printf("MAE          %.6g (normalised), %.4g in %s's unit\n", mae, mae * unit, m->data.target);
 		printf("persistence  MSE %.6g (last observed value)\n", pse);
+		if (ref == 0)
+			printf("reference    max |mpqx - PyTorch| %.3g over the test windows (reference.json)\n",
+			       ref_diff);
 	}
 	return CLI_OK;
 }
