@@ -89,6 +89,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mpqx_import as mi  # noqa: E402  (beside this file)
+
 FORMAT = "mpqx-model"
 REFERENCE_FORMAT = "mpqx-reference"
 VERSION = 1
@@ -873,6 +876,154 @@ def cmd_verify(args):
         sys.exit("verify: mismatch")
 
 
+def _predict(model, x, batch=512):
+    """Float predictions of any module on normalised windows x [N, W, F] -> [N, outputs]."""
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            y = model(torch.tensor(x[i:i + batch], dtype=torch.float32))
+            out.append(y.reshape(y.shape[0], -1).numpy().astype(np.float64))
+    return np.concatenate(out) if out else np.zeros((0, 1))
+
+
+def _write_sample_dir(out, files, csv_src):
+    """Writes the sample files into out through a temporary directory beside it; an existing out is
+    replaced file by file only when it is empty or already a sample (has model.json); configs/ is kept."""
+    out = os.path.abspath(out)
+    if os.path.exists(out):
+        if not os.path.isdir(out):
+            raise mi.ImportError_("--out %s exists and is not a directory" % out)
+        if os.listdir(out) and not os.path.exists(os.path.join(out, "model.json")):
+            raise mi.ImportError_("--out %s is not empty and holds no model.json; refusing to write into it" % out)
+    parent = os.path.dirname(out)
+    os.makedirs(parent, exist_ok=True)
+    import tempfile
+    tmp = tempfile.mkdtemp(prefix="." + os.path.basename(out) + ".", dir=parent)
+    try:
+        for name, doc in files.items():
+            write_json(os.path.join(tmp, name), doc)
+        shutil.copyfile(csv_src, os.path.join(tmp, "data.csv"))
+        if not os.path.exists(out):
+            os.makedirs(os.path.join(tmp, "configs"))
+            open(os.path.join(tmp, "configs", ".gitkeep"), "w").close()
+            os.rename(tmp, out)
+            return
+        os.makedirs(os.path.join(out, "configs"), exist_ok=True)
+        for name in list(files) + ["data.csv"]:
+            src, dst = os.path.join(tmp, name), os.path.join(out, name)
+            if os.path.abspath(csv_src) == dst and name == "data.csv":
+                continue
+            os.replace(src, dst)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def import_model(model, name, dataset, csv_src, out, log=print, module_desc="the module"):
+    """Traces model (eval mode), maps it to model.json, checks the float forward of what it would write
+    against the module itself on every calib and test window, then writes the sample directory out.
+    Raises mpqx_import.ImportError_ (nothing written) on any failure.  Returns a summary dict."""
+    model.eval()
+    data = read_csv(csv_src, used_columns(dataset["columns"], dataset["target"]))
+    norm = fit_normalization(data, dataset["columns"], dataset["target"], dataset["split"])
+    sp = build_splits(data, dataset, norm)
+    xca, xte = sp["calib"][0], sp["test"][0]
+    if len(xca) < 2 or len(xte) < 1:
+        raise mi.ImportError_("%s: too few rows for windows of %d in the calib and test parts" % (
+            csv_src, dataset["window"]))
+    try:
+        pcal = _predict(model, xca[:2])
+    except Exception as e:
+        raise mi.ImportError_("%s does not run on windows [batch, %d, %d]: %s: %s" % (
+            module_desc, dataset["window"], len(dataset["columns"]), type(e).__name__, e))
+    if pcal.shape[1] != 1:
+        raise mi.ImportError_("%s forecasts %d values per window; mpqx forecasts one target column" % (
+            module_desc, pcal.shape[1]))
+    gm, layers, out_layer, dropped, n_out = mi.trace_model(model, dataset["window"], len(dataset["columns"]),
+                                                           xca[:2])
+    doc = {"format": FORMAT, "version": VERSION, "name": name, "task": "forecast",
+           "input": {"window": dataset["window"], "features": len(dataset["columns"])},
+           "output": {"features": n_out, "layer": out_layer},
+           "dataset": dataset, "normalization": norm, "layers": mi.layers_json(layers)}
+    doc = json.loads(_dump(doc))  # exactly what will be on disk
+    try:
+        check_model(doc)
+    except (ValueError, KeyError) as e:
+        raise mi.ImportError_("internal: the mapped graph does not validate: %s" % e)
+    errs = {}
+    for part in ("calib", "test"):
+        x = sp[part][0]
+        ref = _predict(model, x)
+        got = numpy_forward(doc, x)[:, 0, :]
+        errs[part] = float(np.max(np.abs(ref - got)))
+        if not errs[part] <= VERIFY_TOL:
+            raise mi.ImportError_("the mapped graph's float forward differs from %s by %.3g on the %s windows "
+                                  "(more than %g); nothing written" % (module_desc, errs[part], part, VERIFY_TOL))
+    yte, lte = sp["test"][1], sp["test"][2]
+    pred = _predict(model, xte)[:, 0]
+    refdoc = {"format": REFERENCE_FORMAT, "version": VERSION, "model": "model.json", "split": "test",
+              "windows": int(len(yte)), "outputs": 1,
+              "targets": [float(v) for v in yte], "predictions": [float(v) for v in pred],
+              "mse": float(np.mean((pred - yte) ** 2)), "persistence_mse": float(np.mean((lte - yte) ** 2))}
+    _write_sample_dir(out, {"model.json": doc, "reference.json": refdoc}, csv_src)
+    ops = {}
+    for L in doc["layers"]:
+        ops[L["op"]] = ops.get(L["op"], 0) + 1
+    log("%s: %d layers (%s) -> %s" % (name, len(doc["layers"]),
+                                      ", ".join("%d %s" % (v, k) for k, v in sorted(ops.items())), out))
+    if dropped:
+        log("dropped as unused (their results never reach the output): " + ", ".join(dropped))
+    log("float forward of model.json vs the module: max |diff| %.2g (calib), %.2g (test); test mse %.6f, "
+        "persistence %.6f, %d test windows" % (errs["calib"], errs["test"], refdoc["mse"],
+                                                refdoc["persistence_mse"], refdoc["windows"]))
+    q = quant_check(os.path.join(out, "model.json"), sp, log)
+    return {"layers": len(doc["layers"]), "ops": ops, "dropped": dropped, "max_abs_calib": errs["calib"],
+            "max_abs_test": errs["test"], "mse": refdoc["mse"], "persistence_mse": refdoc["persistence_mse"],
+            "test_windows": refdoc["windows"], "uniform8": q, "output_layer": out_layer}
+
+
+def cmd_import(args):
+    try:
+        cls = mi.load_class(args.module)
+        try:
+            kwargs = json.loads(args.kwargs) if args.kwargs else {}
+        except ValueError as e:
+            raise mi.ImportError_("--kwargs: not JSON: %s" % e)
+        if not isinstance(kwargs, dict):
+            raise mi.ImportError_("--kwargs: expected a JSON object")
+        try:
+            model = cls(**kwargs)
+        except Exception as e:
+            raise mi.ImportError_("%s(**%s) failed: %s: %s" % (cls.__name__, json.dumps(kwargs), type(e).__name__, e))
+        if not isinstance(model, nn.Module):
+            raise mi.ImportError_("%s is not a torch.nn.Module" % cls.__name__)
+        try:
+            ck = torch.load(args.checkpoint, map_location="cpu")
+        except Exception as e:
+            raise mi.ImportError_("%s: cannot load: %s: %s" % (args.checkpoint, type(e).__name__, e))
+        mi.load_weights(model, mi.state_dict_of(ck, args.checkpoint), args.checkpoint)
+        columns = [c for c in args.columns.split(",") if c]
+        if not columns or args.target is None:
+            raise mi.ImportError_("--columns and --target are required")
+        if len(columns) > 16:
+            raise mi.ImportError_("--columns: at most 16 input columns")
+        if args.window < 1 or (args.horizon or 1) < 1:
+            raise mi.ImportError_("--window and --horizon must be positive")
+        if not os.path.isfile(args.csv):
+            raise mi.ImportError_("--csv %s: no such file" % args.csv)
+        dataset = dataset_spec(columns, args.target, args.window, args.horizon or 1)
+        name = args.name or os.path.basename(os.path.normpath(args.out))
+        if not NAME_RE.match(name) or len(name) > 63:
+            raise mi.ImportError_("--name %r: letters, digits, '_', '.', '-' only, at most 63" % name)
+        try:
+            import_model(model, name, dataset, args.csv, args.out,
+                         module_desc="%s (%s)" % (cls.__name__, args.module))
+        except ValueError as e:  # CSV problems from read_csv / fit_normalization
+            raise mi.ImportError_(str(e))
+    except mi.ImportError_ as e:
+        print("import: %s" % e, file=sys.stderr)
+        sys.exit(1)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="mpqx_torch.py", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -898,14 +1049,28 @@ def main(argv=None):
     e.add_argument("--window", type=int)
     e.add_argument("--horizon", type=int)
     e.add_argument("--heads", type=int)
+    im = sub.add_parser("import", help="trace your own PyTorch module (torch.fx) into a sample directory",
+                        description="Builds CLASS(**KWARGS) from FILE.py, loads the checkpoint, traces it "
+                        "with torch.fx, maps it to mpqx's ops and writes DIR/model.json, DIR/reference.json "
+                        "and DIR/data.csv (doc/import.md).")
+    im.add_argument("--module", required=True, metavar="FILE.py:CLASS")
+    im.add_argument("--kwargs", metavar="JSON", help="keyword arguments of the constructor, a JSON object")
+    im.add_argument("--checkpoint", required=True, metavar="PT")
+    im.add_argument("--csv", required=True)
+    im.add_argument("--columns", required=True, help="comma-separated input columns, in the model's order")
+    im.add_argument("--target", required=True)
+    im.add_argument("--window", type=int, required=True)
+    im.add_argument("--horizon", type=int, default=1)
+    im.add_argument("--name")
+    im.add_argument("--out", required=True, metavar="DIR")
     v = sub.add_parser("verify", help="check model.json + data.csv against reference.json with numpy")
     v.add_argument("dir")
-    for p in (t, e, v):
+    for p in (t, e, v, im):
         p.add_argument("--threads", type=int, default=2,
                        help="torch CPU threads (default 2; results do not depend on it, use 1 on a busy machine)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    {"train": cmd_train, "export": cmd_export, "verify": cmd_verify}[args.cmd](args)
+    {"train": cmd_train, "export": cmd_export, "verify": cmd_verify, "import": cmd_import}[args.cmd](args)
 
 
 if __name__ == "__main__":
