@@ -104,6 +104,12 @@ void view_compare_cols(int w, int n, int *name_w, int *col_w);
 /* Number of display cells of a UTF-8 string (every code point counts one). */
 int view_width(const char *s);
 
+/* A layer name shortened to at most w display cells, into buf: unchanged when it fits; else its leading
+ * dot-separated parts are cut to their first letter from the left (encoder.encoder_layers.1.mha.linear_q ->
+ * e.e.1.mha.linear_q), and if that is still too long, its end is kept behind an ellipsis ("..." without
+ * UTF-8: "~"). Imported models name layers by their module paths, whose end tells them apart. */
+char *view_short_name(char *buf, size_t size, const char *name, int w, bool utf8);
+
 /* Copies s into buf padded with spaces or cut to exactly w display cells. */
 char *view_fit(char *buf, size_t size, const char *s, int w);
 

@@ -18,6 +18,10 @@ void cli_error(const char *fmt, ...)
 	;
 
 /* Prints a usage error with a hint to --help; returns CLI_USAGE. */
+/* Width of a table's layer-name column: the longest layer name, at least min (imported models carry their
+ * module paths as names, e.g. encoder.encoder_layers.0.mha.linear_q). */
+int cli_name_width(const struct mpqx_model *m, int min);
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 #if defined(__GNUC__)
 	__attribute__((format(printf, 2, 3)))

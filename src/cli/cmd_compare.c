@@ -93,12 +93,13 @@ static void print_table(const struct mpqx_model *m, struct column *cols, int n)
 	printf("%s: %d configurations; '*' marks a layer that differs from the first column;\n"
 	       "cells are w_bits/a_bits and the buffer (b block RAM, l LUT RAM; capital: chosen by auto)\n\n",
 	       m->name, n);
-	printf("%-14s", "layer");
+	int nw = cli_name_width(m, 14);
+	printf("%-*s", nw, "layer");
 	for (int i = 0; i < n; i++)
 		printf(" %12.12s", basename_of(cols[i].path));
 	printf("\n");
 	for (int l = 0; l < m->n_layers; l++) {
-		printf("%-14.14s", m->layers[l].name);
+		printf("%-*s", nw, m->layers[l].name);
 		for (int i = 0; i < n; i++) {
 			char s[32];
 			settings(m, &cols[i], l, s, sizeof s);
@@ -113,7 +114,7 @@ static void print_table(const struct mpqx_model *m, struct column *cols, int n)
 	} rows[] = {{"LUT", 0}, {"LUTRAM", 1}, {"FF", 2}, {"BRAM tiles", 3}, {"DSP", 4}, {"latency us", 5},
 		    {"fits", 6},  {"MSE", 7},    {"vs float %", 8}, {"RMSE unit", 9}};
 	for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
-		printf("%-14s", rows[r].name);
+		printf("%-*s", nw, rows[r].name);
 		for (int i = 0; i < n; i++) {
 			const struct column *c = &cols[i];
 			char s[32];

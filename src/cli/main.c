@@ -46,6 +46,16 @@ void cli_error(const char *fmt, ...)
 	va_end(ap);
 }
 
+int cli_name_width(const struct mpqx_model *m, int min)
+{
+	int w = min;
+	for (int l = 0; l < m->n_layers; l++) {
+		int n = (int)strlen(m->layers[l].name);
+		w = n > w ? n : w;
+	}
+	return w;
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;

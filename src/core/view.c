@@ -406,6 +406,39 @@ int view_width(const char *s)
 	return n;
 }
 
+char *view_short_name(char *buf, size_t size, const char *name, int w, bool utf8)
+{
+	char tmp[256];
+	snprintf(tmp, sizeof tmp, "%s", name);
+	if (w < 1 || size < 2) {
+		if (size)
+			buf[0] = '\0';
+		return buf;
+	}
+	/* Cut leading parts to their first letter, left to right, while too long and a dot follows. */
+	char *p = tmp;
+	while ((int)strlen(tmp) > w) {
+		char *dot = strchr(p, '.');
+		if (!dot)
+			break;
+		if (dot > p + 1)
+			memmove(p + 1, dot, strlen(dot) + 1);
+		p += 2;
+	}
+	int n = (int)strlen(tmp);
+	if (n <= w) {
+		snprintf(buf, size, "%s", tmp);
+		return buf;
+	}
+	const char *ell = utf8 ? "\xe2\x80\xa6" : "~";
+	if (w == 1) {
+		snprintf(buf, size, "%s", ell);
+		return buf;
+	}
+	snprintf(buf, size, "%s%s", ell, tmp + n - (w - 1));
+	return buf;
+}
+
 char *view_fit(char *buf, size_t size, const char *s, int w)
 {
 	size_t o = 0;

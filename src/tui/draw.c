@@ -231,7 +231,8 @@ static void draw_graph(const struct tui_ctx *t, const struct mpqx_app *a, const 
 		x += put(t, y, x, nl, MPQX_TH_LANE, buf);
 		enum mpqx_theme_role row = sel ? MPQX_TH_SELECT : MPQX_TH_NORMAL;
 		x += put(t, y, x, 1, row, sel ? (t->utf8 ? "\xe2\x96\xb6" : ">") : " ");
-		snprintf(buf, sizeof buf, " %s", ly->name);
+		char nm[MPQX_NAME_MAX * 2];
+		snprintf(buf, sizeof buf, " %s", view_short_name(nm, sizeof nm, ly->name, name_w, t->utf8));
 		put_pad(t, y, x, name_w + 1, row, buf);
 		x += name_w + 1;
 		if (session_layer_has_wbits(s, i))
@@ -677,7 +678,9 @@ static void draw_compare(const struct tui_ctx *t, const struct mpqx_app *a, cons
 		for (int c = 0; c < APP_SLOTS; c++)
 			if (a->slots[c].used && cell_differs(a, &a->slots[c].cfg, i))
 				any = true;
-		snprintf(buf, sizeof buf, "%s%s", any ? mark : " ", m->layers[i].name);
+		char nm[MPQX_NAME_MAX * 2];
+		snprintf(buf, sizeof buf, "%s%s", any ? mark : " ",
+			 view_short_name(nm, sizeof nm, m->layers[i].name, nw - 1, t->utf8));
 		put_pad(t, y, r->x, nw, any ? MPQX_TH_DIFF : MPQX_TH_NORMAL, buf);
 		for (int c = 0; c < ncol; c++) {
 			const struct mpqx_config *cfg = c == 0 ? &a->cfg : &a->slots[c - 1].cfg;

@@ -330,12 +330,29 @@ static void test_themes(void **state)
 	rmdir(dir);
 }
 
+static void test_short_name(void **state)
+{
+	(void)state;
+	char b[128];
+	const char *n = "encoder.encoder_layers.1.mha.linear_q";
+	assert_string_equal(view_short_name(b, sizeof b, n, 40, true), n);
+	assert_string_equal(view_short_name(b, sizeof b, n, 31, true), "e.encoder_layers.1.mha.linear_q");
+	assert_string_equal(view_short_name(b, sizeof b, n, 26, true), "e.e.1.mha.linear_q");
+	assert_string_equal(view_short_name(b, sizeof b, n, 16, true), "e.e.1.m.linear_q");
+	assert_int_equal(view_width(view_short_name(b, sizeof b, n, 14, true)), 14);
+	assert_string_equal(view_short_name(b, sizeof b, n, 14, true), "\xe2\x80\xa6" ".1.m.linear_q");
+	assert_string_equal(view_short_name(b, sizeof b, n, 8, false), "~inear_q");
+	assert_string_equal(view_short_name(b, sizeof b, "enc0.q", 6, false), "enc0.q");
+	assert_int_equal(view_width(view_short_name(b, sizeof b, "a..b", 3, false)), 3);
+	assert_string_equal(view_short_name(b, sizeof b, "abcdef", 1, true), "\xe2\x80\xa6");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_layout), cmocka_unit_test(test_formats), cmocka_unit_test(test_bar),
 		cmocka_unit_test(test_slider), cmocka_unit_test(test_lanes),   cmocka_unit_test(test_plot),
-		cmocka_unit_test(test_fit),    cmocka_unit_test(test_themes),
+		cmocka_unit_test(test_fit),    cmocka_unit_test(test_themes), cmocka_unit_test(test_short_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
