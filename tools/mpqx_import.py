@@ -109,7 +109,7 @@ def state_dict_of(ck, path):
                        "'model_state_dict'" % path)
 
 
-def load_weights(model, state, path):
+def load_weights(model, state, path, against="the model built from --module/--kwargs"):
     """load_state_dict(strict) with the differences listed instead of a traceback."""
     own = model.state_dict()
     missing = [k for k in own if k not in state]
@@ -117,7 +117,7 @@ def load_weights(model, state, path):
     shapes = ["%s: checkpoint %s, model %s" % (k, tuple(state[k].shape), tuple(own[k].shape))
               for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
     if missing or unexpected or shapes:
-        msg = ["%s does not match the model built from --module/--kwargs:" % path]
+        msg = ["%s does not match %s:" % (path, against)]
         if missing:
             msg.append("  missing keys: " + ", ".join(missing[:12]) + (" ..." if len(missing) > 12 else ""))
         if unexpected:

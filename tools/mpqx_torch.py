@@ -242,16 +242,34 @@ class MpqxTransformer(nn.Module):
 
 
 def model_from_state_dict(state, heads=1):
-    """Builds an MpqxTransformer whose shapes match a plain state_dict (heads cannot be inferred)."""
+    """Builds an MpqxTransformer whose shapes match a plain state_dict (heads cannot be inferred).
+
+    Raises ValueError with the keys that do not fit: export takes MpqxTransformer state_dicts only."""
+    hint = ("export takes MpqxTransformer state_dicts only; for a model of your own class use "
+            "`mpqx_torch.py import --module FILE.py:CLASS` (doc/import.md)")
+    for k in ("in_proj.weight", "pe", "head.weight"):
+        if k not in state:
+            raise ValueError("the state_dict has no %r; %s" % (k, hint))
+    state = dict(state)
+    if state["pe"].dim() == 3 and state["pe"].shape[0] == 1:  # a [1, W, d] positional buffer
+        state["pe"] = state["pe"][0]
     d_model, features = state["in_proj.weight"].shape
-    window = state["pe"].shape[0] if "pe" in state else None
-    if window is None:
-        raise ValueError("state_dict has no 'pe' buffer; cannot infer the window")
+    if state["pe"].dim() != 2 or state["pe"].shape[1] != d_model:
+        raise ValueError("'pe' has shape %s; expected [window, %d] (or [1, window, %d])" % (
+            tuple(state["pe"].shape), d_model, d_model))
+    window = state["pe"].shape[0]
     layers = len({k.split(".")[1] for k in state if k.startswith("encoders.")})
+    if layers and "encoders.0.ff1.weight" not in state:
+        raise ValueError("the state_dict has no 'encoders.0.ff1.weight'; " + hint)
     ffn = state["encoders.0.ff1.weight"].shape[0] if layers else 1
     outputs = state["head.weight"].shape[0]
+    if d_model % heads:
+        raise ValueError("--heads %d does not divide d_model %d" % (heads, d_model))
     model = MpqxTransformer(features, window, d_model, heads, ffn, layers, outputs)
-    model.load_state_dict(state)
+    try:
+        mi.load_weights(model, state, "the state_dict", "an MpqxTransformer of the shapes it implies")
+    except mi.ImportError_ as e:
+        raise ValueError("%s\n%s" % (e, hint))
     return model
 
 
@@ -658,6 +676,9 @@ def set_seed(seed):
 
 def evaluate_mse(model, x, y):
     """MSE of the plain float model (any training hook is switched off for the evaluation)."""
+    if not isinstance(model, MpqxTransformer):  # a user's module (train --module): no hook
+        model.eval()
+        return float(np.mean((_predict(model, x)[:, 0] - y) ** 2))
     hook, model.hook = model.hook, None
     try:
         p = torch_predict(model, x)[:, 0]
@@ -666,15 +687,19 @@ def evaluate_mse(model, x, y):
     return float(np.mean((p - y) ** 2))
 
 
-def train_model(cfg, splits, log=print):
-    """Trains an MpqxTransformer with AdamW on MSE, early stopping on the calib windows."""
+def train_model(cfg, splits, log=print, factory=None):
+    """Trains an MpqxTransformer (or the module factory() builds) with AdamW on MSE, early stopping on the
+    calib windows."""
     set_seed(cfg["seed"])
     xtr, ytr, _ = splits["train"]
     xca, yca, _ = splits["calib"]
-    model = MpqxTransformer(xtr.shape[2], cfg["window"], cfg["d_model"], cfg["heads"], cfg["ffn"],
-                            cfg["layers"], 1, cfg.get("dropout", 0.0))
-    if cfg.get("noise_bits"):
-        model.hook = NoiseHook(cfg["noise_bits"])
+    if factory is not None:
+        model = factory()
+    else:
+        model = MpqxTransformer(xtr.shape[2], cfg["window"], cfg["d_model"], cfg["heads"], cfg["ffn"],
+                                cfg["layers"], 1, cfg.get("dropout", 0.0))
+        if cfg.get("noise_bits"):
+            model.hook = NoiseHook(cfg["noise_bits"])
     opt = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=cfg["weight_decay"])
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg["epochs"], eta_min=cfg["lr"] * 0.02)
     xt = torch.tensor(xtr, dtype=torch.float32)
@@ -690,7 +715,7 @@ def train_model(cfg, splits, log=print):
             if len(idx) < 2:
                 continue  # BatchNorm needs more than one sample
             opt.zero_grad()
-            loss = torch.mean((model(xt[idx]) - yt[idx]) ** 2)
+            loss = torch.mean((model(xt[idx]).reshape(len(idx), -1) - yt[idx]) ** 2)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
@@ -708,7 +733,8 @@ def train_model(cfg, splits, log=print):
             log("early stop at epoch %d (best calib %.5f at epoch %d)" % (epoch, best, best_epoch))
             break
     model.load_state_dict(best_state)
-    model.hook = None
+    if factory is None:
+        model.hook = None
     model.eval()
     return model, {"best_calib_mse": best, "best_epoch": best_epoch}
 
@@ -795,9 +821,32 @@ def cmd_train(args):
     print("%s: %s -> %s, windows train %d calib %d test %d" % (
         cfg["name"], ",".join(dataset["columns"]), dataset["target"], len(splits["train"][1]),
         len(splits["calib"][1]), len(splits["test"][1])))
+    factory = None
+    if args.module:  # a user's own module, trained by the same loop and brought in by the importer
+        try:
+            cls = mi.load_class(args.module)
+            kwargs = json.loads(args.kwargs) if args.kwargs else {}
+            factory = lambda: cls(**kwargs)  # noqa: E731
+            factory()
+        except (mi.ImportError_, ValueError, TypeError) as e:
+            print("train: %s" % e, file=sys.stderr)
+            sys.exit(1)
     t0 = time.time()
-    model, info = train_model(cfg, splits)
+    model, info = train_model(cfg, splits, factory=factory)
     dt = time.time() - t0
+    if factory is not None:
+        try:
+            summary = import_model(model, cfg["name"], dataset, src, out, module_desc=args.module)
+        except mi.ImportError_ as e:
+            print("train: %s" % e, file=sys.stderr)
+            sys.exit(1)
+        if args.checkpoint:
+            torch.save({"model_state_dict": model.state_dict(), "dataset": dataset, "normalization": norm},
+                       args.checkpoint)
+        summary.update(info)
+        summary["train_seconds"] = round(dt, 1)
+        print(json.dumps(summary, indent=1))
+        return
     summary = write_sample(out, model, cfg["name"], dataset, norm, src, splits)
     summary.update(info)
     summary["train_seconds"] = round(dt, 1)
@@ -820,8 +869,15 @@ def cmd_export(args):
         model.load_state_dict(ck["state_dict"])
         dataset = ck.get("dataset")
     else:
-        state = ck.state_dict() if isinstance(ck, nn.Module) else ck
-        model = model_from_state_dict(state, heads=args.heads or 1)
+        if not args.heads:
+            sys.exit("export: a plain state_dict does not say how many heads the model has: pass --heads "
+                     "(a wrong count exports a different model that still runs), or use `import --module` "
+                     "with your own class, which checks against it (doc/import.md)")
+        try:
+            model = model_from_state_dict(mi.state_dict_of(ck, args.checkpoint), heads=args.heads)
+        except (ValueError, mi.ImportError_) as e:
+            print("export: %s: %s" % (args.checkpoint, e), file=sys.stderr)
+            sys.exit(1)
     model.eval()
     if args.columns or dataset is None:
         if not (args.columns and args.target):
@@ -847,6 +903,10 @@ def cmd_export(args):
     name = args.name or os.path.basename(os.path.normpath(args.out))
     summary = write_sample(args.out, model, name, dataset, norm, src, splits)
     print(json.dumps(summary, indent=1))
+    if summary["mse"] >= summary["persistence_mse"]:
+        print("warning: the exported model's test mse %.6f does not beat persistence %.6f: if it was trained "
+              "as another class or with another --heads, export rebuilt a different model; import it with "
+              "`import --module` instead" % (summary["mse"], summary["persistence_mse"]), file=sys.stderr)
 
 
 def cmd_verify(args):
@@ -1035,6 +1095,9 @@ def main(argv=None):
     t.add_argument("--columns", help="comma-separated input columns")
     t.add_argument("--target")
     t.add_argument("--checkpoint", help="also save the trained model here (.pt)")
+    t.add_argument("--module", metavar="FILE.py:CLASS",
+                   help="train your own module class instead (then imported as `import` does)")
+    t.add_argument("--kwargs", metavar="JSON", help="with --module: the constructor's keyword arguments")
     for k, ty in (("window", int), ("horizon", int), ("d_model", int), ("heads", int), ("ffn", int),
                   ("layers", int), ("epochs", int), ("patience", int), ("batch", int), ("lr", float),
                   ("weight_decay", float), ("dropout", float), ("noise_bits", int), ("seed", int)):
