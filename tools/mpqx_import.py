@@ -42,6 +42,10 @@ SUPPORTED = (
     "nn.Linear / F.linear (with or without bias)",
     "nn.BatchNorm1d in eval mode on [B, C] or [B, C, T] (folded to an affine)",
     "nn.ReLU / F.relu / torch.relu / .relu()",
+    "nn.GELU / F.gelu (exact or tanh)",
+    "nn.LayerNorm / F.layer_norm over the last axis",
+    "nn.TransformerEncoderLayer / nn.TransformerEncoder without masks (batch_first true or false, norm_first "
+    "true or false, relu or gelu, the packed in_proj split into q, k, v; the encoder's final norm)",
     "softmax over the last axis (nn.Softmax, F.softmax, torch.softmax, .softmax())",
     "torch.matmul / @ / torch.bmm / torch.einsum in the two attention forms (Q K^T per head; P V, heads "
     "concatenated)",
@@ -507,6 +511,24 @@ class Mapper:
             return self.linear(node, x, m.weight, b, node.target)
         if isinstance(m, nn.ReLU):
             return self.unary(node, x, "relu", node.target)
+        if isinstance(m, nn.GELU):
+            return self.unary(node, x, "gelu", node.target, approximate=m.approximate)
+        if isinstance(m, nn.LayerNorm):
+            return self.layernorm(node, x, m.normalized_shape, m.weight, m.bias, m.eps, node.target)
+        if isinstance(m, (nn.TransformerEncoderLayer, nn.TransformerEncoder)):
+            if len(args) > 1 or any(v is not None for v in kw.values()):
+                self.fail(node, "a mask or padding mask (mpqx attends over the whole window)")
+            layers = [m] if isinstance(m, nn.TransformerEncoderLayer) else list(m.layers)
+            names = [node.target] if isinstance(m, nn.TransformerEncoderLayer) else \
+                ["%s.layers.%d" % (node.target, i) for i in range(len(layers))]
+            bf = layers[0].self_attn.batch_first
+            x = self.materialize(node, x)
+            self.seq_layout(node, x, bf)
+            for lay, nm in zip(layers, names):
+                x = self.encoder_layer(node, x, lay, nm)
+            if isinstance(m, nn.TransformerEncoder) and m.norm is not None:
+                x = self.norm_2d(node, x, m.norm, node.target + ".norm")
+            return self.check_axes(node, x)
         if isinstance(m, nn.Softmax):
             return self.softmax(node, x, m.dim, node.target)
         if isinstance(m, nn.BatchNorm1d):
@@ -546,6 +568,19 @@ class Mapper:
             return self.permute(node, a0, "permute", [(1, 0)], {})
         if name in ("relu", "relu_"):
             return self.unary(node, self.materialize(node, a0), "relu", self.fn_name(node, "relu"))
+        if name == "gelu":
+            approx = kw.get("approximate", args[1] if len(args) > 1 else "none")
+            return self.unary(node, a0, "gelu", self.fn_name(node, "gelu"), approximate=approx)
+        if name == "layer_norm":
+            shape = args[1] if len(args) > 1 else kw.get("normalized_shape")
+            w = args[2] if len(args) > 2 else kw.get("weight")
+            b = args[3] if len(args) > 3 else kw.get("bias")
+            eps = args[4] if len(args) > 4 else kw.get("eps", 1e-5)
+            for t in (w, b):
+                if t is not None and not isinstance(t, Const):
+                    self.fail(node, "layer_norm with a weight that depends on the input")
+            return self.layernorm(node, a0, shape, w.value if w is not None else None,
+                                  b.value if b is not None else None, eps, self.fn_name(node, "layer_norm"))
         if name == "softmax":
             dim = args[1] if len(args) > 1 else kw.get("dim")
             return self.softmax(node, a0, dim, self.fn_name(node, "softmax"))
@@ -652,10 +687,98 @@ class Mapper:
                            weight=_tensor(w), bias=_tensor(b.reshape(o)))
         return self.check_axes(node, Act(L, x.axes[:-1] + [tuple(cols)]))
 
-    def unary(self, node, x, op, name):
+    def unary(self, node, x, op, name, **fields):
         x = self.materialize(node, x)
-        L = self.add_layer(name, op, [x.layer], x.layer.rows, x.layer.cols)
+        if op == "gelu" and fields.get("approximate", "none") not in ("none", "tanh"):
+            self.fail(node, "gelu with approximate=%r" % fields.get("approximate"))
+        L = self.add_layer(name, op, [x.layer], x.layer.rows, x.layer.cols, **fields)
         return self.check_axes(node, Act(L, x.axes))
+
+    def layernorm(self, node, x, shape, w, b, eps, name):
+        x = self.materialize(node, x)
+        self.two_d(node, x, "a layer norm")
+        shape = tuple(shape) if isinstance(shape, (list, tuple, torch.Size)) else (shape,)
+        if shape != (_prod(leaves(x.layer.cols)),):
+            self.fail(node, "a layer norm over %s, not over the last axis alone" % (shape,))
+        return self.check_axes(node, self._ln(x, w, b, eps, name))
+
+    def _ln(self, x, w, b, eps, name):
+        c = x.layer.shape[1]
+        w = _np(w) if w is not None else np.ones(c)
+        b = _np(b) if b is not None else np.zeros(c)
+        L = self.add_layer(name, "layernorm", [x.layer], x.layer.rows, x.layer.cols,
+                           weight=_tensor(w.reshape(c)), bias=_tensor(b.reshape(c)), eps=float(eps))
+        return Act(L, x.axes)
+
+    # --- nn.TransformerEncoderLayer / nn.TransformerEncoder: mapped as a whole, from their parameters
+
+    def seq_layout(self, node, x, batch_first):
+        """x must be [batch, time, d] (batch_first) or [time, batch, d], in the buffer's order."""
+        ax = x.axes
+        want_b = 0 if batch_first else 1
+        if len(ax) != 3 or ax[want_b] != (BATCH,) or leaves(ax[1 - want_b]) != leaves(x.layer.rows) or \
+                leaves(ax[2]) != leaves(x.layer.cols):
+            self.fail(node, "the encoder's input is not [%s] in the order of the window's buffer" %
+                      ("batch, time, d" if batch_first else "time, batch, d"))
+
+    def _lin(self, x, w, b, name):
+        w, b = _np(w), _np(b) if b is not None else np.zeros(w.shape[0])
+        cols = new_atoms(w.shape[0], "c")
+        L = self.add_layer(name, "linear", [x.layer], x.layer.rows, cols, weight=_tensor(w),
+                           bias=_tensor(b.reshape(-1)))
+        return Act(L, x.axes[:-1] + [tuple(cols)])
+
+    def _add(self, a, b, name):
+        L = self.add_layer(name, "add", [a.layer, b.layer], a.layer.rows, a.layer.cols)
+        return Act(L, a.axes)
+
+    def norm_2d(self, node, x, ln, name):
+        if not isinstance(ln, nn.LayerNorm):
+            self.fail(node, "an encoder norm that is not nn.LayerNorm (%s)" % type(ln).__name__)
+        if tuple(ln.normalized_shape) != (x.layer.shape[1],):
+            self.fail(node, "a layer norm over %s" % (tuple(ln.normalized_shape),))
+        return self._ln(x, ln.weight, ln.bias, ln.eps, name)
+
+    def encoder_layer(self, node, x, lay, p):
+        sa = lay.self_attn
+        if not sa._qkv_same_embed_dim or sa.bias_k is not None or sa.add_zero_attn:
+            self.fail(node, "self-attention with separate q/k/v sizes, bias_k/bias_v or add_zero_attn")
+        d, h = sa.embed_dim, sa.num_heads
+        act = lay.activation
+        if act is F.relu or isinstance(act, nn.ReLU):
+            act_op, fields = "relu", {}
+        elif act is F.gelu or isinstance(act, nn.GELU):
+            act_op, fields = "gelu", {"approximate": getattr(act, "approximate", "none")}
+        else:
+            self.fail(node, "an encoder activation other than relu or gelu (%r)" % (act,))
+        W, B = sa.in_proj_weight, sa.in_proj_bias
+        Bs = [None] * 3 if B is None else [B[i * d:(i + 1) * d] for i in range(3)]
+        T = x.layer.rows
+
+        def attention(y):
+            q = self._lin(y, W[:d], Bs[0], p + ".self_attn.q")
+            k = self._lin(y, W[d:2 * d], Bs[1], p + ".self_attn.k")
+            v = self._lin(y, W[2 * d:], Bs[2], p + ".self_attn.v")
+            sc = self.add_layer(p + ".self_attn.scores", "matmul", [q.layer, k.layer], new_atoms(h, "h") + T, T,
+                                transpose_b=True, scale=1.0 / math.sqrt(d // h), heads=h)
+            sm = self.add_layer(p + ".self_attn.softmax", "softmax", [sc], sc.rows, sc.cols)
+            ctx = self.add_layer(p + ".self_attn.ctx", "matmul", [sm, v.layer], T, new_atoms(d, "c"),
+                                 transpose_b=False, scale=1.0, heads=h)
+            c = Act(ctx, y.axes[:-1] + [tuple(ctx.cols)])
+            return self._lin(c, sa.out_proj.weight, sa.out_proj.bias, p + ".self_attn.out_proj")
+
+        def ffn(y):
+            f1 = self._lin(y, lay.linear1.weight, lay.linear1.bias, p + ".linear1")
+            a = self.add_layer(p + "." + act_op, act_op, [f1.layer], f1.layer.rows, f1.layer.cols, **fields)
+            return self._lin(Act(a, f1.axes), lay.linear2.weight, lay.linear2.bias, p + ".linear2")
+
+        n1 = lambda y: self.norm_2d(node, y, lay.norm1, p + ".norm1")  # noqa: E731
+        n2 = lambda y: self.norm_2d(node, y, lay.norm2, p + ".norm2")  # noqa: E731
+        if lay.norm_first:
+            x = self._add(x, attention(n1(x)), p + ".add1")
+            return self._add(x, ffn(n2(x)), p + ".add2")
+        x = n1(self._add(x, attention(x), p + ".add1"))
+        return n2(self._add(x, ffn(x), p + ".add2"))
 
     def softmax(self, node, x, dim, name):
         if dim is None or dim % len(x.axes) != len(x.axes) - 1:
@@ -879,6 +1002,10 @@ def layers_json(layers):
         elif L.op == "const":
             d["value"] = f["value"]
             d["value"]["shape"] = L.shape
+        elif L.op == "layernorm":
+            d["weight"], d["bias"], d["eps"] = f["weight"], f["bias"], f["eps"]
+        elif L.op == "gelu":
+            d["approximate"] = f.get("approximate", "none")
         elif L.op == "matmul":
             d["transpose_b"] = bool(f["transpose_b"])
             d["scale"] = float(f["scale"])

@@ -520,7 +520,12 @@ def check_model(doc):
                 if ka != nb or m % h or kb % h:
                     raise ValueError(where + ": matmul shapes")
                 exp = [m // h, kb]
-        elif op in ("softmax", "relu"):
+        elif op in ("softmax", "relu", "gelu"):
+            exp = s[0]
+        elif op == "layernorm":
+            c = s[0][1]
+            if l["weight"]["shape"] != [c] or l["bias"]["shape"] != [c]:
+                raise ValueError(where + ": layernorm shapes")
             exp = s[0]
         elif op == "affine":
             c = s[0][1]
@@ -594,6 +599,17 @@ def numpy_forward(doc, x, return_all=False, hook=None):
             y = a[0][:, :, l["offset"]:l["offset"] + l["width"]]
         elif op == "concat":
             y = np.concatenate(a, axis=2)
+        elif op == "layernorm":
+            mu = a[0].mean(axis=2, keepdims=True)
+            var = ((a[0] - mu) ** 2).mean(axis=2, keepdims=True)
+            y = (a[0] - mu) / np.sqrt(var + float(l.get("eps", 1e-5))) * _arr(l["weight"]) + _arr(l["bias"])
+        elif op == "gelu":
+            v = a[0]
+            if l.get("approximate", "none") == "tanh":
+                y = 0.5 * v * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (v + 0.044715 * v ** 3)))
+            else:
+                from math import erf
+                y = 0.5 * v * (1.0 + np.vectorize(erf)(v / math.sqrt(2.0)))
         else:
             raise ValueError("unknown op " + op)
         if hook is not None:

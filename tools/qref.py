@@ -39,7 +39,8 @@ except ImportError:  # the test driver turns this into a skip
 
 BITS_MIN, BITS_MAX = 2, 16
 OPS = ("input", "const", "linear", "add", "matmul", "softmax", "affine", "relu", "avgpool", "split",
-       "concat")
+       "concat", "layernorm", "gelu")
+WEIGHTED = ("linear", "affine", "layernorm")  # ops with w_bits (a quantized weight tensor)
 
 
 class QrefError(Exception):
@@ -121,6 +122,31 @@ def softmax_table(s_x, b_x, b_y):
         if e == 0:
             break
     return k, t, table
+
+
+def gelu(v, approximate="none"):
+    """torch's GELU of a double, with the C library's erf / tanh."""
+    if approximate == "tanh":
+        return 0.5 * v * (1.0 + math.tanh(math.sqrt(2.0 / math.pi) * (v + 0.044715 * v * v * v)))
+    return 0.5 * v * (1.0 + math.erf(v / math.sqrt(2.0)))
+
+
+def gelu_table(s_x, z_x, b_x, s_y, z_y, b_y, approximate):
+    """(t, T, clamped) of the gelu lookup table (doc/quantization.md, gelu)."""
+    t = max(0, b_x - 10)
+    h = (1 << (t - 1)) if t > 0 else 0
+    table, clamped = [], []
+    for i in range(1 << (b_x - t)):
+        v = s_x * float((i << t) + h + qmin(b_x) - z_x)
+        r = round_half_away(gelu(v, approximate) / s_y) + z_y
+        table.append(clamp(r, b_y))
+        clamped.append(r != clamp(r, b_y))
+    return t, table, clamped
+
+
+def layernorm_f(C, b_y):
+    """F, the fraction bits of the normalised value."""
+    return b_y + 2 + (bitlen(C) + 1) // 2
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -232,9 +258,13 @@ def load_model(path):
             L.inputs.append(index[nm])
         shape = _get(jl, "shape", where, list)
         L.rows, L.cols = (1, int(shape[0])) if len(shape) == 1 else (int(shape[0]), int(shape[1]))
-        if L.op in ("linear", "affine"):
+        if L.op in WEIGHTED:
             L.weight = _tensor(jl, "weight", where)
             L.bias = _tensor(jl, "bias", where)
+        if L.op == "layernorm":
+            L.eps = float(jl.get("eps", 1e-5))  # an attribute: stays a double
+        if L.op == "gelu":
+            L.approximate = jl.get("approximate", "none")
         if L.op == "const":
             L.value = _tensor(jl, "value", where)
         if L.op == "matmul":
@@ -423,6 +453,12 @@ def float_forward(model, x):
             y = a[0][:, :, L.offset:L.offset + L.width]
         elif L.op == "concat":
             y = np.concatenate(a, axis=2)
+        elif L.op == "layernorm":
+            mu = a[0].mean(axis=2, keepdims=True)
+            var = ((a[0] - mu) ** 2).mean(axis=2, keepdims=True)
+            y = (a[0] - mu) / np.sqrt(var + L.eps) * L.weight.astype(np.float64) + L.bias.astype(np.float64)
+        elif L.op == "gelu":
+            y = np.vectorize(lambda v: gelu(v, L.approximate))(a[0])
         vals.append(y)
     return vals
 
@@ -487,6 +523,24 @@ def build(model, bits, ranges):
         elif L.op == "softmax":
             Q.k, Q.t, table = softmax_table(x.s, x.b, Q.b)
             Q.table = np.array(table, dtype=np.int64)
+        elif L.op == "layernorm":
+            C = L.cols
+            Q.F = layernorm_f(C, Q.b)
+            dmax = (C - 1) * ((1 << x.b) - 1)
+            Q.E = min(round_half_away(float(C) ** 3 * L.eps / (x.s * x.s)), (1 << 62) - 1 - C * dmax * dmax)
+            s_n = math.sqrt(float(C)) / float(1 << Q.F)
+            g = L.weight.astype(np.float64)
+            Q.sw, Q.zw = quant_param(float(g.min()), float(g.max()), Q.w_bits)
+            qg, _ = quantize_array(g, Q.sw, Q.zw, Q.w_bits)
+            Q.wd = qg - Q.zw
+            sp = s_n * Q.sw
+            Q.qb = round_half_away_array(L.bias.astype(np.float64) / sp).astype(np.int64)
+            Q.B = int(np.abs(Q.qb).max()) + (1 << Q.F) * ((1 << Q.w_bits) - 1)
+            Q.rs = [multiplier(sp / Q.s)]
+        elif L.op == "gelu":
+            Q.t, table, clamped = gelu_table(x.s, x.z, x.b, Q.s, Q.z, Q.b, L.approximate)
+            Q.table = np.array(table, dtype=np.int64)
+            Q.tclamp = np.array(clamped, dtype=bool)
         # the product |acc| * m plus the rounding constant must fit 63 bits
         for m, n in Q.rs:
             width = bitlen(Q.B) + (0 if L.op == "add" else bitlen(m))
@@ -556,6 +610,22 @@ def forward(model, q, xwin):
             e = Q.table[np.minimum(d >> np.int64(Q.t), len(Q.table) - 1)]
             S = e.sum(axis=2, keepdims=True)
             y = qmin(Q.b) + (2 * e * np.int64((1 << Q.b) - 1) + S) // (2 * S)
+        elif L.op == "layernorm":
+            x = xd[0]
+            C = L.cols
+            S = x.sum(axis=2, keepdims=True)
+            d = np.int64(C) * x - S
+            V = (d * d).sum(axis=2, keepdims=True)
+            # exact integer square root of V + E (Python ints: every value exact)
+            r = np.array([max(1, math.isqrt(int(v) + Q.E)) for v in V.reshape(-1)],
+                         dtype=np.int64).reshape(V.shape)
+            n = (np.abs(d) * np.int64(1 << (Q.F + 1)) + r) // (2 * r)
+            n = np.where(d < 0, -n, n)
+            y, c = finish(n * Q.wd + Q.qb, *Q.rs[0], Q.z, Q.b)
+        elif L.op == "gelu":
+            idx = (srcs[0] - np.int64(qmin(q[L.inputs[0]].b))) >> np.int64(Q.t)
+            y = Q.table[idx]
+            c = int(np.count_nonzero(Q.tclamp[idx]))
         out.append(y)
         clamps.append(c)
     return out, clamps
@@ -589,7 +659,7 @@ def compare(model, dump, dump_dir, bits, out):
             prob.append("shape [%s, %s], model says [%d, %d]" % (e.get("rows"), e.get("cols"), L.rows, L.cols))
         if e.get("a_bits") != bits[li][1]:
             prob.append("a_bits %s, config resolves to %d" % (e.get("a_bits"), bits[li][1]))
-        if L.op in ("linear", "affine") and e.get("w_bits") != bits[li][0]:
+        if L.op in WEIGHTED and e.get("w_bits") != bits[li][0]:
             prob.append("w_bits %s, config resolves to %d" % (e.get("w_bits"), bits[li][0]))
         if prob:
             lines.append("%-14s %s" % (name, "; ".join(prob)))
@@ -645,7 +715,7 @@ def compare_eval(model, q, out, clamps, targets, path):
         raise QrefError("%s: %s" % (path, e))
     ok, lines = True, []
     by_name = {e.get("name"): e for e in j.get("layers", [])}
-    bound_ops = ("linear", "affine", "add", "relu", "avgpool", "matmul", "split", "concat")
+    bound_ops = ("linear", "affine", "add", "relu", "avgpool", "matmul", "split", "concat", "layernorm")
     bad = []
     for li, L in enumerate(model["layers"]):
         e = by_name.get(L.name)

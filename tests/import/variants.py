@@ -44,3 +44,34 @@ class Unsupported(nn.Module):
     def forward(self, x):
         h = torch.cumsum(self.inp(x), dim=1)
         return self.out(h.mean(dim=1))
+
+
+class TorchEncoder(nn.Module):
+    """The common way: nn.TransformerEncoder of nn.TransformerEncoderLayer (LayerNorm, relu or gelu, packed
+    in_proj, post-norm or pre-norm, batch first or not, an optional final norm), a sinusoidal buffer, and
+    the mean over time."""
+
+    def __init__(self, features=3, window=16, d_model=16, nhead=2, layers=2, ffn=32, activation="gelu",
+                 norm_first=False, batch_first=True, final_norm=False):
+        super().__init__()
+        self.batch_first = batch_first
+        self.inp = nn.Linear(features, d_model)
+        pos = torch.arange(window).float()[:, None]
+        div = torch.exp(torch.arange(0, d_model, 2).float() * (-math.log(10000.0) / d_model))
+        pe = torch.zeros(window, d_model)
+        pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * div), torch.cos(pos * div)
+        self.register_buffer("pe", pe)
+        layer = nn.TransformerEncoderLayer(d_model, nhead, ffn, dropout=0.1, activation=activation,
+                                           batch_first=batch_first, norm_first=norm_first)
+        self.encoder = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model) if final_norm else None,
+                                             enable_nested_tensor=False)
+        self.head = nn.Linear(d_model, 1)
+
+    def forward(self, x):
+        h = self.inp(x) + self.pe
+        if not self.batch_first:
+            h = h.transpose(0, 1)
+        h = self.encoder(h)
+        if not self.batch_first:
+            h = h.transpose(0, 1)
+        return self.head(h.mean(dim=1))
