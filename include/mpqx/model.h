@@ -120,6 +120,11 @@ long model_layer_macs(const struct mpqx_model *m, int layer);
 /* true when the layer has a weight tensor that is quantized (linear, affine). */
 bool model_layer_has_weights(const struct mpqx_layer *l);
 
+/* true when the exported layer owns an output buffer (all but const) / ROMs (weights, the softmax table, a
+ * const's values): the config's buffer / rom settings mean something for it. */
+bool model_layer_has_buffer(const struct mpqx_layer *l);
+bool model_layer_has_rom(const struct mpqx_layer *l);
+
 /* Undoes the target normalisation's scale: an error of e on the normalised scale is e*factor in the
  * target's unit. */
 double model_target_unit(const struct mpqx_model *m);

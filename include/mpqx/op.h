@@ -158,11 +158,11 @@ struct mpqx_op_class {
 	int (*forward_init)(struct mpqx_forward *f, int li, size_t *acc, size_t *pack);
 	void (*forward)(const struct mpqx_op_fwd *c);
 
-	/* Quantizer (quant.c). quant_out: the output parameters when they do not come from the calibration
-	 * range (NULL: they do). quantize: the layer's own parameters (NULL: none); MPQX_OK, MPQX_ENOMEM,
+	/* Quantizer (quant.c). out_range: the range the output is quantized over when it is not the
+	 * calibration range (NULL: it is; the search's sub-models use it too). quantize: the layer's own parameters (NULL: none); MPQX_OK, MPQX_ENOMEM,
 	 * MPQX_ERANGE (a bias out of range) or MPQX_OP_EFACTOR. acc_scaled: the accumulator bound already
 	 * includes the multipliers (the rescale only shifts). */
-	void (*quant_out)(const struct mpqx_layer *l, int bits, struct mpqx_qparam *out);
+	void (*out_range)(const struct mpqx_layer *l, double *lo, double *hi);
 	int (*quantize)(struct mpqx_op_quant *c);
 	bool acc_scaled;
 
@@ -172,10 +172,10 @@ struct mpqx_op_class {
 	int (*ieval_prepare)(const struct mpqx_model *m, const struct mpqx_qmodel *q, int li, int16_t **w16,
 			     int32_t **w32);
 
-	/* Hardware (hw.c): runs in the start/done chain, owns an output buffer, its requantizer, a softmax
-	 * divider; hw fills the op's facts; cycles (NULL: elements * phases + 1); hw_check refuses what the
+	/* Hardware (hw.c): runs in the start/done chain, owns an output buffer, owns ROMs (weights, a table,
+	 * constant values; the config's rom choice), its requantizer, a softmax divider; hw fills the op's facts; cycles (NULL: elements * phases + 1); hw_check refuses what the
 	 * hardware cannot do (NULL: nothing). */
-	bool runs, has_buf;
+	bool runs, has_buf, has_rom;
 	enum mpqx_op_requant requant;
 	bool divider;
 	void (*hw)(const struct mpqx_op_hw *c, struct mpqx_hw_layer *h);

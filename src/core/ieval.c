@@ -4,7 +4,8 @@
  * change recomputes only the changed layers and those downstream. Operands with their zero point removed
  * fit int16 up to 15 bits; then products accumulate in int32 (when the layer's accumulator bound allows)
  * through dot products the compiler turns into multiply-add vector instructions. Wider layers take an
- * int64 path with the same results.
+ * int64 path with the same results. Each layer runs its op's kernel (include/mpqx/op.h, src/core/ops/),
+ * one call per layer and window, built from the shared kernels of kern.c.
  *
  * When those caches (and the float activations the SQNR compares against) would exceed the memory budget
  * (fref.h), the engine streams instead: each thread walks its windows with buffers for one window's

@@ -41,6 +41,16 @@ bool model_layer_has_weights(const struct mpqx_layer *l)
 	return op_class(l->op)->has_weights;
 }
 
+bool model_layer_has_buffer(const struct mpqx_layer *l)
+{
+	return op_class(l->op)->has_buf;
+}
+
+bool model_layer_has_rom(const struct mpqx_layer *l)
+{
+	return op_class(l->op)->has_rom;
+}
+
 void model_free(struct mpqx_model *m)
 {
 	if (!m)
@@ -326,12 +336,14 @@ static int parse_layer(struct ctx *c, struct mpqx_model *m, const cJSON *jl, int
 		if (strcmp(op, op_table[k].name) == 0)
 			break;
 	if (k == MPQX_OP_COUNT) {
-		char p[96], w[200];
+		char p[96], w[400];
 		snprintf(p, sizeof p, "%s.op", path);
-		snprintf(w, sizeof w,
-			 "unknown op '%s' (expected input, const, linear, add, matmul, softmax, affine, relu, "
-			 "avgpool, split or concat)",
-			 op);
+		int n = snprintf(w, sizeof w, "unknown op '%s' (expected ", op);
+		for (int i = 0; i < MPQX_OP_COUNT && n > 0 && (size_t)n < sizeof w; i++)
+			n += snprintf(w + n, sizeof w - (size_t)n, "%s%s", i == 0 ? "" : i == MPQX_OP_COUNT - 1 ? " or " : ", ",
+				      op_table[i].name);
+		if (n > 0 && (size_t)n < sizeof w)
+			snprintf(w + n, sizeof w - (size_t)n, ")");
 		return bad(c, p, w);
 	}
 	l->op = (enum mpqx_op)k;

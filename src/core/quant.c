@@ -136,8 +136,10 @@ int quant_build(const struct mpqx_model *m, const struct mpqx_fref *ranges, cons
 		const struct mpqx_qparam *xb = l->n_inputs > 1 ? &q->l[l->inputs[1]].out : NULL;
 		int by = cfg->a_bits;
 		const struct mpqx_op_class *oc = op_class(l->op);
-		if (oc->quant_out) {
-			oc->quant_out(l, by, &ql->out);
+		if (oc->out_range) {
+			double lo, hi;
+			oc->out_range(l, &lo, &hi);
+			ql->out = quant_param(lo, hi, by);
 		} else {
 			if (!isfinite(ranges->lo[li]) || !isfinite(ranges->hi[li])) {
 				rc = err_set(err, MPQX_ERANGE,

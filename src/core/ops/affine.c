@@ -135,6 +135,7 @@ const struct mpqx_op_class op_class_AFFINE = {
 	.ieval = ieval,
 	.runs = true,
 	.has_buf = true,
+	.has_rom = true,
 	.requant = MPQX_OP_RQ_MAC,
 	.hw = hw,
 	.est = est,

@@ -17,15 +17,15 @@ static void fwd(const struct mpqx_op_fwd *c)
 }
 
 /* The output range is the values' own. */
-static void quant_out(const struct mpqx_layer *l, int bits, struct mpqx_qparam *out)
+static void out_range(const struct mpqx_layer *l, double *lo, double *hi)
 {
 	size_t n = (size_t)l->rows * l->cols;
-	double lo = INFINITY, hi = -INFINITY;
+	*lo = INFINITY;
+	*hi = -INFINITY;
 	for (size_t i = 0; i < n; i++) {
-		lo = fmin(lo, l->weight.data[i]);
-		hi = fmax(hi, l->weight.data[i]);
+		*lo = fmin(*lo, l->weight.data[i]);
+		*hi = fmax(*hi, l->weight.data[i]);
 	}
-	*out = quant_param(lo, hi, bits);
 }
 
 static int quantize(struct mpqx_op_quant *c)
@@ -56,9 +56,10 @@ static void hw(const struct mpqx_op_hw *c, struct mpqx_hw_layer *h)
 const struct mpqx_op_class op_class_CONST = {
 	.parse = parse,
 	.forward = fwd,
-	.quant_out = quant_out,
+	.out_range = out_range,
 	.quantize = quantize,
 	.ieval = ieval,
+	.has_rom = true,
 	.hw = hw,
 	.tmpl = "const.v",
 	.tmpl_flags = MPQX_OP_TMPL_YAW,

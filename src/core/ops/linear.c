@@ -214,6 +214,7 @@ const struct mpqx_op_class op_class_LINEAR = {
 	.ieval_prepare = ieval_prepare,
 	.runs = true,
 	.has_buf = true,
+	.has_rom = true,
 	.requant = MPQX_OP_RQ_MAC,
 	.hw = hw,
 	.est = est,

@@ -29,12 +29,11 @@ static void fwd(const struct mpqx_op_fwd *c)
 	}
 }
 
-/* Probabilities: [0, 1] on the whole output range. */
-static void quant_out(const struct mpqx_layer *l, int bits, struct mpqx_qparam *out)
+/* Probabilities: [0, 1] on the whole output range (s = 1 / (2^b - 1), z = qmin). */
+static void out_range(const struct mpqx_layer *l, double *lo, double *hi)
 {
-	out->bits = bits;
-	out->s = 1.0 / (double)quant_span(bits);
-	out->z = quant_qmin(bits);
+	*lo = 0;
+	*hi = 1;
 }
 
 /* The exp table: round((2^k - 1) exp(-s_x i 2^t)) until it reaches 0. */
@@ -161,11 +160,12 @@ static void bind_tmpl(struct mpqx_op_bind *b)
 const struct mpqx_op_class op_class_SOFTMAX = {
 	.shape = shape,
 	.forward = fwd,
-	.quant_out = quant_out,
+	.out_range = out_range,
 	.quantize = quantize,
 	.ieval = ieval,
 	.runs = true,
 	.has_buf = true,
+	.has_rom = true,
 	.divider = true,
 	.hw = hw,
 	.cycles = cycles,
