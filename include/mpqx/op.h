@@ -98,7 +98,7 @@ struct mpqx_op_est_in {
 	const struct mpqx_qlayer *ql;
 	const struct mpqx_hw_layer *h;
 	int yaw, yb; /* output buffer address bits, output bits */
-	int xaw, xb; /* first input: address bits of what it reads, bits (0 without inputs) */
+	int xaw, xb; /* first input: address bits of what it reads (est only), bits (0 without inputs) */
 };
 
 /* The features an op's layer block gives (the layer kind's features of doc/estimator.md that depend on

@@ -379,7 +379,8 @@ static long round_nonneg(double v)
 static void model(const struct blk *b, enum kind kd, const double *f, const struct mpqx_cost *r, struct mpqx_cost *c)
 {
 	double vl = 0, vf = 0;
-	for (int i = 0; i < kind_n(kd); i++) {
+	int nf = kind_n(kd);
+	for (int i = 0; i < nf; i++) {
 		vl += b->k->lut[kd][i] * f[i];
 		vf += b->k->ff[kd][i] * f[i];
 	}
@@ -399,10 +400,10 @@ static void model(const struct blk *b, enum kind kd, const double *f, const stru
 		s = &b->sink[(*b->n_sink)++];
 		memset(s, 0, sizeof *s);
 		s->kind = kind_name(kd);
-		s->n_features = kind_n(kd);
+		s->n_features = nf;
 		s->names = kind_feat(kd);
 	}
-	for (int i = 0; i < kind_n(kd); i++)
+	for (int i = 0; i < nf; i++)
 		s->f[i] += f[i];
 	add_cost(&s->cost, &m);
 	add_cost(&s->rule, r);
@@ -690,14 +691,14 @@ static void rescale(const struct blk *b, int iw, int64_t m, int n, struct mpqx_c
 	requant(b, iw + quant_bitlen((uint64_t)m), n, c);
 }
 
-/* What an op's estimator hooks see of layer b->l. */
-static struct mpqx_op_est_in est_in(const struct blk *b)
+/* What an op's estimator hooks see of layer b->l; xaw (a producer's hw facts) only when asked. */
+static struct mpqx_op_est_in est_in(const struct blk *b, bool xaw)
 {
 	const struct mpqx_model *mo = b->q->m;
 	const struct mpqx_layer *l = &mo->layers[b->l];
 	return (struct mpqx_op_est_in){
 		.q = b->q, .m = mo, .l = l, .ql = &b->q->l[b->l], .h = b->h, .yaw = b->h->buf.aw,
-		.yb = b->q->l[b->l].out.bits, .xaw = l->n_inputs ? hw_src_aw(b->q, l->inputs[0]) : 0,
+		.yb = b->q->l[b->l].out.bits, .xaw = xaw && l->n_inputs ? hw_src_aw(b->q, l->inputs[0]) : 0,
 		.xb = l->n_inputs ? in_bits(b, 0) : 0};
 }
 
@@ -708,7 +709,7 @@ static void blk_rescale(const struct blk *b, struct mpqx_cost *c)
 	struct mpqx_op_rescale rs[MPQX_MAX_INPUTS];
 	int n = 1;
 	if (oc->est_rescales) {
-		struct mpqx_op_est_in in = est_in(b);
+		struct mpqx_op_est_in in = est_in(b, false);
 		n = oc->est_rescales(&in, rs);
 	} else {
 		rs[0] = (struct mpqx_op_rescale){b->h->rescale_in, ql->rs[0].m, ql->rs[0].n};
@@ -739,7 +740,7 @@ static void blk_layer(const struct blk *b, struct mpqx_cost *c)
 	const struct mpqx_hw_layer *h = b->h;
 	if (!oc->est)
 		return;
-	struct mpqx_op_est_in in = est_in(b);
+	struct mpqx_op_est_in in = est_in(b, true);
 	struct mpqx_op_est e = {0};
 	oc->est(&in, &e);
 	double f[FL_N] = {[FL_ONE] = 1, [FL_OUT] = in.yb};

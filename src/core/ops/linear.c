@@ -53,14 +53,16 @@ static void fwd(const struct mpqx_op_fwd *c)
 	/* y[r][o] = bias[o] + sum_i w[o][i] x[r][i], i ascending, in double */
 	const struct mpqx_layer *l = c->l;
 	int R = l->rows, C = l->cols, I = l->weight.cols;
+	const float *x = c->x, *wt = c->f->wt[c->li], *bias = l->bias.data;
 	double *acc = c->f->acc;
+	float *y = c->y;
 	for (int r = 0; r < R; r++) {
 		for (int o = 0; o < C; o++)
-			acc[o] = l->bias.data[o];
+			acc[o] = bias[o];
 		for (int i = 0; i < I; i++)
-			forward_axpy(acc, c->x[r * I + i], c->f->wt[c->li] + (size_t)i * C, C);
+			forward_axpy(acc, x[r * I + i], wt + (size_t)i * C, C);
 		for (int o = 0; o < C; o++)
-			c->y[r * C + o] = (float)acc[o];
+			y[r * C + o] = (float)acc[o];
 	}
 }
 
