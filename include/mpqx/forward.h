@@ -2,6 +2,8 @@
 #ifndef MPQX_FORWARD_H
 #define MPQX_FORWARD_H
 
+#include <stddef.h>
+
 #include "mpqx/model.h"
 
 struct mpqx_forward {
@@ -22,5 +24,8 @@ void forward_fini(struct mpqx_forward *f);
 /* Runs the graph on one normalised window [window, features]; act[l] hold every layer's output. Sums are
  * accumulated in double and stored as float. Returns the output layer's values. */
 const float *forward_run(struct mpqx_forward *f, const float *window);
+
+/* acc[n] += (double)a * b[n]: one more product in each of n independent sums (the op classes' products). */
+void forward_axpy(double *restrict acc, double a, const float *restrict b, int n);
 
 #endif

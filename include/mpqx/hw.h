@@ -48,6 +48,15 @@ struct mpqx_hw_layer {
 /* ceil(log2(words)), at least 1. */
 int hw_addr_bits(long words);
 
+/* A memory of words values of width bits (address bits and depth derived). */
+struct mpqx_hw_mem hw_mem(enum mpqx_hw_role role, long words, int width);
+
+/* Width of a rescale multiplier m in the RTL: bitlen(m), at least 1. */
+int hw_mbits(int64_t m);
+
+/* Address bits of what the consumers of layer src read: its buffer, or a const's ROM. */
+int hw_src_aw(const struct mpqx_qmodel *q, int src);
+
 /* Fills the facts of layer l of q. */
 void hw_layer(const struct mpqx_qmodel *q, int l, struct mpqx_hw_layer *out);
 

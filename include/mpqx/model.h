@@ -9,6 +9,7 @@
 #define MPQX_NAME_MAX 64
 #define MPQX_MAX_INPUTS 8
 #define MPQX_MAX_COLUMNS 16
+#define MPQX_MAX_DIM 65536 /* largest dimension of a shape */
 
 /* X-macro: enum, name in the file, number of inputs (-1: one or more). */
 #define MPQX_OPS(X)                 \
@@ -83,6 +84,23 @@ struct mpqx_model {
 	long macs; /* multiply-accumulates of one float forward */
 };
 
+/* The attributes of one layer as the loader reads them (opaque; the JSON stays in model.c). The op
+ * classes read theirs with model_attr_*, which name the file and the JSON path on error. */
+struct mpqx_attrs;
+
+/* A tensor key {"shape": [...], "data": [...]} of rows * cols values into *t (owned by the model). */
+int model_attr_tensor(struct mpqx_attrs *a, const char *key, int rows, int cols, struct mpqx_tensor *t);
+/* The shape of the required tensor key, before reading it. */
+int model_attr_shape(struct mpqx_attrs *a, const char *key, int *rows, int *cols);
+/* An integer from lo to hi; an absent key that is not required leaves *out. */
+int model_attr_int(struct mpqx_attrs *a, const char *key, bool required, int lo, int hi, int *out);
+/* A finite number; an absent key that is not required leaves *out. */
+int model_attr_num(struct mpqx_attrs *a, const char *key, bool required, double *out);
+/* An optional true or false (absent: false). */
+int model_attr_bool(struct mpqx_attrs *a, const char *key, bool *out);
+/* MPQX_EINPUT with a message naming key and what was expected. */
+int model_attr_bad(struct mpqx_attrs *a, const char *key, const char *what);
+
 /* Loads and validates a model file, or a directory holding model.json. On success the caller owns *out
  * (free with model_free). On error returns MPQX_EINPUT/MPQX_EIO and err names the file and JSON path. */
 int model_load(const char *path, struct mpqx_model **out, struct mpqx_err *err);
@@ -101,6 +119,11 @@ long model_layer_macs(const struct mpqx_model *m, int layer);
 
 /* true when the layer has a weight tensor that is quantized (linear, affine). */
 bool model_layer_has_weights(const struct mpqx_layer *l);
+
+/* true when the exported layer owns an output buffer (all but const) / ROMs (weights, the softmax table, a
+ * const's values): the config's buffer / rom settings mean something for it. */
+bool model_layer_has_buffer(const struct mpqx_layer *l);
+bool model_layer_has_rom(const struct mpqx_layer *l);
 
 /* Undoes the target normalisation's scale: an error of e on the normalised scale is e*factor in the
  * target's unit. */

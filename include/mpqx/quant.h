@@ -3,6 +3,7 @@
 #ifndef MPQX_QUANT_H
 #define MPQX_QUANT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "mpqx/config.h"
@@ -64,6 +65,17 @@ static inline int64_t quant_rshift_round(int64_t v, int n)
 	uint64_t r = (mag + ((uint64_t)1 << (n - 1))) >> n;
 	return v < 0 ? -(int64_t)r : (int64_t)r;
 }
+/* 2^bits - 1: the number of steps of a bits-wide range. */
+static inline int64_t quant_span(int bits)
+{
+	return ((int64_t)1 << bits) - 1;
+}
+/* Whether a rescale factor fits the fixed-point multiplier without overflow. */
+bool quant_factor_ok(double M);
+/* Quantizes the weights and bias of a layer l with a weight tensor (linear, affine) into ql, its input at
+ * x, fan_in products per output: MPQX_OK, MPQX_ENOMEM, or MPQX_ERANGE when a bias does not fit. */
+int quant_weights(const struct mpqx_layer *l, struct mpqx_qlayer *ql, const struct mpqx_qparam *x, int w_bits,
+		  int fan_in);
 static inline int32_t quant_qmin(int bits) { return -(1 << (bits - 1)); }
 static inline int32_t quant_qmax(int bits) { return (1 << (bits - 1)) - 1; }
 

@@ -145,11 +145,11 @@ static void print_json(const struct mpqx_model *m, const struct mpqx_config *c, 
 		cJSON_AddNumberToObject(L, "a_bits", q->l[l].out.bits);
 		if (model_layer_has_weights(ly))
 			cJSON_AddNumberToObject(L, "w_bits", q->l[l].w.bits);
-		if (ly->op != MPQX_OP_CONST) {
+		if (model_layer_has_buffer(ly)) {
 			cJSON_AddStringToObject(L, "buffer", config_storage_name(e->buffer[l], false));
 			cJSON_AddStringToObject(L, "buffer_configured", config_storage_name(c->layers[l].buffer, false));
 		}
-		if (model_layer_has_weights(ly) || ly->op == MPQX_OP_CONST || ly->op == MPQX_OP_SOFTMAX) {
+		if (model_layer_has_rom(ly)) {
 			cJSON_AddStringToObject(L, "rom", config_storage_name(e->rom[l], true));
 			cJSON_AddStringToObject(L, "rom_configured", config_storage_name(c->layers[l].rom, true));
 		}
@@ -199,9 +199,9 @@ static void print_text(const struct mpqx_model *m, const struct mpqx_config *c, 
 			snprintf(bits, sizeof bits, "%d/%d", q->l[l].w.bits, q->l[l].out.bits);
 		else
 			snprintf(bits, sizeof bits, "%d", q->l[l].out.bits);
-		bool has_rom = model_layer_has_weights(ly) || ly->op == MPQX_OP_CONST || ly->op == MPQX_OP_SOFTMAX;
+		bool has_rom = model_layer_has_rom(ly);
 		printf("%-*s %-8s %5s %-7s %-7s %6s %6s %6s %6s %4s %9ld\n", nw, ly->name, model_op_name(ly->op), bits,
-		       ly->op == MPQX_OP_CONST ? "-"
+		       !model_layer_has_buffer(ly) ? "-"
 					       : storage_cell(b1, sizeof b1, e->buffer[l], c->layers[l].buffer, false),
 		       has_rom ? storage_cell(b2, sizeof b2, e->rom[l], c->layers[l].rom, true) : "-",
 		       num(n[0], sizeof n[0], cc->lut), num(n[1], sizeof n[1], cc->lutram), num(n[2], sizeof n[2], cc->ff),

@@ -95,9 +95,9 @@ static cJSON *point_json(const struct mpqx_model *m, const struct mpqx_search_po
 		if (model_layer_has_weights(ly))
 			cJSON_AddNumberToObject(L, "w_bits", lc->w_bits);
 		cJSON_AddNumberToObject(L, "a_bits", lc->a_bits);
-		if (ly->op != MPQX_OP_CONST)
+		if (model_layer_has_buffer(ly))
 			cJSON_AddStringToObject(L, "buffer", config_storage_name(lc->buffer, false));
-		if (model_layer_has_weights(ly) || ly->op == MPQX_OP_CONST || ly->op == MPQX_OP_SOFTMAX)
+		if (model_layer_has_rom(ly))
 			cJSON_AddStringToObject(L, "rom", config_storage_name(lc->rom, true));
 		cJSON_AddItemToArray(a, L);
 	}
@@ -208,13 +208,13 @@ static void print_result(const struct mpqx_session *s, const struct mpqx_search_
 			const struct mpqx_layer_cfg *lc = &b->cfg.layers[l];
 			char bits[16];
 			bool w = model_layer_has_weights(ly);
-			bool rom = w || ly->op == MPQX_OP_CONST || ly->op == MPQX_OP_SOFTMAX;
+			bool rom = model_layer_has_rom(ly);
 			if (w)
 				snprintf(bits, sizeof bits, "%d/%d", lc->w_bits, lc->a_bits);
 			else
 				snprintf(bits, sizeof bits, "%d", lc->a_bits);
 			printf("%-*s %-8s %6s %-12s %-6s\n", nw, ly->name, model_op_name(ly->op), bits,
-			       ly->op == MPQX_OP_CONST ? "-" : config_storage_name(lc->buffer, false),
+			       !model_layer_has_buffer(ly) ? "-" : config_storage_name(lc->buffer, false),
 			       rom ? config_storage_name(lc->rom, true) : "-");
 		}
 	}

@@ -21,6 +21,7 @@
 
 #include "mpqx/fileio.h"
 #include "mpqx/hw.h"
+#include "mpqx/op.h"
 
 /* ---- block kinds and their features ---- */
 
@@ -80,25 +81,37 @@ enum { FT_ONE, FT_ORBITS, FT_LAYERS, FT_N };
 
 #define NF(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-enum kind {
-	K_LINEAR, K_AFFINE, K_MATMUL, K_ADD, K_RELU, K_SPLIT, K_AVGPOOL, K_CONCAT, K_SOFTMAX,
-	K_RAM, K_ROM, K_REQUANT, K_RESCALE, K_DIV, K_TOP, K_COUNT
-};
+/* Kinds 0 .. MPQX_OP_COUNT - 1 are the layer modules of the ops, named as the op (those whose class has an
+ * estimator block, op.h); the shared blocks follow. */
+enum kind { K_RAM = MPQX_OP_COUNT, K_ROM, K_REQUANT, K_RESCALE, K_DIV, K_TOP, K_COUNT };
 
 static const struct {
 	const char *name;
 	const char *const *feat;
 	int n;
 } kinds[K_COUNT] = {
-	[K_LINEAR] = {"linear", f_layer, NF(f_layer)},     [K_AFFINE] = {"affine", f_layer, NF(f_layer)},
-	[K_MATMUL] = {"matmul", f_layer, NF(f_layer)},     [K_ADD] = {"add", f_layer, NF(f_layer)},
-	[K_RELU] = {"relu", f_layer, NF(f_layer)},         [K_SPLIT] = {"split", f_layer, NF(f_layer)},
-	[K_AVGPOOL] = {"avgpool", f_layer, NF(f_layer)},   [K_CONCAT] = {"concat", f_layer, NF(f_layer)},
-	[K_SOFTMAX] = {"softmax", f_layer, NF(f_layer)},   [K_RAM] = {"ram", f_ram, NF(f_ram)},
-	[K_ROM] = {"rom", f_rom, NF(f_rom)},               [K_REQUANT] = {"requant", f_requant, NF(f_requant)},
-	[K_RESCALE] = {"rescale", f_rescale, NF(f_rescale)}, [K_DIV] = {"div", f_div, NF(f_div)},
-	[K_TOP] = {"top", f_top, NF(f_top)},
+	[K_RAM] = {"ram", f_ram, NF(f_ram)},           [K_ROM] = {"rom", f_rom, NF(f_rom)},
+	[K_REQUANT] = {"requant", f_requant, NF(f_requant)}, [K_RESCALE] = {"rescale", f_rescale, NF(f_rescale)},
+	[K_DIV] = {"div", f_div, NF(f_div)},           [K_TOP] = {"top", f_top, NF(f_top)},
 };
+
+/* A kind's name (NULL: no such block), features and their count. */
+static const char *kind_name(int kd)
+{
+	if (kd < MPQX_OP_COUNT)
+		return op_class((enum mpqx_op)kd)->est ? model_op_name((enum mpqx_op)kd) : NULL;
+	return kinds[kd].name;
+}
+
+static const char *const *kind_feat(int kd)
+{
+	return kd < MPQX_OP_COUNT ? f_layer : kinds[kd].feat;
+}
+
+static int kind_n(int kd)
+{
+	return kd < MPQX_OP_COUNT ? NF(f_layer) : kinds[kd].n;
+}
 
 struct mpqx_coeffs {
 	char family[32];
@@ -147,7 +160,7 @@ static int chandler(void *user, const char *section, const char *name, const cha
 	}
 	int kd = -1;
 	for (int i = 0; i < K_COUNT; i++)
-		if (strcmp(section, kinds[i].name) == 0)
+		if (kind_name(i) && strcmp(section, kind_name(i)) == 0)
 			kd = i;
 	if (kd < 0)
 		return cfail(c, "unknown section [%s]: expected [family] or a block kind (linear, affine, matmul, "
@@ -165,14 +178,14 @@ static int chandler(void *user, const char *section, const char *name, const cha
 		return cfail(c, "[%s] %s: expected lut.FEATURE or ff.FEATURE", section, name);
 	}
 	int fi = -1;
-	for (int i = 0; i < kinds[kd].n; i++)
-		if (strcmp(feat, kinds[kd].feat[i]) == 0)
+	for (int i = 0; i < kind_n(kd); i++)
+		if (strcmp(feat, kind_feat(kd)[i]) == 0)
 			fi = i;
 	if (fi < 0) {
 		char list[256] = "";
-		for (int i = 0; i < kinds[kd].n; i++) {
+		for (int i = 0; i < kind_n(kd); i++) {
 			size_t u = strlen(list);
-			snprintf(list + u, sizeof list - u, "%s%s", i ? ", " : "", kinds[kd].feat[i]);
+			snprintf(list + u, sizeof list - u, "%s%s", i ? ", " : "", kind_feat(kd)[i]);
 		}
 		return cfail(c, "[%s] %s: unknown feature '%s' (expected one of %s)", section, name, feat, list);
 	}
@@ -366,7 +379,8 @@ static long round_nonneg(double v)
 static void model(const struct blk *b, enum kind kd, const double *f, const struct mpqx_cost *r, struct mpqx_cost *c)
 {
 	double vl = 0, vf = 0;
-	for (int i = 0; i < kinds[kd].n; i++) {
+	int nf = kind_n(kd);
+	for (int i = 0; i < nf; i++) {
 		vl += b->k->lut[kd][i] * f[i];
 		vf += b->k->ff[kd][i] * f[i];
 	}
@@ -378,29 +392,21 @@ static void model(const struct blk *b, enum kind kd, const double *f, const stru
 		return;
 	struct mpqx_est_block *s = NULL;
 	for (int i = 0; i < *b->n_sink; i++)
-		if (strcmp(b->sink[i].kind, kinds[kd].name) == 0)
+		if (strcmp(b->sink[i].kind, kind_name(kd)) == 0)
 			s = &b->sink[i];
 	if (!s) {
 		if (*b->n_sink >= MPQX_EST_MAX_BLOCKS)
 			return;
 		s = &b->sink[(*b->n_sink)++];
 		memset(s, 0, sizeof *s);
-		s->kind = kinds[kd].name;
-		s->n_features = kinds[kd].n;
-		s->names = kinds[kd].feat;
+		s->kind = kind_name(kd);
+		s->n_features = nf;
+		s->names = kind_feat(kd);
 	}
-	for (int i = 0; i < kinds[kd].n; i++)
+	for (int i = 0; i < nf; i++)
 		s->f[i] += f[i];
 	add_cost(&s->cost, &m);
 	add_cost(&s->rule, r);
-}
-
-/* Address bits of the buffer (or constant ROM) layer src's consumers read. */
-static int src_aw(const struct mpqx_qmodel *q, int src)
-{
-	struct mpqx_hw_layer h;
-	hw_layer(q, src, &h);
-	return h.has_buf ? h.buf.aw : h.rom[0].aw;
 }
 
 static int clog2(long v)
@@ -685,22 +691,31 @@ static void rescale(const struct blk *b, int iw, int64_t m, int n, struct mpqx_c
 	requant(b, iw + quant_bitlen((uint64_t)m), n, c);
 }
 
+/* What an op's estimator hooks see of layer b->l; xaw (a producer's hw facts) only when asked. */
+static struct mpqx_op_est_in est_in(const struct blk *b, bool xaw)
+{
+	const struct mpqx_model *mo = b->q->m;
+	const struct mpqx_layer *l = &mo->layers[b->l];
+	return (struct mpqx_op_est_in){
+		.q = b->q, .m = mo, .l = l, .ql = &b->q->l[b->l], .h = b->h, .yaw = b->h->buf.aw,
+		.yb = b->q->l[b->l].out.bits, .xaw = xaw && l->n_inputs ? hw_src_aw(b->q, l->inputs[0]) : 0,
+		.xb = l->n_inputs ? in_bits(b, 0) : 0};
+}
+
 static void blk_rescale(const struct blk *b, struct mpqx_cost *c)
 {
-	const struct mpqx_layer *l = &b->q->m->layers[b->l];
 	const struct mpqx_qlayer *ql = &b->q->l[b->l];
-	switch (l->op) {
-	case MPQX_OP_ADD:
-		rescale(b, b->h->acc_bits, 1, ql->rs[0].n, c); /* add.v: the shift alone */
-		break;
-	case MPQX_OP_CONCAT:
-		for (int i = 0; i < l->n_inputs; i++)
-			rescale(b, in_bits(b, i) + 1, ql->rs[i].m, ql->rs[i].n, c);
-		break;
-	default:
-		rescale(b, b->h->rescale_in, ql->rs[0].m, ql->rs[0].n, c);
-		break;
+	const struct mpqx_op_class *oc = op_class(b->q->m->layers[b->l].op);
+	struct mpqx_op_rescale rs[MPQX_MAX_INPUTS];
+	int n = 1;
+	if (oc->est_rescales) {
+		struct mpqx_op_est_in in = est_in(b, false);
+		n = oc->est_rescales(&in, rs);
+	} else {
+		rs[0] = (struct mpqx_op_rescale){b->h->rescale_in, ql->rs[0].m, ql->rs[0].n};
 	}
+	for (int i = 0; i < n; i++)
+		rescale(b, rs[i].iw, rs[i].m, rs[i].n, c);
 }
 
 /* The softmax divider (div.v). */
@@ -716,134 +731,30 @@ static void blk_div(const struct blk *b, struct mpqx_cost *c)
 
 /* The layer module's own logic: counters and address registers of its state machine, the shared
  * multiplier (DSPs by rule) with its operand multiplexers, accumulator, bias adder and magnitude. The
- * register counts follow the templates' declarations. */
+ * register counts follow the templates' declarations; the op's class gives its features. */
 static void blk_layer(const struct blk *b, struct mpqx_cost *c)
 {
 	const struct mpqx_model *mo = b->q->m;
 	const struct mpqx_layer *l = &mo->layers[b->l];
-	const struct mpqx_qlayer *ql = &b->q->l[b->l];
+	const struct mpqx_op_class *oc = op_class(l->op);
 	const struct mpqx_hw_layer *h = b->h;
-	int yaw = h->buf.aw, yb = ql->out.bits;
-	int xaw = l->n_inputs ? src_aw(b->q, l->inputs[0]) : 0;
-	int xb = l->n_inputs ? in_bits(b, 0) : 0;
-	double f[FL_N] = {[FL_ONE] = 1, [FL_OUT] = yb};
-	int cnt = 0, addr1 = 0, addr2 = 0, regs = 2; /* busy, done */
-	int acc = h->acc_bits, mw = h->rescale_m;
-	enum kind kd = K_LINEAR;
-	switch (l->op) {
-	case MPQX_OP_LINEAR: { /* linear.v: p, o, xb, xa, wb, wa, ya; acc, pr, neg */
-		int waw = h->rom[0].aw;
-		cnt = clog2(h->phases) + clog2(l->cols + 1);
-		addr2 = 2 * xaw + 2 * waw;
-		addr1 = yaw;
-		f[FL_PROD] = acc - 1 + mw;
-		regs += acc + (int)f[FL_PROD] + 1;
-		f[FL_ACC] = acc;
-		f[FL_MUX] = h->mul_a + h->mul_b;
-		f[FL_IN] = xb + 1 + ql->w.bits + 1;
-		f[FL_BIAS] = h->rom[1].width;
-		break;
-	}
-	case MPQX_OP_AFFINE: /* affine.v: p, c, e; acc, pr, neg */
-		kd = K_AFFINE;
-		cnt = 2 + clog2(l->cols + 1);
-		addr1 = yaw;
-		f[FL_PROD] = acc - 1 + mw;
-		regs += acc + (int)f[FL_PROD] + 1;
-		f[FL_ACC] = acc;
-		f[FL_MUX] = h->mul_a + h->mul_b;
-		f[FL_IN] = xb + 1 + ql->w.bits + 1;
-		f[FL_BIAS] = h->rom[1].width;
-		break;
-	case MPQX_OP_MATMUL: { /* matmul.v: p, n, m, h, ab, hb, bb, aa, ba, ya; acc, pr, neg */
-		kd = K_MATMUL;
-		const struct mpqx_layer *la = &mo->layers[l->inputs[0]], *lb = &mo->layers[l->inputs[1]];
-		int baw = src_aw(b->q, l->inputs[1]);
-		int heads = l->heads > 0 ? l->heads : 1;
-		int md, nd;
-		if (l->transpose_b) {
-			md = la->rows;
-			nd = lb->rows;
-		} else {
-			md = la->rows / heads;
-			nd = lb->cols / heads;
-		}
-		cnt = clog2(h->phases) + clog2(nd + 1) + clog2(md + 1) + clog2(heads + 1);
-		addr2 = 2 * xaw + imax(xaw, baw) + 2 * baw;
-		addr1 = yaw;
-		f[FL_PROD] = acc - 1 + mw;
-		regs += acc + (int)f[FL_PROD] + 1;
-		f[FL_ACC] = acc;
-		f[FL_MUX] = h->mul_a + h->mul_b;
-		f[FL_IN] = xb + 1 + in_bits(b, 1) + 1;
-		break;
-	}
-	case MPQX_OP_ADD: /* add.v: p, e; pa */
-		kd = K_ADD;
-		cnt = 2;
-		addr1 = yaw;
-		regs += acc;
-		f[FL_ACC] = acc;
-		f[FL_MUX] = h->mul_a + h->mul_b;
-		f[FL_IN] = xb + 1 + in_bits(b, 1) + 1;
-		break;
-	case MPQX_OP_RELU: /* relu.v: p, e */
-		kd = K_RELU;
-		cnt = 2;
-		addr1 = yaw;
-				f[FL_IN] = xb + 1;
-		break;
-	case MPQX_OP_SPLIT: /* split.v: p, c, xb, xa, ya */
-		kd = K_SPLIT;
-		cnt = 2 + clog2(l->cols + 1);
-		addr2 = 2 * xaw;
-		addr1 = yaw;
-				f[FL_IN] = xb + 1;
-		break;
-	case MPQX_OP_AVGPOOL: /* avgpool.v: p, xb, xa, ya; acc */
-		kd = K_AVGPOOL;
-		cnt = clog2(h->phases);
-		addr2 = 2 * xaw;
-		addr1 = yaw;
-		regs += acc;
-		f[FL_ACC] = acc;
-		f[FL_IN] = xb + 1;
-		break;
-	case MPQX_OP_CONCAT: { /* concat.v: p, seg, r, j, xa, yrow, yo, ya */
-		kd = K_CONCAT;
-		int maw = 0, in = 0;
-		for (int i = 0; i < l->n_inputs; i++) {
-			maw = imax(maw, src_aw(b->q, l->inputs[i]));
-			in += in_bits(b, i) + 1;
-		}
-		cnt = 2 + clog2(l->n_inputs + 1) + clog2(l->rows + 1) + clog2(l->cols + 1);
-		addr2 = maw + 2 * yaw;
-		addr1 = yaw;
-				f[FL_IN] = in;
-		f[FL_MUX] = (double)(l->n_inputs - 1) * yb;
-		break;
-	}
-	case MPQX_OP_SOFTMAX: { /* softmax.v: scan, p, col, c, u, rb, xa, ya; mx, s */
-		kd = K_SOFTMAX;
-		int cw = clog2(l->cols + 1);
-		cnt = 1 + clog2(2L * l->cols + 2) + 2 * cw + clog2(yb + 4);
-		addr2 = 2 * xaw;
-		addr1 = xaw;
-		regs += xb + h->sm_sum;
-		f[FL_ACC] = h->sm_sum;
-		f[FL_PROD] = h->div_num;
-		f[FL_MUX] = ql->sm_k;
-		f[FL_IN] = xb + 1;
-		break;
-	}
-	default:
+	if (!oc->est)
 		return;
-	}
-	int ctrl = cnt + addr1 + addr2;
+	struct mpqx_op_est_in in = est_in(b, true);
+	struct mpqx_op_est e = {0};
+	oc->est(&in, &e);
+	double f[FL_N] = {[FL_ONE] = 1, [FL_OUT] = in.yb};
+	f[FL_ACC] = e.acc;
+	f[FL_MUX] = e.mux;
+	f[FL_PROD] = e.prod;
+	f[FL_IN] = e.in;
+	f[FL_BIAS] = e.bias;
+	int regs = 2 + e.regs; /* busy, done */
+	int ctrl = e.cnt + e.addr1 + e.addr2;
 	f[FL_CTRL] = ctrl;
-	f[FL_CNT] = cnt;
-	f[FL_ADDR1] = addr1;
-	f[FL_ADDR2] = addr2;
+	f[FL_CNT] = e.cnt;
+	f[FL_ADDR1] = e.addr1;
+	f[FL_ADDR2] = e.addr2;
 	f[FL_REGS] = regs + ctrl;
 	struct mpqx_cost r = {0};
 	if (h->n_mul && !h->mul_const) {
@@ -853,20 +764,15 @@ static void blk_layer(const struct blk *b, struct mpqx_cost *c)
 			f[FL_SPLIT] = (double)(r.dsp - 1) * (h->mul_a + h->mul_b);
 		}
 	}
-	model(b, kd, f, &r, c);
+	model(b, (enum kind)l->op, f, &r, c);
 }
 
 /* ---- layers ---- */
 
-static bool is_mac(enum mpqx_op op)
-{
-	return op == MPQX_OP_LINEAR || op == MPQX_OP_AFFINE || op == MPQX_OP_MATMUL;
-}
-
 /* Costs layer l block by block into *out. */
 static void layer_cost(const struct blk *b, struct mpqx_cost *out)
 {
-	const struct mpqx_layer *l = &b->q->m->layers[b->l];
+	const struct mpqx_op_class *oc = op_class(b->q->m->layers[b->l].op);
 	block_fn fns[6];
 	int n = 0;
 	if (b->h->runs)
@@ -875,11 +781,11 @@ static void layer_cost(const struct blk *b, struct mpqx_cost *out)
 		fns[n++] = blk_buffer;
 	if (b->h->n_roms)
 		fns[n++] = blk_roms;
-	if (is_mac(l->op))
+	if (oc->requant == MPQX_OP_RQ_MAC)
 		fns[n++] = blk_requant;
-	else if (b->h->runs && l->op != MPQX_OP_SOFTMAX)
+	else if (b->h->runs && oc->requant == MPQX_OP_RQ_RESCALE)
 		fns[n++] = blk_rescale;
-	if (l->op == MPQX_OP_SOFTMAX)
+	if (oc->divider)
 		fns[n++] = blk_div;
 	memset(out, 0, sizeof *out);
 	for (int i = 0; i < n; i++) {
@@ -902,8 +808,8 @@ static void top_cost(const struct mpqx_qmodel *q, const struct blk *b, struct mp
 				if (m->layers[i].inputs[k] == s)
 					readers++;
 		if (readers > 1)
-			f[FT_ORBITS] += (double)(readers - 1) * src_aw(q, s);
-		if (m->layers[s].op != MPQX_OP_INPUT && m->layers[s].op != MPQX_OP_CONST)
+			f[FT_ORBITS] += (double)(readers - 1) * hw_src_aw(q, s);
+		if (op_class(m->layers[s].op)->runs)
 			f[FT_LAYERS] += 1;
 	}
 	memset(c, 0, sizeof *c);

@@ -19,6 +19,7 @@
 #include "mpqx/fileio.h"
 #include "mpqx/hw.h"
 #include "mpqx/ieval.h"
+#include "mpqx/op.h"
 #include "mpqx/session.h"
 #include "mpqx/tmpl.h"
 #include "mpqx_config.h"
@@ -217,22 +218,9 @@ static void set_q(struct ctx *x, struct mpqx_tmpl *t, int *rc, const char *name,
 		*rc = tmpl_setf(t, x->err, name, "\"%s\"", v);
 }
 
-static void set_u64(struct ctx *x, struct mpqx_tmpl *t, int *rc, const char *name, int64_t v)
-{
-	if (!*rc)
-		*rc = tmpl_setf(t, x->err, name, "64'd%" PRId64, v);
-}
 
 /* ---- naming ---- */
 
-/* Verilog $clog2 */
-static int vclog2(long n)
-{
-	int k = 0;
-	while ((1L << k) < n)
-		k++;
-	return k;
-}
 
 static void make_ids(struct ctx *x)
 {
@@ -340,268 +328,67 @@ static int src_aw(struct ctx *x, int p)
 	return h->has_buf ? h->buf.aw : h->rom[0].aw;
 }
 
-static const char *kind_template(enum mpqx_op op)
-{
-	switch (op) {
-	case MPQX_OP_INPUT: return "input.v";
-	case MPQX_OP_CONST: return "const.v";
-	case MPQX_OP_LINEAR: return "linear.v";
-	case MPQX_OP_AFFINE: return "affine.v";
-	case MPQX_OP_MATMUL: return "matmul.v";
-	case MPQX_OP_ADD: return "add.v";
-	case MPQX_OP_RELU: return "relu.v";
-	case MPQX_OP_SOFTMAX: return "softmax.v";
-	case MPQX_OP_AVGPOOL: return "avgpool.v";
-	case MPQX_OP_SPLIT: return "split.v";
-	case MPQX_OP_CONCAT: return "concat.v";
-	case MPQX_OP_COUNT: break;
-	}
-	return NULL;
-}
-
-/* The per-input blocks of a concat. */
-static void concat_parts(struct ctx *x, int li, struct sbuf *ports, struct sbuf *inputs, struct sbuf *cols,
-			 struct sbuf *offs, struct sbuf *sel)
-{
-	const struct mpqx_layer *l = &x->m->layers[li];
-	const struct mpqx_qlayer *ql = &x->q->l[li];
-	int n = l->n_inputs, sgw = vclog2(n + 1), cw = vclog2(l->cols + 1), yaw = hw_of(x, li)->buf.aw;
-	char rs[120];
-	lib_module(x, "rescale", rs, sizeof rs);
-	int off = 0;
-	for (int k = 0; k < n; k++) {
-		int p = l->inputs[k], aw = src_aw(x, p);
-		const struct mpqx_qparam *px = &x->q->l[p].out;
-		int ck = x->m->layers[p].cols;
-		int mw = quant_bitlen((uint64_t)ql->rs[k].m);
-		sb_add(ports, "output wire [%d:0] x%d_addr,\ninput  wire [%d:0] x%d_data,\n", aw - 1, k, px->bits - 1, k);
-		sb_add(inputs,
-		       "// input %d: '%s', columns %d..%d of the result\n"
-		       "assign x%d_addr = (busy && seg == %d'd%d) ? xa[%d:0] : %d'd0;\n"
-		       "wire signed [%d:0] v%d = $signed(x%d_data) - %d;\n"
-		       "wire [YB-1:0] q%d;\n"
-		       "%s #(.IW(%d), .MW(%d), .MUL(64'd%" PRId64 "), .SHR(%d), .Z(%d), .OB(YB)) u_rs%d (\n"
-		       "\t.clk(clk), .en(rs_en && seg == %d'd%d), .v(v%d), .q(q%d));\n",
-		       k, x->m->layers[p].name, off, off + ck - 1, k, sgw, k, aw - 1, aw, px->bits, k, k, px->z, k,
-		       rs, px->bits + 1, mw > 0 ? mw : 1, ql->rs[k].m, ql->rs[k].n, ql->out.z, k, sgw, k, k, k);
-		if (k < n - 1) {
-			sb_add(cols, "(seg == %d'd%d) ? %d'd%d : ", sgw, k, cw, ck - 1);
-			sb_add(offs, "(seg == %d'd%d) ? %d'd%d : ", sgw, k, yaw, off + ck);
-			sb_add(sel, "(seg == %d'd%d) ? q%d : ", sgw, k, k);
-		} else {
-			sb_add(cols, "%d'd%d", cw, ck - 1);
-			sb_add(offs, "%d'd%d", yaw, 0);
-			sb_add(sel, "q%d", k);
-		}
-		off += ck;
-	}
-}
-
-static int concat_xaw(struct ctx *x, int li)
-{
-	const struct mpqx_layer *l = &x->m->layers[li];
-	int xaw = 1;
-	for (int k = 0; k < l->n_inputs; k++)
-		xaw = src_aw(x, l->inputs[k]) > xaw ? src_aw(x, l->inputs[k]) : xaw;
-	return xaw;
-}
-
+/* The layer's module from its op's template: the placeholders every layer has here, the op's own from its
+ * class (op.h). */
 static int write_layer(struct ctx *x, int li)
 {
 	const struct mpqx_model *m = x->m;
 	const struct mpqx_layer *l = &m->layers[li];
+	const struct mpqx_op_class *oc = op_class(l->op);
 	const struct mpqx_qlayer *ql = &x->q->l[li];
 	struct layer_x *L = &x->lx[li];
 	const struct mpqx_hw_layer *h = &L->hw;
 	struct mpqx_tmpl *t;
-	int rc = load_tmpl(x, kind_template(l->op), &t);
+	int rc = load_tmpl(x, oc->tmpl, &t);
 	if (rc)
 		return rc;
-	char ram[120], rom[120], rs[120], rq[120], dv[120];
-	lib_module(x, "requant", rq, sizeof rq);
+	char ram[120], rom[120], rs[120], dv[120], lib[120];
 	ram_module(x, L->buf, ram, sizeof ram);
 	rom_module(x, L->rom, rom, sizeof rom);
 	lib_module(x, "rescale", rs, sizeof rs);
 	lib_module(x, "div", dv, sizeof dv);
 	int p0 = l->n_inputs ? l->inputs[0] : -1, p1 = l->n_inputs > 1 ? l->inputs[1] : -1;
-	const struct mpqx_qparam *px = p0 >= 0 ? &x->q->l[p0].out : NULL;
-	const struct mpqx_qparam *pb = p1 >= 0 ? &x->q->l[p1].out : NULL;
 	const struct mpqx_qparam *py = &ql->out;
 	int mw = quant_bitlen((uint64_t)ql->rs[0].m);
 	if (mw < 1)
 		mw = 1;
+	const char *rom_file[MPQX_HW_MAX_ROMS];
+	for (int r = 0; r < MPQX_HW_MAX_ROMS; r++)
+		rom_file[r] = L->rom_file[r];
+	struct mpqx_op_bind b = {.m = m, .q = x->q, .li = li, .l = l, .ql = ql, .h = h, .p0 = p0, .p1 = p1,
+				 .px = p0 >= 0 ? &x->q->l[p0].out : NULL, .pb = p1 >= 0 ? &x->q->l[p1].out : NULL,
+				 .mw = mw, .rom = rom, .rescale = rs, .div = dv, .rom_file = rom_file, .t = t,
+				 .err = x->err, .rc = rc};
 
-	set_s(x, t, &rc, "MODULE", L->module);
-	switch (l->op) {
-	case MPQX_OP_INPUT:
-		set_s(x, t, &rc, "RAM", ram);
-		break;
-	case MPQX_OP_CONST:
-		set_s(x, t, &rc, "ROM", rom);
-		set_q(x, t, &rc, "INIT", L->rom_file[0]);
-		break;
-	default:
-		set_s(x, t, &rc, "RAM", ram);
-		break;
+	op_set_s(&b, "MODULE", L->module);
+	if (h->has_buf) {
+		op_set_s(&b, "RAM", ram);
+	} else {
+		op_set_s(&b, "ROM", rom);
+		op_set_q(&b, "INIT", L->rom_file[0]);
 	}
-	if (l->op == MPQX_OP_LINEAR || l->op == MPQX_OP_AFFINE || l->op == MPQX_OP_MATMUL)
-		set_s(x, t, &rc, "REQUANT", rq);
-	else if (l->op == MPQX_OP_ADD || l->op == MPQX_OP_RELU || l->op == MPQX_OP_SPLIT || l->op == MPQX_OP_AVGPOOL)
-		set_s(x, t, &rc, "RESCALE", rs);
+	if (oc->tmpl_lib) {
+		char name[32];
+		size_t k = 0;
+		for (; oc->tmpl_lib[k] && k + 1 < sizeof name; k++)
+			name[k] = (char)(oc->tmpl_lib[k] >= 'a' && oc->tmpl_lib[k] <= 'z' ? oc->tmpl_lib[k] - 'a' + 'A'
+											      : oc->tmpl_lib[k]);
+		name[k] = '\0';
+		op_set_s(&b, name, lib_module(x, oc->tmpl_lib, lib, sizeof lib));
+	}
 	/* YB, YAW for all; YZ where a rescale writes the output. */
-	set_i(x, t, &rc, "YB", py->bits);
-	if (l->op != MPQX_OP_SOFTMAX)
-		set_i(x, t, &rc, "YAW", h->has_buf ? h->buf.aw : h->rom[0].aw);
-	if (l->op != MPQX_OP_SOFTMAX && l->op != MPQX_OP_INPUT && l->op != MPQX_OP_CONST &&
-	    l->op != MPQX_OP_CONCAT)
-		set_i(x, t, &rc, "YZ", py->z);
-
-	switch (l->op) {
-	case MPQX_OP_INPUT:
-	case MPQX_OP_CONST:
-	case MPQX_OP_COUNT:
-		break;
-	case MPQX_OP_LINEAR:
-	case MPQX_OP_AFFINE: {
-		bool lin = l->op == MPQX_OP_LINEAR;
-		set_s(x, t, &rc, "WROM", rom);
-		set_s(x, t, &rc, "BROM", rom);
-		set_i(x, t, &rc, "R", l->rows);
-		if (lin) {
-			set_i(x, t, &rc, "I", l->weight.cols);
-			set_i(x, t, &rc, "O", l->cols);
-			set_i(x, t, &rc, "BAW", h->rom[1].aw);
-		} else {
-			set_i(x, t, &rc, "C", l->cols);
-		}
-		set_i(x, t, &rc, "XB", px->bits);
-		set_i(x, t, &rc, "XZ", px->z);
-		set_i(x, t, &rc, "XAW", src_aw(x, p0));
-		set_i(x, t, &rc, "WB", ql->w.bits);
-		set_i(x, t, &rc, "WZ", ql->w.z);
-		set_i(x, t, &rc, "WAW", h->rom[0].aw);
-		set_q(x, t, &rc, "W_INIT", L->rom_file[0]);
-		set_i(x, t, &rc, "BB", h->rom[1].width);
-		set_q(x, t, &rc, "B_INIT", L->rom_file[1]);
-		set_i(x, t, &rc, "ACCW", h->acc_bits);
-		set_i(x, t, &rc, "MW", mw);
-		set_u64(x, t, &rc, "MUL", ql->rs[0].m);
-		set_i(x, t, &rc, "SHR", ql->rs[0].n);
-		break;
-	}
-	case MPQX_OP_MATMUL: {
-		const struct mpqx_layer *la = &m->layers[p0], *lb = &m->layers[p1];
-		int H = l->heads;
-		bool tb = l->transpose_b;
-		set_i(x, t, &rc, "TB", tb ? 1 : 0);
-		set_i(x, t, &rc, "HEADS", H);
-		set_i(x, t, &rc, "MD", tb ? la->rows : la->rows / H);
-		set_i(x, t, &rc, "ND", tb ? lb->rows : lb->cols / H);
-		set_i(x, t, &rc, "KD", tb ? la->cols / H : la->cols);
-		set_i(x, t, &rc, "ACOLS", la->cols);
-		set_i(x, t, &rc, "BCOLS", lb->cols);
-		set_i(x, t, &rc, "AB", px->bits);
-		set_i(x, t, &rc, "AZ", px->z);
-		set_i(x, t, &rc, "AAW", src_aw(x, p0));
-		set_i(x, t, &rc, "BB", pb->bits);
-		set_i(x, t, &rc, "BZ", pb->z);
-		set_i(x, t, &rc, "BAW", src_aw(x, p1));
-		set_i(x, t, &rc, "ACCW", h->acc_bits);
-		set_i(x, t, &rc, "MW", mw);
-		set_u64(x, t, &rc, "MUL", ql->rs[0].m);
-		set_i(x, t, &rc, "SHR", ql->rs[0].n);
-		break;
-	}
-	case MPQX_OP_ADD: {
-		int maw = quant_bitlen((uint64_t)ql->rs[0].m), mbw = quant_bitlen((uint64_t)ql->rs[1].m);
-		set_i(x, t, &rc, "WORDS", (long long)l->rows * l->cols);
-		set_i(x, t, &rc, "AB", px->bits);
-		set_i(x, t, &rc, "AZ", px->z);
-		set_i(x, t, &rc, "AAW", src_aw(x, p0));
-		set_i(x, t, &rc, "BB", pb->bits);
-		set_i(x, t, &rc, "BZ", pb->z);
-		set_i(x, t, &rc, "BAW", src_aw(x, p1));
-		set_u64(x, t, &rc, "MA", ql->rs[0].m);
-		set_i(x, t, &rc, "MAW", maw > 0 ? maw : 1);
-		set_u64(x, t, &rc, "MB", ql->rs[1].m);
-		set_i(x, t, &rc, "MBW", mbw > 0 ? mbw : 1);
-		set_i(x, t, &rc, "SHR", ql->rs[0].n);
-		set_i(x, t, &rc, "ACCW", h->acc_bits);
-		break;
-	}
-	case MPQX_OP_RELU:
-		set_i(x, t, &rc, "WORDS", (long long)l->rows * l->cols);
-		set_i(x, t, &rc, "XB", px->bits);
-		set_i(x, t, &rc, "XZ", px->z);
-		set_i(x, t, &rc, "XAW", src_aw(x, p0));
-		set_i(x, t, &rc, "MW", mw);
-		set_u64(x, t, &rc, "MUL", ql->rs[0].m);
-		set_i(x, t, &rc, "SHR", ql->rs[0].n);
-		break;
-	case MPQX_OP_SPLIT:
-		set_i(x, t, &rc, "R", l->rows);
-		set_i(x, t, &rc, "W", l->cols);
-		set_i(x, t, &rc, "XC", m->layers[p0].cols);
-		set_i(x, t, &rc, "OFFSET", l->offset);
-		set_i(x, t, &rc, "XB", px->bits);
-		set_i(x, t, &rc, "XZ", px->z);
-		set_i(x, t, &rc, "XAW", src_aw(x, p0));
-		set_i(x, t, &rc, "MW", mw);
-		set_u64(x, t, &rc, "MUL", ql->rs[0].m);
-		set_i(x, t, &rc, "SHR", ql->rs[0].n);
-		break;
-	case MPQX_OP_AVGPOOL:
-		set_i(x, t, &rc, "RIN", m->layers[p0].rows);
-		set_i(x, t, &rc, "C", l->cols);
-		set_i(x, t, &rc, "XB", px->bits);
-		set_i(x, t, &rc, "XZ", px->z);
-		set_i(x, t, &rc, "XAW", src_aw(x, p0));
-		set_i(x, t, &rc, "ACCW", h->acc_bits);
-		set_i(x, t, &rc, "MW", mw);
-		set_u64(x, t, &rc, "MUL", ql->rs[0].m);
-		set_i(x, t, &rc, "SHR", ql->rs[0].n);
-		break;
-	case MPQX_OP_SOFTMAX:
-		set_s(x, t, &rc, "EROM", rom);
-		set_s(x, t, &rc, "DIV", dv);
-		set_i(x, t, &rc, "R", l->rows);
-		set_i(x, t, &rc, "C", l->cols);
-		set_i(x, t, &rc, "XB", px->bits);
-		set_i(x, t, &rc, "XAW", src_aw(x, p0));
-		set_i(x, t, &rc, "T", ql->sm_t);
-		set_i(x, t, &rc, "L", ql->sm_len);
-		set_i(x, t, &rc, "EW", ql->sm_k);
-		set_i(x, t, &rc, "EAW", h->rom[0].aw);
-		set_q(x, t, &rc, "E_INIT", L->rom_file[0]);
-		set_i(x, t, &rc, "SW", h->sm_sum);
-		set_i(x, t, &rc, "NW", h->div_num);
-		break;
-	case MPQX_OP_CONCAT: {
-		struct sbuf ports = {0}, inputs = {0}, cols = {0}, offs = {0}, sel = {0};
-		concat_parts(x, li, &ports, &inputs, &cols, &offs, &sel);
-		if (ports.oom || inputs.oom || cols.oom || offs.oom || sel.oom)
-			rc = err_set(x->err, MPQX_ENOMEM, "out of memory");
-		set_i(x, t, &rc, "R", l->rows);
-		set_i(x, t, &rc, "C", l->cols);
-		set_i(x, t, &rc, "NIN", l->n_inputs);
-		set_i(x, t, &rc, "XAW", concat_xaw(x, li));
-		set_s(x, t, &rc, "PORTS", sb_str(&ports));
-		set_s(x, t, &rc, "INPUTS", sb_str(&inputs));
-		set_s(x, t, &rc, "COLS_LAST", sb_str(&cols));
-		set_s(x, t, &rc, "OFF_NEXT", sb_str(&offs));
-		set_s(x, t, &rc, "SELECT", sb_str(&sel));
-		sb_free(&ports);
-		sb_free(&inputs);
-		sb_free(&cols);
-		sb_free(&offs);
-		sb_free(&sel);
-		break;
-	}
-	}
+	op_set_i(&b, "YB", py->bits);
+	if (oc->tmpl_flags & MPQX_OP_TMPL_YAW)
+		op_set_i(&b, "YAW", h->has_buf ? h->buf.aw : h->rom[0].aw);
+	if (oc->tmpl_flags & MPQX_OP_TMPL_YZ)
+		op_set_i(&b, "YZ", py->z);
+	if (oc->bind)
+		oc->bind(&b);
+	rc = b.rc;
 	if (!rc) {
 		char rel[200];
 		snprintf(rel, sizeof rel, "rtl/%s.v", L->module);
-		rc = render_to(x, t, kind_template(l->op), rel);
+		rc = render_to(x, t, oc->tmpl, rel);
 	}
 	tmpl_free(t);
 	return rc;
@@ -636,15 +423,14 @@ static int write_libs(struct ctx *x)
 	bool ram[2] = {false, false}, rom[2] = {false, false}, rescale = false, requant = false, div = false;
 	for (int i = 0; i < x->m->n_layers; i++) {
 		const struct layer_x *L = &x->lx[i];
-		enum mpqx_op op = x->m->layers[i].op;
+		const struct mpqx_op_class *oc = op_class(x->m->layers[i].op);
 		if (L->hw.has_buf)
 			ram[L->buf == MPQX_STORE_BLOCK] = true;
 		if (L->hw.n_roms)
 			rom[L->rom == MPQX_STORE_BLOCK] = true;
-		rescale |= op == MPQX_OP_ADD || op == MPQX_OP_RELU || op == MPQX_OP_SPLIT || op == MPQX_OP_AVGPOOL ||
-			   op == MPQX_OP_CONCAT;
-		requant |= L->hw.runs && op != MPQX_OP_SOFTMAX;
-		div |= op == MPQX_OP_SOFTMAX;
+		rescale |= oc->requant == MPQX_OP_RQ_RESCALE;
+		requant |= L->hw.runs && oc->requant != MPQX_OP_RQ_NONE;
+		div |= oc->divider;
 	}
 	char name[120];
 	int rc = MPQX_OK;
@@ -670,12 +456,10 @@ static int write_libs(struct ctx *x)
 /* Port names of a layer kind's inputs. */
 static const char *in_port(enum mpqx_op op, int k, char *buf, size_t size)
 {
-	if (op == MPQX_OP_ADD || op == MPQX_OP_MATMUL)
-		snprintf(buf, size, "%s", k == 0 ? "a" : "b");
-	else if (op == MPQX_OP_CONCAT)
-		snprintf(buf, size, "x%d", k);
-	else
-		snprintf(buf, size, "x");
+	const struct mpqx_op_class *oc = op_class(op);
+	if (oc->in_port)
+		return oc->in_port(k, buf, size);
+	snprintf(buf, size, "x");
 	return buf;
 }
 
@@ -704,17 +488,12 @@ static int write_top(struct ctx *x, char *top, size_t top_size)
 		if (h->runs)
 			sb_add(&b, ", %ld cycles", h->cycles);
 		sb_add(&b, "\nwire [%d:0] %s_raddr;\nwire [%d:0] %s_rdata;\n", aw - 1, L->id, yb - 1, L->id);
-		if (l->op == MPQX_OP_INPUT) {
+		const struct mpqx_op_class *oc = op_class(l->op);
+		if (oc->window_in)
 			in = i;
-			sb_add(&b,
-			       "%s u_%s (\n\t.clk(clk), .in_we(in_we), .in_addr(in_addr), .in_data(in_data),\n"
-			       "\t.y_addr(%s_raddr), .y_data(%s_rdata));\n\n",
-			       L->module, L->id, L->id, L->id);
-			continue;
-		}
-		if (l->op == MPQX_OP_CONST) {
-			sb_add(&b, "%s u_%s (\n\t.clk(clk), .y_addr(%s_raddr), .y_data(%s_rdata));\n\n", L->module, L->id,
-			       L->id, L->id);
+		if (!h->runs) {
+			sb_add(&b, "%s u_%s (\n\t.clk(clk), %s.y_addr(%s_raddr), .y_data(%s_rdata));\n\n", L->module,
+			       L->id, oc->top_ports ? oc->top_ports : "", L->id, L->id);
 			continue;
 		}
 		char port[16];
@@ -795,7 +574,7 @@ static int write_top(struct ctx *x, char *top, size_t top_size)
 static int input_layer(const struct mpqx_model *m)
 {
 	for (int i = 0; i < m->n_layers; i++)
-		if (m->layers[i].op == MPQX_OP_INPUT)
+		if (op_class(m->layers[i].op)->window_in)
 			return i;
 	return -1;
 }

@@ -9,8 +9,9 @@
 #include <sys/stat.h>
 
 #include "mpqx/fileio.h"
+#include "mpqx/op.h"
 
-#define MAX_DIM 65536
+#define MAX_DIM MPQX_MAX_DIM
 #define MAX_ELEMS (1L << 24)
 
 static const struct {
@@ -37,7 +38,17 @@ int model_find(const struct mpqx_model *m, const char *name)
 
 bool model_layer_has_weights(const struct mpqx_layer *l)
 {
-	return l->op == MPQX_OP_LINEAR || l->op == MPQX_OP_AFFINE;
+	return op_class(l->op)->has_weights;
+}
+
+bool model_layer_has_buffer(const struct mpqx_layer *l)
+{
+	return op_class(l->op)->has_buf;
+}
+
+bool model_layer_has_rom(const struct mpqx_layer *l)
+{
+	return op_class(l->op)->has_rom;
 }
 
 void model_free(struct mpqx_model *m)
@@ -222,6 +233,59 @@ static int get_tensor(struct ctx *c, const cJSON *obj, const char *key, const ch
 	return 0;
 }
 
+/* ---- the attributes the op classes read (op.h) ---- */
+
+struct mpqx_attrs {
+	struct ctx *c;
+	const cJSON *jl;  /* the layer's object */
+	const char *path; /* "layers[i]" */
+};
+
+int model_attr_tensor(struct mpqx_attrs *a, const char *key, int rows, int cols, struct mpqx_tensor *t)
+{
+	return get_tensor(a->c, a->jl, key, a->path, rows, cols, t);
+}
+
+int model_attr_shape(struct mpqx_attrs *a, const char *key, int *rows, int *cols)
+{
+	int rc = 0;
+	const cJSON *v = member(a->c, a->jl, key, a->path, true, &rc);
+	if (rc)
+		return rc;
+	char p[256];
+	snprintf(p, sizeof p, "%.200s.%.40s.shape", a->path, key);
+	const cJSON *sh = cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, "shape") : NULL;
+	if (!sh)
+		return bad(a->c, p, "missing");
+	return get_shape(a->c, sh, p, rows, cols);
+}
+
+int model_attr_int(struct mpqx_attrs *a, const char *key, bool required, int lo, int hi, int *out)
+{
+	return get_int(a->c, a->jl, key, a->path, required, lo, hi, out);
+}
+
+int model_attr_num(struct mpqx_attrs *a, const char *key, bool required, double *out)
+{
+	return get_num(a->c, a->jl, key, a->path, required, out);
+}
+
+int model_attr_bool(struct mpqx_attrs *a, const char *key, bool *out)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(a->jl, key);
+	if (t && !cJSON_IsBool(t))
+		return model_attr_bad(a, key, "expected true or false");
+	*out = t && cJSON_IsTrue(t);
+	return 0;
+}
+
+int model_attr_bad(struct mpqx_attrs *a, const char *key, const char *what)
+{
+	char p[256];
+	snprintf(p, sizeof p, "%.200s.%.40s", a->path, key);
+	return bad(a->c, p, what);
+}
+
 static int shape_err(struct ctx *c, int li, const struct mpqx_layer *l, const char *what)
 {
 	return err_set(c->err, MPQX_EINPUT, "%s: layers[%d] (%s, %s): %s", c->file, li, l->name,
@@ -232,101 +296,11 @@ static int shape_err(struct ctx *c, int li, const struct mpqx_layer *l, const ch
 static int check_shapes(struct ctx *c, struct mpqx_model *m, int li)
 {
 	struct mpqx_layer *l = &m->layers[li];
-	const struct mpqx_layer *a = l->n_inputs > 0 ? &m->layers[l->inputs[0]] : NULL;
-	const struct mpqx_layer *b = l->n_inputs > 1 ? &m->layers[l->inputs[1]] : NULL;
 	int er = l->rows, ec = l->cols;
 	char w[200];
-	switch (l->op) {
-	case MPQX_OP_INPUT:
-		if (l->rows != m->window || l->cols != m->features) {
-			snprintf(w, sizeof w, "shape must be [window, features] = [%d, %d]", m->window, m->features);
-			return shape_err(c, li, l, w);
-		}
-		return 0;
-	case MPQX_OP_CONST:
-		return 0;
-	case MPQX_OP_LINEAR:
-		if (l->weight.cols != a->cols) {
-			snprintf(w, sizeof w, "weight has %d inputs but input '%s' has %d columns", l->weight.cols,
-				 a->name, a->cols);
-			return shape_err(c, li, l, w);
-		}
-		er = a->rows;
-		ec = l->weight.rows;
-		break;
-	case MPQX_OP_ADD:
-		if (a->rows != b->rows || a->cols != b->cols) {
-			snprintf(w, sizeof w, "inputs '%s' [%d, %d] and '%s' [%d, %d] differ in shape", a->name, a->rows,
-				 a->cols, b->name, b->rows, b->cols);
-			return shape_err(c, li, l, w);
-		}
-		er = a->rows;
-		ec = a->cols;
-		break;
-	case MPQX_OP_MATMUL: {
-		int h = l->heads;
-		if (l->transpose_b) {
-			if (a->cols != b->cols || a->cols % h) {
-				snprintf(w, sizeof w, "a [%d, %d] and b [%d, %d] need equal columns divisible by heads %d",
-					 a->rows, a->cols, b->rows, b->cols, h);
-				return shape_err(c, li, l, w);
-			}
-			er = h * a->rows;
-			ec = b->rows;
-		} else {
-			if (a->rows % h || a->cols != b->rows || b->cols % h) {
-				snprintf(w, sizeof w, "a [%d, %d] and b [%d, %d] do not chain with %d heads", a->rows,
-					 a->cols, b->rows, b->cols, h);
-				return shape_err(c, li, l, w);
-			}
-			er = a->rows / h;
-			ec = b->cols;
-		}
-		break;
-	}
-	case MPQX_OP_AFFINE:
-		if (l->weight.cols != a->cols) {
-			snprintf(w, sizeof w, "weight has %d channels but input '%s' has %d columns", l->weight.cols,
-				 a->name, a->cols);
-			return shape_err(c, li, l, w);
-		}
-		er = a->rows;
-		ec = a->cols;
-		break;
-	case MPQX_OP_SOFTMAX:
-	case MPQX_OP_RELU:
-		er = a->rows;
-		ec = a->cols;
-		break;
-	case MPQX_OP_AVGPOOL:
-		er = 1;
-		ec = a->cols;
-		break;
-	case MPQX_OP_SPLIT:
-		if (l->offset + l->width > a->cols) {
-			snprintf(w, sizeof w, "columns %d..%d are outside input '%s' with %d columns", l->offset,
-				 l->offset + l->width - 1, a->name, a->cols);
-			return shape_err(c, li, l, w);
-		}
-		er = a->rows;
-		ec = l->width;
-		break;
-	case MPQX_OP_CONCAT:
-		er = a->rows;
-		ec = 0;
-		for (int i = 0; i < l->n_inputs; i++) {
-			const struct mpqx_layer *x = &m->layers[l->inputs[i]];
-			if (x->rows != er) {
-				snprintf(w, sizeof w, "input '%s' has %d rows, '%s' has %d", x->name, x->rows, a->name,
-					 a->rows);
-				return shape_err(c, li, l, w);
-			}
-			ec += x->cols;
-		}
-		break;
-	case MPQX_OP_COUNT:
-		break;
-	}
+	const struct mpqx_op_class *oc = op_class(l->op);
+	if (oc->shape && oc->shape(m, l, &er, &ec, w, sizeof w))
+		return shape_err(c, li, l, w);
 	if (er != l->rows || ec != l->cols) {
 		snprintf(w, sizeof w, "declared shape [%d, %d] but the inputs make [%d, %d]", l->rows, l->cols, er, ec);
 		return shape_err(c, li, l, w);
@@ -362,12 +336,14 @@ static int parse_layer(struct ctx *c, struct mpqx_model *m, const cJSON *jl, int
 		if (strcmp(op, op_table[k].name) == 0)
 			break;
 	if (k == MPQX_OP_COUNT) {
-		char p[96], w[200];
+		char p[96], w[400];
 		snprintf(p, sizeof p, "%s.op", path);
-		snprintf(w, sizeof w,
-			 "unknown op '%s' (expected input, const, linear, add, matmul, softmax, affine, relu, "
-			 "avgpool, split or concat)",
-			 op);
+		int n = snprintf(w, sizeof w, "unknown op '%s' (expected ", op);
+		for (int i = 0; i < MPQX_OP_COUNT && n > 0 && (size_t)n < sizeof w; i++)
+			n += snprintf(w + n, sizeof w - (size_t)n, "%s%s", i == 0 ? "" : i == MPQX_OP_COUNT - 1 ? " or " : ", ",
+				      op_table[i].name);
+		if (n > 0 && (size_t)n < sizeof w)
+			snprintf(w + n, sizeof w - (size_t)n, ")");
 		return bad(c, p, w);
 	}
 	l->op = (enum mpqx_op)k;
@@ -412,54 +388,10 @@ static int parse_layer(struct ctx *c, struct mpqx_model *m, const cJSON *jl, int
 
 	l->scale = 1.0;
 	l->heads = 1;
-	switch (l->op) {
-	case MPQX_OP_CONST:
-		rc = get_tensor(c, jl, "value", path, l->rows, l->cols, &l->weight);
-		break;
-	case MPQX_OP_LINEAR: {
-		int o = 0, i = 0;
-		const cJSON *w = member(c, jl, "weight", path, true, &rc);
-		if (rc)
-			return rc;
-		snprintf(p, sizeof p, "%s.weight.shape", path);
-		const cJSON *ws = cJSON_IsObject(w) ? cJSON_GetObjectItemCaseSensitive(w, "shape") : NULL;
-		if (!ws)
-			return bad(c, p, "missing");
-		if ((rc = get_shape(c, ws, p, &o, &i)))
-			return rc;
-		if ((rc = get_tensor(c, jl, "weight", path, o, i, &l->weight)))
-			return rc;
-		rc = get_tensor(c, jl, "bias", path, 1, o, &l->bias);
-		break;
-	}
-	case MPQX_OP_AFFINE:
-		if ((rc = get_tensor(c, jl, "weight", path, 1, l->cols, &l->weight)))
-			return rc;
-		rc = get_tensor(c, jl, "bias", path, 1, l->cols, &l->bias);
-		break;
-	case MPQX_OP_MATMUL: {
-		const cJSON *t = cJSON_GetObjectItemCaseSensitive(jl, "transpose_b");
-		if (t && !cJSON_IsBool(t)) {
-			snprintf(p, sizeof p, "%s.transpose_b", path);
-			return bad(c, p, "expected true or false");
-		}
-		l->transpose_b = t && cJSON_IsTrue(t);
-		if ((rc = get_num(c, jl, "scale", path, false, &l->scale)))
-			return rc;
-		if (!(l->scale > 0) || l->scale > 1e6) {
-			snprintf(p, sizeof p, "%s.scale", path);
-			return bad(c, p, "expected a positive number up to 1e6");
-		}
-		rc = get_int(c, jl, "heads", path, false, 1, 64, &l->heads);
-		break;
-	}
-	case MPQX_OP_SPLIT:
-		if ((rc = get_int(c, jl, "offset", path, true, 0, MAX_DIM, &l->offset)))
-			return rc;
-		rc = get_int(c, jl, "width", path, true, 1, MAX_DIM, &l->width);
-		break;
-	default:
-		break;
+	const struct mpqx_op_class *oc = op_class(l->op);
+	if (oc->parse) {
+		struct mpqx_attrs at = {c, jl, path};
+		rc = oc->parse(&at, l);
 	}
 	return rc;
 }
@@ -571,19 +503,8 @@ static int parse_dataset(struct ctx *c, struct mpqx_model *m, const cJSON *root)
 long model_layer_macs(const struct mpqx_model *m, int li)
 {
 	const struct mpqx_layer *l = &m->layers[li];
-	switch (l->op) {
-	case MPQX_OP_LINEAR:
-		return (long)l->rows * l->cols * l->weight.cols;
-	case MPQX_OP_MATMUL: {
-		const struct mpqx_layer *a = &m->layers[l->inputs[0]];
-		long k = l->transpose_b ? a->cols / l->heads : a->cols;
-		return (long)l->rows * l->cols * k;
-	}
-	case MPQX_OP_AFFINE:
-		return (long)l->rows * l->cols;
-	default:
-		return 0;
-	}
+	const struct mpqx_op_class *oc = op_class(l->op);
+	return oc->macs ? oc->macs(m, l) : 0;
 }
 
 static int parse_root(struct ctx *c, struct mpqx_model *m, const cJSON *root)

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpqx/op.h"
+
 int quant_bitlen(uint64_t v)
 {
 	int n = 0;
@@ -76,16 +78,8 @@ void quant_free(struct mpqx_qmodel *q)
 	free(q);
 }
 
-/* Internal: a rescale factor out of range (reported with the layer's name below). */
-#define MPQX_EINVAL_FACTOR 100
-
-static int64_t span(int bits)
-{
-	return ((int64_t)1 << bits) - 1;
-}
-
-/* Quantizes weights and bias of a linear or affine layer. */
-static int weights(const struct mpqx_layer *l, struct mpqx_qlayer *ql, const struct mpqx_qparam *x, int w_bits)
+int quant_weights(const struct mpqx_layer *l, struct mpqx_qlayer *ql, const struct mpqx_qparam *x, int w_bits,
+		  int fan_in)
 {
 	size_t n = (size_t)l->weight.rows * l->weight.cols;
 	double lo = INFINITY, hi = -INFINITY;
@@ -111,36 +105,13 @@ static int weights(const struct mpqx_layer *l, struct mpqx_qlayer *ql, const str
 		bmax = a > bmax ? a : bmax;
 	}
 	ql->bias_bits = quant_bitlen((uint64_t)bmax) + 1;
-	int fan_in = l->op == MPQX_OP_LINEAR ? l->weight.cols : 1;
-	ql->acc_bound = bmax + (int64_t)fan_in * span(x->bits) * span(w_bits);
-	return MPQX_OK;
-}
-
-static int softmax_table(struct mpqx_qlayer *ql, const struct mpqx_qparam *x)
-{
-	int by = ql->out.bits;
-	ql->sm_k = by + 8 < 24 ? by + 8 : 24;
-	ql->sm_t = x->bits > 10 ? x->bits - 10 : 0;
-	int max_len = 1 << (x->bits - ql->sm_t);
-	ql->sm_table = malloc(sizeof(int64_t) * (size_t)max_len);
-	if (!ql->sm_table)
-		return MPQX_ENOMEM;
-	double top = (double)(((int64_t)1 << ql->sm_k) - 1);
-	int len = 0;
-	for (int i = 0; i < max_len; i++) {
-		double arg = x->s * (double)((int64_t)i << ql->sm_t);
-		ql->sm_table[i] = (int64_t)round(top * exp(-arg));
-		len = i + 1;
-		if (ql->sm_table[i] == 0)
-			break;
-	}
-	ql->sm_len = len;
+	ql->acc_bound = bmax + (int64_t)fan_in * quant_span(x->bits) * quant_span(w_bits);
 	return MPQX_OK;
 }
 
 /* A rescale factor that the fixed-point multiplier holds without overflow: m below 2^46, shift below 62.
  * Only a degenerate model misses it (float values that overflow or vanish along the graph). */
-static bool factor_ok(double M)
+bool quant_factor_ok(double M)
 {
 	return isfinite(M) && M >= 0x1p-46 && M < 0x1p46;
 }
@@ -164,17 +135,10 @@ int quant_build(const struct mpqx_model *m, const struct mpqx_fref *ranges, cons
 		const struct mpqx_qparam *x = l->n_inputs ? &q->l[l->inputs[0]].out : NULL;
 		const struct mpqx_qparam *xb = l->n_inputs > 1 ? &q->l[l->inputs[1]].out : NULL;
 		int by = cfg->a_bits;
-		if (l->op == MPQX_OP_SOFTMAX) {
-			ql->out.bits = by;
-			ql->out.s = 1.0 / (double)span(by);
-			ql->out.z = quant_qmin(by);
-		} else if (l->op == MPQX_OP_CONST) {
-			size_t n = (size_t)l->rows * l->cols;
-			double lo = INFINITY, hi = -INFINITY;
-			for (size_t i = 0; i < n; i++) {
-				lo = fmin(lo, l->weight.data[i]);
-				hi = fmax(hi, l->weight.data[i]);
-			}
+		const struct mpqx_op_class *oc = op_class(l->op);
+		if (oc->out_range) {
+			double lo, hi;
+			oc->out_range(l, &lo, &hi);
 			ql->out = quant_param(lo, hi, by);
 		} else {
 			if (!isfinite(ranges->lo[li]) || !isfinite(ranges->hi[li])) {
@@ -185,77 +149,16 @@ int quant_build(const struct mpqx_model *m, const struct mpqx_fref *ranges, cons
 			}
 			ql->out = quant_param(ranges->lo[li], ranges->hi[li], by);
 		}
-		const double sy = ql->out.s;
-		double M = 0;
-		switch (l->op) {
-		case MPQX_OP_INPUT:
-			break;
-		case MPQX_OP_CONST: {
-			size_t n = (size_t)l->rows * l->cols;
-			if (!(ql->qconst = malloc(sizeof(int32_t) * n)))
-				rc = MPQX_ENOMEM;
-			for (size_t i = 0; !rc && i < n; i++)
-				ql->qconst[i] = quant_value(l->weight.data[i], ql->out, NULL);
-			break;
-		}
-		case MPQX_OP_LINEAR:
-		case MPQX_OP_AFFINE:
-			rc = weights(l, ql, x, cfg->w_bits);
-			M = (x->s * ql->w.s) / sy;
-			break;
-		case MPQX_OP_ADD: {
-			double Ma = x->s / sy, Mb = xb->s / sy;
-			if (!factor_ok(fmax(Ma, Mb))) {
-				rc = MPQX_EINVAL_FACTOR;
-				break;
-			}
-			struct mpqx_rescale r = quant_multiplier(fmax(Ma, Mb));
-			ql->rs[0] = (struct mpqx_rescale){(int64_t)round(ldexp(Ma, r.n)), r.n};
-			ql->rs[1] = (struct mpqx_rescale){(int64_t)round(ldexp(Mb, r.n)), r.n};
-			ql->acc_bound = ql->rs[0].m * span(x->bits) + ql->rs[1].m * span(xb->bits);
-			break;
-		}
-		case MPQX_OP_RELU:
-		case MPQX_OP_SPLIT:
-			M = x->s / sy;
-			ql->acc_bound = span(x->bits);
-			break;
-		case MPQX_OP_AVGPOOL:
-			M = x->s / ((double)m->layers[l->inputs[0]].rows * sy);
-			ql->acc_bound = (int64_t)m->layers[l->inputs[0]].rows * span(x->bits);
-			break;
-		case MPQX_OP_MATMUL: {
-			const struct mpqx_layer *la = &m->layers[l->inputs[0]];
-			int64_t K = l->transpose_b ? la->cols / l->heads : la->cols;
-			M = ((l->scale * x->s) * xb->s) / sy;
-			ql->acc_bound = K * span(x->bits) * span(xb->bits);
-			break;
-		}
-		case MPQX_OP_SOFTMAX:
-			rc = softmax_table(ql, x);
-			break;
-		case MPQX_OP_CONCAT:
-			ql->acc_bound = 0;
-			for (int k = 0; k < l->n_inputs; k++) {
-				const struct mpqx_qparam *xk = &q->l[l->inputs[k]].out;
-				if (!factor_ok(xk->s / sy)) {
-					rc = MPQX_EINVAL_FACTOR;
-					break;
-				}
-				ql->rs[k] = quant_multiplier(xk->s / sy);
-				if (span(xk->bits) > ql->acc_bound)
-					ql->acc_bound = span(xk->bits);
-			}
-			break;
-		case MPQX_OP_COUNT:
-			break;
-		}
+		struct mpqx_op_quant qc = {m, l, q, ql, cfg, x, xb, 0, 0};
+		if (oc->quantize)
+			rc = oc->quantize(&qc);
+		double M = qc.M;
 		if (rc == MPQX_ERANGE) {
 			rc = err_set(err, MPQX_ERANGE, "%s: layer '%s': a bias does not fit the integer range", m->path,
 				     l->name);
 			break;
 		}
-		if (rc == MPQX_EINVAL_FACTOR || (rc == MPQX_OK && M != 0 && !factor_ok(M))) {
+		if (rc == MPQX_OP_EFACTOR || (rc == MPQX_OK && M != 0 && !quant_factor_ok(M))) {
 			rc = err_set(err, MPQX_ERANGE,
 				     "%s: layer '%s': its rescale factor is out of range (the float values of the layer "
 				     "or its inputs overflow or vanish)", m->path, l->name);
@@ -265,14 +168,14 @@ int quant_build(const struct mpqx_model *m, const struct mpqx_fref *ranges, cons
 			break;
 		if (M > 0)
 			ql->rs[0] = quant_multiplier(M);
-		int nrs = l->op == MPQX_OP_ADD ? 2 : l->op == MPQX_OP_CONCAT ? l->n_inputs : M > 0 ? 1 : 0;
+		int nrs = qc.n_rs ? qc.n_rs : M > 0 ? 1 : 0;
 		ql->m_bits = 0;
 		for (int k = 0; k < nrs; k++) {
 			int b = quant_bitlen((uint64_t)ql->rs[k].m);
 			ql->m_bits = b > ql->m_bits ? b : ql->m_bits;
 		}
 		ql->acc_bits = quant_bitlen((uint64_t)ql->acc_bound) + 1;
-		int need = quant_bitlen((uint64_t)ql->acc_bound) + (l->op == MPQX_OP_ADD ? 0 : ql->m_bits);
+		int need = quant_bitlen((uint64_t)ql->acc_bound) + (oc->acc_scaled ? 0 : ql->m_bits);
 		if (need > 62) {
 			rc = err_set(err, MPQX_ERANGE,
 				     "%s: layer '%s': the rescale needs %d bits (at most 62); lower its bit widths",

@@ -33,6 +33,7 @@
 #include "mpqx/fileio.h"
 #include "mpqx/forward.h"
 #include "mpqx/ieval.h"
+#include "mpqx/op.h"
 #include "mpqx/quant.h"
 
 #define NB (MPQX_BITS_MAX + 1)
@@ -302,8 +303,8 @@ int search_new(const struct mpqx_session *ses, enum mpqx_split split, int thread
 		const struct mpqx_layer *ly = &s->m->layers[l];
 		struct linfo *li = &s->li[l];
 		li->has_w = model_layer_has_weights(ly);
-		li->has_buf = ly->op != MPQX_OP_CONST;
-		li->has_rom = li->has_w || ly->op == MPQX_OP_CONST || ly->op == MPQX_OP_SOFTMAX; /* softmax: its exp table */
+		li->has_buf = model_layer_has_buffer(ly);
+		li->has_rom = model_layer_has_rom(ly); /* softmax: its exp table */
 		li->n_in = ly->n_inputs;
 		memcpy(li->in, ly->inputs, sizeof li->in);
 		s->nbv += li->has_w ? 2 : 1;
@@ -469,17 +470,9 @@ static int fill_layer(struct mpqx_search *s, const struct mpqx_config *c, int l,
 		sl[i].op = MPQX_OP_INPUT;
 		sl[i].rows = x->rows;
 		sl[i].cols = x->cols;
-		if (x->op == MPQX_OP_SOFTMAX) {
-			lo[i] = 0; /* quant_param(0, 1, b) is softmax's fixed s = 1 / (2^b - 1), z = qmin */
-			hi[i] = 1;
-		} else if (x->op == MPQX_OP_CONST) {
-			size_t nv = (size_t)x->rows * x->cols;
-			lo[i] = INFINITY;
-			hi[i] = -INFINITY;
-			for (size_t k = 0; k < nv; k++) {
-				lo[i] = fmin(lo[i], x->weight.data[k]);
-				hi[i] = fmax(hi[i], x->weight.data[k]);
-			}
+		const struct mpqx_op_class *oc = op_class(x->op);
+		if (oc->out_range) {
+			oc->out_range(x, &lo[i], &hi[i]); /* the op's fixed output range, as quant_build uses it */
 		} else {
 			lo[i] = s->f->lo[src];
 			hi[i] = s->f->hi[src];

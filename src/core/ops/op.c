@@ -1,0 +1,42 @@
+/* The op table (include/mpqx/op.h): one class per op of MPQX_OPS, each defined in its own file here, and
+ * the helpers the op files share for template binding. */
+#include "mpqx/op.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+const struct mpqx_op_class *const mpqx_op_classes[MPQX_OP_COUNT] = {
+#define MPQX_OP_CLASS_ROW(e, s, n) [MPQX_OP_##e] = &op_class_##e,
+	MPQX_OPS(MPQX_OP_CLASS_ROW)
+#undef MPQX_OP_CLASS_ROW
+};
+
+void op_set_s(struct mpqx_op_bind *b, const char *name, const char *v)
+{
+	if (!b->rc)
+		b->rc = tmpl_set(b->t, name, v, b->err);
+}
+
+void op_set_i(struct mpqx_op_bind *b, const char *name, long long v)
+{
+	if (!b->rc)
+		b->rc = tmpl_setf(b->t, b->err, name, "%lld", v);
+}
+
+void op_set_q(struct mpqx_op_bind *b, const char *name, const char *v)
+{
+	if (!b->rc)
+		b->rc = tmpl_setf(b->t, b->err, name, "\"%s\"", v);
+}
+
+void op_set_u64(struct mpqx_op_bind *b, const char *name, int64_t v)
+{
+	if (!b->rc)
+		b->rc = tmpl_setf(b->t, b->err, name, "64'd%" PRId64, v);
+}
+
+const char *op_port_ab(int k, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s", k == 0 ? "a" : "b");
+	return buf;
+}
