@@ -131,6 +131,41 @@ else
 	not_ok "MatmulAttention: import failed" "$(tail -n 20 "$tmp/log")"
 fi
 
+# nn.TransformerEncoder: LayerNorm, GELU or ReLU, packed in_proj, both norm orders, batch first or not.
+"$py" - "$src" "$tmp" <<'PY' || not_ok "TorchEncoder checkpoints"
+import sys, torch
+sys.path[:0] = [sys.argv[1] + "/tests/import"]
+import variants
+torch.manual_seed(11)
+for act, nf, bf, fn in (("gelu", 0, 1, 0), ("relu", 1, 0, 1), ("gelu", 1, 0, 0), ("relu", 0, 1, 1)):
+    m = variants.TorchEncoder(activation=act, norm_first=bool(nf), batch_first=bool(bf), final_norm=bool(fn))
+    for p in m.parameters():
+        if p.dim() == 1:
+            p.data.uniform_(-0.3, 0.3)
+    torch.save(m.state_dict(), "%s/enc_%s_%d_%d_%d.pt" % (sys.argv[2], act, nf, bf, fn))
+PY
+for spec in gelu_0_1_0 relu_1_0_1 gelu_1_0_0 relu_0_1_1; do
+	IFS=_ read -r act nf bf fn <<<"$spec"
+	tf() { [ "$1" = 1 ] && echo true || echo false; }
+	kw="{\"activation\":\"$act\",\"norm_first\":$(tf "$nf"),\"batch_first\":$(tf "$bf"),\"final_norm\":$(tf "$fn")}"
+	desc="TransformerEncoder $act norm_first=$nf batch_first=$bf final_norm=$fn"
+	if "$py" "$tool" import --module "$src/tests/import/variants.py:TorchEncoder" --kwargs "$kw" \
+		--checkpoint "$tmp/enc_$spec.pt" "${common[@]}" --window 16 --out "$tmp/enc_$spec" >"$tmp/log" 2>&1; then
+		names=$("$py" -c 'import json,sys; print(" ".join(l["name"] + ":" + l["op"] for l in json.load(open(sys.argv[1]))["layers"]))' "$tmp/enc_$spec/model.json")
+		want="encoder.layers.1.self_attn.q:linear encoder.layers.1.self_attn.scores:matmul encoder.layers.1.norm2:layernorm encoder.layers.0.$act:$act"
+		[ "$fn" = 1 ] && want="$want encoder.norm:layernorm"
+		miss=""
+		for w in $want; do [[ " $names " == *" $w "* ]] || miss="$miss $w"; done
+		if [ -z "$miss" ]; then
+			ok "$desc: imported (float forward = torch to 1e-5 on every window), in_proj split into q, k, v"
+		else
+			not_ok "$desc: layers missing:$miss" "$names"
+		fi
+	else
+		not_ok "$desc: import failed" "$(tail -n 20 "$tmp/log")"
+	fi
+done
+
 # Refusals: exit 1, a message naming the place, nothing written.
 refuse() {
 	local pat=$1 desc=$2 out status
