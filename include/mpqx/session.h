@@ -100,7 +100,8 @@ int session_set_layer(struct mpqx_session *s, int layer, const struct mpqx_layer
 int session_set_all_bits(struct mpqx_session *s, int w_bits, int a_bits, struct mpqx_err *err);
 int session_set_device(struct mpqx_session *s, const char *name, struct mpqx_err *err);
 
-/* Which settings mean something for a layer: weight bits (linear, affine), a ROM (weights or a const). */
+/* Which settings mean something for a layer: weight bits (linear, affine), a ROM (the op class says: weights, a
+ * const, the softmax table). */
 bool session_layer_has_wbits(const struct mpqx_session *s, int layer);
 bool session_layer_has_rom(const struct mpqx_session *s, int layer);
 

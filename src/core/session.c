@@ -540,8 +540,7 @@ bool session_layer_has_wbits(const struct mpqx_session *s, int layer)
 
 bool session_layer_has_rom(const struct mpqx_session *s, int layer)
 {
-	const struct mpqx_layer *l = &s->model->layers[layer];
-	return model_layer_has_weights(l) || l->op == MPQX_OP_CONST;
+	return model_layer_has_rom(&s->model->layers[layer]); /* the op's class: weights, const, softmax table */
 }
 
 double session_capacity(const struct mpqx_session *s, enum mpqx_resource r)

@@ -64,6 +64,8 @@ static void test_open(void **state)
 	assert_false(session_layer_has_wbits(s, model_find(s->model, "relu")));
 	assert_true(session_layer_has_rom(s, model_find(s->model, "pe")));
 	assert_false(session_layer_has_rom(s, model_find(s->model, "add_pe")));
+	/* the softmax's exponent table is a ROM whose storage the config, estimate and search honour */
+	assert_true(session_layer_has_rom(s, model_find(s->model, "softmax")));
 	session_free(s);
 	session_free(NULL);
 }
