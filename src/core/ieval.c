@@ -68,6 +68,7 @@ struct job {
 	int16_t **out;      /* per layer: e->out, or (chunked) this thread's buffers for window `base` */
 	int base;
 	struct mpqx_forward fw; /* refloat: this thread's float forward */
+	struct mpqx_op_kernel *kc; /* per layer: its kernel's arguments, all but the window's buffers */
 };
 
 /* Layer li's outputs for window w in the job's buffers. */
@@ -97,28 +98,37 @@ MULTI static void sqnr_sums(const float *restrict f, const int16_t *restrict y, 
 	ls->noise += noise;
 }
 
+/* The arguments of every layer's kernel that stay the same over the job's windows (job_kernels). */
+static int job_kernels(struct job *j)
+{
+	const struct mpqx_ieval *e = j->e;
+	const struct mpqx_model *m = e->m;
+	if (!(j->kc = calloc((size_t)m->n_layers, sizeof *j->kc)))
+		return MPQX_ENOMEM;
+	for (int li = 0; li < m->n_layers; li++)
+		j->kc[li] = (struct mpqx_op_kernel){.m = m, .q = j->q, .li = li, .l = &m->layers[li], .ql = &j->q->l[li],
+						    .n = e->size[li], .scratch = j->scratch, .w16 = e->w16[li],
+						    .w32 = e->w32[li], .clip = &j->ls[li].clipped};
+	return MPQX_OK;
+}
+
 /* Computes layer li for window w. */
 static void run_layer(struct job *j, int li, int w)
 {
 	struct mpqx_ieval *e = j->e;
-	const struct mpqx_model *m = e->m;
-	const struct mpqx_layer *l = &m->layers[li];
-	const struct mpqx_qlayer *ql = &j->q->l[li];
-	int16_t *y = obuf(j, li, w);
+	const struct mpqx_layer *l = &e->m->layers[li];
 	const struct mpqx_op_class *oc = op_class(l->op);
-	struct mpqx_op_kernel k = {.m = m, .q = j->q, .li = li, .l = l, .ql = ql, .y = y, .n = e->size[li],
-				   .scratch = j->scratch, .w16 = e->w16[li], .w32 = e->w32[li],
-				   .clip = &j->ls[li].clipped};
+	struct mpqx_op_kernel *k = &j->kc[li];
+	k->y = obuf(j, li, w);
 	for (int i = 0; i < l->n_inputs; i++)
-		k.in[i] = obuf(j, l->inputs[i], w);
+		k->in[i] = obuf(j, l->inputs[i], w);
 	if (oc->window_in)
-		k.window = j->input ? j->input : dataset_window(e->d, MPQX_TEST, w);
-	oc->ieval(&k);
+		k->window = j->input ? j->input : dataset_window(e->d, MPQX_TEST, w);
+	oc->ieval(k);
 	if (oc->macs)
-		j->macs += oc->macs(m, l);
-	size_t n = k.n;
+		j->macs += oc->macs(e->m, l);
 	if ((e->sqnr || e->chunked) && e->f && e->f->act)
-		sqnr_sums(e->f->act[li] + (size_t)w * n, y, n, ql->out.s, ql->out.z, &j->ls[li]);
+		sqnr_sums(e->f->act[li] + (size_t)w * k->n, k->y, k->n, k->ql->out.s, k->ql->out.z, &j->ls[li]);
 }
 
 static void *work(void *arg)
@@ -316,10 +326,12 @@ int ieval_run(struct mpqx_ieval *e, const struct mpqx_qmodel *q, const struct mp
 	for (int t = 0; t < nt; t++) {
 		jobs[t] = (struct job){e, q, (int)((long)e->windows * t / nt), (int)((long)e->windows * (t + 1) / nt),
 				       calloc((size_t)L, sizeof(struct lstat)), 0, 0, 0, malloc(e->scratch), 0, NULL,
-				       e->out, 0, {0}};
+				       e->out, 0, {0}, NULL};
 		if (!jobs[t].ls || !jobs[t].scratch)
 			rc = MPQX_ENOMEM;
 		if (!rc && e->chunked && job_buffers(&jobs[t]))
+			rc = MPQX_ENOMEM;
+		if (!rc && job_kernels(&jobs[t]))
 			rc = MPQX_ENOMEM;
 	}
 	for (int t = 1; !rc && t < nt; t++)
@@ -361,6 +373,7 @@ int ieval_run(struct mpqx_ieval *e, const struct mpqx_qmodel *q, const struct mp
 		macs += jobs[t].macs;
 		free(jobs[t].ls);
 		free(jobs[t].scratch);
+		free(jobs[t].kc);
 		if (jobs[t].out != e->out) {
 			free(jobs[t].out ? jobs[t].out[0] : NULL);
 			free(jobs[t].out);
@@ -432,6 +445,9 @@ int ieval_window(const struct mpqx_qmodel *q, const float *window, int16_t **out
 	if (!rc) {
 		j.e = &e;
 		j.q = q;
+		rc = job_kernels(&j);
+	}
+	if (!rc) {
 		j.first = 0;
 		j.last = 1;
 		j.input = window;
@@ -452,6 +468,7 @@ int ieval_window(const struct mpqx_qmodel *q, const float *window, int16_t **out
 	free(e.dirty);
 	free(j.ls);
 	free(j.scratch);
+	free(j.kc);
 	return rc;
 }
 
