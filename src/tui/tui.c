@@ -218,7 +218,16 @@ int tui_run(struct mpqx_app *a, const struct tui_opts *o)
 	getmaxyx(stdscr, rows, cols);
 	setup_screen(&t, o, a, rows, cols);
 	bool run = true, dirty = true;
-	while (run && !stop_signal) {
+	while (run) {
+		/* ^C is the q key (it asks when the config has unsaved changes); other signals quit at once. */
+		if (stop_signal == SIGINT) {
+			stop_signal = 0;
+			run = settle(&t, a, app_key(a, 'q'));
+			dirty = true;
+			continue;
+		}
+		if (stop_signal)
+			break;
 		if (session_poll(a->s))
 			dirty = true;
 		/* The search: sensitivity marks, a best fit to apply, a Pareto front. */

@@ -130,11 +130,16 @@ fi
 [ -d "$tmp/export" ] && ok "export wrote $tmp/export" || not_ok "export wrote the directory"
 T send-keys -t e2e Escape
 
-# Quit: modified, so twice; the terminal comes back in canonical mode with echo.
+# Quit: modified, so twice; ^C is q (it asks, it does not discard); the terminal comes back in canonical
+# mode with echo.
+T send-keys -t e2e C-c
+if wait_for "unsaved changes" 5 && ! screen | grep -q "EXIT="; then
+	ok "^C with unsaved changes asks like q"
+else
+	not_ok "^C with unsaved changes asks like q" "$(screen)"
+fi
 T send-keys -t e2e q
-wait_for "unsaved changes" 5
-T send-keys -t e2e q
-if wait_for "EXIT=0" 10; then ok "q q quits with status 0"; else not_ok "q q quits with status 0" "$(screen)"; fi
+if wait_for "EXIT=0" 10; then ok "^C q quits with status 0"; else not_ok "^C q quits with status 0" "$(screen)"; fi
 if wait_for "^icanon echo" 5; then ok "terminal restored (icanon echo)"; else not_ok "terminal restored (icanon echo)" "$(screen)"; fi
 if [ "$(T display -p -t e2e '#{alternate_on}')" = 0 ]; then ok "alternate screen left"; else not_ok "alternate screen left"; fi
 
