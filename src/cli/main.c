@@ -27,7 +27,8 @@ static const struct command commands[] = {
 
 static void usage(FILE *out)
 {
-	fprintf(out, "usage: mpqx [MODEL]                 open the explorer (default: the bundled sample)\n");
+	fprintf(out, "usage: mpqx [MODEL] [-c CONFIG] [-d DEVICE] [--theme NAME] [--no-color] [--ascii] [--no-mouse]\n"
+		     "                                   open the explorer (default: the bundled sample)\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(out, "       mpqx %s\n", commands[i].usage);
 	fprintf(out, "       mpqx --help | --version\n"
