@@ -39,7 +39,7 @@ enum app_keycode {
 
 /* X(name, keys (up to 3, 0 ends), label shown in help, help text). */
 #define APP_ACTIONS(X)                                                                                       \
-	X(QUIT, 'q', 0, 0, "q", "quit (twice when the config has unsaved changes)")                           \
+	X(QUIT, 'q', APP_CTRL('c'), 0, "q ^C", "quit (twice when the config has unsaved changes)")           \
 	X(HELP, '?', APP_KEY_F1, 0, "? F1", "show or hide this help")                                        \
 	X(FOCUS_NEXT, APP_KEY_TAB, 0, 0, "Tab", "next pane: layers, selected layer, accuracy plot")          \
 	X(FOCUS_PREV, APP_KEY_BTAB, 0, 0, "S-Tab", "previous pane")                                          \
@@ -186,6 +186,7 @@ struct mpqx_app {
 	app_export_fn export_fn;
 
 	char config_path[APP_TEXT_MAX]; /* last saved or loaded */
+	char overwrite_path[APP_TEXT_MAX]; /* an existing file the user was asked about once (Enter again saves) */
 	struct mpqx_config saved;       /* the config as last saved or loaded, for the unsaved-changes check */
 	bool quit_armed;
 

@@ -22,6 +22,10 @@ int fileio_write_atomic(const char *path, const char *data, size_t len, struct m
  * MPQX_TEST_SAVE_DELAY_MS (doc in README, "Environment"). NULL removes it. */
 void fileio_set_save_hook(void (*hook)(const char *tmp_path, const char *path));
 
+/* A path typed by a user with a leading "~" or "~/" replaced by $HOME (anything else copied as is). Returns 0,
+ * or -1 when the result does not fit in size (out is then the unexpanded path, cut). */
+int fileio_expand_home(const char *path, char *out, size_t size);
+
 /* Directory part of path into dir (at least "."). */
 void fileio_dirname(const char *path, char *dir, size_t size);
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/stat.h>
+
 #include "mpqx/fileio.h"
 #include "mpqx/view.h"
 
@@ -416,6 +418,7 @@ static int open_prompt(struct mpqx_app *a, enum app_prompt p, const char *initia
 	a->under_prompt = a->overlay;
 	a->overlay = APP_OV_PROMPT;
 	a->prompt = p;
+	a->overwrite_path[0] = '\0';
 	snprintf(a->text, sizeof a->text, "%s", initial);
 	a->text_len = strlen(a->text);
 	return APP_REDRAW;
@@ -455,6 +458,18 @@ static int confirm_prompt(struct mpqx_app *a)
 {
 	struct mpqx_err err = {0};
 	enum app_prompt p = a->prompt;
+	char path[APP_TEXT_MAX];
+	if (p != APP_PROMPT_BITS && a->text_len > 0) {
+		if (fileio_expand_home(a->text, path, sizeof path))
+			return set_msg(a, true, "%s: the name is too long", a->text);
+		/* Saving over a file that is not the config being edited asks once: Enter again replaces it. */
+		struct stat st;
+		if (p == APP_PROMPT_SAVE && stat(path, &st) == 0 && strcmp(path, a->config_path) != 0 &&
+		    strcmp(path, a->overwrite_path) != 0) {
+			snprintf(a->overwrite_path, sizeof a->overwrite_path, "%s", path);
+			return set_msg(a, false, "%s exists: Enter again replaces it, Esc keeps it", path);
+		}
+	}
 	close_prompt(a);
 	if (p == APP_PROMPT_BITS) {
 		int w, ab;
@@ -474,24 +489,24 @@ static int confirm_prompt(struct mpqx_app *a)
 	if (a->text_len == 0)
 		return set_msg(a, true, "no file name given");
 	if (p == APP_PROMPT_SAVE) {
-		if (config_save(a->text, model(a), &a->cfg, &err))
+		if (config_save(path, model(a), &a->cfg, &err))
 			return set_msg(a, true, "%s", err.msg);
 		config_copy(&a->saved, &a->cfg);
-		snprintf(a->config_path, sizeof a->config_path, "%s", a->text);
-		return set_msg(a, false, "saved %s", a->text);
+		snprintf(a->config_path, sizeof a->config_path, "%s", path);
+		return set_msg(a, false, "saved %s", path);
 	}
 	struct mpqx_config c = {0};
-	if (config_load(a->text, model(a), &c, &err)) {
+	if (config_load(path, model(a), &c, &err)) {
 		config_fini(&c);
 		return set_msg(a, true, "%s", err.msg);
 	}
-	snprintf(a->config_path, sizeof a->config_path, "%s", a->text);
+	snprintf(a->config_path, sizeof a->config_path, "%s", path);
 	config_copy(&a->saved, &c);
 	char what[APP_TEXT_MAX + 16];
-	snprintf(what, sizeof what, "loaded %s", a->text);
+	snprintf(what, sizeof what, "loaded %s", path);
 	int f = change(a, &c, what);
 	if (!(f & APP_RECOMPUTE))
-		set_msg(a, false, "loaded %s (same as the current config)", a->text);
+		set_msg(a, false, "loaded %s (same as the current config)", path);
 	return f;
 }
 

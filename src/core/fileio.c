@@ -55,6 +55,18 @@ int fileio_read(const char *path, char **out, size_t *len, struct mpqx_err *err)
 	return MPQX_OK;
 }
 
+int fileio_expand_home(const char *path, char *out, size_t size)
+{
+	const char *home = getenv("HOME");
+	if (path[0] == '~' && (path[1] == '\0' || path[1] == '/') && home && *home) {
+		int n = snprintf(out, size, "%s%s", home, path + 1);
+		if (n >= 0 && (size_t)n < size)
+			return 0;
+	}
+	int n = snprintf(out, size, "%s", path);
+	return n >= 0 && (size_t)n < size ? 0 : -1;
+}
+
 void fileio_dirname(const char *path, char *dir, size_t size)
 {
 	const char *slash = strrchr(path, '/');

@@ -118,6 +118,8 @@ wait_for "ave" 5
 T send-keys -t sig C-u
 T send-keys -t sig -l "$cfg"
 T send-keys -t sig Enter
+wait_for "exists: Enter again replaces it" 10 # the file is not the config being edited: asked once
+T send-keys -t sig Enter
 found=
 for ((i = 0; i < 200; i++)); do
 	for t in "$cfg".tmp.*; do [ -s "$t" ] && found=$t; done
@@ -145,6 +147,8 @@ T send-keys -t sig s
 wait_for "ave" 5
 T send-keys -t sig C-u
 T send-keys -t sig -l "$cfg"
+T send-keys -t sig Enter
+wait_for "exists: Enter again replaces it" 10 # the file is not the config being edited: asked once
 T send-keys -t sig Enter
 if wait_for "saved " 10 && "$mpqx" eval "$tmp/tiny" -c "$cfg" >/dev/null 2>&1 && ! cmp -s "$cfg" "$tmp/kept.before"; then
 	ok "explorer save: without the kill the file is replaced by a config that loads"

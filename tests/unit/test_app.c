@@ -418,8 +418,15 @@ static void test_save_load(void **state)
 	char script[256];
 	snprintf(script, sizeof script, "<C-u>%s<Enter>", path);
 	keys(f, script);
+	/* The file exists and is not the config being edited: asked once, nothing written, prompt still open. */
+	assert_false(f->a.msg_error);
+	assert_non_null(strstr(f->a.msg, "exists"));
+	assert_int_equal(f->a.overlay, APP_OV_PROMPT);
+	assert_true(app_modified(&f->a));
+	keys(f, "<Enter>");
 	assert_false(f->a.msg_error);
 	assert_false(app_modified(&f->a));
+	assert_string_equal(f->a.config_path, path);
 	struct mpqx_config back = {0};
 	struct mpqx_err err = {0};
 	assert_int_equal(config_load(path, f->s->model, &back, &err), 0);
@@ -434,6 +441,30 @@ static void test_save_load(void **state)
 	assert_true(config_equal(&f->a.cfg, &saved));
 	assert_true(config_equal(&f->s->cfg, &saved));
 	assert_false(app_modified(&f->a));
+	/* Saving again to the file being edited does not ask. */
+	act(f, APP_ACT_SAVE);
+	keys(f, script);
+	assert_int_equal(f->a.overlay, APP_OV_NONE);
+	assert_false(f->a.msg_error);
+	/* "~/" is the home directory. */
+	char home[] = "/tmp/mpqx-test-home-XXXXXX";
+	assert_non_null(mkdtemp(home));
+	char *old_home = getenv("HOME") ? strdup(getenv("HOME")) : NULL;
+	setenv("HOME", home, 1);
+	act(f, APP_ACT_SAVE);
+	keys(f, "<C-u>~/c.json<Enter>");
+	assert_false(f->a.msg_error);
+	char in_home[512];
+	snprintf(in_home, sizeof in_home, "%s/c.json", home);
+	assert_string_equal(f->a.config_path, in_home);
+	assert_int_equal(config_load(in_home, f->s->model, &back, &err), 0);
+	config_fini(&back);
+	unlink(in_home);
+	rmdir(home);
+	if (old_home) {
+		setenv("HOME", old_home, 1);
+		free(old_home);
+	}
 	/* A bad file is reported and changes nothing. */
 	FILE *fp = fopen(path, "w");
 	fputs("{\"format\":\"mpqx-config\",\"version\":1,\"layers\":{\"nope\":{}}}", fp);
