@@ -659,6 +659,13 @@ static void requant(const struct blk *b, int pw, int n, struct mpqx_cost *c)
 	model(b, K_REQUANT, f, &r, c);
 }
 
+/* Bits of a pw-bit rescale product that the templates register: from bit n-1 up, as the rounding of
+ * rshift_round cannot see the lower ones (linear.v, affine.v, matmul.v: PLO; at least the top bit). */
+static int prod_kept(int pw, int n)
+{
+	return n < 2 ? pw : pw - (n - 1 < pw ? n - 1 : pw - 1);
+}
+
 /* The requantizer of a MAC layer: the product |acc| * m is registered in the layer (its prod feature). */
 static void blk_requant(const struct blk *b, struct mpqx_cost *c)
 {
@@ -676,7 +683,10 @@ static void rescale(const struct blk *b, int iw, int64_t m, int n, struct mpqx_c
 	if (dsp == 0) {
 		if (ob > 0)
 			f[FS_LUTMUL] = (double)iw * ob;
-		f[FS_PREG] = iw + ob;
+		/* product bits tz .. tz+iw+ob-1 (m = odd << tz); rescale.v registers those from n-1 up when m
+		 * is a power of two */
+		int tz = m > 0 ? ctz64((uint64_t)m) : 0;
+		f[FS_PREG] = ob > 0 ? iw + ob : imax(0, iw + tz - imax(tz, n < 2 ? 0 : n - 1));
 	} else {
 		f[FS_DSPX] = dsp - 1;
 	}
@@ -736,7 +746,7 @@ static void blk_layer(const struct blk *b, struct mpqx_cost *c)
 		cnt = clog2(h->phases) + clog2(l->cols + 1);
 		addr2 = 2 * xaw + 2 * waw;
 		addr1 = yaw;
-		f[FL_PROD] = acc - 1 + mw;
+		f[FL_PROD] = prod_kept(acc - 1 + mw, ql->rs[0].n);
 		regs += acc + (int)f[FL_PROD] + 1;
 		f[FL_ACC] = acc;
 		f[FL_MUX] = h->mul_a + h->mul_b;
@@ -748,7 +758,7 @@ static void blk_layer(const struct blk *b, struct mpqx_cost *c)
 		kd = K_AFFINE;
 		cnt = 2 + clog2(l->cols + 1);
 		addr1 = yaw;
-		f[FL_PROD] = acc - 1 + mw;
+		f[FL_PROD] = prod_kept(acc - 1 + mw, ql->rs[0].n);
 		regs += acc + (int)f[FL_PROD] + 1;
 		f[FL_ACC] = acc;
 		f[FL_MUX] = h->mul_a + h->mul_b;
@@ -771,7 +781,7 @@ static void blk_layer(const struct blk *b, struct mpqx_cost *c)
 		cnt = clog2(h->phases) + clog2(nd + 1) + clog2(md + 1) + clog2(heads + 1);
 		addr2 = 2 * xaw + imax(xaw, baw) + 2 * baw;
 		addr1 = yaw;
-		f[FL_PROD] = acc - 1 + mw;
+		f[FL_PROD] = prod_kept(acc - 1 + mw, ql->rs[0].n);
 		regs += acc + (int)f[FL_PROD] + 1;
 		f[FL_ACC] = acc;
 		f[FL_MUX] = h->mul_a + h->mul_b;
