@@ -17,7 +17,8 @@ given --tag, so that test configurations stay out of the fit). It fits in two st
    resource, one scale per block kind multiplies that kind's step-1 coefficients, fitted by least
    squares of the designs' relative total errors, pulled towards 1 (--flat-ridge, default 0.05: a kind
    moves only as far as the totals ask for). Records without a flattened run count only in step 1;
-   --flat-ridge inf skips step 2.
+   --flat-ridge inf skips step 2; --keep-blocks skips step 1 (the ini's per-block coefficients are only
+   scaled: when the records with the hierarchy kept are too few to refit the blocks).
 
 The ini is rewritten with the scaled coefficients. --probe-ram also synthesizes the distributed buffer (ram.v) alone
 at 128..4096 words to fit its read multiplexer.
@@ -129,6 +130,11 @@ def write_ini(path, family, source, coef, stats):
     with open(tmp, "w") as fp:
         fp.write("\n".join(lines))
     os.replace(tmp, path)
+
+
+def current_source(path):
+    ini = read_ini(path) if os.path.exists(path) else {}
+    return re.sub(r", scaled per kind to the flattened totals of \d+.*$", "", ini.get("family", {}).get("source", "?"))
 
 
 def current_coef(path):
@@ -366,6 +372,8 @@ def main():
     ap.add_argument("--refresh", action="store_true",
                     help="re-run `mpqx estimate` for every record first (after the estimator's features changed)")
     ap.add_argument("--mpqx", default=os.environ.get("MPQX", "mpqx"), help="the mpqx executable for --refresh")
+    ap.add_argument("--keep-blocks", action="store_true",
+                    help="no step 1: keep the ini's per-block coefficients and only scale them (step 2)")
     ap.add_argument("--flat-ridge", type=float, default=0.05,
                     help="step 2's pull of the per-kind scales towards 1 ('inf': no step 2)")
     a = ap.parse_args()
@@ -392,10 +400,13 @@ def main():
     if a.probe_ram:
         rows["ram"]["lut"] += probe_ram_rows(cache, os.path.join(ROOT, "hdl_templates"))
     stats = {}
-    fit(rows, coef, stats)
+    if not a.keep_blocks:
+        fit(rows, coef, stats)
     nflat = sum(1 for r in records if r.get("synth_flat"))
     scales = flat_scale(records, coef, a.flat_ridge, stats)
-    src = f"Yosys synth_xilinx, {len(records)} designs tagged '{a.tag}' with the hierarchy kept"
+    nhier = sum(1 for r in records if r.get("synth"))
+    src = (f"Yosys synth_xilinx, {nhier} designs tagged '{a.tag}' with the hierarchy kept" if not a.keep_blocks
+           else f"{current_source(a.ini)}")
     if scales:
         src += f", scaled per kind to the flattened totals of {nflat}"
     write_ini(out, family, src + (" + ram.v probes" if a.probe_ram else ""), coef, stats)

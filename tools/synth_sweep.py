@@ -64,6 +64,8 @@ def main():
     ap.add_argument("--no-synth", action="store_true", help="only designs already synthesized (cached)")
     ap.add_argument("--flow", choices=("both", "flat", "hier"), default="both", help="passed to synth_check.py")
     ap.add_argument("--table", action="store_true", help="a markdown table of totals and verdicts, estimate and Yosys")
+    ap.add_argument("--markdown", action="store_true",
+                    help="a markdown table, one row per design: Yosys totals with the estimate's errors, verdicts")
     ap.add_argument("--records", metavar="TAG", help="every cached design with this tag, any model (implies --no-synth)")
     a = ap.parse_args()
     if (a.model is None) == (a.records is None):
@@ -144,6 +146,17 @@ def sweep(a, cache, runs, tag, no_synth):
                 cells = " | ".join(f"{t[k]} ({100 * u[k]:.0f}%)" for k in ("lut", "lutram", "ff", "bram18", "dsp"))
                 print(f"| {name.replace('.json', '') if who == 'estimate' else ''} | {who} | {cells} | "
                       f"{'**yes**' if fit else 'no'} ({lim} {100 * u[lim]:.0f}%) |")
+    if a.markdown and results:
+        print("\n| design (Yosys totals) | logic LUT | LUTRAM | FF | BRAM18 / DSP | exact | fits: estimate / Yosys |")
+        print("|---|---|---|---|---|---|---|")
+        for name, r in results:
+            t, e = r["total"]["synth"], r["total"]["error_pct"]
+            lr = f"{t['lutram']} ({e['lutram']:+.1f}%)" if t["lutram"] or r["total"]["estimate"]["lutram"] else "0"
+            ex = all(r["total"]["estimate"][k] == t[k] for k in ("bram18", "dsp", "lutram"))
+            fi = r["fits"]
+            print(f"| {name.replace('.json', '')} | {t['lut']} ({e['lut']:+.1f}%) | {lr} | {t['ff']} ({e['ff']:+.1f}%) | "
+                  f"{t['bram18']} / {t['dsp']} | {'yes' if ex else 'NO'} | "
+                  f"{'yes' if fi['estimate'] else 'no'} / {'yes' if fi['synth'] else 'no'} |")
     if a.summary and results:
         for res in ("lut", "ff", "lutram"):
             v = [abs(r["total"]["error_pct"][res]) for _, r in results
