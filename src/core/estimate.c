@@ -624,6 +624,10 @@ static void blk_roms(const struct blk *b, struct mpqx_cost *c)
 	double f[FR_N] = {0};
 	for (int i = 0; i < b->h->n_roms; i++) {
 		const struct mpqx_hw_mem *m = &b->h->rom[i];
+		/* one word (the bias of a layer with one output) is read at a constant address: a
+		 * flattening synthesis turns it into a constant, without block RAM or register */
+		if (m->words <= 1)
+			continue;
 		if (b->rom == MPQX_STORE_BLOCK) {
 			c->bram18 += estimate_bram18(m->depth, m->width);
 			continue;
