@@ -102,19 +102,27 @@ module /*{{MODULE*/mpqx_affine/*}}*/ #(
 	wire signed [ACCW-1:0] prod_x = prod[ACCW-1:0];
 	wire                   mac = busy && p == P_ONE;
 	reg  signed [ACCW-1:0] acc;
-	reg         [RPW-1:0]  pr;
+	// The requantizer's rounding (p + 2^(SHR-1)) >> SHR cannot see the product's bits below SHR-1, so
+	// only bits RPW-1..PLO are registered and the rest reach it as zeros (synthesis across the module
+	// boundary removes those flip-flops anyway; kept, it would not).
+	localparam PLO = SHR < 2 ? 0 : (SHR - 1 < RPW ? SHR - 1 : RPW - 1);
+	reg         [RPW-1:PLO] pr;
 	reg                    neg;
 
 	always @(posedge clk) begin
 		if (mac)
 			acc <= (mac ? ZERO : acc) + prod_x;
 		if (busy && rs) begin
-			pr <= prod[RPW-1:0];
+			pr <= prod[RPW-1:PLO];
 			neg <= sum[ACCW-1];
 		end
 	end
 
-	/*{{REQUANT*/mpqx_requant/*}}*/ #(.PW(RPW), .SHR(SHR), .Z(YZ), .OB(YB)) u_rq (.p(pr), .neg(neg), .q(yq));
+	/* verilator lint_off WIDTH */
+	wire        [RPW-1:0]  prx = pr << PLO;   // zero-extended, then shifted into place
+	/* verilator lint_on WIDTH */
+
+	/*{{REQUANT*/mpqx_requant/*}}*/ #(.PW(RPW), .SHR(SHR), .Z(YZ), .OB(YB)) u_rq (.p(prx), .neg(neg), .q(yq));
 
 	/*{{RAM*/mpqx_ram/*}}*/ #(.WIDTH(YB), .AW(YAW)) u_buf (
 		.clk(clk), .we(busy && p == P_LAST), .waddr(e), .wdata(yq), .raddr(y_addr), .rdata(y_data));

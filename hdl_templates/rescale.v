@@ -23,17 +23,28 @@ module /*{{MODULE*/mpqx_rescale/*}}*/ #(
 	localparam PW = IW + MW;           // |v| <= 2^(IW-1), so |v| * MUL < 2^(PW-1)
 	localparam [MW-1:0] MV = MUL[MW-1:0];
 
+	// The tail's rounding (p + 2^(SHR-1)) >> SHR cannot see the product's bits below SHR-1. When MUL is a
+	// power of two (a shift, no multiplier) only bits PW-1..PLO are registered and the rest reach it as
+	// zeros; a real multiplier keeps the whole product register, which synthesis puts into the DSP slice
+	// (a part of it would stay in flip-flops).
+	localparam POW2 = (MV & (MV - 1'b1)) == 0;
+	localparam PLO = (SHR < 2 || !POW2) ? 0 : (SHR - 1 < PW ? SHR - 1 : PW - 1);
+
 	wire [IW-1:0] mag = v[IW-1] ? (~v + 1'b1) : v;
-	reg  [PW-1:0] prod;
+	wire [PW-1:0] full = mag * MV;
+	reg  [PW-1:PLO] prod;
 	reg           neg;
+	/* verilator lint_off WIDTH */
+	wire [PW-1:0] px = prod << PLO;    // zero-extended, then shifted into place
+	/* verilator lint_on WIDTH */
 
 	always @(posedge clk)
 		if (en) begin
-			prod <= mag * MV;
+			prod <= full[PW-1:PLO];
 			neg <= v[IW-1];
 		end
 
-	/*{{REQUANT*/mpqx_requant/*}}*/ #(.PW(PW), .SHR(SHR), .Z(Z), .OB(OB)) u_rq (.p(prod), .neg(neg), .q(q));
+	/*{{REQUANT*/mpqx_requant/*}}*/ #(.PW(PW), .SHR(SHR), .Z(Z), .OB(OB)) u_rq (.p(px), .neg(neg), .q(q));
 endmodule
 
 `default_nettype wire

@@ -16,7 +16,8 @@ reused):
  3. mpqx search with its defaults (bits 2..16 per layer, storage chosen, MSE on the test windows) -o
     best.json, and the same search choosing on the training windows (--select train) as a held-out check
     of the test MSE it reports;
- 4. tools/synth_check.py on best.json: Yosys synth_xilinx of the export, one design at a time, nice'd;
+ 4. tools/synth_check.py --flow flat on best.json: Yosys synth_xilinx -flatten of the export (the totals a
+    real flow produces), one design at a time, nice'd;
     when Yosys counts it over the LUTs, the search again under a cap derived from that count (see
     --rounds and the generated document);
  5. writes the markdown.
@@ -188,11 +189,12 @@ def search_round(a, name, path, work, k, limits):
     rd["why"] = s.get("why")
     rd["sens_ms"] = s["sensitivity"]["ms"]
     rd["limits"] = dict(limits)
-    if s["found"] and not a.no_synth:
+    # --no-synth still reads a synthesis already cached (a run that synthesized only some models)
+    if s["found"] and (not a.no_synth or os.path.exists(os.path.join(work, f"synth{sfx}.json"))):
         def synth():
             log(f"{name}: Yosys synthesis of the best configuration{sfx} (tools/synth_check.py)")
             p = run(["/usr/bin/python3", os.path.join(HERE, "synth_check.py"), path, "-c", best, "-d", a.device,
-                     "--mpqx", a.mpqx, "--json", "--tag", "deployability"])
+                     "--mpqx", a.mpqx, "--json", "--tag", "deployability", "--flow", "flat"])
             if not p.stdout.strip():
                 sys.exit(f"deployability: synth_check failed:\n{p.stderr[-3000:]}")
             return json.loads(p.stdout)
@@ -283,7 +285,7 @@ def write_md(a, rows, caps):
     add(f"Device {a.device}: LUT {caps['lut']} (LUT RAM at most {caps['lutram']}), FF {caps['ff']}, "
         f"{int(caps['bram18']) // 2} block RAM tiles ({caps['bram18']} RAMB18), DSP {caps['dsp']}. "
         f"Resources come from `mpqx estimate` (estimator coefficients: *{coeff_source()}*); the chosen mixed "
-        "configurations are also synthesized with Yosys `synth_xilinx` (tools/synth_check.py), whose counts "
+        "configurations are also synthesized with Yosys `synth_xilinx -flatten` (tools/synth_check.py --flow flat), whose counts "
         "decide the last column. All MSE figures are the integer engine's, on the normalised scale, over the "
         "test windows.")
     add("")

@@ -5,16 +5,28 @@
     tools/fit_costs.py --vivado ESTIMATE.json REPORT.txt [ESTIMATE.json REPORT.txt ...] [-o INI]
 
 Yosys mode (the default) reads the records tools/synth_check.py stored in the cache (only those with the
-given --tag, so that test configurations stay out of the fit). Each record holds, per layer, the
-estimator's blocks with their model features and, from synthesis, the cells of each block kind: the
-layer module's own cells, its RAM, ROMs, requantizer, rescale blocks and divider, and the top module's
-own cells. For every block kind and for LUTs and FFs it solves a non-negative least-squares fit of
-(synthesis - the part the rules already count) on the kind's features and rewrites the ini; kinds
-without data keep their coefficients. --probe-ram also synthesizes the distributed buffer (ram.v) alone
+given --tag, so that test configurations stay out of the fit). It fits in two steps:
+
+1. Per block, on the synthesis with the hierarchy kept. Each record holds, per layer, the estimator's
+   blocks with their model features and, from synthesis, the cells of each block kind: the layer
+   module's own cells, its RAM, ROMs, requantizer, rescale blocks and divider, and the top module's own
+   cells. For every block kind and for LUTs and FFs it solves a non-negative least-squares fit of
+   (synthesis - the part the rules already count) on the kind's features; kinds without data keep
+   their coefficients.
+2. On the flattened totals (the reference: what a real flow produces, optimised across layers). Per
+   resource, one scale per block kind multiplies that kind's step-1 coefficients, fitted by least
+   squares of the designs' relative total errors, pulled towards 1 (--flat-ridge, default 0.02, the
+   best of 0.02, 0.05, 0.2 and 1 in leave-one-out over the fit designs: a kind moves only as far as
+   the totals ask for). Records without a flattened run count only in step 1;
+   --flat-ridge inf skips step 2; --keep-blocks skips step 1 (the per-block coefficients of --ini are
+   only scaled: when the records with the hierarchy kept are too few to refit the blocks; start from
+   the unscaled block fit, e.g. `git show e4ca962:devices/xc7-cost.ini`, as the scales compound).
+
+The ini is rewritten with the scaled coefficients. --probe-ram also synthesizes the distributed buffer (ram.v) alone
 at 128..4096 words to fit its read multiplexer.
 
 Vivado mode scales the current coefficients so that the estimate matches Vivado: pass pairs of
-`mpqx estimate --json` output and `report_utilization` text of the same design (rows are read by label:
+`mpqx estimate --json --features` output and `report_utilization` text of the same design (rows are read by label:
 "Slice LUTs", "LUT as Memory", "Slice Registers", "Block RAM Tile", "DSPs"). With several designs the
 LUT and FF scales are least-squares fits; the memories and DSPs come from rules and are only compared.
 """
@@ -122,6 +134,11 @@ def write_ini(path, family, source, coef, stats):
     os.replace(tmp, path)
 
 
+def current_source(path):
+    ini = read_ini(path) if os.path.exists(path) else {}
+    return re.sub(r", scaled per kind to the flattened totals of \d+.*$", "", ini.get("family", {}).get("source", "?"))
+
+
 def current_coef(path):
     ini = read_ini(path) if os.path.exists(path) else {}
     coef = {}
@@ -142,6 +159,8 @@ def collect(records):
     rows = {k: {"lut": [], "ff": []} for k in ORDER}
     for rec in records:
         est, syn = rec["estimate"], rec["synth"]
+        if not syn:
+            continue  # flattened only: no per-block cells (step 2 uses it)
         w = {res: 1.0 / max(1, syn["total"][res]) for res in ("lut", "ff")}
         for le, ls in zip(est["layers"], syn["layers"]):
             parts = synth_parts(ls)
@@ -215,6 +234,51 @@ def refresh(rec, path, mpqx):
     os.replace(path + ".tmp", path)
 
 
+def flat_scale(records, coef, ridge, stats):
+    """Step 2: per resource, scales s_k (one per block kind) of the fitted part so that the estimate's
+    totals match the flattened synthesis: min sum_d ((y_d - sum_k s_k P_dk) / T_d)^2 + ridge sum_k (s_k - 1)^2,
+    y_d = flattened total - the rule-counted part, P_dk = kind k's fitted part, T_d = flattened total."""
+    flat = [r for r in records if r.get("synth_flat")]
+    if not flat or not math.isfinite(ridge):
+        return {}
+    scales = {}
+    for res in ("lut", "ff"):
+        kinds = [k for k in ORDER if any(key.startswith(res + ".") for key in coef[k])]
+        P = np.zeros((len(flat), len(kinds)))
+        y = np.zeros(len(flat))
+        T = np.zeros(len(flat))
+        for d, rec in enumerate(flat):
+            est = rec["estimate"]
+            blocks = [b for le in est["layers"] for b in le.get("blocks", [])] + est["top"].get("blocks", [])
+            rule = 0.0
+            for b in blocks:
+                rule += b[f"rule_{res}"]
+                if b["kind"] in kinds:
+                    P[d, kinds.index(b["kind"])] += sum(coef[b["kind"]].get(f"{res}.{n}", 0) * v
+                                                        for n, v in b["features"].items())
+            T[d] = max(1, rec["synth_flat"]["total"][res])
+            y[d] = T[d] - rule
+        used = P.any(axis=0)
+        A = P[:, used] / T[:, None]
+        b = y / T
+        m = used.sum()
+        A2 = np.vstack([A, math.sqrt(ridge) * np.eye(m)])
+        b2 = np.concatenate([b, math.sqrt(ridge) * np.ones(m)])
+        s = np.clip(np.linalg.lstsq(A2, b2, rcond=None)[0], 0.5, 1.5)
+        before = np.abs(A.sum(axis=1) - b)
+        after = np.abs(A @ s - b)
+        for k, v in zip([k for k, u in zip(kinds, used) if u], s):
+            scales.setdefault(k, {})[res] = float(v)
+            for key in coef[k]:
+                if key.startswith(res + "."):
+                    coef[k][key] *= float(v)
+            stats[k] = stats.get(k, "") + f"flat {res} x{v:.3f}; "
+        print(f"  step 2, {res}: {len(flat)} flattened designs, median |error| of the total "
+              f"{100 * np.median(before):.2f}% -> {100 * np.median(after):.2f}%, worst "
+              f"{100 * before.max():.2f}% -> {100 * after.max():.2f}%")
+    return scales
+
+
 def fit(rows, coef, stats):
     for kind in ORDER:
         for res in ("lut", "ff"):
@@ -274,10 +338,13 @@ def vivado_mode(pairs, ini, out):
             est = json.load(fp)
         v = parse_vivado(rep)
         t = est["total"]
-        el.append(t["lut"])
-        vl.append(v["slice_luts"] - v["lut_mem"])
-        ef.append(t["ff"])
-        vf.append(v["ff"])
+        # only the fitted part scales: with --features the estimate says what the rules count
+        blocks = [b for le in est["layers"] for b in le.get("blocks", [])] + est.get("top", {}).get("blocks", [])
+        rule = {res: sum(b.get(f"rule_{res}", 0) for b in blocks) for res in ("lut", "ff")}
+        el.append(t["lut"] - rule["lut"])
+        vl.append(v["slice_luts"] - v["lut_mem"] - rule["lut"])
+        ef.append(t["ff"] - rule["ff"])
+        vf.append(v["ff"] - rule["ff"])
         print(f"{ej}: LUT {t['lut']} vs {v['slice_luts'] - v['lut_mem']:.0f}, LUTRAM {t['lutram']} vs "
               f"{v['lut_mem']:.0f}, FF {t['ff']} vs {v['ff']:.0f}, BRAM tiles {t['bram_tiles']} vs "
               f"{v.get('bram_tiles', float('nan'))}, DSP {t['dsp']} vs {v.get('dsp', float('nan'))}")
@@ -290,7 +357,8 @@ def vivado_mode(pairs, ini, out):
                 coef[kind][k] *= sl
             elif k.startswith("ff."):
                 coef[kind][k] *= sf
-    print(f"scales: LUT x{sl:.4f}, FF x{sf:.4f} (the rule-based registers are not scaled)")
+    print(f"scales: LUT x{sl:.4f}, FF x{sf:.4f} (of the fitted part; what the rules count is not scaled: "
+          f"pass `mpqx estimate --json --features` output to separate it)")
     write_ini(out, family, f"scaled to Vivado report_utilization of {len(pairs)} design(s)", coef,
               {k: "scaled" for k in coef})
 
@@ -306,6 +374,10 @@ def main():
     ap.add_argument("--refresh", action="store_true",
                     help="re-run `mpqx estimate` for every record first (after the estimator's features changed)")
     ap.add_argument("--mpqx", default=os.environ.get("MPQX", "mpqx"), help="the mpqx executable for --refresh")
+    ap.add_argument("--keep-blocks", action="store_true",
+                    help="no step 1: keep the ini's per-block coefficients and only scale them (step 2)")
+    ap.add_argument("--flat-ridge", type=float, default=0.02,
+                    help="step 2's pull of the per-kind scales towards 1 ('inf': no step 2)")
     a = ap.parse_args()
     out = a.output or a.ini
     if a.vivado:
@@ -330,11 +402,16 @@ def main():
     if a.probe_ram:
         rows["ram"]["lut"] += probe_ram_rows(cache, os.path.join(ROOT, "hdl_templates"))
     stats = {}
-    fit(rows, coef, stats)
-    designs = sorted({os.path.basename(os.path.dirname(r["model"])) + ":" +
-                      (os.path.basename(r["config"]) if r["config"] else "uniform8") for r in records})
-    write_ini(out, family, f"Yosys synth_xilinx, {len(records)} designs tagged '{a.tag}'"
-              + (" + ram.v probes" if a.probe_ram else ""), coef, stats)
+    if not a.keep_blocks:
+        fit(rows, coef, stats)
+    nflat = sum(1 for r in records if r.get("synth_flat"))
+    scales = flat_scale(records, coef, a.flat_ridge, stats)
+    nhier = sum(1 for r in records if r.get("synth"))
+    src = (f"Yosys synth_xilinx, {nhier} designs tagged '{a.tag}' with the hierarchy kept" if not a.keep_blocks
+           else f"{current_source(a.ini)}")
+    if scales:
+        src += f", scaled per kind to the flattened totals of {nflat}"
+    write_ini(out, family, src + (" + ram.v probes" if a.probe_ram else ""), coef, stats)
     print(f"wrote {out} from {len(records)} designs" + (" and the RAM probes" if a.probe_ram else ""))
     for k in ORDER:
         if k in stats:

@@ -1,25 +1,33 @@
 #!/usr/bin/python3
 """Compare `mpqx estimate` with Yosys synthesis of the exported RTL, per layer and in total.
 
-    tools/synth_check.py MODEL [-c CONFIG] [-d DEVICE] [--json] [--cache DIR] [--sim]
+    tools/synth_check.py MODEL [-c CONFIG] [-d DEVICE] [--json] [--cache DIR] [--sim] [--flow both|flat|hier]
 
-Exports the configuration (`mpqx export`), synthesizes it with Yosys
+Exports the configuration (`mpqx export`) and synthesizes it with Yosys twice (--flow both, the default):
 
-    synth_xilinx -family xc7 -noiopad -noclkbuf -top TOP      (hierarchy kept: no -flatten)
+    synth_xilinx -family xc7 -noiopad -noclkbuf -flatten -top TOP   the reference: what a real flow
+                                                                    produces, optimised across layers
+    synth_xilinx -family xc7 -noiopad -noclkbuf -top TOP            hierarchy kept: per-layer figures
 
-and counts the cells of each layer module (its RAM, ROM, rescale, requantizer and divider instances
-included) in the categories of doc/estimator.md:
+The totals, their errors and the fit verdict are against the flattened run; the per-layer table (and
+the per-block cells that tools/fit_costs.py fits on) come from the hierarchical one, whose totals are
+printed too. --flow flat or hier runs only one (without the hierarchical run there is no per-layer
+table; without the flattened one the hierarchical totals are the reference). Cells of each layer module
+(its RAM, ROM, rescale, requantizer and divider instances included) are counted in the categories of
+doc/estimator.md:
 
     LUT     LUT1..LUT6, INV                       LUTRAM  RAM32M/RAM64M/... times their LUT cost, SRLs
     FF      FDRE FDSE FDCE FDPE                    BRAM18  RAMB18E1 = 1, RAMB36E1 = 2
     DSP     DSP48E1                                (CARRY4, MUXF7, MUXF8 are reported, not counted)
 
 It prints estimate against synthesis per layer and in total (--json: one object). Every run is stored
-in the cache directory (default $XDG_CACHE_HOME/mpqx/synth) under a hash of the RTL and ROM images, as
-a record that tools/fit_costs.py reads; a cached synthesis is not run again. --sim also runs the
+in the cache directory (default $XDG_CACHE_HOME/mpqx/synth) under a hash of the RTL and ROM images
+(HASH.stat.json hierarchical, HASH.flat.stat.json flattened), with a record that tools/fit_costs.py
+reads; a cached synthesis is not run again. --sim also runs the
 testbench and compares its cycle count with the estimate.
 
-Exit status: 0 when BRAM18, DSP and cycles agree in every layer, 1 otherwise or on failure, 2 usage,
+Exit status: 0 when BRAM18, DSP and cycles agree in every layer (and BRAM18, DSP in the flattened
+totals), 1 otherwise or on failure, 2 usage,
 3 with --no-synth when the design has not been synthesized yet.
 """
 import argparse
@@ -160,19 +168,21 @@ def design_hash(exp):
     return h.hexdigest()[:24]
 
 
-def synthesize(exp, top, log):
-    """Runs Yosys in exp (nice'd); returns the parsed stat modules and the seconds it took."""
+def synthesize(exp, top, log, flatten=False):
+    """Runs Yosys in exp (nice'd), flattened or with the hierarchy kept; returns the parsed stat modules
+    and the seconds it took."""
     rtl = sorted(f for f in os.listdir(os.path.join(exp, "rtl")) if f.endswith(".v"))
+    sfx = "-flat" if flatten else ""
     script = "".join(f"read_verilog rtl/{f}\n" for f in rtl)
-    script += f"synth_xilinx -family xc7 -noiopad -noclkbuf -top {top}\n"
-    script += "tee -q -o stat.json stat -json\n"
-    with open(os.path.join(exp, "check.ys"), "w") as fp:
+    script += f"synth_xilinx -family xc7 -noiopad -noclkbuf{' -flatten' if flatten else ''} -top {top}\n"
+    script += f"tee -q -o stat{sfx}.json stat -json\n"
+    with open(os.path.join(exp, f"check{sfx}.ys"), "w") as fp:
         fp.write(script)
     t0 = time.time()
-    p = run(["nice", "-n", "10", "yosys", "-q", "-l", log, "-s", "check.ys"], cwd=exp)
+    p = run(["nice", "-n", "10", "yosys", "-q", "-l", os.path.abspath(log), "-s", f"check{sfx}.ys"], cwd=exp)
     if p.returncode != 0:
         sys.exit(f"synth_check: yosys failed (see {log}):\n{p.stderr[-2000:]}")
-    with open(os.path.join(exp, "stat.json")) as fp:
+    with open(os.path.join(exp, f"stat{sfx}.json")) as fp:
         return parse_stat(fp.read()), time.time() - t0
 
 
@@ -225,6 +235,8 @@ def main():
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--tag", default="", help="a label stored in the record (e.g. 'fit' or 'test')")
     ap.add_argument("--no-synth", action="store_true", help="use cached synthesis only; exit 3 when there is none")
+    ap.add_argument("--flow", choices=("both", "flat", "hier"), default="both",
+                    help="flattened (the reference totals), hierarchical (per-layer figures) or both")
     a = ap.parse_args()
 
     mpqx = shutil.which(a.mpqx) or a.mpqx
@@ -245,23 +257,38 @@ def main():
         with open(os.path.join(exp, "manifest.json")) as fp:
             manifest = json.load(fp)
         key = design_hash(exp)
-        cpath = os.path.join(cdir, key + ".stat.json")
-        if os.path.exists(cpath):
-            with open(cpath) as fp:
-                st = json.load(fp)
-        elif a.no_synth:
-            print(f"synth_check: no cached synthesis of this design in {cdir}", file=sys.stderr)
-            return 3
-        else:
-            mods, secs = synthesize(exp, manifest["top"], os.path.join(exp, "yosys.log"))
-            st = {"modules": mods, "seconds": round(secs, 1), "yosys": run(["yosys", "-V"]).stdout.strip(),
-                  "manifest": manifest}
+        flows = {"both": ("flat", "hier"), "flat": ("flat",), "hier": ("hier",)}[a.flow]
+        if a.no_synth:
+            # whatever is cached: a design synthesized only one way is still usable
+            flows = tuple(f for f in ("flat", "hier")
+                          if os.path.exists(os.path.join(cdir, key + (".flat" if f == "flat" else "") + ".stat.json"))
+                          and (a.flow == "both" or a.flow == f))
+            if not flows:
+                print(f"synth_check: no cached synthesis of this design in {cdir}", file=sys.stderr)
+                return 3
+        st = {}
+        for fl in flows:
+            cpath = os.path.join(cdir, key + (".flat" if fl == "flat" else "") + ".stat.json")
+            if os.path.exists(cpath):
+                with open(cpath) as fp:
+                    st[fl] = json.load(fp)
+                continue
+            mods, secs = synthesize(exp, manifest["top"], os.path.join(exp, f"yosys-{fl}.log"), fl == "flat")
+            st[fl] = {"modules": mods, "seconds": round(secs, 1), "yosys": run(["yosys", "-V"]).stdout.strip(),
+                      "flatten": fl == "flat", "manifest": manifest}
             with open(cpath + ".tmp", "w") as fp:
-                json.dump(st, fp)
+                json.dump(st[fl], fp)
             os.replace(cpath + ".tmp", cpath)
-        syn = synth_record(st["modules"], manifest)
-        syn["seconds"] = st["seconds"]
-        syn["yosys"] = st["yosys"]
+        syn = None
+        if "hier" in st:
+            syn = synth_record(st["hier"]["modules"], manifest)
+            syn["seconds"] = st["hier"]["seconds"]
+            syn["yosys"] = st["hier"]["yosys"]
+        syn_flat = None
+        if "flat" in st:
+            mods = st["flat"]["modules"]
+            syn_flat = {"total": categorize(flat_cells(mods, find_module(mods, manifest["top"]), {})),
+                        "seconds": st["flat"]["seconds"], "yosys": st["flat"]["yosys"]}
 
         cmd = [mpqx, "estimate", a.model, "--json", "--features"]
         if a.config:
@@ -288,17 +315,23 @@ def main():
 
     rows = []
     exact_ok = True
-    for le, ls in zip(est["layers"], syn["layers"]):
-        if le["name"] != ls["name"]:
+    for i, le in enumerate(est["layers"]):
+        ls = syn["layers"][i] if syn else None
+        if ls and le["name"] != ls["name"]:
             sys.exit(f"synth_check: layer order differs: {le['name']} vs {ls['name']}")
         r = {"name": le["name"], "op": le["op"], "est": {k: le[k] for k in RES + ("cycles",)},
-             "synth": {k: ls[k] for k in RES}}
-        if le["bram18"] != ls["bram18"] or le["dsp"] != ls["dsp"]:
+             "synth": {k: ls[k] for k in RES} if ls else None}
+        if ls and (le["bram18"] != ls["bram18"] or le["dsp"] != ls["dsp"]):
             exact_ok = False
         rows.append(r)
     tot_e = {k: est["total"][k] for k in RES}
-    tot_s = {k: syn["total"][k] for k in RES}
+    tot_h = {k: syn["total"][k] for k in RES} if syn else None
+    tot_f = {k: syn_flat["total"][k] for k in RES} if syn_flat else None
+    tot_s = tot_f or tot_h      # the reference: flattened when it was run
     errors = {k: pct(tot_e[k], tot_s[k]) for k in RES}
+    errors_h = {k: pct(tot_e[k], tot_h[k]) for k in RES} if tot_h else None
+    if tot_f and (tot_e["bram18"] != tot_f["bram18"] or tot_e["dsp"] != tot_f["dsp"]):
+        exact_ok = False
     if sim is not None and (not sim["ok"] or sim["cycles"] != est["total"]["cycles"]):
         exact_ok = False
 
@@ -308,15 +341,28 @@ def main():
         "fits": {"estimate": est["fits"], "synth": fits_s, "limiting_estimate": est["limiting"],
                  "limiting_synth": lim_s, "utilisation_synth": use_s, "utilisation_estimate": est["utilisation"]},
         "model": os.path.abspath(a.model), "config": os.path.abspath(a.config) if a.config else None,
-        "design": key, "device": est["device"], "estimate": est, "synth": syn,
-        "total": {"estimate": tot_e, "synth": tot_s, "error_pct": errors},
+        "design": key, "device": est["device"], "estimate": est, "synth": syn, "synth_flat": syn_flat,
+        "flows": sorted(st),
+        "total": {"estimate": tot_e, "synth": tot_s, "reference": "flat" if tot_f else "hier",
+                  "error_pct": errors, "synth_hier": tot_h, "error_pct_hier": errors_h},
         "bram_dsp_exact": all(r["est"]["bram18"] == r["synth"]["bram18"] and r["est"]["dsp"] == r["synth"]["dsp"]
-                              for r in rows),
+                              for r in rows if r["synth"])
+                          and all(tot_e[k] == tot_s[k] for k in ("bram18", "dsp")),
+        "exact_totals": {k: tot_e[k] == tot_s[k] for k in ("bram18", "dsp", "lutram")},
         "sim": sim,
     }
     rname = key + (("-" + a.tag) if a.tag else "") + ".run.json"
-    with open(os.path.join(cdir, rname), "w") as fp:
-        json.dump(record, fp)
+    rpath = os.path.join(cdir, rname)
+    if os.path.exists(rpath) and a.no_synth:
+        # a re-estimate must not lose what an earlier run synthesized (e.g. --flow flat after both)
+        with open(rpath) as fp:
+            old = json.load(fp)
+        if len(old.get("flows", [])) > len(record["flows"]):
+            rpath = None
+    if rpath:
+        with open(rpath + ".tmp", "w") as fp:
+            json.dump(record, fp)
+        os.replace(rpath + ".tmp", rpath)
 
     if a.json:
         out = dict(record)
@@ -325,26 +371,39 @@ def main():
         del out["synth"]
         print(json.dumps(out, indent=1))
     else:
+        some = syn or syn_flat
+        secs = ", ".join(f"{n} {s['seconds']} s" for n, s in (("hierarchical", syn), ("flattened", syn_flat)) if s)
         print(f"{os.path.basename(os.path.normpath(a.model))} {a.config or '(uniform 8 bits)'}: "
-              f"estimate vs Yosys ({syn.get('yosys', 'yosys')}, {syn.get('seconds', '?')} s)")
+              f"estimate vs Yosys ({some.get('yosys', 'yosys')}, {secs})")
         hdr = f"{'layer':16} {'op':8}" + "".join(f" {k:>13}" for k in RES)
-        print(hdr)
-        for r in rows:
-            cells = "".join(f" {r['est'][k]:>6}/{r['synth'][k]:<6}" for k in RES)
-            print(f"{r['name'][:16]:16} {r['op']:8}{cells}")
-        cells = "".join(f" {est['top'][k]:>6}/{syn['top'][k]:<6}" for k in RES)
-        print(f"{'(top)':16} {'':8}{cells}")
-        cells = "".join(f" {tot_e[k]:>6}/{tot_s[k]:<6}" for k in RES)
-        print(f"{'total':16} {'':8}{cells}")
-        print(f"{'error %':16} {'':8}" + "".join(f" {errors[k]:>+12.1f}%" for k in RES))
-        print(f"BRAM18 and DSP exact in every layer: {'yes' if record['bram_dsp_exact'] else 'NO'}")
+        if syn:
+            print("per layer: estimate / Yosys with the hierarchy kept")
+            print(hdr)
+            for r in rows:
+                cells = "".join(f" {r['est'][k]:>6}/{r['synth'][k]:<6}" for k in RES)
+                print(f"{r['name'][:16]:16} {r['op']:8}{cells}")
+            cells = "".join(f" {est['top'][k]:>6}/{syn['top'][k]:<6}" for k in RES)
+            print(f"{'(top)':16} {'':8}{cells}")
+            cells = "".join(f" {tot_e[k]:>6}/{tot_h[k]:<6}" for k in RES)
+            print(f"{'total (hier)':16} {'':8}{cells}")
+            print(f"{'error % (hier)':16} {'':8}" + "".join(f" {errors_h[k]:>+12.1f}%" for k in RES))
+        else:
+            print(hdr)
+        if tot_f:
+            cells = "".join(f" {tot_e[k]:>6}/{tot_f[k]:<6}" for k in RES)
+            print(f"{'total (flat)':16} {'':8}{cells}")
+            print(f"{'error % (flat)':16} {'':8}" + "".join(f" {errors[k]:>+12.1f}%" for k in RES))
+            if tot_h:
+                print(f"flattening removed: " + ", ".join(f"{k} {tot_h[k] - tot_f[k]}" for k in RES))
+        where = " and ".join(w for w, on in (("in every layer", syn), ("in the flattened totals", syn_flat)) if on)
+        print(f"BRAM18 and DSP exact {where}: {'yes' if record['bram_dsp_exact'] else 'NO'}")
         fe, fs = record["fits"]["estimate"], record["fits"]["synth"]
         print(f"fits {est['device']}: estimate {'yes' if fe else 'no'} ({est['limiting']}), "
-              f"Yosys {'yes' if fs else 'no'} ({lim_s})")
+              f"Yosys{' flattened' if tot_f else ''} {'yes' if fs else 'no'} ({lim_s})")
         if sim is not None:
             print(f"simulation: {sim['line']}; estimate {est['total']['cycles']} cycles: "
                   f"{'equal' if sim['ok'] and sim['cycles'] == est['total']['cycles'] else 'DIFFERENT'}")
-        other = syn["total"].get("other", {})
+        other = (syn_flat or syn)["total"].get("other", {})
         if other:
             print("not counted: " + ", ".join(f"{k} {v}" for k, v in sorted(other.items())))
     return 0 if exact_ok else 1

@@ -2,14 +2,17 @@
 """Run tools/synth_check.py over a set of configurations of one model, one synthesis at a time.
 
     tools/synth_sweep.py MODEL [--uniform 8,6,4] [--buffers auto,distributed,block] [--random N --seed S]
-                         [--tag TAG] [--cache DIR] [--mpqx PATH] [--summary]
+                         [--tag TAG] [--cache DIR] [--mpqx PATH] [--summary] [--flow both|flat|hier]
 
 Uniform configurations set every layer's weight and output bits to B and every buffer to the given
 storage (ROMs auto). Random ones draw each layer's w_bits and a_bits from 2..16 and its buffer and ROM
 storage from (block, distributed/logic, auto), from the seed; use different seeds for the fitting set
-and for the test set. The configurations are written to CACHE/configs/. --summary prints one line per
-design (total LUT, LUTRAM, FF errors and whether BRAM18/DSP were exact) and the median and worst
-absolute LUT and FF errors.
+and for the test set. The configurations are written to CACHE/configs/. Each design is synthesized as
+tools/synth_check.py does (--flow both: flattened, the reference for the totals, and with the hierarchy
+kept, for the per-layer figures). --summary prints one line per design (total LUT, LUTRAM, FF errors
+against the flattened run, the hierarchical run's LUT and FF errors, whether BRAM18/DSP were exact) and
+the median and worst absolute LUT and FF errors, the exactness of the memories and DSPs, the fit verdicts
+and, where the hierarchical run exists, the per-layer errors.
 
     tools/synth_sweep.py --records TAG [--cache DIR] [--mpqx PATH] [--summary] [--table]
 
@@ -59,7 +62,10 @@ def main():
     ap.add_argument("--costs")
     ap.add_argument("--summary", action="store_true")
     ap.add_argument("--no-synth", action="store_true", help="only designs already synthesized (cached)")
+    ap.add_argument("--flow", choices=("both", "flat", "hier"), default="both", help="passed to synth_check.py")
     ap.add_argument("--table", action="store_true", help="a markdown table of totals and verdicts, estimate and Yosys")
+    ap.add_argument("--markdown", action="store_true",
+                    help="a markdown table, one row per design: Yosys totals with the estimate's errors, verdicts")
     ap.add_argument("--records", metavar="TAG", help="every cached design with this tag, any model (implies --no-synth)")
     a = ap.parse_args()
     if (a.model is None) == (a.records is None):
@@ -106,7 +112,7 @@ def sweep(a, cache, runs, tag, no_synth):
     results = []
     for model, c in runs:
         cmd = [sys.executable, os.path.join(HERE, "synth_check.py"), model, "-c", c, "--json",
-               "--mpqx", a.mpqx, "--cache", cache, "--tag", tag]
+               "--mpqx", a.mpqx, "--cache", cache, "--tag", tag, "--flow", a.flow]
         if a.costs:
             cmd += ["--costs", a.costs]
         if no_synth:
@@ -121,10 +127,13 @@ def sweep(a, cache, runs, tag, no_synth):
         r = json.loads(p.stdout)
         results.append((os.path.basename(c), r))
         e = r["total"]["error_pct"]
+        eh = r["total"].get("error_pct_hier")
+        ref = r["total"].get("reference", "hier")
         fi = r["fits"]
-        print(f"{os.path.basename(c):28} LUT {e['lut']:+6.1f}%  LUTRAM {e['lutram']:+6.1f}%  FF {e['ff']:+6.1f}%  "
+        hier = (f"  (hier LUT {eh['lut']:+5.1f}% FF {eh['ff']:+5.1f}%)" if eh and ref == "flat" else "")
+        print(f"{os.path.basename(c):28} {ref:4} LUT {e['lut']:+6.1f}%  LUTRAM {e['lutram']:+6.1f}%  FF {e['ff']:+6.1f}%  "
               f"BRAM18/DSP exact: {'yes' if r['bram_dsp_exact'] else 'NO'}  fits: estimate "
-              f"{'yes' if fi['estimate'] else 'no'}, Yosys {'yes' if fi['synth'] else 'no'}", flush=True)
+              f"{'yes' if fi['estimate'] else 'no'}, Yosys {'yes' if fi['synth'] else 'no'}{hier}", flush=True)
     if a.table and results:
         print("\n| config | | logic LUT (LUT use: logic + memory) | LUTRAM | FF | BRAM18 | DSP | fits? (limiting) |")
         print("|---|---|---|---|---|---|---|---|")
@@ -137,6 +146,17 @@ def sweep(a, cache, runs, tag, no_synth):
                 cells = " | ".join(f"{t[k]} ({100 * u[k]:.0f}%)" for k in ("lut", "lutram", "ff", "bram18", "dsp"))
                 print(f"| {name.replace('.json', '') if who == 'estimate' else ''} | {who} | {cells} | "
                       f"{'**yes**' if fit else 'no'} ({lim} {100 * u[lim]:.0f}%) |")
+    if a.markdown and results:
+        print("\n| design (Yosys totals) | logic LUT | LUTRAM | FF | BRAM18 / DSP | exact | fits: estimate / Yosys |")
+        print("|---|---|---|---|---|---|---|")
+        for name, r in results:
+            t, e = r["total"]["synth"], r["total"]["error_pct"]
+            lr = f"{t['lutram']} ({e['lutram']:+.1f}%)" if t["lutram"] or r["total"]["estimate"]["lutram"] else "0"
+            ex = all(r["total"]["estimate"][k] == t[k] for k in ("bram18", "dsp", "lutram"))
+            fi = r["fits"]
+            print(f"| {name.replace('.json', '')} | {t['lut']} ({e['lut']:+.1f}%) | {lr} | {t['ff']} ({e['ff']:+.1f}%) | "
+                  f"{t['bram18']} / {t['dsp']} | {'yes' if ex else 'NO'} | "
+                  f"{'yes' if fi['estimate'] else 'no'} / {'yes' if fi['synth'] else 'no'} |")
     if a.summary and results:
         for res in ("lut", "ff", "lutram"):
             v = [abs(r["total"]["error_pct"][res]) for _, r in results
@@ -144,11 +164,25 @@ def sweep(a, cache, runs, tag, no_synth):
             if v:
                 print(f"{res}: median |error| {statistics.median(v):.2f}%, worst {max(v):.2f}% over {len(v)}")
         nrand = sum(1 for name, _ in results if re.search(r"-r\d+-\d+\.json$", name))
-        print(f"BRAM18 and DSP exact per layer in {sum(r['bram_dsp_exact'] for _, r in results)}"
-              f"/{len(results)} designs ({nrand} random mixed)")
+        nflat = sum(1 for _, r in results if r["total"].get("reference") == "flat")
+        print(f"reference: flattened synthesis in {nflat}/{len(results)} designs (the rest: hierarchy kept)")
+        for res in ("bram18", "dsp", "lutram"):
+            ok = sum(1 for _, r in results if r["total"]["estimate"][res] == r["total"]["synth"][res])
+            print(f"{res} total exact in {ok}/{len(results)} designs")
+        print(f"BRAM18 and DSP exact (per layer where the hierarchy was kept, and in total) in "
+              f"{sum(r['bram_dsp_exact'] for _, r in results)}/{len(results)} designs ({nrand} random mixed)")
+        same = sum(1 for _, r in results if r["fits"]["estimate"] == r["fits"]["synth"])
+        nfit = sum(1 for _, r in results if r["fits"]["synth"])
+        print(f"fit verdict the same in {same}/{len(results)} designs ({nfit} fit by Yosys)")
+        for res in ("lut", "ff"):
+            v = [abs(r["total"]["error_pct_hier"][res]) for _, r in results
+                 if r["total"].get("error_pct_hier") and r["total"].get("reference") == "flat"]
+            if v:
+                print(f"{res} against the hierarchical runs of the same designs: median |error| "
+                      f"{statistics.median(v):.2f}%, worst {max(v):.2f}% over {len(v)}")
         for res in ("lut", "ff"):
             v = sorted(abs(100.0 * (l["est"][res] - l["synth"][res]) / l["synth"][res])
-                       for _, r in results for l in r["layers"] if l["synth"][res] >= 20)
+                       for _, r in results for l in r["layers"] if l["synth"] and l["synth"][res] >= 20)
             if v:
                 print(f"per layer {res} (layers with >= 20): median |error| {statistics.median(v):.1f}%, "
                       f"90th percentile {v[int(0.9 * (len(v) - 1))]:.1f}%, worst {v[-1]:.1f}% over {len(v)}")

@@ -70,4 +70,11 @@ long hw_cycles(const struct mpqx_qmodel *q);
  * (a matmul reading one buffer twice, an output layer without a state machine). */
 int hw_check(const struct mpqx_qmodel *q, struct mpqx_err *err);
 
+/* Bits of a pw-bit rescale product that the templates register: from bit n-1 up, as the rounding of
+ * rshift_round cannot see the lower ones (linear.v, affine.v, matmul.v: PLO; at least the top bit). */
+static inline int hw_prod_kept(int pw, int n)
+{
+	return n < 2 ? pw : pw - (n - 1 < pw ? n - 1 : pw - 1);
+}
+
 #endif

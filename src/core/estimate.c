@@ -630,6 +630,10 @@ static void blk_roms(const struct blk *b, struct mpqx_cost *c)
 	double f[FR_N] = {0};
 	for (int i = 0; i < b->h->n_roms; i++) {
 		const struct mpqx_hw_mem *m = &b->h->rom[i];
+		/* one word (the bias of a layer with one output) is read at a constant address: a
+		 * flattening synthesis turns it into a constant, without block RAM or register */
+		if (m->words <= 1)
+			continue;
 		if (b->rom == MPQX_STORE_BLOCK) {
 			c->bram18 += estimate_bram18(m->depth, m->width);
 			continue;
@@ -682,7 +686,10 @@ static void rescale(const struct blk *b, int iw, int64_t m, int n, struct mpqx_c
 	if (dsp == 0) {
 		if (ob > 0)
 			f[FS_LUTMUL] = (double)iw * ob;
-		f[FS_PREG] = iw + ob;
+		/* product bits tz .. tz+iw+ob-1 (m = odd << tz); rescale.v registers those from n-1 up when m
+		 * is a power of two */
+		int tz = m > 0 ? ctz64((uint64_t)m) : 0;
+		f[FS_PREG] = ob > 0 ? iw + ob : imax(0, iw + tz - imax(tz, n < 2 ? 0 : n - 1));
 	} else {
 		f[FS_DSPX] = dsp - 1;
 	}

@@ -710,17 +710,25 @@ static int write_scripts(struct ctx *x, const char *top)
 	}
 	if (rc)
 		return rc;
-	sb_add(&b,
-	       "# Yosys synthesis of the exported design for a Xilinx 7-series part (run from this directory):\n"
-	       "#   yosys -s synth.ys\n");
-	for (int i = 0; i < x->n_files; i++) {
-		const char *f = cJSON_GetArrayItem(x->files, i)->valuestring;
-		if (strncmp(f, "rtl/", 4) == 0)
-			sb_add(&b, "read_verilog %s\n", f);
+	/* synth.ys flattens, as a real flow optimises across the layers (the totals to trust);
+	 * synth_hier.ys keeps the hierarchy, for the cells of each layer module. */
+	static const char *const ys[2][3] = {
+		{"synth.ys", " -flatten", "flattened: the totals a real flow would see"},
+		{"synth_hier.ys", "", "hierarchy kept: cells per layer module"}};
+	for (int k = 0; k < 2 && !rc; k++) {
+		sb_add(&b,
+		       "# Yosys synthesis of the exported design for a Xilinx 7-series part, %s\n"
+		       "# (run from this directory):  yosys -s %s\n",
+		       ys[k][2], ys[k][0]);
+		for (int i = 0; i < x->n_files; i++) {
+			const char *f = cJSON_GetArrayItem(x->files, i)->valuestring;
+			if (strncmp(f, "rtl/", 4) == 0)
+				sb_add(&b, "read_verilog %s\n", f);
+		}
+		sb_add(&b, "synth_xilinx -family xc7 -noiopad -noclkbuf%s -top %s\nstat\n", ys[k][1], top);
+		rc = write_sb(x, ys[k][0], &b);
+		sb_free(&b);
 	}
-	sb_add(&b, "synth_xilinx -family xc7 -noiopad -noclkbuf -top %s\nstat\n", top);
-	rc = write_sb(x, "synth.ys", &b);
-	sb_free(&b);
 	return rc;
 }
 

@@ -83,7 +83,7 @@ assert "w_delta" not in relu
 expect 0 "out per bit" "--sensitivity table" -- search "$tiny" --sensitivity
 
 # A restricted space, enumerated: the search is within 1% of the exhaustive optimum.
-"$mpqx" search "$tiny" --wbits 3,5,8 --abits 8 --keep-storage --limit lut=3500 --exhaustive --json > "$tmp/x.json" 2>&1
+"$mpqx" search "$tiny" --wbits 3,5,8 --abits 8 --keep-storage --limit lut=3350 --exhaustive --json > "$tmp/x.json" 2>&1
 check "--exhaustive: search within 1% of the optimum of 3^6 configurations" "$tmp/x.json" '
 x = o["exhaustive"]
 assert x["configs"] == 729 and 0 < x["fit"] < 729, x

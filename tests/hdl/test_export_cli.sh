@@ -26,12 +26,14 @@ else
 	not_ok "--sim output" "status $status" "stdout: $out" "stderr: $(head -c 300 "$tmp/err")"
 fi
 missing=""
-for f in manifest.json run_sim.sh synth.ys rtl/mpqx_top.v rtl/mpqx_layer_q.v rtl/mpqx_ram_distributed.v \
+for f in manifest.json run_sim.sh synth.ys synth_hier.ys rtl/mpqx_top.v rtl/mpqx_layer_q.v rtl/mpqx_ram_distributed.v \
 	rtl/mpqx_rom_logic.v rtl/mpqx_requant.v rtl/mpqx_rescale.v rtl/mpqx_div.v tb/mpqx_tb.v mem/q_w.mem \
 	mem/q_b.mem mem/softmax_e.mem mem/pe.mem vec/input.hex vec/expected.hex vec/layers.txt sim/dump.txt; do
 	[ -f "$tmp/e/$f" ] || missing="$missing $f"
 done
 [ -z "$missing" ] && ok "the export holds its files" || not_ok "files missing:$missing"
+grep -q -- '-noclkbuf -flatten -top mpqx_top' "$tmp/e/synth.ys" && ! grep -q -- '-flatten' "$tmp/e/synth_hier.ys" &&
+	ok "synth.ys flattens, synth_hier.ys keeps the hierarchy" || not_ok "synth.ys / synth_hier.ys flags"
 grep -q '"format":	"mpqx-export"' "$tmp/e/manifest.json" && ok "manifest format" || not_ok "manifest format"
 
 # Storage from the config reaches the RTL.

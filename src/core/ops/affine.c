@@ -93,7 +93,7 @@ static void est(const struct mpqx_op_est_in *c, struct mpqx_op_est *e)
 	int acc = h->acc_bits;
 	e->cnt = 2 + op_clog2(c->l->cols + 1);
 	e->addr1 = c->yaw;
-	e->prod = acc - 1 + h->rescale_m;
+	e->prod = hw_prod_kept(acc - 1 + h->rescale_m, c->ql->rs[0].n);
 	e->regs = acc + (int)e->prod + 1;
 	e->acc = acc;
 	e->mux = h->mul_a + h->mul_b;

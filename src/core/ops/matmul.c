@@ -219,7 +219,7 @@ static void est(const struct mpqx_op_est_in *c, struct mpqx_op_est *e)
 	e->cnt = op_clog2(h->phases) + op_clog2(nd + 1) + op_clog2(md + 1) + op_clog2(heads + 1);
 	e->addr2 = 2 * c->xaw + op_imax(c->xaw, baw) + 2 * baw;
 	e->addr1 = c->yaw;
-	e->prod = acc - 1 + h->rescale_m;
+	e->prod = hw_prod_kept(acc - 1 + h->rescale_m, c->ql->rs[0].n);
 	e->regs = acc + (int)e->prod + 1;
 	e->acc = acc;
 	e->mux = h->mul_a + h->mul_b;
