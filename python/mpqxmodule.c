@@ -134,6 +134,16 @@ static PyObject *take(cJSON *o)
 	return r;
 }
 
+/* PyUnicode_FSConverter that takes None for "not given" (*out stays NULL). */
+static int opt_path(PyObject *o, void *out)
+{
+	if (o == Py_None) {
+		*(PyObject **)out = NULL;
+		return 1;
+	}
+	return PyUnicode_FSConverter(o, out);
+}
+
 /* ---- Model ---- */
 
 typedef struct {
@@ -388,7 +398,7 @@ static PyObject *Model_estimate(Model *self, PyObject *args, PyObject *kw)
 	PyObject *carg = Py_None, *dev = NULL, *costs = NULL;
 	int features = 0;
 	if (!ready(self) || !PyArg_ParseTupleAndKeywords(args, kw, "|OO&O&p:estimate", kwlist, &carg,
-							 PyUnicode_FSConverter, &dev, PyUnicode_FSConverter, &costs,
+							 opt_path, &dev, opt_path, &costs,
 							 &features))
 		return NULL;
 	struct mpqx_config c = {0};
@@ -461,10 +471,10 @@ static PyObject *Model_search(Model *self, PyObject *args, PyObject *kw)
 	int keep = 0, exact = -1, front = -1, exhaustive = 0, sens = 0, threads = 0;
 	const char *select = "test";
 	if (!ready(self) ||
-	    !PyArg_ParseTupleAndKeywords(args, kw, "|O&$OdddddddOOpsiippO&i:search", kwlist, PyUnicode_FSConverter, &dev,
+	    !PyArg_ParseTupleAndKeywords(args, kw, "|O&$OdddddddOOpsiippO&i:search", kwlist, opt_path, &dev,
 					 &carg, &lim[MPQX_RES_LUT], &lim[MPQX_RES_LUTRAM], &lim[MPQX_RES_FF],
 					 &lim[MPQX_RES_BRAM], &lim[MPQX_RES_DSP], &latency, &margin, &wb, &ab, &keep,
-					 &select, &exact, &front, &exhaustive, &sens, PyUnicode_FSConverter, &out, &threads))
+					 &select, &exact, &front, &exhaustive, &sens, opt_path, &out, &threads))
 		return NULL;
 	struct mpqx_report_search r;
 	report_search_init(&r);
