@@ -84,9 +84,9 @@ def run(path, args):
     study = optuna.create_study(direction="minimize", sampler=samplers[args.sampler](seed=args.seed))
     # Start where a user would: uniform 8 bits.
     study.enqueue_trial({k: 8 for l in layers for k in ([l["name"] + ".a"] + ([l["name"] + ".w"] if l["has_weights"] else []))})
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     study.optimize(objective, n_trials=args.trials, timeout=args.timeout)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     trials = len(curve)
 
     t0 = time.perf_counter()
@@ -98,7 +98,7 @@ def run(path, args):
     within = next((n + 1 for n, b in curve if b <= 1.01 * ref), None)
     r = {
         "model": m.name, "device": args.device, "sampler": args.sampler, "bits": f"{lo}-{hi}", "params": len(study.trials[0].params),
-        "trials": trials, "pruned": counts["pruned"], "evaluated": counts["evaluated"], "seconds": wall,
+        "trials": trials, "pruned": counts["pruned"], "evaluated": counts["evaluated"], "seconds": wall, "cpu_seconds": cpu, "load_average": os.getloadavg()[0],
         "trials_per_s": trials / wall, "estimate_ms_mean": 1e3 * t_est[0] / max(trials, 1),
         "eval_ms_mean": 1e3 * t_eval[0] / max(counts["evaluated"], 1),
         "optuna_ms_per_trial": 1e3 * (wall - t_est[0] - t_eval[0]) / max(trials, 1),
@@ -109,7 +109,7 @@ def run(path, args):
     }
     print(f"{m.name} on {args.device}, sampler {args.sampler}: {r['params']} parameters (bits {lo}-{hi}), {trials} trials in {wall:.1f} s: "
           f"{r['trials_per_s']:.1f} trials/s ({counts['pruned']} pruned by the estimate, "
-          f"{counts['evaluated']} evaluated)")
+          f"{counts['evaluated']} evaluated; {cpu:.1f} s of CPU, load average {os.getloadavg()[0]:.1f})")
     print(f"  per trial: estimate {r['estimate_ms_mean']:.2f} ms, eval {r['eval_ms_mean']:.2f} ms (of an evaluated "
           f"trial), Optuna's own sampling and bookkeeping {r['optuna_ms_per_trial']:.1f} ms")
     print(f"  Optuna best MSE  {best[0]:.6g}")
