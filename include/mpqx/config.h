@@ -3,6 +3,7 @@
 #define MPQX_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "mpqx/err.h"
 #include "mpqx/model.h"
@@ -40,6 +41,11 @@ bool config_equal(const struct mpqx_config *a, const struct mpqx_config *b);
 /* Loads a config file for model m into c (initialised by this call). Errors name the file and the JSON
  * path; an unknown layer name is an error, a key that means nothing for a layer is ignored. */
 int config_load(const char *path, const struct mpqx_model *m, struct mpqx_config *c, struct mpqx_err *err);
+
+/* As config_load, from text: len bytes NUL-terminated (text[len] == '\0'); name stands for the file in the
+ * messages. */
+int config_parse(const char *text, size_t len, const char *name, const struct mpqx_model *m, struct mpqx_config *c,
+		 struct mpqx_err *err);
 
 /* Writes c atomically (temporary file, fsync, rename). */
 int config_save(const char *path, const struct mpqx_model *m, const struct mpqx_config *c,

@@ -13,11 +13,7 @@
 #include "mpqx/fileio.h"
 #include "mpqx/fref.h"
 #include "mpqx/quant.h"
-
-/* The rule of src/core/storage.c, in words (doc/estimator.md, "Storage"). */
-static const char auto_rule[] =
-	"auto storage: a buffer or a layer's ROMs go to block RAM from 9216 bits (half a RAMB18, "
-	"depth x width) on, else to LUTs";
+#include "mpqx/report.h"
 
 static int usage_text(void)
 {
@@ -68,96 +64,11 @@ static long cap_of(const struct mpqx_device *d, enum mpqx_resource r)
 	}
 }
 
-static cJSON *cost_json(const struct mpqx_cost *c)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "lut", (double)c->lut);
-	cJSON_AddNumberToObject(o, "lutram", (double)c->lutram);
-	cJSON_AddNumberToObject(o, "ff", (double)c->ff);
-	cJSON_AddNumberToObject(o, "bram18", (double)c->bram18);
-	cJSON_AddNumberToObject(o, "dsp", (double)c->dsp);
-	cJSON_AddNumberToObject(o, "cycles", (double)c->cycles);
-	return o;
-}
-
-static cJSON *blocks_json(const struct mpqx_est_block *b, int n)
-{
-	cJSON *a = cJSON_CreateArray();
-	for (int i = 0; i < n; i++) {
-		cJSON *e = cJSON_CreateObject();
-		cJSON_AddStringToObject(e, "kind", b[i].kind);
-		cJSON *f = cJSON_AddObjectToObject(e, "features");
-		for (int k = 0; k < b[i].n_features; k++)
-			cJSON_AddNumberToObject(f, b[i].names[k], b[i].f[k]);
-		cJSON_AddNumberToObject(e, "lut", (double)b[i].cost.lut);
-		cJSON_AddNumberToObject(e, "ff", (double)b[i].cost.ff);
-		cJSON_AddNumberToObject(e, "rule_lut", (double)b[i].rule.lut);
-		cJSON_AddNumberToObject(e, "rule_ff", (double)b[i].rule.ff);
-		cJSON_AddItemToArray(a, e);
-	}
-	return a;
-}
-
 static void print_json(const struct mpqx_model *m, const struct mpqx_config *c, const struct mpqx_qmodel *q,
 		       const struct mpqx_device *dev, const struct mpqx_coeffs *k, const struct mpqx_estimate *e,
 		       bool features)
 {
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "model", m->name);
-	cJSON_AddStringToObject(o, "device", dev->name);
-	cJSON_AddStringToObject(o, "family", dev->family);
-	cJSON_AddNumberToObject(o, "clock_mhz", dev->clock_mhz);
-	cJSON_AddBoolToObject(o, "fits", e->fits);
-	cJSON_AddStringToObject(o, "limiting", estimate_resource_name(e->limiting));
-	cJSON *t = cost_json(&e->total);
-	cJSON_AddNumberToObject(t, "bram_tiles", e->bram_tiles);
-	cJSON_AddNumberToObject(t, "latency_us", e->latency_us);
-	cJSON_AddItemToObject(o, "total", t);
-	cJSON *cap = cJSON_CreateObject();
-	for (int r = 0; r < MPQX_RES_COUNT; r++)
-		cJSON_AddNumberToObject(cap, estimate_resource_name((enum mpqx_resource)r),
-					(double)cap_of(dev, (enum mpqx_resource)r));
-	cJSON_AddNumberToObject(cap, "bram_tiles", dev->bram18 / 2.0);
-	cJSON_AddItemToObject(o, "capacity", cap);
-	cJSON *u = cJSON_CreateObject();
-	for (int r = 0; r < MPQX_RES_COUNT; r++)
-		cJSON_AddNumberToObject(u, estimate_resource_name((enum mpqx_resource)r),
-					isfinite(e->util[r]) ? e->util[r] : 1e9);
-	cJSON_AddItemToObject(o, "utilisation", u);
-	cJSON *top = cost_json(&e->top);
-	struct mpqx_est_block blk[MPQX_EST_MAX_BLOCKS];
-	if (features)
-		cJSON_AddItemToObject(top, "blocks", blocks_json(blk, estimate_layer_blocks(q, c, k, -1, blk)));
-	cJSON_AddItemToObject(o, "top", top);
-	cJSON *arr = cJSON_AddArrayToObject(o, "layers");
-	for (int l = 0; l < m->n_layers; l++) {
-		const struct mpqx_layer *ly = &m->layers[l];
-		cJSON *L = cJSON_CreateObject();
-		cJSON_AddStringToObject(L, "name", ly->name);
-		cJSON_AddStringToObject(L, "op", model_op_name(ly->op));
-		const struct mpqx_cost *cc = &e->layers[l];
-		cJSON_AddNumberToObject(L, "lut", (double)cc->lut);
-		cJSON_AddNumberToObject(L, "lutram", (double)cc->lutram);
-		cJSON_AddNumberToObject(L, "ff", (double)cc->ff);
-		cJSON_AddNumberToObject(L, "bram18", (double)cc->bram18);
-		cJSON_AddNumberToObject(L, "dsp", (double)cc->dsp);
-		cJSON_AddNumberToObject(L, "cycles", (double)cc->cycles);
-		cJSON_AddNumberToObject(L, "a_bits", q->l[l].out.bits);
-		if (model_layer_has_weights(ly))
-			cJSON_AddNumberToObject(L, "w_bits", q->l[l].w.bits);
-		if (model_layer_has_buffer(ly)) {
-			cJSON_AddStringToObject(L, "buffer", config_storage_name(e->buffer[l], false));
-			cJSON_AddStringToObject(L, "buffer_configured", config_storage_name(c->layers[l].buffer, false));
-		}
-		if (model_layer_has_rom(ly)) {
-			cJSON_AddStringToObject(L, "rom", config_storage_name(e->rom[l], true));
-			cJSON_AddStringToObject(L, "rom_configured", config_storage_name(c->layers[l].rom, true));
-		}
-		if (features)
-			cJSON_AddItemToObject(L, "blocks", blocks_json(blk, estimate_layer_blocks(q, c, k, l, blk)));
-		cJSON_AddItemToArray(arr, L);
-	}
-	cJSON_AddStringToObject(o, "auto_rule", auto_rule);
+	cJSON *o = report_estimate(m, c, q, dev, k, e, features);
 	char *s = cJSON_Print(o);
 	puts(s);
 	free(s);
@@ -240,7 +151,7 @@ static void print_text(const struct mpqx_model *m, const struct mpqx_config *c, 
 	printf("\n%s: limiting resource %s at %.1f%%; latency %.2f us per window (%ld cycles at %g MHz)\n",
 	       e->fits ? "FITS" : "DOES NOT FIT", estimate_resource_name(e->limiting), 100 * e->util[e->limiting],
 	       e->latency_us, e->total.cycles, dev->clock_mhz);
-	printf("* = resolved from auto; %s.\n", auto_rule);
+	printf("* = resolved from auto; %s.\n", report_auto_rule);
 }
 
 int cmd_estimate(int argc, char **argv)

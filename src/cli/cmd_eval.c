@@ -13,6 +13,7 @@
 #include "mpqx/fileio.h"
 #include "mpqx/forward.h"
 #include "mpqx/ieval.h"
+#include "mpqx/report.h"
 
 /* Largest |mpqx float forward - PyTorch prediction| over the test windows, against the reference.json
  * beside the model file (written by tools/mpqx_torch.py import/export/train). Returns 0 and sets *max_abs;
@@ -82,24 +83,10 @@ static int eval_float(const struct mpqx_model *m, const struct mpqx_dataset *d, 
 	if (ref < 0)
 		return CLI_FAIL;
 	if (json) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "model", m->name);
-		cJSON_AddStringToObject(o, "mode", "float");
-		cJSON_AddNumberToObject(o, "windows", n);
-		cJSON_AddNumberToObject(o, "mse", mse);
-		cJSON_AddNumberToObject(o, "rmse", rmse);
-		cJSON_AddNumberToObject(o, "mae", mae);
-		cJSON_AddNumberToObject(o, "mse_float", mse);
-		cJSON_AddNumberToObject(o, "rmse_denorm", rmse * unit);
-		cJSON_AddNumberToObject(o, "mae_denorm", mae * unit);
-		cJSON_AddNumberToObject(o, "mse_persistence", pse);
-		if (ref == 0)
-			cJSON_AddNumberToObject(o, "reference_max_abs", ref_diff);
-		else
-			cJSON_AddNullToObject(o, "reference_max_abs");
-		char *s = cJSON_Print(o);
-		puts(s);
-		free(s);
+		cJSON *o = report_eval_float(m, n, mse, mae, pse, ref == 0 ? ref_diff : NAN);
+		char *t = cJSON_Print(o);
+		puts(t);
+		free(t);
 		cJSON_Delete(o);
 	} else {
 		printf("model        %s (float)\n", m->name);
@@ -232,31 +219,7 @@ static int eval_int(const struct mpqx_model *m, const struct mpqx_dataset *d, co
 	 * to the MSE on average (doc/quantization.md, "What a bit width can reach"). */
 	double step = q->l[m->output].out.s;
 	if (json) {
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "model", m->name);
-		cJSON_AddStringToObject(o, "mode", "integer");
-		cJSON_AddNumberToObject(o, "windows", r.windows);
-		cJSON_AddNumberToObject(o, "mse", r.mse);
-		cJSON_AddNumberToObject(o, "rmse", r.rmse);
-		cJSON_AddNumberToObject(o, "mae", r.mae);
-		cJSON_AddNumberToObject(o, "mse_float", r.mse_float);
-		cJSON_AddNumberToObject(o, "rmse_denorm", r.rmse_denorm);
-		cJSON_AddNumberToObject(o, "mae_denorm", r.mae_denorm);
-		cJSON_AddNumberToObject(o, "mse_persistence", f->mse_persistence);
-		cJSON_AddNumberToObject(o, "output_step", step);
-		cJSON_AddNumberToObject(o, "output_rounding_mse", step * step / 12.0);
-		cJSON *arr = cJSON_AddArrayToObject(o, "layers");
-		for (int l = 0; l < m->n_layers; l++) {
-			cJSON *e = cJSON_CreateObject();
-			cJSON_AddStringToObject(e, "name", m->layers[l].name);
-			cJSON_AddStringToObject(e, "op", model_op_name(m->layers[l].op));
-			cJSON_AddNumberToObject(e, "w_bits", c.layers[l].w_bits);
-			cJSON_AddNumberToObject(e, "a_bits", c.layers[l].a_bits);
-			cJSON_AddNumberToObject(e, "sqnr_db", r.layers[l].sqnr_db);
-			cJSON_AddNumberToObject(e, "clipped", (double)r.layers[l].clipped);
-			cJSON_AddNumberToObject(e, "acc_bits", q->l[l].acc_bits);
-			cJSON_AddItemToArray(arr, e);
-		}
+		cJSON *o = report_eval(m, &c, q, f, &r);
 		char *s = cJSON_Print(o);
 		puts(s);
 		free(s);

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "mpqx/config.h"
+#include "mpqx/report.h"
 #include "mpqx/search.h"
 #include "mpqx/session.h"
 
@@ -41,8 +42,6 @@ static int usage_text(void)
 	return CLI_OK;
 }
 
-static const char *const res_names[MPQX_RES_COUNT] = {"lut", "lutram", "ff", "bram_tiles", "dsp"};
-
 static int parse_limit(const char *arg, double *limit)
 {
 	const char *eq = strchr(arg, '=');
@@ -62,79 +61,6 @@ static int parse_limit(const char *arg, double *limit)
 }
 
 static const char *const split_names[MPQX_SPLITS] = {"train", "calib", "test"};
-
-/* The test MSE of a point found on other windows (the session evaluates the test part). */
-static int test_mse(struct mpqx_session *s, const struct mpqx_search_point *p, double *mse, struct mpqx_err *err)
-{
-	int rc = session_apply(s, &p->cfg, err);
-	if (!rc)
-		*mse = s->res.mse;
-	return rc;
-}
-
-static cJSON *point_json(const struct mpqx_model *m, const struct mpqx_search_point *p, bool layers, double mse_test)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "mse", p->mse);
-	if (!isnan(mse_test))
-		cJSON_AddNumberToObject(o, "mse_test", mse_test);
-	cJSON_AddBoolToObject(o, "exact", p->exact);
-	cJSON_AddNumberToObject(o, "mse_surrogate", p->mse_surrogate);
-	cJSON_AddBoolToObject(o, "fits", p->fits);
-	for (int r = 0; r < MPQX_RES_COUNT; r++)
-		cJSON_AddNumberToObject(o, res_names[r], p->used[r]);
-	cJSON_AddNumberToObject(o, "latency_us", p->latency_us);
-	if (!layers)
-		return o;
-	cJSON *a = cJSON_AddArrayToObject(o, "layers");
-	for (int l = 0; l < m->n_layers; l++) {
-		const struct mpqx_layer *ly = &m->layers[l];
-		const struct mpqx_layer_cfg *lc = &p->cfg.layers[l];
-		cJSON *L = cJSON_CreateObject();
-		cJSON_AddStringToObject(L, "name", ly->name);
-		if (model_layer_has_weights(ly))
-			cJSON_AddNumberToObject(L, "w_bits", lc->w_bits);
-		cJSON_AddNumberToObject(L, "a_bits", lc->a_bits);
-		if (model_layer_has_buffer(ly))
-			cJSON_AddStringToObject(L, "buffer", config_storage_name(lc->buffer, false));
-		if (model_layer_has_rom(ly))
-			cJSON_AddStringToObject(L, "rom", config_storage_name(lc->rom, true));
-		cJSON_AddItemToArray(a, L);
-	}
-	return o;
-}
-
-static cJSON *sens_json(const struct mpqx_model *m, const struct mpqx_sensitivity *sn)
-{
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "ref_bits", sn->ref_bits);
-	cJSON_AddNumberToObject(o, "mse_ref", sn->mse_ref);
-	cJSON_AddNumberToObject(o, "mse_float", sn->mse_float);
-	cJSON_AddNumberToObject(o, "runs", (double)sn->runs);
-	cJSON_AddNumberToObject(o, "ms", sn->ms);
-	cJSON *a = cJSON_AddArrayToObject(o, "layers");
-	for (int l = 0; l < m->n_layers; l++) {
-		cJSON *L = cJSON_CreateObject();
-		cJSON_AddStringToObject(L, "name", m->layers[l].name);
-		for (int k = 0; k < 2; k++) {
-			bool w = k == 0;
-			if (w && !model_layer_has_weights(&m->layers[l]))
-				continue;
-			const double *d = w ? sn->dw[l] : sn->da[l];
-			const bool *ms = w ? sn->mw[l] : sn->ma[l];
-			/* MSE increase per bit removed, on average from 8 down to 4 bits */
-			cJSON_AddNumberToObject(L, w ? "w_per_bit" : "a_per_bit", (d[4] - d[8]) / 4);
-			cJSON *c = cJSON_AddArrayToObject(L, w ? "w_delta" : "a_delta");
-			cJSON *mm = cJSON_AddArrayToObject(L, w ? "w_measured" : "a_measured");
-			for (int b = MPQX_BITS_MIN; b <= MPQX_BITS_MAX; b++) {
-				cJSON_AddItemToArray(c, cJSON_CreateNumber(d[b]));
-				cJSON_AddItemToArray(mm, cJSON_CreateBool(ms[b]));
-			}
-		}
-		cJSON_AddItemToArray(a, L);
-	}
-	return o;
-}
 
 static void print_sens(const struct mpqx_model *m, const struct mpqx_sensitivity *sn)
 {
@@ -258,8 +184,8 @@ int cmd_search(int argc, char **argv)
 	};
 	const char *config = NULL, *device = NULL, *output = NULL;
 	bool json = false, sens_only = false, exhaustive = false, bench = false;
-	int threads = 0;
-	enum mpqx_split split = MPQX_TEST;
+	struct mpqx_report_search r;
+	report_search_init(&r);
 	struct mpqx_search_opts so;
 	search_opts_default(&so);
 	int ch;
@@ -336,7 +262,7 @@ int cmd_search(int argc, char **argv)
 			long v = strtol(optarg, &end, 10);
 			if (end == optarg || *end || v < 0 || v > 64)
 				return cli_usage_error("search", "--threads '%s': expected 0..64", optarg);
-			threads = (int)v;
+			r.threads = (int)v;
 			break;
 		}
 		case 'S': {
@@ -346,7 +272,7 @@ int cmd_search(int argc, char **argv)
 					k = i;
 			if (k < 0)
 				return cli_usage_error("search", "--select '%s': expected test, calib or train", optarg);
-			split = (enum mpqx_split)k;
+			r.split = (enum mpqx_split)k;
 			break;
 		}
 		case 'h':
@@ -360,167 +286,61 @@ int cmd_search(int argc, char **argv)
 	if (sens_only && (output || exhaustive))
 		return cli_usage_error("search", "--sensitivity takes no -o or --exhaustive");
 
+	r.opts = so;
+	r.sens_only = sens_only;
+	r.exhaustive = exhaustive;
+	r.bench = bench;
+	r.output = output;
 	struct mpqx_session_opts o = {0};
 	char ddir[4400];
 	snprintf(ddir, sizeof ddir, "%s", cli_data_dir("devices"));
 	o.devices_dir = ddir;
 	o.config = config;
 	o.device = device;
-	o.threads = threads;
+	o.threads = r.threads;
 	struct mpqx_session *s = NULL;
-	struct mpqx_search *sr = NULL;
 	struct mpqx_err err = {0};
-	struct mpqx_search_result res = {0};
-	struct mpqx_search_exhaustive ex = {0};
-	struct mpqx_config u8 = {0};
-	double best_test = NAN, u8_test = NAN, *front_test[MPQX_FRONT_COUNT] = {NULL};
-	cJSON *out = NULL;
 	int rc = CLI_FAIL;
 	if (session_open(cli_model_path(optind < argc ? argv[optind] : NULL), &o, &s, &err) ||
-	    search_new(s, split, threads, &sr, &err))
-		goto fail;
-	const struct mpqx_model *m = s->model;
-	const struct mpqx_sensitivity *sn;
-	if (search_sensitivity(sr, &sn, &err))
+	    report_search_run(s, &r, &err))
 		goto fail;
 	if (json) {
-		out = cJSON_CreateObject();
-		cJSON_AddStringToObject(out, "model", m->name);
-		cJSON_AddStringToObject(out, "device", s->dev.name);
-		cJSON_AddItemToObject(out, "sensitivity", sens_json(m, sn));
-	}
-	if (sens_only) {
-		if (!json)
-			print_sens(m, sn);
-		rc = CLI_OK;
-		goto out;
-	}
-	if (search_run(sr, &s->cfg, &so, &res, &err))
-		goto fail;
-	/* The uniform 8-bit reference with the start config's storage. */
-	double mse8;
-	struct mpqx_search_point p8 = {0};
-	if (config_copy(&u8, &s->cfg)) {
-		err_set(&err, MPQX_ENOMEM, "out of memory");
-		goto fail;
-	}
-	for (int l = 0; l < u8.n_layers; l++)
-		u8.layers[l].w_bits = u8.layers[l].a_bits = 8;
-	if (search_exact(sr, &u8, &mse8, &err) || search_price(sr, &u8, &so, &p8, &err))
-		goto fail;
-	double rate = 0;
-	if (bench && search_bench_price(sr, &s->cfg, &so, 1000, &rate, &err))
-		goto fail;
-	if (exhaustive && search_exhaustive(sr, &s->cfg, &so, 20000000L, &ex, &err))
-		goto fail;
-	if (output && res.found && config_save(output, m, &res.best.cfg, &err))
-		goto fail;
-	/* Chosen on other windows: their test MSE, as every other figure of mpqx. */
-	if (split != MPQX_TEST) {
-		if (res.found && test_mse(s, &res.best, &best_test, &err))
-			goto fail;
-		if (session_apply(s, &u8, &err))
-			goto fail;
-		u8_test = s->res.mse;
-		for (int f = 0; f < MPQX_FRONT_COUNT; f++) {
-			front_test[f] = calloc((size_t)res.n_front[f] + 1, sizeof *front_test[f]);
-			if (!front_test[f]) {
-				err_set(&err, MPQX_ENOMEM, "out of memory");
-				goto fail;
-			}
-			for (int i = 0; i < res.n_front[f]; i++)
-				if (test_mse(s, &res.front[f][i], &front_test[f][i], &err))
-					goto fail;
-		}
-	}
-	if (json) {
-		cJSON_AddStringToObject(out, "select", split_names[split]);
-		cJSON_AddBoolToObject(out, "found", res.found);
-		if (res.found)
-			cJSON_AddItemToObject(out, "best", point_json(m, &res.best, true, best_test));
-		else
-			cJSON_AddStringToObject(out, "why", res.why);
-		cJSON *u = cJSON_AddObjectToObject(out, "uniform8");
-		cJSON_AddNumberToObject(u, "mse", mse8);
-		if (!isnan(u8_test))
-			cJSON_AddNumberToObject(u, "mse_test", u8_test);
-		cJSON_AddBoolToObject(u, "fits", p8.fits);
-		cJSON_AddNumberToObject(out, "mse_float", s->fref->mse);
-		cJSON *b = cJSON_AddObjectToObject(out, "budget");
-		for (int r = 0; r < MPQX_RES_COUNT; r++)
-			cJSON_AddNumberToObject(b, res_names[r], res.budget[r]);
-		cJSON_AddNumberToObject(b, "latency_us", res.latency_max);
-		cJSON *fr = cJSON_AddObjectToObject(out, "fronts");
-		for (int f = 0; f < MPQX_FRONT_COUNT; f++) {
-			cJSON *a = cJSON_AddArrayToObject(fr, search_front_name((enum mpqx_front)f));
-			for (int i = 0; i < res.n_front[f]; i++)
-				cJSON_AddItemToArray(a, point_json(m, &res.front[f][i], false, front_test[f] ? front_test[f][i] : NAN));
-		}
-		cJSON *st = cJSON_AddObjectToObject(out, "stats");
-		cJSON_AddNumberToObject(st, "priced", (double)res.priced);
-		cJSON_AddNumberToObject(st, "price_ms", res.price_ms);
-		cJSON_AddNumberToObject(st, "priced_per_s", res.rate);
-		if (bench)
-			cJSON_AddNumberToObject(st, "priced_per_s_random_walk", rate);
-		cJSON_AddNumberToObject(st, "cost_misses", (double)res.cost_misses);
-		cJSON_AddNumberToObject(st, "exact_runs", (double)res.exact_runs);
-		cJSON_AddNumberToObject(st, "exact_ms", res.exact_ms);
-		cJSON_AddNumberToObject(st, "best_surrogate_mse", res.best_surrogate_mse);
-		cJSON_AddNumberToObject(st, "total_ms", res.total_ms);
-		if (exhaustive) {
-			cJSON *x = cJSON_AddObjectToObject(out, "exhaustive");
-			cJSON_AddNumberToObject(x, "configs", (double)ex.configs);
-			cJSON_AddNumberToObject(x, "fit", (double)ex.fit);
-			cJSON_AddBoolToObject(x, "found", ex.found);
-			if (ex.found)
-				cJSON_AddItemToObject(x, "best", point_json(m, &ex.best, true, NAN));
-			cJSON_AddNumberToObject(x, "ms", ex.ms);
-			if (ex.found && res.found)
-				cJSON_AddNumberToObject(x, "search_over_optimum", res.best.mse / ex.best.mse);
-		}
-		if (output && res.found)
-			cJSON_AddStringToObject(out, "written", output);
-	} else {
-		print_result(s, &res, &so, mse8, p8.fits, best_test, u8_test, front_test);
-		if (bench)
-			printf("random walk of single moves (warm caches): %.0f configurations priced per second\n", rate);
-		if (exhaustive) {
-			printf("\nexhaustive: %ld configurations, %ld fit, %.2f s\n", ex.configs, ex.fit, ex.ms / 1e3);
-			if (ex.found) {
-				print_point_line("optimum", &ex.best, NAN);
-				if (res.found)
-					printf("search / optimum: %.6g / %.6g = %.4f\n", res.best.mse, ex.best.mse,
-					       res.best.mse / ex.best.mse);
-			} else {
-				printf("nothing in the space fits\n");
-			}
-		}
-		if (output && res.found)
-			printf("wrote %s\n", output);
-		else if (output)
-			printf("nothing fits: %s not written\n", output);
-	}
-	rc = res.found || !output ? CLI_OK : CLI_FAIL;
-	goto out;
-fail:
-	cli_error("%s", err.msg);
-	cJSON_Delete(out);
-	out = NULL;
-	rc = CLI_FAIL;
-out:
-	if (out) {
+		cJSON *out = report_search(s, &r);
 		char *t = cJSON_Print(out);
 		if (t)
 			puts(t);
 		free(t);
 		cJSON_Delete(out);
+	} else if (sens_only) {
+		print_sens(s->model, r.sn);
+	} else {
+		print_result(s, &r.res, &r.opts, r.mse8, r.p8.fits, r.best_test, r.u8_test, r.front_test);
+		if (bench)
+			printf("random walk of single moves (warm caches): %.0f configurations priced per second\n", r.rate);
+		if (exhaustive) {
+			const struct mpqx_search_exhaustive *ex = &r.ex;
+			printf("\nexhaustive: %ld configurations, %ld fit, %.2f s\n", ex->configs, ex->fit, ex->ms / 1e3);
+			if (ex->found) {
+				print_point_line("optimum", &ex->best, NAN);
+				if (r.res.found)
+					printf("search / optimum: %.6g / %.6g = %.4f\n", r.res.best.mse, ex->best.mse,
+					       r.res.best.mse / ex->best.mse);
+			} else {
+				printf("nothing in the space fits\n");
+			}
+		}
+		if (r.written)
+			printf("wrote %s\n", output);
+		else if (output)
+			printf("nothing fits: %s not written\n", output);
 	}
-	config_fini(&u8);
-	for (int f = 0; f < MPQX_FRONT_COUNT; f++)
-		free(front_test[f]);
-	search_exhaustive_fini(&ex);
-	search_result_fini(&res);
-	search_free(sr);
+	rc = sens_only || r.res.found || !output ? CLI_OK : CLI_FAIL;
+	goto out;
+fail:
+	cli_error("%s", err.msg);
+	rc = CLI_FAIL;
+out:
+	report_search_fini(&r);
 	session_free(s);
 	return rc;
 }

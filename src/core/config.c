@@ -153,31 +153,37 @@ static int parse(const char *file, const cJSON *root, const struct mpqx_model *m
 	return MPQX_OK;
 }
 
-int config_load(const char *path, const struct mpqx_model *m, struct mpqx_config *c, struct mpqx_err *err)
+int config_parse(const char *text, size_t len, const char *name, const struct mpqx_model *m, struct mpqx_config *c,
+		 struct mpqx_err *err)
 {
 	if (config_init(c, m, 8))
 		return err_set(err, MPQX_ENOMEM, "out of memory");
-	char *text = NULL;
-	size_t len = 0;
-	int rc = fileio_read(path, &text, &len, err);
-	if (rc) {
-		config_fini(c);
-		return rc;
-	}
 	/* A raw NUL is invalid JSON, but cJSON would stop a string at it and read on. */
 	const char *end = memchr(text, '\0', len);
 	cJSON *root = end ? NULL : cJSON_ParseWithLengthOpts(text, len + 1, &end, true);
+	int rc;
 	if (!root) {
 		int line, col;
 		fileio_line_col(text, end ? (size_t)(end - text) : 0, &line, &col);
-		rc = err_set(err, MPQX_EINPUT, "%s: line %d, column %d: invalid JSON", path, line, col);
+		rc = err_set(err, MPQX_EINPUT, "%s: line %d, column %d: invalid JSON", name, line, col);
 	} else {
-		rc = parse(path, root, m, c, err);
+		rc = parse(name, root, m, c, err);
 	}
 	cJSON_Delete(root);
-	free(text);
 	if (rc)
 		config_fini(c);
+	return rc;
+}
+
+int config_load(const char *path, const struct mpqx_model *m, struct mpqx_config *c, struct mpqx_err *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc = fileio_read(path, &text, &len, err);
+	if (rc)
+		return rc;
+	rc = config_parse(text, len, path, m, c, err);
+	free(text);
 	return rc;
 }
 
