@@ -291,7 +291,10 @@ else:
     h0, h1, h2, h3 = r["h"]
     grow = lambda a, b: {k: b[k] - a[k] for k in a}
     g1, g3 = grow(h0, h1), grow(h2, h3)
-    tap(g1["c_bytes"] <= 4096 and g1["py_blocks"] <= 50 and g3["c_bytes"] <= 4096 and g3["py_blocks"] <= 50,
+    # A leak of anything per call shows as at least 10,000 (estimates) or 300 (evals) times its size. Chunks
+    # parked in glibc's per-thread caches count as in use, and an eval frees in the main thread what the
+    # engine's threads allocated, so a few KB come and go between windows.
+    tap(g1["c_bytes"] <= 4096 and g1["py_blocks"] <= 50 and g3["c_bytes"] <= 16384 and g3["py_blocks"] <= 50,
         f"memory: over 10,000 estimates ({r['us']:.1f} us each) the C heap in use grows by {g1['c_bytes']} bytes, "
         f"Python's blocks by {g1['py_blocks']} (RSS {g1['rss_kb']:+d} KB); over 300 evals after 300: "
         f"{g3['c_bytes']} bytes, {g3['py_blocks']} blocks (RSS {g3['rss_kb']:+d} KB)")
