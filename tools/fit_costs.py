@@ -10,7 +10,7 @@ estimator's blocks with their model features and, from synthesis, the cells of e
 layer module's own cells, its RAM, ROMs, requantizer, rescale blocks and divider, and the top module's
 own cells. For every block kind and for LUTs and FFs it solves a non-negative least-squares fit of
 (synthesis - the part the rules already count) on the kind's features and rewrites the ini; kinds
-without data keep their coefficients. --probe-ram also synthesizes the distributed buffer (ram.v) alone
+without data keep their coefficients, and so do kinds not named by --kinds when it is given. --probe-ram also synthesizes the distributed buffer (ram.v) alone
 at 128..4096 words to fit its read multiplexer.
 
 Vivado mode scales the current coefficients so that the estimate matches Vivado: pass pairs of
@@ -33,7 +33,8 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import synth_check  # noqa: E402
 
-LAYER_KINDS = ("linear", "affine", "matmul", "add", "relu", "split", "avgpool", "concat", "softmax")
+LAYER_KINDS = ("linear", "affine", "matmul", "add", "relu", "split", "avgpool", "concat", "softmax", "layernorm",
+               "gelu")
 # Which features each kind's LUT and FF models use (the rest stay 0).
 SPEC = {k: {"lut": ["one", "cnt", "addr1", "addr2", "acc", "mux", "prod", "in", "out", "split", "bias"],
             "ff": ["one", "regs", "dspx"]}
@@ -215,8 +216,10 @@ def refresh(rec, path, mpqx):
     os.replace(path + ".tmp", path)
 
 
-def fit(rows, coef, stats):
+def fit(rows, coef, stats, kinds=None):
     for kind in ORDER:
+        if kinds and kind not in kinds:
+            continue
         for res in ("lut", "ff"):
             feats = SPEC[kind][res]
             data = rows[kind][res]
@@ -306,6 +309,8 @@ def main():
     ap.add_argument("--refresh", action="store_true",
                     help="re-run `mpqx estimate` for every record first (after the estimator's features changed)")
     ap.add_argument("--mpqx", default=os.environ.get("MPQX", "mpqx"), help="the mpqx executable for --refresh")
+    ap.add_argument("--kinds", help="refit only these block kinds (comma-separated, e.g. layernorm,gelu); "
+                    "the others keep their coefficients")
     a = ap.parse_args()
     out = a.output or a.ini
     if a.vivado:
@@ -330,7 +335,11 @@ def main():
     if a.probe_ram:
         rows["ram"]["lut"] += probe_ram_rows(cache, os.path.join(ROOT, "hdl_templates"))
     stats = {}
-    fit(rows, coef, stats)
+    kinds = [k for k in a.kinds.split(",") if k] if a.kinds else None
+    for k in kinds or []:
+        if k not in ORDER:
+            sys.exit(f"fit_costs: unknown kind '{k}' (expected one of {', '.join(ORDER)})")
+    fit(rows, coef, stats, kinds)
     designs = sorted({os.path.basename(os.path.dirname(r["model"])) + ":" +
                       (os.path.basename(r["config"]) if r["config"] else "uniform8") for r in records})
     write_ini(out, family, f"Yosys synth_xilinx, {len(records)} designs tagged '{a.tag}'"
