@@ -6,7 +6,7 @@
 // cycle behind their address), then the square root of V + E bit by bit, one result bit per cycle (RW
 // cycles); then per element F + 6 cycles: read x, g and b; load the divider; F + 1 divider steps;
 // g' * n; the rescale; write. R * (2C + 1 + RW + C * (F + 6)) + 1 cycles from start to done.
-// One multiplier serves d * d, g' * n and |acc + b| * m.
+// One multiplier serves d * d, g' * n and |acc + b| * m; C * x' is shifts and adds.
 // @placeholder MODULE  module name (one per layer)
 // @placeholder RAM     module of the output buffer's RAM variant
 // @placeholder WROM    module of the gamma ROM's variant
@@ -107,7 +107,6 @@ module /*{{MODULE*/mpqx_layernorm/*}}*/ #(
 	localparam [XAW-1:0] X_ROW = C;
 	localparam [YAW-1:0] Y_ONE = 1;
 	localparam [YAW-1:0] Y_LAST = R * C - 1;
-	localparam signed [SW-1:0] CS = C;
 	localparam signed [SW-1:0] S_ZERO = 0;
 	localparam [VW-1:0] EV = E[VW-1:0];
 	localparam [QS-1:0] BQ_TOP = {{(QS - 1){1'b0}}, 1'b1} << (2 * (RW - 1));
@@ -143,10 +142,25 @@ module /*{{MODULE*/mpqx_layernorm/*}}*/ #(
 	/*{{BROM*/mpqx_rom/*}}*/ #(.WIDTH(BB), .AW(WAW), .INIT(B_INIT)) u_brom (
 		.clk(clk), .addr(c[WAW-1:0]), .data(b_data));
 
+	// C * v as a sum of shifted copies, one per set bit of C: no multiplier (Yosys would give a constant
+	// product of 9 bits or more a DSP48E1 of its own).
+	/* verilator lint_off WIDTH */
+	function [SW-1:0] times_c;
+		input [SW-1:0] v;
+		integer k;
+		begin
+			times_c = {SW{1'b0}};
+			for (k = 0; k < 31; k = k + 1)
+				if ((C >> k) & 1)
+					times_c = times_c + (v << k);
+		end
+	endfunction
+	/* verilator lint_on WIDTH */
+
 	// d = C * x' - S of the value being read.
 	wire signed [XB:0]   xv = $signed(x_data) - XZ;
 	wire signed [SW-1:0] xs = {{(SW - XB - 1){xv[XB]}}, xv};
-	wire signed [SW-1:0] dfull = CS * xs - s;
+	wire signed [SW-1:0] dfull = $signed(times_c(xs)) - s;
 	wire signed [DW-1:0] d = dfull[DW-1:0];
 	wire        [DW-1:0] dmag = d[DW-1] ? (~d + 1'b1) : d;
 
