@@ -27,8 +27,11 @@ module /*{{MODULE*/mpqx_div/*}}*/ #(
 	wire          take = rem >= dsh;
 	wire [SW-1:0] num_w = {{(SW - NW){1'b0}}, num};
 	wire [SW-1:0] den_w = {{(SW - DW){1'b0}}, den};
+	// Constants sized to the counter (truncation intended).
+	/* verilator lint_off WIDTH */
 	localparam [CW-1:0] STEPS = QW;
 	localparam [CW-1:0] ONE = 1;
+	/* verilator lint_on WIDTH */
 
 	always @(posedge clk) begin
 		if (load) begin

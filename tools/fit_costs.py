@@ -12,7 +12,7 @@ given --tag, so that test configurations stay out of the fit). It fits in two st
    module's own cells, its RAM, ROMs, requantizer, rescale blocks and divider, and the top module's own
    cells. For every block kind and for LUTs and FFs it solves a non-negative least-squares fit of
    (synthesis - the part the rules already count) on the kind's features; kinds without data keep
-   their coefficients.
+   their coefficients, and so do kinds not named by --kinds when it is given.
 2. On the flattened totals (the reference: what a real flow produces, optimised across layers). Per
    resource, one scale per block kind multiplies that kind's step-1 coefficients, fitted by least
    squares of the designs' relative total errors, pulled towards 1 (--flat-ridge, default 0.02, the
@@ -45,7 +45,8 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import synth_check  # noqa: E402
 
-LAYER_KINDS = ("linear", "affine", "matmul", "add", "relu", "split", "avgpool", "concat", "softmax")
+LAYER_KINDS = ("linear", "affine", "matmul", "add", "relu", "split", "avgpool", "concat", "softmax", "layernorm",
+               "gelu")
 # Which features each kind's LUT and FF models use (the rest stay 0).
 SPEC = {k: {"lut": ["one", "cnt", "addr1", "addr2", "acc", "mux", "prod", "in", "out", "split", "bias"],
             "ff": ["one", "regs", "dspx"]}
@@ -279,8 +280,10 @@ def flat_scale(records, coef, ridge, stats):
     return scales
 
 
-def fit(rows, coef, stats):
+def fit(rows, coef, stats, kinds=None):
     for kind in ORDER:
+        if kinds and kind not in kinds:
+            continue
         for res in ("lut", "ff"):
             feats = SPEC[kind][res]
             data = rows[kind][res]
@@ -374,6 +377,8 @@ def main():
     ap.add_argument("--refresh", action="store_true",
                     help="re-run `mpqx estimate` for every record first (after the estimator's features changed)")
     ap.add_argument("--mpqx", default=os.environ.get("MPQX", "mpqx"), help="the mpqx executable for --refresh")
+    ap.add_argument("--kinds", help="refit only these block kinds in step 1 (comma-separated, e.g. layernorm,gelu); "
+                    "the others keep their coefficients")
     ap.add_argument("--keep-blocks", action="store_true",
                     help="no step 1: keep the ini's per-block coefficients and only scale them (step 2)")
     ap.add_argument("--flat-ridge", type=float, default=0.02,
@@ -402,8 +407,12 @@ def main():
     if a.probe_ram:
         rows["ram"]["lut"] += probe_ram_rows(cache, os.path.join(ROOT, "hdl_templates"))
     stats = {}
+    kinds = [k for k in a.kinds.split(",") if k] if a.kinds else None
+    for k in kinds or []:
+        if k not in ORDER:
+            sys.exit(f"fit_costs: unknown kind '{k}' (expected one of {', '.join(ORDER)})")
     if not a.keep_blocks:
-        fit(rows, coef, stats)
+        fit(rows, coef, stats, kinds)
     nflat = sum(1 for r in records if r.get("synth_flat"))
     scales = flat_scale(records, coef, a.flat_ridge, stats)
     nhier = sum(1 for r in records if r.get("synth"))

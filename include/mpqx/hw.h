@@ -12,7 +12,7 @@
 
 #define MPQX_HW_MAX_ROMS 2
 
-enum mpqx_hw_role { MPQX_HW_BUFFER, MPQX_HW_WEIGHTS, MPQX_HW_BIAS, MPQX_HW_EXP, MPQX_HW_CONST };
+enum mpqx_hw_role { MPQX_HW_BUFFER, MPQX_HW_WEIGHTS, MPQX_HW_BIAS, MPQX_HW_EXP, MPQX_HW_CONST, MPQX_HW_TABLE };
 
 /* One memory: a simple dual-port RAM (buffer) or a ROM, registered read. */
 struct mpqx_hw_mem {
@@ -42,7 +42,8 @@ struct mpqx_hw_layer {
 	int rescale_in;          /* widest requantizer input (magnitude bits + 1) */
 	int rescale_m;           /* widest requantizer multiplier (1 for add: its shift only) */
 	int div_num, div_den, div_q; /* softmax divider widths; 0 elsewhere */
-	int sm_sum;              /* softmax row-sum width */
+	int sm_sum;              /* softmax row-sum width; layernorm: its row sum S (signed) */
+	int ln_vw, ln_rw;        /* layernorm: bits of V + E and of its square root r */
 };
 
 /* ceil(log2(words)), at least 1. */

@@ -23,7 +23,9 @@
 	X(RELU, "relu", 1)          \
 	X(AVGPOOL, "avgpool", 1)    \
 	X(SPLIT, "split", 1)        \
-	X(CONCAT, "concat", -1)
+	X(CONCAT, "concat", -1)     \
+	X(LAYERNORM, "layernorm", 1) \
+	X(GELU, "gelu", 1)
 
 enum mpqx_op {
 #define MPQX_OP_ENUM(e, s, n) MPQX_OP_##e,
@@ -44,14 +46,18 @@ struct mpqx_layer {
 	int n_inputs;
 	int inputs[MPQX_MAX_INPUTS]; /* indices of earlier layers */
 	int rows, cols;              /* output shape */
-	struct mpqx_tensor weight;   /* linear [O, I]; affine [1, C]; const value [R, C] */
-	struct mpqx_tensor bias;     /* linear, affine: [1, O] */
+	struct mpqx_tensor weight;   /* linear [O, I]; affine, layernorm [1, C]; const value [R, C] */
+	struct mpqx_tensor bias;     /* linear, affine, layernorm: [1, O] */
 	/* matmul */
 	bool transpose_b;
 	double scale;
 	int heads;
 	/* split */
 	int offset, width;
+	/* layernorm */
+	double eps;
+	/* gelu: the tanh approximation instead of erf */
+	bool gelu_tanh;
 };
 
 enum mpqx_norm_method { MPQX_NORM_STANDARD, MPQX_NORM_MINMAX };
@@ -96,6 +102,8 @@ int model_attr_shape(struct mpqx_attrs *a, const char *key, int *rows, int *cols
 int model_attr_int(struct mpqx_attrs *a, const char *key, bool required, int lo, int hi, int *out);
 /* A finite number; an absent key that is not required leaves *out. */
 int model_attr_num(struct mpqx_attrs *a, const char *key, bool required, double *out);
+/* A string, copied into out (size bytes); an absent key that is not required leaves out. */
+int model_attr_str(struct mpqx_attrs *a, const char *key, bool required, char *out, size_t size);
 /* An optional true or false (absent: false). */
 int model_attr_bool(struct mpqx_attrs *a, const char *key, bool *out);
 /* MPQX_EINPUT with a message naming key and what was expected. */

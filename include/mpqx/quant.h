@@ -33,9 +33,13 @@ struct mpqx_qlayer {
 	int acc_bits;            /* bitlen(B) + 1 */
 	int m_bits;              /* widest multiplier */
 	int bias_bits;           /* bitlen(max|q_b|) + 1 */
-	/* softmax */
+	/* softmax; gelu (its table: sm_t, sm_len, sm_table) */
 	int sm_k, sm_t, sm_len;
 	int64_t *sm_table;       /* [sm_len], owned */
+	uint8_t *tclamp;         /* gelu: 1 where the table entry was clamped [sm_len], owned */
+	/* layernorm: fraction bits F of the normalised value, the eps term E */
+	int ln_f;
+	int64_t ln_e;
 };
 
 struct mpqx_qmodel {

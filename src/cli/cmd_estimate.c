@@ -100,7 +100,7 @@ static void print_text(const struct mpqx_model *m, const struct mpqx_config *c, 
 	printf("%s on %s (%s, %g MHz), %s\n\n", m->name, dev->name, dev->family, dev->clock_mhz,
 	       config ? config : "uniform 8 bits, storage auto");
 	int nw = cli_name_width(m, 16);
-	printf("%-*s %-8s %5s %-7s %-7s %6s %6s %6s %6s %4s %9s\n", nw, "layer", "op", "bits", "buffer", "rom", "LUT",
+	printf("%-*s %-9s %5s %-7s %-7s %6s %6s %6s %6s %4s %9s\n", nw, "layer", "op", "bits", "buffer", "rom", "LUT",
 	       "LUTRAM", "FF", "BRAM18", "DSP", "cycles");
 	for (int l = 0; l < m->n_layers; l++) {
 		const struct mpqx_layer *ly = &m->layers[l];
@@ -111,7 +111,7 @@ static void print_text(const struct mpqx_model *m, const struct mpqx_config *c, 
 		else
 			snprintf(bits, sizeof bits, "%d", q->l[l].out.bits);
 		bool has_rom = model_layer_has_rom(ly);
-		printf("%-*s %-8s %5s %-7s %-7s %6s %6s %6s %6s %4s %9ld\n", nw, ly->name, model_op_name(ly->op), bits,
+		printf("%-*s %-9s %5s %-7s %-7s %6s %6s %6s %6s %4s %9ld\n", nw, ly->name, model_op_name(ly->op), bits,
 		       !model_layer_has_buffer(ly) ? "-"
 					       : storage_cell(b1, sizeof b1, e->buffer[l], c->layers[l].buffer, false),
 		       has_rom ? storage_cell(b2, sizeof b2, e->rom[l], c->layers[l].rom, true) : "-",
@@ -119,10 +119,10 @@ static void print_text(const struct mpqx_model *m, const struct mpqx_config *c, 
 		       num(n[3], sizeof n[3], cc->bram18), num(n[4], sizeof n[4], cc->dsp), cc->cycles);
 	}
 	const struct mpqx_cost *t = &e->top;
-	printf("%-*s %-8s %5s %-7s %-7s %6s %6s %6s %6s %4s %9s\n", nw, "(top)", "", "", "", "", num(n[0], sizeof n[0], t->lut),
+	printf("%-*s %-9s %5s %-7s %-7s %6s %6s %6s %6s %4s %9s\n", nw, "(top)", "", "", "", "", num(n[0], sizeof n[0], t->lut),
 	       num(n[1], sizeof n[1], t->lutram), num(n[2], sizeof n[2], t->ff), num(n[3], sizeof n[3], t->bram18), num(n[4], sizeof n[4], t->dsp), "");
 	t = &e->total;
-	printf("%-*s %-8s %5s %-7s %-7s %6s %6s %6s %6s %4s %9ld\n", nw, "total", "", "", "", "", num(n[0], sizeof n[0], t->lut),
+	printf("%-*s %-9s %5s %-7s %-7s %6s %6s %6s %6s %4s %9ld\n", nw, "total", "", "", "", "", num(n[0], sizeof n[0], t->lut),
 	       num(n[1], sizeof n[1], t->lutram), num(n[2], sizeof n[2], t->ff), num(n[3], sizeof n[3], t->bram18), num(n[4], sizeof n[4], t->dsp),
 	       t->cycles);
 

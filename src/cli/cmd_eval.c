@@ -235,13 +235,13 @@ static int eval_int(const struct mpqx_model *m, const struct mpqx_dataset *d, co
 		       "(%+.1f%%)\n", step, step * model_target_unit(m), m->data.target, step * step / 12.0,
 		       100.0 * step * step / 12.0 / r.mse_float);
 		int nw = cli_name_width(m, 14);
-		printf("\n%-*s %-8s %5s %5s %9s %9s %4s\n", nw, "layer", "op", "w", "a", "SQNR dB", "clamped", "acc");
+		printf("\n%-*s %-9s %5s %5s %9s %9s %4s\n", nw, "layer", "op", "w", "a", "SQNR dB", "clamped", "acc");
 		for (int l = 0; l < m->n_layers; l++) {
 			const struct mpqx_layer *ly = &m->layers[l];
 			char wb[8] = "-";
 			if (model_layer_has_weights(ly))
 				snprintf(wb, sizeof wb, "%d", c.layers[l].w_bits);
-			printf("%-*s %-8s %5s %5d %9.2f %9ld %4d\n", nw, ly->name, model_op_name(ly->op), wb,
+			printf("%-*s %-9s %5s %5d %9.2f %9ld %4d\n", nw, ly->name, model_op_name(ly->op), wb,
 			       c.layers[l].a_bits, r.layers[l].sqnr_db, r.layers[l].clipped, q->l[l].acc_bits);
 		}
 	}

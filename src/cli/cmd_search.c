@@ -69,7 +69,7 @@ static void print_sens(const struct mpqx_model *m, const struct mpqx_sensitivity
 	       "removed from 8 to 4 bits\n\n",
 	       sn->ref_bits, sn->mse_ref, sn->mse_float, sn->runs, sn->ms / 1e3);
 	int nw = cli_name_width(m, 16);
-	printf("%-*s %-8s %11s %11s %11s %11s | %11s %11s %11s %11s\n", nw, "layer", "op", "w per bit", "w@8", "w@6", "w@4",
+	printf("%-*s %-9s %11s %11s %11s %11s | %11s %11s %11s %11s\n", nw, "layer", "op", "w per bit", "w@8", "w@6", "w@4",
 	       "out per bit", "out@8", "out@6", "out@4");
 	for (int l = 0; l < m->n_layers; l++) {
 		const struct mpqx_layer *ly = &m->layers[l];
@@ -85,7 +85,7 @@ static void print_sens(const struct mpqx_model *m, const struct mpqx_sensitivity
 				snprintf(w[k], sizeof w[k], "-");
 		}
 		const double *d = sn->da[l];
-		printf("%-*s %-8s %11s %11s %11s %11s | %11.3g %11.3g %11.3g %11.3g\n", nw, ly->name, model_op_name(ly->op),
+		printf("%-*s %-9s %11s %11s %11s %11s | %11.3g %11.3g %11.3g %11.3g\n", nw, ly->name, model_op_name(ly->op),
 		       w[0], w[1], w[2], w[3], (d[4] - d[8]) / 4, d[8], d[6], d[4]);
 	}
 }
@@ -128,7 +128,7 @@ static void print_result(const struct mpqx_session *s, const struct mpqx_search_
 		       b->used[MPQX_RES_LUTRAM], b->used[MPQX_RES_FF], b->used[MPQX_RES_BRAM], b->used[MPQX_RES_DSP],
 		       b->latency_us);
 		int nw = cli_name_width(m, 16);
-		printf("%-*s %-8s %6s %-12s %-6s\n", nw, "layer", "op", "bits", "buffer", "rom");
+		printf("%-*s %-9s %6s %-12s %-6s\n", nw, "layer", "op", "bits", "buffer", "rom");
 		for (int l = 0; l < m->n_layers; l++) {
 			const struct mpqx_layer *ly = &m->layers[l];
 			const struct mpqx_layer_cfg *lc = &b->cfg.layers[l];
@@ -139,7 +139,7 @@ static void print_result(const struct mpqx_session *s, const struct mpqx_search_
 				snprintf(bits, sizeof bits, "%d/%d", lc->w_bits, lc->a_bits);
 			else
 				snprintf(bits, sizeof bits, "%d", lc->a_bits);
-			printf("%-*s %-8s %6s %-12s %-6s\n", nw, ly->name, model_op_name(ly->op), bits,
+			printf("%-*s %-9s %6s %-12s %-6s\n", nw, ly->name, model_op_name(ly->op), bits,
 			       !model_layer_has_buffer(ly) ? "-" : config_storage_name(lc->buffer, false),
 			       rom ? config_storage_name(lc->rom, true) : "-");
 		}

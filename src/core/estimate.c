@@ -164,7 +164,8 @@ static int chandler(void *user, const char *section, const char *name, const cha
 			kd = i;
 	if (kd < 0)
 		return cfail(c, "unknown section [%s]: expected [family] or a block kind (linear, affine, matmul, "
-			     "add, relu, split, avgpool, concat, softmax, ram, rom, requant, rescale, div, top)",
+			     "add, relu, split, avgpool, concat, softmax, layernorm, gelu, ram, rom, requant, rescale, div, "
+			     "top)",
 			     section);
 	double *row;
 	const char *feat;
@@ -614,6 +615,7 @@ static void rom_data(const struct blk *b, const struct mpqx_hw_mem *m, const int
 		*v64 = ql->qb;
 		break;
 	case MPQX_HW_EXP:
+	case MPQX_HW_TABLE:
 		*v64 = ql->sm_table;
 		break;
 	case MPQX_HW_CONST:

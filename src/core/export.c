@@ -291,7 +291,7 @@ static int write_mems(struct ctx *x)
 		struct layer_x *L = &x->lx[i];
 		for (int r = 0; !rc && r < L->hw.n_roms; r++) {
 			const struct mpqx_hw_mem *mm = &L->hw.rom[r];
-			static const char *const suffix[] = {"", "_w", "_b", "_e", ""};
+			static const char *const suffix[] = {"", "_w", "_b", "_e", "", "_t"};
 			snprintf(L->rom_file[r], sizeof L->rom_file[r], "mem/%s%s.mem", L->id, suffix[mm->role]);
 			switch (mm->role) {
 			case MPQX_HW_WEIGHTS:
@@ -301,6 +301,7 @@ static int write_mems(struct ctx *x)
 				rc = write_rom(x, L->rom_file[r], mm, NULL, ql->qb);
 				break;
 			case MPQX_HW_EXP:
+			case MPQX_HW_TABLE:
 				rc = write_rom(x, L->rom_file[r], mm, NULL, ql->sm_table);
 				break;
 			case MPQX_HW_CONST:
@@ -797,7 +798,7 @@ static int write_manifest(struct ctx *x, const char *top)
 		}
 		cJSON *ra = cJSON_AddArrayToObject(e, "roms");
 		for (int r = 0; r < L->hw.n_roms; r++) {
-			static const char *const role[] = {"buffer", "weights", "bias", "exp", "const"};
+			static const char *const role[] = {"buffer", "weights", "bias", "exp", "const", "table"};
 			cJSON *ro = cJSON_CreateObject();
 			cJSON_AddStringToObject(ro, "role", role[L->hw.rom[r].role]);
 			cJSON_AddStringToObject(ro, "file", L->rom_file[r]);

@@ -270,6 +270,17 @@ int model_attr_num(struct mpqx_attrs *a, const char *key, bool required, double 
 	return get_num(a->c, a->jl, key, a->path, required, out);
 }
 
+int model_attr_str(struct mpqx_attrs *a, const char *key, bool required, char *out, size_t size)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(a->jl, key);
+	if (!t)
+		return required ? model_attr_bad(a, key, "missing") : 0;
+	if (!cJSON_IsString(t) || strlen(t->valuestring) >= size)
+		return model_attr_bad(a, key, "expected a short string");
+	memcpy(out, t->valuestring, strlen(t->valuestring) + 1);
+	return 0;
+}
+
 int model_attr_bool(struct mpqx_attrs *a, const char *key, bool *out)
 {
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(a->jl, key);

@@ -73,6 +73,7 @@ void quant_free(struct mpqx_qmodel *q)
 		free(q->l[i].qb);
 		free(q->l[i].qconst);
 		free(q->l[i].sm_table);
+		free(q->l[i].tclamp);
 	}
 	free(q->l);
 	free(q);

@@ -77,7 +77,7 @@ model("trunc-layers.json", MODEL_FOR_MODEL_DIR[:MODEL_FOR_MODEL_DIR.index('"name
 model("trunc-number.json", MODEL_FOR_MODEL_DIR[:MODEL_FOR_MODEL_DIR.index("-0.176167") + 4],
       "line 12, column 115: invalid JSON")
 model("garbage.bin", rand_bytes(1, 4096), "line 1, column 96: invalid JSON")
-model("garbage-after.json", MODEL_FOR_MODEL_DIR + "\n}\n", "line 32, column 1: invalid JSON")
+model("garbage-after.json", MODEL_FOR_MODEL_DIR + "\n}\n", "line 34, column 1: invalid JSON")
 model("nul-inside.json", m('"name": "tiny"', '"name": "ti\0ny"'), "line 4, column 13: invalid JSON")
 model("bom-utf16.json", b"\xff\xfe" + MODEL_FOR_MODEL_DIR.encode("utf-16-le"), "line 1, column 4: invalid JSON")
 model("nan-literal.json", m("-0.176167", "NaN"), "line 12, column 111: invalid JSON")
@@ -145,7 +145,15 @@ model("layers-one.json", m('"layers": [', '"layers": [{"name": "input", "op": "i
       "layers: expected an array of at least two layers")
 model("layers-5000.json", many_layers(5000), "layers: too many layers (at most 4096)")
 model("layer-not-object.json", m('{"name": "pe"', '7, {"name": "pe"'), "layers[2]: expected an object")
-model("op-unknown.json", m('"op": "relu"', '"op": "gelu"'), "layers[15].op: unknown op 'gelu'")
+model("op-unknown.json", m('"op": "relu"', '"op": "swish"'), "layers[15].op: unknown op 'swish'")
+model("layernorm-eps.json", m('"eps": 1e-05', '"eps": -1'), "layers[16].eps: expected a number from 0 to 1")
+model("layernorm-eps-string.json", m('"eps": 1e-05', '"eps": "small"'), "layers[16].eps: expected a finite number")
+model("layernorm-weight.json", m('"data": [0.759008, 1.185258, 1.184082, 1.349336]', '"data": [0.759008, 1.185258, 1.184082]'),
+      "layers[16].weight")
+model("gelu-approximate.json", m('"approximate": "tanh"', '"approximate": "fast"'),
+      "layers[17].approximate: expected \"none\" or \"tanh\"")
+model("gelu-approximate-number.json", m('"approximate": "tanh"', '"approximate": 1'),
+      "layers[17].approximate: expected a short string")
 model("op-missing.json", m('"op": "softmax", ', ""), "layers[8].op: missing")
 model("name-bad-chars.json", m('"name": "relu"', '"name": "re lu/\u00e9"'), "layers[15].name: expected letters")
 model("name-duplicate.json", m('"name": "hi"', '"name": "lo"'), "layers[11].name: duplicate layer name")
@@ -172,7 +180,7 @@ model("shape-huge-dim.json", m('"shape": [6, 4], "value"', '"shape": [6, 4000000
 model("shape-huge-elems.json", m('"shape": [6, 4], "value": {"shape": [6, 4]', '"shape": [65536, 65536], "value": {"shape": [65536, 65536]'),
       "layers[2].shape: tensor too large")
 model("shape-fraction.json", m('"shape": [6, 4], "value"', '"shape": [6, 4.5], "value"'), "layers[2].shape[1]: expected a dimension")
-model("declared-shape.json", m('"shape": [1, 4]}', '"shape": [1, 5]}'), "layers[16] (pool, avgpool): declared shape [1, 5] but the inputs make [1, 4]")
+model("declared-shape.json", m('"shape": [1, 4]}', '"shape": [1, 5]}'), "layers[18] (pool, avgpool): declared shape [1, 5] but the inputs make [1, 4]")
 model("weight-missing.json", m('"weight": {"shape": [4, 2]', '"weights": {"shape": [4, 2]'), "layers[1].weight: missing")
 model("weight-not-object.json", m('"weight": {"shape": [4], "data": [0.441387, 1.479288, 0.965774, -0.646213]}', '"weight": [0.44, 1.47, 0.96, -0.64]'),
       "layers[14].weight: expected a tensor")
@@ -183,8 +191,8 @@ model("weight-1e31.json", m("-0.349151", "1e31"), "layers[1].weight.data[1]: exp
 model("weight-shape-mismatch.json", m('"weight": {"shape": [4, 4], "data": [-0.075481', '"weight": {"shape": [4, 3], "data": [-0.075481'),
       "layers[4].weight.data: expected 12 numbers")
 model("bias-wrong-len.json", m('"bias": {"shape": [1], "data": [-0.37066]}', '"bias": {"shape": [2], "data": [-0.37066, 0]}'),
-      "layers[17].bias.shape: expected 1 x 1 elements, got shape 1 x 2")
-model("bias-null.json", m('"bias": {"shape": [1], "data": [-0.37066]}', '"bias": null'), "layers[17].bias: expected a tensor")
+      "layers[19].bias.shape: expected 1 x 1 elements, got shape 1 x 2")
+model("bias-null.json", m('"bias": {"shape": [1], "data": [-0.37066]}', '"bias": null'), "layers[19].bias: expected a tensor")
 model("const-nested-data.json", m('"data": [0.0, 1.0,', '"data": [[0.0], 1.0,'), "layers[2].value.data[0]: expected a finite number")
 model("heads-65.json", m('"heads": 2}', '"heads": 65}'), "layers[7].heads: expected an integer from 1 to 64, got 65")
 model("heads-mismatch.json", m('"heads": 2}', '"heads": 3}'), "layers[7] (scores, matmul): a [6, 4] and b [6, 4] need equal columns divisible by heads 3")
@@ -196,7 +204,7 @@ model("split-width-zero.json", m('"offset": 2, "width": 2', '"offset": 2, "width
 model("split-offset-negative.json", m('"offset": 2, "width": 2', '"offset": -2, "width": 2'), "layers[11].offset: expected an integer from 0 to 65536, got -2")
 model("add-shape.json", m('"inputs": ["add_pe", "cat"]', '"inputs": ["add_pe", "hi"]'),
       "layers[13] (res, add): inputs 'add_pe' [6, 4] and 'hi' [6, 2] differ in shape")
-model("linear-input-cols.json", m('"inputs": ["pool"]', '"inputs": ["hi"]'), "layers[17] (head, linear): weight has 4 inputs but input 'hi' has 2 columns")
+model("linear-input-cols.json", m('"inputs": ["pool"]', '"inputs": ["hi"]'), "layers[19] (head, linear): weight has 4 inputs but input 'hi' has 2 columns")
 model("csv-missing.json", m('"csv": "../../data/tiny/data.csv"', '"csv": "no-such-data.csv"'),
       "model/no-such-data.csv: cannot open", prefix="")
 # valid JSON the loader accepts, whose float values overflow (found by fuzzing): the integer model refuses it
@@ -425,7 +433,7 @@ args = [
     (2, "@tiny --dump-screen 0x0", "--dump-screen takes COLSxROWS"),
     (2, "@tiny --dump-screen 99999999x99999999", "--dump-screen takes COLSxROWS"),
     (2, "@tiny --bogus", "unknown option '--bogus'"),
-    (1, "@/model/op-unknown.json --dump-screen 80x24", "model/op-unknown.json: layers[15].op: unknown op 'gelu'"),
+    (1, "@/model/op-unknown.json --dump-screen 80x24", "model/op-unknown.json: layers[15].op: unknown op 'swish'"),
     (1, "@tiny -c @/config/bits-17.json --dump-screen 80x24", "config/bits-17.json: defaults.a_bits: expected an integer from 2 to 16"),
     # a save refuses to put a file in place of something that is not one (never test with /dev/null: a
     # regression would replace the system's /dev/null when the tests run as root)
@@ -433,7 +441,7 @@ args = [
     (1, "search @tiny -o @tmp/dir.ini", "dir.ini: exists and is not a regular file; not replaced"),
     (1, "search @tiny -o @tmp/no/such/dir/best.json", "no/such/dir/best.json: cannot create a temporary file"),
     (1, "search @tiny -d nosuch", "unknown device 'nosuch'"),
-    (1, "search @/model/op-unknown.json", "model/op-unknown.json: layers[15].op: unknown op 'gelu'"),
+    (1, "search @/model/op-unknown.json", "model/op-unknown.json: layers[15].op: unknown op 'swish'"),
     (2, "search @tiny --bogus", "unknown or incomplete option '--bogus'"),
     (2, "search @tiny -o", "unknown or incomplete option '-o'"),
     (2, "export @tiny", "-o DIR is required"),
@@ -443,7 +451,7 @@ args = [
     (1, "export @tiny -o /dev/null/x", "/dev/null: cannot create a temporary directory: Not a directory"),
     (1, "export @tiny -o /dev/null", "/dev/null: exists and is not a directory"),
     (1, "export @tiny -o @tmp/x1 -c @/config/bits-17.json", "config/bits-17.json: defaults.a_bits: expected an integer from 2 to 16"),
-    (1, "export @/model/op-unknown.json -o @tmp/x1", "model/op-unknown.json: layers[15].op: unknown op 'gelu'"),
+    (1, "export @/model/op-unknown.json -o @tmp/x1", "model/op-unknown.json: layers[15].op: unknown op 'swish'"),
     (1, "MPQX_DATA_DIR=@tmp/data-no-templates export @tiny -o @tmp/x2", "hdl_templates/ram.v: cannot open"),
     (1, "MPQX_DATA_DIR=@tmp/data-dir-template export @tiny -o @tmp/x3", "hdl_templates/relu.v: not a regular file"),
 ]

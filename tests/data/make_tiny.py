@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Writes tests/data/tiny: a small model that uses every op of doc/model-format.md (split and concat
-included), with a synthetic CSV, for loader, engine and hardware tests. Deterministic."""
+"""Writes tests/data/tiny: a small model that uses every op of doc/model-format.md (split, concat,
+layernorm and gelu included), with a synthetic CSV, for loader, engine and hardware tests. Deterministic."""
 import json, math, os, random
 
 random.seed(7)
@@ -13,6 +13,12 @@ def t(shape, scale=0.5):
     for s in shape:
         n *= s
     return {"shape": shape, "data": [round(random.uniform(-scale, scale), 6) for _ in range(n)]}
+
+# the layernorm and gelu layers draw from their own generator, so that the other layers and the CSV keep
+# their values
+rng2 = random.Random(13)
+def t2(shape, scale=0.5, centre=0.0):
+    return {"shape": shape, "data": [round(centre + rng2.uniform(-scale, scale), 6) for _ in range(shape[0])]}
 
 pe = [[math.sin(r / 10000 ** (c / D)) if c % 2 == 0 else math.cos(r / 10000 ** ((c - 1) / D)) for c in range(D)] for r in range(T)]
 layers = [
@@ -32,7 +38,9 @@ layers = [
     {"name": "res", "op": "add", "inputs": ["add_pe", "cat"], "shape": [T, D]},
     {"name": "bn", "op": "affine", "inputs": ["res"], "shape": [T, D], "weight": t([D], 1.5), "bias": t([D])},
     {"name": "relu", "op": "relu", "inputs": ["bn"], "shape": [T, D]},
-    {"name": "pool", "op": "avgpool", "inputs": ["relu"], "shape": [1, D]},
+    {"name": "ln", "op": "layernorm", "inputs": ["relu"], "shape": [T, D], "weight": t2([D], 0.5, 1.0), "bias": t2([D]), "eps": 1e-5},
+    {"name": "gelu", "op": "gelu", "inputs": ["ln"], "shape": [T, D], "approximate": "tanh"},
+    {"name": "pool", "op": "avgpool", "inputs": ["gelu"], "shape": [1, D]},
     {"name": "head", "op": "linear", "inputs": ["pool"], "shape": [1, 1], "weight": t([1, D]), "bias": t([1])},
 ]
 rows = 80

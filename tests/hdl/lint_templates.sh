@@ -33,7 +33,7 @@ check() { # top files...
 	echo "ok $n - $top ($*)"
 }
 
-echo "1..18"
+echo "1..20"
 check mpqx_ram ram.v
 check mpqx_rom rom.v
 check mpqx_requant requant.v
@@ -50,6 +50,8 @@ check mpqx_softmax softmax.v ram.v rom.v div.v
 check mpqx_avgpool avgpool.v ram.v rescale.v requant.v
 check mpqx_split split.v ram.v rescale.v requant.v
 check mpqx_concat concat.v ram.v rescale.v requant.v
+check mpqx_layernorm layernorm.v ram.v rom.v div.v requant.v
+check mpqx_gelu gelu.v ram.v rom.v
 check mpqx_top top.v input.v relu.v ram.v rescale.v requant.v
 check mpqx_tb tb.v top.v input.v relu.v ram.v rescale.v requant.v
 exit $fail

@@ -141,16 +141,30 @@ static void cycles(void **state)
 	assert_int_equal(hw_layer_cycles(x->q, layer(x, "cat")), 6 * 4 * 3 + 1);
 	assert_int_equal(hw_layer_cycles(x->q, layer(x, "bn")), 6 * 4 * 4 + 1);
 	assert_int_equal(hw_layer_cycles(x->q, layer(x, "relu")), 6 * 4 * 3 + 1);
+	/* layernorm: F = 8 + 2 + ceil(bitlen(4) / 2) = 12, RW = ceil(bitlen(4 dmax^2 + E) / 2) */
+	int ln = layer(x, "ln");
+	const struct mpqx_qlayer *qln = &x->q->l[ln];
+	uint64_t dmax = 3 * 255;
+	int rw = (quant_bitlen(4 * dmax * dmax + (uint64_t)qln->ln_e) + 1) / 2;
+	assert_int_equal(qln->ln_f, 12);
+	assert_int_equal(hw_layer_cycles(x->q, ln), 6 * (2 * 4 + 1 + rw + 4 * (12 + 6)) + 1);
+	assert_int_equal(hw_layer_cycles(x->q, layer(x, "gelu")), 6 * 4 * 3 + 1);
 	assert_int_equal(hw_layer_cycles(x->q, layer(x, "pool")), 4 * (6 + 3) + 1);
 	assert_int_equal(hw_layer_cycles(x->q, layer(x, "head")), 1 * 1 * (4 + 3) + 1);
 	long sum = 0;
 	for (int i = 0; i < x->m->n_layers; i++)
 		sum += hw_layer_cycles(x->q, i);
 	assert_int_equal(hw_cycles(x->q), sum);
-	/* Only the softmax's output bits change the count. */
+	/* Only the softmax's and the layernorm's bits change the count. */
+	long ln8 = hw_layer_cycles(x->q, ln);
 	build(x, 4);
 	int sm = layer(x, "softmax");
-	assert_int_equal(hw_cycles(x->q), sum - 12 * 6 * 4);
+	qln = &x->q->l[ln];
+	dmax = 3 * 15;
+	int rw4 = (quant_bitlen(4 * dmax * dmax + (uint64_t)qln->ln_e) + 1) / 2;
+	assert_int_equal(qln->ln_f, 8);
+	assert_int_equal(hw_layer_cycles(x->q, ln), 6 * (2 * 4 + 1 + rw4 + 4 * (8 + 6)) + 1);
+	assert_int_equal(hw_cycles(x->q), sum - 12 * 6 * 4 - ln8 + hw_layer_cycles(x->q, ln));
 	assert_int_equal(hw_layer_cycles(x->q, sm), 12 * (2 * 6 + 2 + 6 * (4 + 4)) + 1);
 	build(x, 8);
 }
@@ -164,7 +178,7 @@ static void widths(void **state)
 			struct mpqx_hw_layer h;
 			const struct mpqx_qlayer *ql = &x->q->l[i];
 			hw_layer(x->q, i, &h);
-			if (!h.runs || x->m->layers[i].op == MPQX_OP_SOFTMAX)
+			if (!h.runs || x->m->layers[i].op == MPQX_OP_SOFTMAX || x->m->layers[i].op == MPQX_OP_GELU)
 				continue;
 			/* the RTL's accumulator holds the quantizer's bound */
 			assert_true(h.acc_bits >= ql->acc_bits);

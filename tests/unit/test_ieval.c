@@ -120,6 +120,35 @@ static void naive(const struct mpqx_qmodel *q, const float *win, int64_t **y)
 					v = rq(y[l->inputs[k]][r * lk->cols + c - off] - q->l[l->inputs[k]].out.z, ql->rs[k], o);
 					break;
 				}
+				case MPQX_OP_LAYERNORM: {
+					int64_t S = 0, V = 0, d = 0;
+					for (int k = 0; k < C; k++)
+						S += y[a][r * C + k] - pa->z;
+					for (int k = 0; k < C; k++) {
+						int64_t dk = C * (y[a][r * C + k] - pa->z) - S;
+						V += dk * dk;
+						if (k == c)
+							d = dk;
+					}
+					/* the square root digit by digit, as the hardware does it */
+					uint64_t rem = (uint64_t)(V + ql->ln_e), res = 0, bit = (uint64_t)1 << 62;
+					while (bit > rem)
+						bit >>= 2;
+					for (; bit; bit >>= 2)
+						if (rem >= res + bit) {
+							rem -= res + bit;
+							res = (res >> 1) + bit;
+						} else {
+							res >>= 1;
+						}
+					int64_t rt = res ? (int64_t)res : 1, ad = d < 0 ? -d : d;
+					int64_t n = (ad * ((int64_t)2 << ql->ln_f) + rt) / (2 * rt);
+					v = rq(ql->qb[c] + (int64_t)(ql->qw[c] - ql->w.z) * (d < 0 ? -n : n), ql->rs[0], o);
+					break;
+				}
+				case MPQX_OP_GELU:
+					v = ql->sm_table[(y[a][r * C + c] - quant_qmin(pa->bits)) >> ql->sm_t];
+					break;
 				default:
 					fail_msg("op %s not covered", model_op_name(l->op));
 				}

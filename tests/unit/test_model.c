@@ -54,11 +54,14 @@ static void test_good(void **state)
 	struct mpqx_err err = {0};
 	assert_int_equal(model_load(DATA_DIR "/tiny", &m, &err), 0);
 	assert_string_equal(m->name, "tiny");
-	assert_int_equal(m->n_layers, 18);
+	assert_int_equal(m->n_layers, 20);
 	assert_int_equal(m->window, 6);
 	assert_int_equal(m->layers[model_find(m, "scores")].heads, 2);
 	assert_true(m->layers[model_find(m, "scores")].transpose_b);
 	assert_int_equal(m->output, model_find(m, "head"));
+	assert_true(m->layers[model_find(m, "ln")].eps == 1e-5);
+	assert_int_equal(m->layers[model_find(m, "ln")].weight.cols, 4);
+	assert_true(m->layers[model_find(m, "gelu")].gelu_tanh);
 	assert_true(m->macs > 0);
 	model_free(m);
 	model_free(NULL);
@@ -72,7 +75,9 @@ static const struct bad cases[] = {
 	{"\"format\": \"mpqx-model\"", "\"format\": \"other\"", "format: expected \"mpqx-model\""},
 	{"\"version\": 1", "\"version\": 2", "version: unsupported version"},
 	{"\"version\": 1", "\"version\": \"1\"", "version: expected an integer"},
-	{"\"op\": \"relu\"", "\"op\": \"gelu\"", "layers[15].op: unknown op 'gelu'"},
+	{"\"op\": \"relu\"", "\"op\": \"swish\"", "layers[15].op: unknown op 'swish'"},
+	{"\"eps\": 1e-05", "\"eps\": -0.5", "layers[16].eps: expected a number from 0 to 1"},
+	{"\"approximate\": \"tanh\"", "\"approximate\": \"exact\"", "layers[17].approximate: expected \"none\" or \"tanh\""},
 	{"\"inputs\": [\"bn\"]", "\"inputs\": [\"nothere\"]", "layers[15].inputs[0]: 'nothere' is not an earlier layer"},
 	{"\"inputs\": [\"relu\"]", "\"inputs\": [\"head\"]", "layers[16].inputs[0]: 'head' is not an earlier layer"},
 	{"\"shape\": [6, 4], \"weight\"", "\"shape\": [6, 5], \"weight\"", "declared shape [6, 5]"},
@@ -85,8 +90,8 @@ static const struct bad cases[] = {
 	{"\"target\": \"a\"", "\"target\": 5", "dataset.target: expected a string"},
 	{"\"train\": 0.7", "\"train\": 0.8", "dataset.split: fractions must be positive and add up to 1"},
 	{"\"method\": \"standard\"", "\"method\": \"zscore\"", "normalization.method: expected"},
-	{"\"name\": \"pool\"", "\"name\": \"relu\"", "layers[16].name: duplicate layer name"},
-	{"\"name\": \"pool\"", "\"name\": \"po ol\"", "layers[16].name: expected letters"},
+	{"\"name\": \"pool\"", "\"name\": \"relu\"", "layers[18].name: duplicate layer name"},
+	{"\"name\": \"pool\"", "\"name\": \"po ol\"", "layers[18].name: expected letters"},
 	{"\"layer\": \"head\"", "\"layer\": \"pool\"", "output layer 'pool' has shape [1, 4], expected [1, 1]"},
 	{"\"scale\": 0.7071", "\"scale\": -1, \"x\": 0.7071", "layers[7].scale: expected a positive number"},
 	{"\"shape\": [6, 2]}", "\"shape\": [7, 2]}", "shape must be [window, features] = [6, 2]"},
