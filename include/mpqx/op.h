@@ -237,6 +237,10 @@ void op_set_i(struct mpqx_op_bind *b, const char *name, long long v);
 void op_set_q(struct mpqx_op_bind *b, const char *name, const char *v);
 void op_set_u64(struct mpqx_op_bind *b, const char *name, int64_t v);
 
+/* The placeholders every layer with a weight ROM, a bias ROM and a MAC requantizer shares (linear, affine,
+ * layernorm): WROM, BROM, XB, XZ, XAW, WB, WZ, WAW, W_INIT, BB, B_INIT, ACCW, MW, MUL, SHR. */
+void op_bind_weighted(struct mpqx_op_bind *b);
+
 /* Port names "a" and "b" of a two-input op. */
 const char *op_port_ab(int k, char *buf, size_t size);
 

@@ -104,25 +104,9 @@ static void est(const struct mpqx_op_est_in *c, struct mpqx_op_est *e)
 static void bind_tmpl(struct mpqx_op_bind *b)
 {
 	const struct mpqx_layer *l = b->l;
-	const struct mpqx_qlayer *ql = b->ql;
-	const struct mpqx_hw_layer *h = b->h;
-	op_set_s(b, "WROM", b->rom);
-	op_set_s(b, "BROM", b->rom);
+	op_bind_weighted(b);
 	op_set_i(b, "R", l->rows);
 	op_set_i(b, "C", l->cols);
-	op_set_i(b, "XB", b->px->bits);
-	op_set_i(b, "XZ", b->px->z);
-	op_set_i(b, "XAW", hw_src_aw(b->q, b->p0));
-	op_set_i(b, "WB", ql->w.bits);
-	op_set_i(b, "WZ", ql->w.z);
-	op_set_i(b, "WAW", h->rom[0].aw);
-	op_set_q(b, "W_INIT", b->rom_file[0]);
-	op_set_i(b, "BB", h->rom[1].width);
-	op_set_q(b, "B_INIT", b->rom_file[1]);
-	op_set_i(b, "ACCW", h->acc_bits);
-	op_set_i(b, "MW", b->mw);
-	op_set_u64(b, "MUL", ql->rs[0].m);
-	op_set_i(b, "SHR", ql->rs[0].n);
 }
 
 const struct mpqx_op_class op_class_AFFINE = {

@@ -187,20 +187,10 @@ static void bind_tmpl(struct mpqx_op_bind *b)
 	const struct mpqx_layer *l = b->l;
 	const struct mpqx_qlayer *ql = b->ql;
 	const struct mpqx_hw_layer *h = b->h;
-	op_set_s(b, "WROM", b->rom);
-	op_set_s(b, "BROM", b->rom);
+	op_bind_weighted(b);
 	op_set_s(b, "DIV", b->div);
 	op_set_i(b, "R", l->rows);
 	op_set_i(b, "C", l->cols);
-	op_set_i(b, "XB", b->px->bits);
-	op_set_i(b, "XZ", b->px->z);
-	op_set_i(b, "XAW", hw_src_aw(b->q, b->p0));
-	op_set_i(b, "WB", ql->w.bits);
-	op_set_i(b, "WZ", ql->w.z);
-	op_set_i(b, "WAW", h->rom[0].aw);
-	op_set_q(b, "W_INIT", b->rom_file[0]);
-	op_set_i(b, "BB", h->rom[1].width);
-	op_set_q(b, "B_INIT", b->rom_file[1]);
 	op_set_i(b, "F", ql->ln_f);
 	op_set_i(b, "SW", h->sm_sum);
 	op_set_i(b, "DW", quant_bitlen((uint64_t)ln_dmax(l->cols, b->px->bits)) + 1);
@@ -208,10 +198,6 @@ static void bind_tmpl(struct mpqx_op_bind *b)
 	op_set_i(b, "RW", h->ln_rw);
 	op_set_u64(b, "E", ql->ln_e);
 	op_set_i(b, "NW", h->div_num);
-	op_set_i(b, "ACCW", h->acc_bits);
-	op_set_i(b, "MW", b->mw);
-	op_set_u64(b, "MUL", ql->rs[0].m);
-	op_set_i(b, "SHR", ql->rs[0].n);
 }
 
 const struct mpqx_op_class op_class_LAYERNORM = {
