@@ -20,6 +20,7 @@
 // @placeholder ACCW    accumulator bits
 // @placeholder MW      multiplier bits
 // @placeholder MUL     multiplier m
+// @placeholder LOGIC   1: multipliers in logic, 0: in DSP slices (the config's mult)
 // @placeholder SHR     right shift n
 // @placeholder YB      output bits
 // @placeholder YZ      output zero point
@@ -42,6 +43,7 @@ module /*{{MODULE*/mpqx_affine/*}}*/ #(
 	parameter ACCW = /*{{ACCW*/18/*}}*/,
 	parameter MW = /*{{MW*/15/*}}*/,
 	parameter [63:0] MUL = /*{{MUL*/64'd21000/*}}*/,
+	parameter LOGIC = /*{{LOGIC*/0/*}}*/,
 	parameter SHR = /*{{SHR*/20/*}}*/,
 	parameter YB = /*{{YB*/8/*}}*/,
 	parameter YZ = /*{{YZ*/1/*}}*/,
@@ -96,10 +98,55 @@ module /*{{MODULE*/mpqx_affine/*}}*/ #(
 	wire signed [ACCW-1:0] sum = acc + bias;
 	wire        [ACCW-1:0] mag = sum[ACCW-1] ? (~sum + 1'b1) : sum;
 	wire                   rs = p == P_RS;
-	wire signed [SA-1:0]   opa = rs ? $signed(mag) : {{(SA - XB){xv[XB]}}, xv[XB-1:0]};
-	wire signed [SB-1:0]   opb = rs ? MS : {{(SB - WB){wv[WB]}}, wv[WB-1:0]};
-	wire signed [SA+SB-1:0] prod = opa * opb;
-	wire signed [ACCW-1:0] prod_x = prod[ACCW-1:0];
+	// The product: in DSP48 slices (LOGIC 0: one multiplier for both, the form synthesis maps to a DSP)
+	// or in logic (LOGIC 1: the data product xv * wv as a LUT multiplier, plain shift-add over the bits
+	// of wv; the constant |acc + b| * m as a shift-add over the digits of m in canonical signed digit form,
+	// m = CP - CN). Both are exact: each sum is taken modulo 2^width and the true value fits.
+	wire signed [ACCW-1:0] prod_x;
+	wire        [RPW-1:0]  prod_r;
+	generate
+		if (LOGIC) begin : g_logic
+			/* verilator lint_off WIDTH */
+			localparam [65:0] M1 = MUL;
+			localparam [65:0] M3 = M1 + (M1 << 1);
+			localparam [65:0] CP = (M3 & ~M1) >> 1;
+			localparam [65:0] CN = (~M3 & M1) >> 1;
+			localparam XPW = XB + WB + 1;              // |xv * wv| < 2^(XB + WB)
+			wire signed [XPW-1:0] xe = xv;
+			wire        [RPW-1:0] me = mag;
+			/* verilator lint_on WIDTH */
+			reg  signed [XPW-1:0] lp;
+			reg         [RPW-1:0] cp;
+			integer i, j;
+			always @* begin
+				lp = {XPW{1'b0}};
+				for (i = 0; i < WB; i = i + 1)
+					if (wv[i])
+						lp = lp + (xe <<< i);
+				if (wv[WB])
+					lp = lp - (xe <<< WB);
+			end
+			always @* begin
+				cp = {RPW{1'b0}};
+				for (j = 0; j <= MW; j = j + 1) begin
+					if (CP[j])
+						cp = cp + (me << j);
+					if (CN[j])
+						cp = cp - (me << j);
+				end
+			end
+			/* verilator lint_off WIDTH */
+			assign prod_x = lp;
+			/* verilator lint_on WIDTH */
+			assign prod_r = cp;
+		end else begin : g_dsp
+			wire signed [SA-1:0]    opa = rs ? $signed(mag) : {{(SA - XB){xv[XB]}}, xv[XB-1:0]};
+			wire signed [SB-1:0]    opb = rs ? MS : {{(SB - WB){wv[WB]}}, wv[WB-1:0]};
+			wire signed [SA+SB-1:0] prod = opa * opb;
+			assign prod_x = prod[ACCW-1:0];
+			assign prod_r = prod[RPW-1:0];
+		end
+	endgenerate
 	wire                   mac = busy && p == P_ONE;
 	reg  signed [ACCW-1:0] acc;
 	// The requantizer's rounding (p + 2^(SHR-1)) >> SHR cannot see the product's bits below SHR-1, so
@@ -113,7 +160,7 @@ module /*{{MODULE*/mpqx_affine/*}}*/ #(
 		if (mac)
 			acc <= (mac ? ZERO : acc) + prod_x;
 		if (busy && rs) begin
-			pr <= prod[RPW-1:PLO];
+			pr <= prod_r[RPW-1:PLO];
 			neg <= sum[ACCW-1];
 		end
 	end

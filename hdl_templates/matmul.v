@@ -25,6 +25,7 @@
 // @placeholder ACCW    accumulator bits
 // @placeholder MW      multiplier bits
 // @placeholder MUL     multiplier m
+// @placeholder LOGIC   1: multipliers in logic, 0: in DSP slices (the config's mult)
 // @placeholder SHR     right shift n
 // @placeholder YB      output bits
 // @placeholder YZ      output zero point
@@ -49,6 +50,7 @@ module /*{{MODULE*/mpqx_matmul/*}}*/ #(
 	parameter ACCW = /*{{ACCW*/20/*}}*/,
 	parameter MW = /*{{MW*/15/*}}*/,
 	parameter [63:0] MUL = /*{{MUL*/64'd21000/*}}*/,
+	parameter LOGIC = /*{{LOGIC*/0/*}}*/,
 	parameter SHR = /*{{SHR*/24/*}}*/,
 	parameter YB = /*{{YB*/8/*}}*/,
 	parameter YZ = /*{{YZ*/1/*}}*/,
@@ -122,10 +124,55 @@ module /*{{MODULE*/mpqx_matmul/*}}*/ #(
 	wire signed [BB:0]     bv = $signed(b_data) - BZ;
 	wire        [ACCW-1:0] mag = acc[ACCW-1] ? (~acc + 1'b1) : acc;
 	wire                   rs = p == P_RS;
-	wire signed [SA-1:0]   opa = rs ? $signed(mag) : {{(SA - AB){av[AB]}}, av[AB-1:0]};
-	wire signed [SB-1:0]   opb = rs ? MS : {{(SB - BB){bv[BB]}}, bv[BB-1:0]};
-	wire signed [SA+SB-1:0] prod = opa * opb;
-	wire signed [ACCW-1:0] prod_x = prod[ACCW-1:0];
+	// The product: in DSP48 slices (LOGIC 0: one multiplier for both, the form synthesis maps to a DSP)
+	// or in logic (LOGIC 1: the data product av * bv as a LUT multiplier, plain shift-add over the bits
+	// of bv; the constant |acc + b| * m as a shift-add over the digits of m in canonical signed digit form,
+	// m = CP - CN). Both are exact: each sum is taken modulo 2^width and the true value fits.
+	wire signed [ACCW-1:0] prod_x;
+	wire        [RPW-1:0]  prod_r;
+	generate
+		if (LOGIC) begin : g_logic
+			/* verilator lint_off WIDTH */
+			localparam [65:0] M1 = MUL;
+			localparam [65:0] M3 = M1 + (M1 << 1);
+			localparam [65:0] CP = (M3 & ~M1) >> 1;
+			localparam [65:0] CN = (~M3 & M1) >> 1;
+			localparam XPW = AB + BB + 1;              // |av * bv| < 2^(AB + BB)
+			wire signed [XPW-1:0] xe = av;
+			wire        [RPW-1:0] me = mag;
+			/* verilator lint_on WIDTH */
+			reg  signed [XPW-1:0] lp;
+			reg         [RPW-1:0] cp;
+			integer i, j;
+			always @* begin
+				lp = {XPW{1'b0}};
+				for (i = 0; i < BB; i = i + 1)
+					if (bv[i])
+						lp = lp + (xe <<< i);
+				if (bv[BB])
+					lp = lp - (xe <<< BB);
+			end
+			always @* begin
+				cp = {RPW{1'b0}};
+				for (j = 0; j <= MW; j = j + 1) begin
+					if (CP[j])
+						cp = cp + (me << j);
+					if (CN[j])
+						cp = cp - (me << j);
+				end
+			end
+			/* verilator lint_off WIDTH */
+			assign prod_x = lp;
+			/* verilator lint_on WIDTH */
+			assign prod_r = cp;
+		end else begin : g_dsp
+			wire signed [SA-1:0]    opa = rs ? $signed(mag) : {{(SA - AB){av[AB]}}, av[AB-1:0]};
+			wire signed [SB-1:0]    opb = rs ? MS : {{(SB - BB){bv[BB]}}, bv[BB-1:0]};
+			wire signed [SA+SB-1:0] prod = opa * opb;
+			assign prod_x = prod[ACCW-1:0];
+			assign prod_r = prod[RPW-1:0];
+		end
+	endgenerate
 	wire                   mac = busy && p >= P_ONE && p <= P_K;
 	wire                   clear = p == P_ONE;
 	reg  signed [ACCW-1:0] acc;
@@ -140,7 +187,7 @@ module /*{{MODULE*/mpqx_matmul/*}}*/ #(
 		if (mac)
 			acc <= (clear ? ZERO : acc) + prod_x;
 		if (busy && rs) begin
-			pr <= prod[RPW-1:PLO];
+			pr <= prod_r[RPW-1:PLO];
 			neg <= acc[ACCW-1];
 		end
 	end

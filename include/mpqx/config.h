@@ -15,9 +15,14 @@
  * logic (LUTs), or auto. */
 enum mpqx_storage { MPQX_STORE_AUTO, MPQX_STORE_BLOCK, MPQX_STORE_DIST, MPQX_STORE_COUNT };
 
+/* Where a layer's multipliers go: DSP48 slices, logic (a LUT multiplier for the data product and a
+ * shift-add network for the requantizer's constant), or auto (doc/hardware.md, "Multipliers"). */
+enum mpqx_mult { MPQX_MULT_AUTO, MPQX_MULT_DSP, MPQX_MULT_LOGIC, MPQX_MULT_COUNT };
+
 struct mpqx_layer_cfg {
 	int w_bits, a_bits;
 	enum mpqx_storage buffer, rom;
+	enum mpqx_mult mult;
 };
 
 struct mpqx_config {
@@ -57,5 +62,8 @@ char *config_to_json(const struct mpqx_model *m, const struct mpqx_config *c);
 /* Name of a storage value for buffers ("block", "distributed", "auto") or ROMs ("block", "logic",
  * "auto"). */
 const char *config_storage_name(enum mpqx_storage s, bool rom);
+
+/* Name of a multiplier choice ("auto", "dsp", "logic"). */
+const char *config_mult_name(enum mpqx_mult m);
 
 #endif

@@ -22,6 +22,7 @@ struct mpqx_estimate {
 	struct mpqx_cost *layers;            /* per model layer; owned */
 	struct mpqx_cost top;                /* the top module's own glue (start chain, shared read ports) */
 	enum mpqx_storage *buffer, *rom;     /* per layer, auto resolved to block or distributed/logic; owned */
+	enum mpqx_mult *mult;                /* per layer, auto resolved to dsp or logic; owned */
 	struct mpqx_cost total;
 	double bram_tiles;                   /* RAMB18 count / 2, as Vivado reports "Block RAM Tile" */
 	double latency_us;                   /* total cycles at the device clock */
@@ -48,6 +49,12 @@ int estimate_run(const struct mpqx_qmodel *q, const struct mpqx_config *c, const
  * doc/estimator.md); other values are returned unchanged. Shared by the estimator and the exporter. */
 enum mpqx_storage estimate_resolve_buffer(const struct mpqx_qmodel *q, const struct mpqx_config *c, int l);
 enum mpqx_storage estimate_resolve_rom(const struct mpqx_qmodel *q, const struct mpqx_config *c, int l);
+
+/* Where layer l's multipliers go when the config says auto (doc/hardware.md, "Multipliers"): logic when
+ * its data product is narrower than MPQX_MULT_LOGIC_BELOW bits (the operands' widths added), else DSP
+ * slices; layers without a choice (hw_mult_kind) and rescale-only layers resolve to DSP. */
+#define MPQX_MULT_LOGIC_BELOW 9
+enum mpqx_mult estimate_resolve_mult(const struct mpqx_qmodel *q, const struct mpqx_config *c, int l);
 
 const char *estimate_resource_name(enum mpqx_resource r);
 

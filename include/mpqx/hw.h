@@ -55,6 +55,22 @@ struct mpqx_hw_mem hw_mem(enum mpqx_hw_role role, long words, int width);
 /* Width of a rescale multiplier m in the RTL: bitlen(m), at least 1. */
 int hw_mbits(int64_t m);
 
+/* What the config's "mult" moves for an op (doc/hardware.md, "Multipliers"): MPQX_HW_MULT_NONE, the op
+ * has no choice (add, layernorm: their multipliers stay in DSP slices; the others have none);
+ * MPQX_HW_MULT_MAC (linear, affine, matmul): the data product and the rescale's constant product;
+ * MPQX_HW_MULT_RESCALE (relu, split, avgpool, concat): the rescale's constant product. */
+enum mpqx_hw_mult { MPQX_HW_MULT_NONE, MPQX_HW_MULT_MAC, MPQX_HW_MULT_RESCALE };
+enum mpqx_hw_mult hw_mult_kind(enum mpqx_op op);
+
+/* The operand widths of layer l's data product (x' and w', or a' and b' of a matmul), signed, as the
+ * templates' LUT multiplier takes them (it adds a shifted copy of *a per bit of *b); 0, 0 when the
+ * layer has no data product. */
+void hw_mult_data(const struct mpqx_qmodel *q, int l, int *a, int *b);
+
+/* Non-zero digits of m in canonical signed digit form (the non-adjacent form: m = CP - CN with
+ * CP = (3m & ~m) >> 1, CN = (~3m & m) >> 1, as the templates compute them). */
+int hw_csd_digits(int64_t m);
+
 /* Address bits of what the consumers of layer src read: its buffer, or a const's ROM. */
 int hw_src_aw(const struct mpqx_qmodel *q, int src);
 

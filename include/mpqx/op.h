@@ -132,6 +132,7 @@ struct mpqx_op_bind {
 	int mw;                           /* bits of rs[0].m, at least 1 */
 	const char *rom, *rescale, *div;  /* module names of the layer's ROM, rescale.v and div.v */
 	const char *const *rom_file;      /* the layer's .mem files, per ROM */
+	bool logic;                       /* the layer's multipliers in logic (config "mult", resolved) */
 	struct mpqx_tmpl *t;
 	struct mpqx_err *err;
 	int rc;

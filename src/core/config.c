@@ -19,11 +19,18 @@ const char *config_storage_name(enum mpqx_storage s, bool rom)
 	return rom ? rom_names[s] : buffer_names[s];
 }
 
+static const char *const mult_names[MPQX_MULT_COUNT] = {"auto", "dsp", "logic"};
+
+const char *config_mult_name(enum mpqx_mult m)
+{
+	return (unsigned)m < MPQX_MULT_COUNT ? mult_names[m] : "?";
+}
+
 int config_init(struct mpqx_config *c, const struct mpqx_model *m, int bits)
 {
 	memset(c, 0, sizeof *c);
 	snprintf(c->device, sizeof c->device, "xc7s15");
-	c->defaults = (struct mpqx_layer_cfg){bits, bits, MPQX_STORE_AUTO, MPQX_STORE_AUTO};
+	c->defaults = (struct mpqx_layer_cfg){bits, bits, MPQX_STORE_AUTO, MPQX_STORE_AUTO, MPQX_MULT_AUTO};
 	c->n_layers = m->n_layers;
 	c->layers = malloc(sizeof *c->layers * (size_t)m->n_layers);
 	if (!c->layers)
@@ -60,7 +67,8 @@ bool config_equal(const struct mpqx_config *a, const struct mpqx_config *b)
 		return false;
 	for (int i = 0; i < a->n_layers; i++) {
 		const struct mpqx_layer_cfg *x = &a->layers[i], *y = &b->layers[i];
-		if (x->w_bits != y->w_bits || x->a_bits != y->a_bits || x->buffer != y->buffer || x->rom != y->rom)
+		if (x->w_bits != y->w_bits || x->a_bits != y->a_bits || x->buffer != y->buffer || x->rom != y->rom ||
+		    x->mult != y->mult)
 			return false;
 	}
 	return true;
@@ -92,9 +100,18 @@ static int read_layer(const char *file, const cJSON *o, const char *path, struct
 				return err_set(err, MPQX_EINPUT, "%s: %s.%s: expected \"block\", \"%s\" or \"auto\"", file,
 					       path, k, rom ? "logic" : "distributed");
 			*(rom ? &l->rom : &l->buffer) = (enum mpqx_storage)s;
+		} else if (strcmp(k, "mult") == 0) {
+			int s;
+			for (s = 0; s < MPQX_MULT_COUNT; s++)
+				if (cJSON_IsString(e) && strcmp(e->valuestring, mult_names[s]) == 0)
+					break;
+			if (s == MPQX_MULT_COUNT)
+				return err_set(err, MPQX_EINPUT, "%s: %s.%s: expected \"dsp\", \"logic\" or \"auto\"", file,
+					       path, k);
+			l->mult = (enum mpqx_mult)s;
 		} else {
 			return err_set(err, MPQX_EINPUT,
-				       "%s: %s.%s: unknown key (expected w_bits, a_bits, buffer or rom)", file, path, k);
+				       "%s: %s.%s: unknown key (expected w_bits, a_bits, buffer, rom or mult)", file, path, k);
 		}
 	}
 	return MPQX_OK;
@@ -196,6 +213,7 @@ static cJSON *layer_json(const struct mpqx_layer_cfg *l)
 	cJSON_AddNumberToObject(o, "a_bits", l->a_bits);
 	cJSON_AddStringToObject(o, "buffer", config_storage_name(l->buffer, false));
 	cJSON_AddStringToObject(o, "rom", config_storage_name(l->rom, true));
+	cJSON_AddStringToObject(o, "mult", mult_names[l->mult]);
 	return o;
 }
 

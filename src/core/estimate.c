@@ -74,6 +74,13 @@ enum { FS_ONE, FS_IW, FS_LUTMUL, FS_PREG, FS_DSPX, FS_N };
 static const char *const f_div[] = {"one", "sw", "qw", "regs"};
 enum { FD_ONE, FD_SW, FD_QW, FD_REGS, FD_N };
 
+/* Multipliers in logic (config "mult": "logic"; linear.v, affine.v, matmul.v, rescale.v with LOGIC 1):
+ * pp = rows times width of the LUT multiplier of the data product (one shifted copy of a per bit of b,
+ * a + b - 1 bits wide), csd = (non-zero signed digits of m - 1) times the constant product's width (the
+ * shift-add's adders), acc = accumulator bits and preg = product register bits a DSP slice held. */
+static const char *const f_mult[] = {"one", "pp", "csd", "acc", "preg"};
+enum { FM_ONE, FM_PP, FM_CSD, FM_ACC, FM_PREG, FM_N };
+
 /* Top module glue: orbits = address bits ORed where several layers read one buffer, layers = layers in
  * the start/done chain. */
 static const char *const f_top[] = {"one", "orbits", "layers"};
@@ -83,7 +90,7 @@ enum { FT_ONE, FT_ORBITS, FT_LAYERS, FT_N };
 
 /* Kinds 0 .. MPQX_OP_COUNT - 1 are the layer modules of the ops, named as the op (those whose class has an
  * estimator block, op.h); the shared blocks follow. */
-enum kind { K_RAM = MPQX_OP_COUNT, K_ROM, K_REQUANT, K_RESCALE, K_DIV, K_TOP, K_COUNT };
+enum kind { K_RAM = MPQX_OP_COUNT, K_ROM, K_REQUANT, K_RESCALE, K_DIV, K_TOP, K_MULT, K_COUNT };
 
 static const struct {
 	const char *name;
@@ -93,6 +100,7 @@ static const struct {
 	[K_RAM] = {"ram", f_ram, NF(f_ram)},           [K_ROM] = {"rom", f_rom, NF(f_rom)},
 	[K_REQUANT] = {"requant", f_requant, NF(f_requant)}, [K_RESCALE] = {"rescale", f_rescale, NF(f_rescale)},
 	[K_DIV] = {"div", f_div, NF(f_div)},           [K_TOP] = {"top", f_top, NF(f_top)},
+	[K_MULT] = {"mult", f_mult, NF(f_mult)},
 };
 
 /* A kind's name (NULL: no such block), features and their count. */
@@ -353,6 +361,7 @@ struct blk {
 	int l;                          /* model layer, -1 for the top module */
 	const struct mpqx_hw_layer *h;  /* hw facts of layer l */
 	enum mpqx_storage buf, rom;     /* resolved storage */
+	enum mpqx_mult mult;            /* resolved multiplier choice */
 	struct mpqx_est_block *sink;    /* when set, each block's features are recorded here */
 	int *n_sink;
 };
@@ -683,9 +692,18 @@ static void rescale(const struct blk *b, int iw, int64_t m, int n, struct mpqx_c
 {
 	int64_t o = odd_part(m);
 	int ob = o > 1 ? quant_bitlen((uint64_t)o) : 0;
-	int dsp = estimate_dsp_const(iw, m);
+	bool logic = b->mult == MPQX_MULT_LOGIC;
+	int dsp = logic ? 0 : estimate_dsp_const(iw, m);
 	double f[FS_N] = {[FS_ONE] = 1, [FS_IW] = iw};
-	if (dsp == 0) {
+	if (logic) {
+		/* the shift-add: its adders, and the product register (bits from the trailing zeros of m up) */
+		int tz = m > 0 ? ctz64((uint64_t)m) : 0;
+		int pw = iw + hw_mbits(m);
+		double g[FM_N] = {[FM_CSD] = (double)imax(0, hw_csd_digits(m) - 1) * pw};
+		f[FS_PREG] = m > 0 ? pw - tz : 0;
+		struct mpqx_cost r = {0};
+		model(b, K_MULT, g, &r, c);
+	} else if (dsp == 0) {
 		if (ob > 0)
 			f[FS_LUTMUL] = (double)iw * ob;
 		/* product bits tz .. tz+iw+ob-1 (m = odd << tz); rescale.v registers those from n-1 up when m
@@ -766,7 +784,19 @@ static void blk_layer(const struct blk *b, struct mpqx_cost *c)
 	f[FL_ADDR2] = e.addr2;
 	f[FL_REGS] = regs + ctrl;
 	struct mpqx_cost r = {0};
-	if (h->n_mul && !h->mul_const) {
+	if (b->mult == MPQX_MULT_LOGIC && hw_mult_kind(l->op) == MPQX_HW_MULT_MAC) {
+		/* no DSP: the LUT multiplier, the constant's shift-add, and the registers a DSP slice held */
+		int xa, xb2;
+		hw_mult_data(b->q, b->l, &xa, &xb2);
+		const struct mpqx_qlayer *ql = &b->q->l[b->l];
+		int rpw = h->acc_bits - 1 + h->rescale_m;
+		double g[FM_N] = {[FM_ONE] = 1, [FM_PP] = (double)xb2 * (xa + xb2 - 1),
+				  [FM_CSD] = (double)imax(0, hw_csd_digits(ql->rs[0].m) - 1) * rpw,
+				  [FM_ACC] = h->acc_bits, [FM_PREG] = hw_prod_kept(rpw, ql->rs[0].n)};
+		f[FL_MUX] = 0;
+		struct mpqx_cost rm = {0};
+		model(b, K_MULT, g, &rm, c);
+	} else if (h->n_mul && !h->mul_const) {
 		r.dsp = estimate_dsp(h->mul_a, h->mul_b, h->mul_a + h->mul_b, true, true);
 		if (r.dsp > 1) {
 			f[FL_DSPX] = r.dsp - 1;
@@ -834,7 +864,8 @@ int estimate_init(struct mpqx_estimate *est, int n_layers)
 	est->layers = calloc((size_t)n_layers, sizeof *est->layers);
 	est->buffer = calloc((size_t)n_layers, sizeof *est->buffer);
 	est->rom = calloc((size_t)n_layers, sizeof *est->rom);
-	if (!est->layers || !est->buffer || !est->rom) {
+	est->mult = calloc((size_t)n_layers, sizeof *est->mult);
+	if (!est->layers || !est->buffer || !est->rom || !est->mult) {
 		estimate_fini(est);
 		return MPQX_ENOMEM;
 	}
@@ -849,6 +880,7 @@ void estimate_fini(struct mpqx_estimate *est)
 	free(est->layers);
 	free(est->buffer);
 	free(est->rom);
+	free(est->mult);
 	memset(est, 0, sizeof *est);
 }
 
@@ -879,8 +911,10 @@ int estimate_run(const struct mpqx_qmodel *q, const struct mpqx_config *c, const
 		b.h = &h;
 		b.buf = estimate_resolve_buffer(q, c, i);
 		b.rom = estimate_resolve_rom(q, c, i);
+		b.mult = estimate_resolve_mult(q, c, i);
 		est->buffer[i] = b.buf;
 		est->rom[i] = b.rom;
+		est->mult[i] = b.mult;
 		layer_cost(&b, &est->layers[i]);
 		add_cost(&est->total, &est->layers[i]);
 	}
@@ -923,6 +957,7 @@ int estimate_layer_blocks(const struct mpqx_qmodel *q, const struct mpqx_config 
 	b.h = &h;
 	b.buf = estimate_resolve_buffer(q, c, l);
 	b.rom = estimate_resolve_rom(q, c, l);
+	b.mult = estimate_resolve_mult(q, c, l);
 	layer_cost(&b, &cost);
 	return n;
 }

@@ -101,6 +101,7 @@ struct layer_x {
 	char id[80];     /* Verilog identifier part */
 	char module[120];
 	enum mpqx_storage buf, rom; /* resolved */
+	enum mpqx_mult mult;        /* resolved */
 	char rom_file[MPQX_HW_MAX_ROMS][128];
 };
 
@@ -346,7 +347,8 @@ static int write_layer(struct ctx *x, int li)
 	char ram[120], rom[120], rs[120], dv[120], lib[120];
 	ram_module(x, L->buf, ram, sizeof ram);
 	rom_module(x, L->rom, rom, sizeof rom);
-	lib_module(x, "rescale", rs, sizeof rs);
+	bool logic = L->mult == MPQX_MULT_LOGIC;
+	lib_module(x, logic ? "rescale_logic" : "rescale", rs, sizeof rs);
 	lib_module(x, "div", dv, sizeof dv);
 	int p0 = l->n_inputs ? l->inputs[0] : -1, p1 = l->n_inputs > 1 ? l->inputs[1] : -1;
 	const struct mpqx_qparam *py = &ql->out;
@@ -359,7 +361,7 @@ static int write_layer(struct ctx *x, int li)
 	struct mpqx_op_bind b = {.m = m, .q = x->q, .li = li, .l = l, .ql = ql, .h = h, .p0 = p0, .p1 = p1,
 				 .px = p0 >= 0 ? &x->q->l[p0].out : NULL, .pb = p1 >= 0 ? &x->q->l[p1].out : NULL,
 				 .mw = mw, .rom = rom, .rescale = rs, .div = dv, .rom_file = rom_file, .t = t,
-				 .err = x->err, .rc = rc};
+				 .logic = logic, .err = x->err, .rc = rc};
 
 	op_set_s(&b, "MODULE", L->module);
 	if (h->has_buf) {
@@ -397,7 +399,7 @@ static int write_layer(struct ctx *x, int li)
 
 /* ---- library modules ---- */
 
-static int write_lib(struct ctx *x, const char *tname, const char *module, const char *style)
+static int write_lib(struct ctx *x, const char *tname, const char *module, const char *style, int logic)
 {
 	struct mpqx_tmpl *t;
 	int rc = load_tmpl(x, tname, &t);
@@ -409,6 +411,7 @@ static int write_lib(struct ctx *x, const char *tname, const char *module, const
 	if (strcmp(tname, "rescale.v") == 0) {
 		char rq[120];
 		set_s(x, t, &rc, "REQUANT", lib_module(x, "requant", rq, sizeof rq));
+		set_s(x, t, &rc, "LOGIC", logic ? "1" : "0");
 	}
 	if (!rc) {
 		char rel[200];
@@ -421,7 +424,8 @@ static int write_lib(struct ctx *x, const char *tname, const char *module, const
 
 static int write_libs(struct ctx *x)
 {
-	bool ram[2] = {false, false}, rom[2] = {false, false}, rescale = false, requant = false, div = false;
+	bool ram[2] = {false, false}, rom[2] = {false, false}, rescale[2] = {false, false}, requant = false,
+	     div = false;
 	for (int i = 0; i < x->m->n_layers; i++) {
 		const struct layer_x *L = &x->lx[i];
 		const struct mpqx_op_class *oc = op_class(x->m->layers[i].op);
@@ -429,26 +433,29 @@ static int write_libs(struct ctx *x)
 			ram[L->buf == MPQX_STORE_BLOCK] = true;
 		if (L->hw.n_roms)
 			rom[L->rom == MPQX_STORE_BLOCK] = true;
-		rescale |= oc->requant == MPQX_OP_RQ_RESCALE;
+		if (oc->requant == MPQX_OP_RQ_RESCALE)
+			rescale[L->mult == MPQX_MULT_LOGIC] = true;
 		requant |= L->hw.runs && oc->requant != MPQX_OP_RQ_NONE;
 		div |= oc->divider;
 	}
 	char name[120];
 	int rc = MPQX_OK;
 	if (!rc && ram[1])
-		rc = write_lib(x, "ram.v", ram_module(x, MPQX_STORE_BLOCK, name, sizeof name), "block");
+		rc = write_lib(x, "ram.v", ram_module(x, MPQX_STORE_BLOCK, name, sizeof name), "block", 0);
 	if (!rc && ram[0])
-		rc = write_lib(x, "ram.v", ram_module(x, MPQX_STORE_DIST, name, sizeof name), "distributed");
+		rc = write_lib(x, "ram.v", ram_module(x, MPQX_STORE_DIST, name, sizeof name), "distributed", 0);
 	if (!rc && rom[1])
-		rc = write_lib(x, "rom.v", rom_module(x, MPQX_STORE_BLOCK, name, sizeof name), "block");
+		rc = write_lib(x, "rom.v", rom_module(x, MPQX_STORE_BLOCK, name, sizeof name), "block", 0);
 	if (!rc && rom[0])
-		rc = write_lib(x, "rom.v", rom_module(x, MPQX_STORE_DIST, name, sizeof name), "logic");
-	if (!rc && rescale)
-		rc = write_lib(x, "rescale.v", lib_module(x, "rescale", name, sizeof name), NULL);
+		rc = write_lib(x, "rom.v", rom_module(x, MPQX_STORE_DIST, name, sizeof name), "logic", 0);
+	if (!rc && rescale[0])
+		rc = write_lib(x, "rescale.v", lib_module(x, "rescale", name, sizeof name), NULL, 0);
+	if (!rc && rescale[1])
+		rc = write_lib(x, "rescale.v", lib_module(x, "rescale_logic", name, sizeof name), NULL, 1);
 	if (!rc && requant)
-		rc = write_lib(x, "requant.v", lib_module(x, "requant", name, sizeof name), NULL);
+		rc = write_lib(x, "requant.v", lib_module(x, "requant", name, sizeof name), NULL, 0);
 	if (!rc && div)
-		rc = write_lib(x, "div.v", lib_module(x, "div", name, sizeof name), NULL);
+		rc = write_lib(x, "div.v", lib_module(x, "div", name, sizeof name), NULL, 0);
 	return rc;
 }
 
@@ -906,6 +913,7 @@ static int fill(struct ctx *x, struct mpqx_export_info *info)
 		hw_layer(x->q, i, &x->lx[i].hw);
 		x->lx[i].buf = estimate_resolve_buffer(x->q, x->c, i);
 		x->lx[i].rom = estimate_resolve_rom(x->q, x->c, i);
+		x->lx[i].mult = estimate_resolve_mult(x->q, x->c, i);
 	}
 	x->cycles = hw_cycles(x->q);
 	make_ids(x);

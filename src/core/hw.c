@@ -27,6 +27,44 @@ int hw_mbits(int64_t m)
 	return op_imax(1, quant_bitlen((uint64_t)m));
 }
 
+enum mpqx_hw_mult hw_mult_kind(enum mpqx_op op)
+{
+	switch (op) {
+	case MPQX_OP_LINEAR:
+	case MPQX_OP_AFFINE:
+	case MPQX_OP_MATMUL:
+		return MPQX_HW_MULT_MAC;
+	case MPQX_OP_RELU:
+	case MPQX_OP_SPLIT:
+	case MPQX_OP_AVGPOOL:
+	case MPQX_OP_CONCAT:
+		return MPQX_HW_MULT_RESCALE;
+	default:
+		return MPQX_HW_MULT_NONE;
+	}
+}
+
+void hw_mult_data(const struct mpqx_qmodel *q, int li, int *a, int *b)
+{
+	const struct mpqx_layer *l = &q->m->layers[li];
+	*a = *b = 0;
+	if (hw_mult_kind(l->op) != MPQX_HW_MULT_MAC || l->n_inputs < 1)
+		return;
+	*a = q->l[l->inputs[0]].out.bits + 1;
+	if (l->op == MPQX_OP_MATMUL)
+		*b = l->n_inputs > 1 ? q->l[l->inputs[1]].out.bits + 1 : 0;
+	else
+		*b = q->l[li].w.bits + 1;
+}
+
+int hw_csd_digits(int64_t m)
+{
+	uint64_t x = (uint64_t)m, t = 3 * x;
+	/* m < 2^62 (doc/quantization.md), so 3m does not wrap */
+	uint64_t cp = (t & ~x) >> 1, cn = (~t & x) >> 1;
+	return __builtin_popcountll(cp) + __builtin_popcountll(cn);
+}
+
 void hw_layer(const struct mpqx_qmodel *q, int li, struct mpqx_hw_layer *h)
 {
 	const struct mpqx_model *m = q->m;

@@ -35,3 +35,15 @@ enum mpqx_storage estimate_resolve_rom(const struct mpqx_qmodel *q, const struct
 			b = bits(&h.rom[i]);
 	return b >= BLOCK_BITS ? MPQX_STORE_BLOCK : MPQX_STORE_DIST;
 }
+
+enum mpqx_mult estimate_resolve_mult(const struct mpqx_qmodel *q, const struct mpqx_config *c, int l)
+{
+	if (hw_mult_kind(q->m->layers[l].op) == MPQX_HW_MULT_NONE)
+		return MPQX_MULT_DSP;
+	enum mpqx_mult s = c->layers[l].mult;
+	if (s != MPQX_MULT_AUTO)
+		return s;
+	int a, b;
+	hw_mult_data(q, l, &a, &b);
+	return a > 0 && b > 0 && a + b < MPQX_MULT_LOGIC_BELOW ? MPQX_MULT_LOGIC : MPQX_MULT_DSP;
+}

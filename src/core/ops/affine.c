@@ -105,6 +105,7 @@ static void bind_tmpl(struct mpqx_op_bind *b)
 {
 	const struct mpqx_layer *l = b->l;
 	op_bind_weighted(b);
+	op_set_i(b, "LOGIC", b->logic);
 	op_set_i(b, "R", l->rows);
 	op_set_i(b, "C", l->cols);
 }

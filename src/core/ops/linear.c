@@ -183,6 +183,7 @@ static void bind_tmpl(struct mpqx_op_bind *b)
 	const struct mpqx_layer *l = b->l;
 	const struct mpqx_hw_layer *h = b->h;
 	op_bind_weighted(b);
+	op_set_i(b, "LOGIC", b->logic);
 	op_set_i(b, "R", l->rows);
 	op_set_i(b, "I", l->weight.cols);
 	op_set_i(b, "O", l->cols);

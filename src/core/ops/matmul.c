@@ -250,6 +250,7 @@ static void bind_tmpl(struct mpqx_op_bind *b)
 	op_set_i(b, "ACCW", b->h->acc_bits);
 	op_set_i(b, "MW", b->mw);
 	op_set_u64(b, "MUL", ql->rs[0].m);
+	op_set_i(b, "LOGIC", b->logic);
 	op_set_i(b, "SHR", ql->rs[0].n);
 }
 
