@@ -4,7 +4,9 @@
     /usr/bin/python3 tools/hdl_configs.py MODEL.json OUTDIR COUNT SEED
 
 Each config draws w_bits and a_bits from 2..16 for every layer (each independently) and a random buffer
-(block, distributed, auto) and ROM (block, logic, auto) storage; files are OUTDIR/mixed-SEED-I.json.
+(block, distributed, auto) and ROM (block, logic, auto) storage, and a multiplier choice (dsp, logic,
+auto) from a second generator, so that the bits and storage of a seed are those drawn before the
+multiplier choice existed; files are OUTDIR/mixed-SEED-I.json.
 """
 import json
 import os
@@ -22,6 +24,7 @@ def main():
         model = json.load(f)
     os.makedirs(out, exist_ok=True)
     rng = random.Random(seed)
+    mrng = random.Random(seed * 7919 + 1)
     for i in range(count):
         layers = {}
         for l in model["layers"]:
@@ -30,6 +33,7 @@ def main():
                 "a_bits": rng.randint(2, 16),
                 "buffer": rng.choice(["block", "distributed", "auto"]),
                 "rom": rng.choice(["block", "logic", "auto"]),
+                "mult": mrng.choice(["dsp", "logic", "auto"]),
             }
         cfg = {"format": "mpqx-config", "version": 1, "device": "xc7s15",
                "defaults": {"w_bits": 8, "a_bits": 8, "buffer": "auto", "rom": "auto"},

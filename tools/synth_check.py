@@ -52,7 +52,7 @@ FF_CELLS = {"FDRE", "FDSE", "FDCE", "FDPE"}
 RES = ("lut", "lutram", "ff", "bram18", "dsp")
 # sub-module kinds, by the end of the library module's name (the export's prefix comes first)
 SUBKINDS = (("ram_block", "ram"), ("ram_distributed", "ram"), ("rom_block", "rom"), ("rom_logic", "rom"),
-            ("requant", "requant"), ("rescale", "rescale"), ("div", "div"))
+            ("requant", "requant"), ("rescale", "rescale"), ("rescale_logic", "rescale"), ("div", "div"))
 
 
 def categorize(cells):

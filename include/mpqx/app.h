@@ -59,6 +59,7 @@ enum app_keycode {
 	X(A_INC, 'A', 0, 0, "A", "selected layer: output bits + 1")                                          \
 	X(BUFFER, 'b', 0, 0, "b", "selected layer: output buffer auto -> block -> distributed")              \
 	X(ROM, 'r', 0, 0, "r", "selected layer: ROM auto -> block -> logic")                                 \
+	X(MULT, 'm', 0, 0, "m", "selected layer: multipliers auto -> dsp -> logic")                          \
 	X(ALL_BITS, '=', 0, 0, "=", "set every layer to N bits (N, or W/A such as 6/8)")                     \
 	X(UNDO, 'u', 0, 0, "u", "undo the last change")                                                      \
 	X(REDO, APP_CTRL('r'), 0, 0, "^R", "redo")                                                           \
@@ -111,7 +112,7 @@ enum app_overlay { APP_OV_NONE, APP_OV_HELP, APP_OV_COMPARE, APP_OV_PROMPT, APP_
 enum app_prompt { APP_PROMPT_BITS, APP_PROMPT_SAVE, APP_PROMPT_LOAD };
 
 /* Fields of the selected-layer pane. */
-enum app_field { APP_F_WBITS, APP_F_ABITS, APP_F_BUFFER, APP_F_ROM, APP_F_COUNT };
+enum app_field { APP_F_WBITS, APP_F_ABITS, APP_F_BUFFER, APP_F_ROM, APP_F_MULT, APP_F_COUNT };
 
 /* Fields of the export dialog. */
 enum app_xfield { APP_X_DIR, APP_X_WINDOWS, APP_X_SIM, APP_X_RUN, APP_X_COUNT };

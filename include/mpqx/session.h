@@ -104,6 +104,8 @@ int session_set_device(struct mpqx_session *s, const char *name, struct mpqx_err
  * const, the softmax table). */
 bool session_layer_has_wbits(const struct mpqx_session *s, int layer);
 bool session_layer_has_rom(const struct mpqx_session *s, int layer);
+/* true when the layer has a multiplier choice (config "mult"; hw_mult_kind). */
+bool session_layer_has_mult(const struct mpqx_session *s, int layer);
 
 /* The resource of layer l's estimate that takes the largest share of the device; *frac gets the share
  * (may be NULL). */

@@ -10,6 +10,7 @@
 #include "mpqx/config.h"
 #include "mpqx/device.h"
 #include "mpqx/estimate.h"
+#include "mpqx/hw.h"
 #include "mpqx/fileio.h"
 #include "mpqx/fref.h"
 #include "mpqx/quant.h"
@@ -100,8 +101,8 @@ static void print_text(const struct mpqx_model *m, const struct mpqx_config *c, 
 	printf("%s on %s (%s, %g MHz), %s\n\n", m->name, dev->name, dev->family, dev->clock_mhz,
 	       config ? config : "uniform 8 bits, storage auto");
 	int nw = cli_name_width(m, 16);
-	printf("%-*s %-9s %5s %-7s %-7s %6s %6s %6s %6s %4s %9s\n", nw, "layer", "op", "bits", "buffer", "rom", "LUT",
-	       "LUTRAM", "FF", "BRAM18", "DSP", "cycles");
+	printf("%-*s %-9s %5s %-7s %-7s %-6s %6s %6s %6s %6s %4s %9s\n", nw, "layer", "op", "bits", "buffer", "rom",
+	       "mult", "LUT", "LUTRAM", "FF", "BRAM18", "DSP", "cycles");
 	for (int l = 0; l < m->n_layers; l++) {
 		const struct mpqx_layer *ly = &m->layers[l];
 		const struct mpqx_cost *cc = &e->layers[l];
@@ -111,18 +112,22 @@ static void print_text(const struct mpqx_model *m, const struct mpqx_config *c, 
 		else
 			snprintf(bits, sizeof bits, "%d", q->l[l].out.bits);
 		bool has_rom = model_layer_has_rom(ly);
-		printf("%-*s %-9s %5s %-7s %-7s %6s %6s %6s %6s %4s %9ld\n", nw, ly->name, model_op_name(ly->op), bits,
+		char b3[32] = "-";
+		if (hw_mult_kind(ly->op) != MPQX_HW_MULT_NONE)
+			snprintf(b3, sizeof b3, "%s%s", config_mult_name(e->mult[l]),
+				 c->layers[l].mult == MPQX_MULT_AUTO ? "*" : "");
+		printf("%-*s %-9s %5s %-7s %-7s %-6s %6s %6s %6s %6s %4s %9ld\n", nw, ly->name, model_op_name(ly->op), bits,
 		       !model_layer_has_buffer(ly) ? "-"
 					       : storage_cell(b1, sizeof b1, e->buffer[l], c->layers[l].buffer, false),
-		       has_rom ? storage_cell(b2, sizeof b2, e->rom[l], c->layers[l].rom, true) : "-",
+		       has_rom ? storage_cell(b2, sizeof b2, e->rom[l], c->layers[l].rom, true) : "-", b3,
 		       num(n[0], sizeof n[0], cc->lut), num(n[1], sizeof n[1], cc->lutram), num(n[2], sizeof n[2], cc->ff),
 		       num(n[3], sizeof n[3], cc->bram18), num(n[4], sizeof n[4], cc->dsp), cc->cycles);
 	}
 	const struct mpqx_cost *t = &e->top;
-	printf("%-*s %-9s %5s %-7s %-7s %6s %6s %6s %6s %4s %9s\n", nw, "(top)", "", "", "", "", num(n[0], sizeof n[0], t->lut),
+	printf("%-*s %-9s %5s %-7s %-7s %-6s %6s %6s %6s %6s %4s %9s\n", nw, "(top)", "", "", "", "", "", num(n[0], sizeof n[0], t->lut),
 	       num(n[1], sizeof n[1], t->lutram), num(n[2], sizeof n[2], t->ff), num(n[3], sizeof n[3], t->bram18), num(n[4], sizeof n[4], t->dsp), "");
 	t = &e->total;
-	printf("%-*s %-9s %5s %-7s %-7s %6s %6s %6s %6s %4s %9ld\n", nw, "total", "", "", "", "", num(n[0], sizeof n[0], t->lut),
+	printf("%-*s %-9s %5s %-7s %-7s %-6s %6s %6s %6s %6s %4s %9ld\n", nw, "total", "", "", "", "", "", num(n[0], sizeof n[0], t->lut),
 	       num(n[1], sizeof n[1], t->lutram), num(n[2], sizeof n[2], t->ff), num(n[3], sizeof n[3], t->bram18), num(n[4], sizeof n[4], t->dsp),
 	       t->cycles);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "mpqx/hw.h"
 #include "mpqx/config.h"
 #include "mpqx/report.h"
 #include "mpqx/search.h"
@@ -128,7 +129,7 @@ static void print_result(const struct mpqx_session *s, const struct mpqx_search_
 		       b->used[MPQX_RES_LUTRAM], b->used[MPQX_RES_FF], b->used[MPQX_RES_BRAM], b->used[MPQX_RES_DSP],
 		       b->latency_us);
 		int nw = cli_name_width(m, 16);
-		printf("%-*s %-9s %6s %-12s %-6s\n", nw, "layer", "op", "bits", "buffer", "rom");
+		printf("%-*s %-9s %6s %-12s %-6s %-6s\n", nw, "layer", "op", "bits", "buffer", "rom", "mult");
 		for (int l = 0; l < m->n_layers; l++) {
 			const struct mpqx_layer *ly = &m->layers[l];
 			const struct mpqx_layer_cfg *lc = &b->cfg.layers[l];
@@ -139,9 +140,10 @@ static void print_result(const struct mpqx_session *s, const struct mpqx_search_
 				snprintf(bits, sizeof bits, "%d/%d", lc->w_bits, lc->a_bits);
 			else
 				snprintf(bits, sizeof bits, "%d", lc->a_bits);
-			printf("%-*s %-9s %6s %-12s %-6s\n", nw, ly->name, model_op_name(ly->op), bits,
+			printf("%-*s %-9s %6s %-12s %-6s %-6s\n", nw, ly->name, model_op_name(ly->op), bits,
 			       !model_layer_has_buffer(ly) ? "-" : config_storage_name(lc->buffer, false),
-			       rom ? config_storage_name(lc->rom, true) : "-");
+			       rom ? config_storage_name(lc->rom, true) : "-",
+			       hw_mult_kind(ly->op) != MPQX_HW_MULT_NONE ? config_mult_name(lc->mult) : "-");
 		}
 	}
 	static const char *const fl[MPQX_FRONT_COUNT] = {"LUT", "BRAM tiles", "latency (us)"};

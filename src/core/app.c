@@ -284,6 +284,8 @@ static bool field_applies(const struct mpqx_app *a, enum app_field f)
 		return session_layer_has_wbits(a->s, a->sel);
 	case APP_F_ROM:
 		return session_layer_has_rom(a->s, a->sel);
+	case APP_F_MULT:
+		return session_layer_has_mult(a->s, a->sel);
 	default:
 		return true;
 	}
@@ -355,6 +357,21 @@ static int cycle_storage(struct mpqx_app *a, bool rom, int d)
 	return change(a, &c, what);
 }
 
+static int cycle_mult(struct mpqx_app *a, int d)
+{
+	if (!session_layer_has_mult(a->s, a->sel))
+		return set_msg(a, true, "%s has no multiplier to choose", layer_name(a, a->sel));
+	struct mpqx_config c;
+	if (edit_copy(a, &c))
+		return set_msg(a, true, "out of memory");
+	enum mpqx_mult *st = &c.layers[a->sel].mult, old = *st;
+	*st = (enum mpqx_mult)(((int)*st + d + MPQX_MULT_COUNT) % MPQX_MULT_COUNT);
+	char what[128];
+	snprintf(what, sizeof what, "%s mult %s -> %s", layer_name(a, a->sel), config_mult_name(old),
+		 config_mult_name(*st));
+	return change(a, &c, what);
+}
+
 /* LEFT/RIGHT and their big steps on the current field. */
 static int adjust(struct mpqx_app *a, int d)
 {
@@ -370,6 +387,8 @@ static int adjust(struct mpqx_app *a, int d)
 		return cycle_storage(a, false, d > 0 ? 1 : -1);
 	case APP_F_ROM:
 		return cycle_storage(a, true, d > 0 ? 1 : -1);
+	case APP_F_MULT:
+		return cycle_mult(a, d > 0 ? 1 : -1);
 	default:
 		return 0;
 	}
@@ -1016,6 +1035,8 @@ int app_apply(struct mpqx_app *a, enum app_action act)
 		return cycle_storage(a, false, 1);
 	case APP_ACT_ROM:
 		return cycle_storage(a, true, 1);
+	case APP_ACT_MULT:
+		return cycle_mult(a, 1);
 	case APP_ACT_ALL_BITS: {
 		char t[16];
 		snprintf(t, sizeof t, "%d", a->cfg.layers[a->sel].a_bits);

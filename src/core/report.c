@@ -8,9 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpqx/hw.h"
+
 const char report_auto_rule[] =
 	"auto storage: a buffer or a layer's ROMs go to block RAM from 9216 bits (half a RAMB18, "
-	"depth x width) on, else to LUTs";
+	"depth x width) on, else to LUTs; auto mult: a layer's multipliers go to logic when its data "
+	"product is narrower than 9 bits (operand bits added), else to DSP slices";
 
 struct cJSON *report_eval(const struct mpqx_model *m, const struct mpqx_config *c, const struct mpqx_qmodel *q,
 			  const struct mpqx_fref *f, const struct mpqx_eval_result *r)
@@ -171,6 +174,10 @@ struct cJSON *report_estimate(const struct mpqx_model *m, const struct mpqx_conf
 			cJSON_AddStringToObject(L, "rom", config_storage_name(e->rom[l], true));
 			cJSON_AddStringToObject(L, "rom_configured", config_storage_name(c->layers[l].rom, true));
 		}
+		if (hw_mult_kind(ly->op) != MPQX_HW_MULT_NONE) {
+			cJSON_AddStringToObject(L, "mult", config_mult_name(e->mult[l]));
+			cJSON_AddStringToObject(L, "mult_configured", config_mult_name(c->layers[l].mult));
+		}
 		if (features)
 			cJSON_AddItemToObject(L, "blocks", blocks_json(blk, estimate_layer_blocks(q, c, k, l, blk)));
 		cJSON_AddItemToArray(arr, L);
@@ -285,6 +292,8 @@ static cJSON *point_json(const struct mpqx_model *m, const struct mpqx_search_po
 			cJSON_AddStringToObject(L, "buffer", config_storage_name(lc->buffer, false));
 		if (model_layer_has_rom(ly))
 			cJSON_AddStringToObject(L, "rom", config_storage_name(lc->rom, true));
+		if (hw_mult_kind(ly->op) != MPQX_HW_MULT_NONE)
+			cJSON_AddStringToObject(L, "mult", config_mult_name(lc->mult));
 		cJSON_AddItemToArray(a, L);
 	}
 	return o;

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "mpqx/fileio.h"
+#include "mpqx/hw.h"
 #include "mpqx/forward.h"
 #include "mpqx/ieval.h"
 #include "mpqx/op.h"
@@ -53,7 +54,7 @@ static double now_ms(void)
 /* ---- per-layer facts ---- */
 
 struct linfo {
-	bool has_w, has_buf, has_rom;
+	bool has_w, has_buf, has_rom, has_mult;
 	int n_in;
 	int in[MPQX_MAX_INPUTS];
 };
@@ -305,6 +306,7 @@ int search_new(const struct mpqx_session *ses, enum mpqx_split split, int thread
 		li->has_w = model_layer_has_weights(ly);
 		li->has_buf = model_layer_has_buffer(ly);
 		li->has_rom = model_layer_has_rom(ly); /* softmax: its exp table */
+		li->has_mult = hw_mult_kind(ly->op) != MPQX_HW_MULT_NONE;
 		li->n_in = ly->n_inputs;
 		memcpy(li->in, ly->inputs, sizeof li->in);
 		s->nbv += li->has_w ? 2 : 1;
@@ -414,7 +416,7 @@ static uint64_t ckey(const struct mpqx_search *s, const struct mpqx_config *c, i
 	const struct mpqx_layer_cfg *x = &c->layers[l];
 	uint64_t k = (uint64_t)l | (uint64_t)(li->has_w ? x->w_bits - MPQX_BITS_MIN : 0) << 16 |
 		     (uint64_t)(x->a_bits - MPQX_BITS_MIN) << 20 | (uint64_t)(li->has_buf ? x->buffer : 0) << 24 |
-		     (uint64_t)(li->has_rom ? x->rom : 0) << 26;
+		     (uint64_t)(li->has_rom ? x->rom : 0) << 26 | (uint64_t)(li->has_mult ? x->mult : 0) << 60;
 	for (int i = 0; i < li->n_in; i++)
 		k |= (uint64_t)(c->layers[li->in[i]].a_bits - MPQX_BITS_MIN) << (28 + 4 * i);
 	return k | (uint64_t)1 << 63;
@@ -924,7 +926,7 @@ double search_sens_step(const struct mpqx_sensitivity *sn, const struct mpqx_con
 
 /* ---- the run: variables, moves, finalists, fronts ---- */
 
-enum vkind { V_W, V_A, V_BUF, V_ROM };
+enum vkind { V_W, V_A, V_BUF, V_ROM, V_MULT };
 
 struct var {
 	int l;
@@ -943,6 +945,8 @@ static int var_get(const struct mpqx_config *c, const struct var *v)
 		return x->a_bits;
 	case V_BUF:
 		return (int)x->buffer;
+	case V_MULT:
+		return (int)x->mult;
 	default:
 		return (int)x->rom;
 	}
@@ -960,6 +964,9 @@ static void var_set(struct mpqx_config *c, const struct var *v, int val)
 		break;
 	case V_BUF:
 		x->buffer = (enum mpqx_storage)val;
+		break;
+	case V_MULT:
+		x->mult = (enum mpqx_mult)val;
 		break;
 	default:
 		x->rom = (enum mpqx_storage)val;
@@ -1127,7 +1134,7 @@ static bool rprice(struct run *R, const struct mpqx_config *c, struct price *p)
 static int build_vars(struct run *R, const struct mpqx_search_opts *o)
 {
 	struct mpqx_search *s = R->s;
-	R->v = calloc((size_t)s->L * 4, sizeof *R->v);
+	R->v = calloc((size_t)s->L * 5, sizeof *R->v);
 	if (!R->v)
 		return MPQX_ENOMEM;
 	int wb[NB], nw = o->n_wbits, ab[NB], na = o->n_abits;
@@ -1157,6 +1164,8 @@ static int build_vars(struct run *R, const struct mpqx_search_opts *o)
 			R->v[R->nv++] = (struct var){.l = l, .k = V_BUF, .n = 2, .vals = {MPQX_STORE_BLOCK, MPQX_STORE_DIST}};
 		if (li->has_rom)
 			R->v[R->nv++] = (struct var){.l = l, .k = V_ROM, .n = 2, .vals = {MPQX_STORE_BLOCK, MPQX_STORE_DIST}};
+		if (li->has_mult)
+			R->v[R->nv++] = (struct var){.l = l, .k = V_MULT, .n = 2, .vals = {MPQX_MULT_DSP, MPQX_MULT_LOGIC}};
 	}
 	return MPQX_OK;
 }
@@ -1198,6 +1207,8 @@ static int resolve_storage(struct run *R, struct mpqx_config *c)
 			c->layers[l].buffer = estimate_resolve_buffer(q, c, l);
 		if (c->layers[l].rom == MPQX_STORE_AUTO)
 			c->layers[l].rom = estimate_resolve_rom(q, c, l);
+		if (c->layers[l].mult == MPQX_MULT_AUTO)
+			c->layers[l].mult = estimate_resolve_mult(q, c, l);
 	}
 	quant_free(q);
 	return MPQX_OK;

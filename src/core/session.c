@@ -2,6 +2,8 @@
  * an optional worker thread so an interface can show the estimate before the error figures. */
 #include "mpqx/session.h"
 
+#include "mpqx/hw.h"
+
 #include <dirent.h>
 #include <math.h>
 #include <pthread.h>
@@ -536,6 +538,12 @@ int session_set_device(struct mpqx_session *s, const char *name, struct mpqx_err
 bool session_layer_has_wbits(const struct mpqx_session *s, int layer)
 {
 	return model_layer_has_weights(&s->model->layers[layer]);
+}
+
+bool session_layer_has_mult(const struct mpqx_session *s, int layer)
+{
+	return layer >= 0 && layer < s->model->n_layers &&
+	       hw_mult_kind(s->model->layers[layer].op) != MPQX_HW_MULT_NONE;
 }
 
 bool session_layer_has_rom(const struct mpqx_session *s, int layer)

@@ -318,7 +318,7 @@ static void draw_layer(const struct tui_ctx *t, const struct mpqx_app *a, const 
 		int y = p->y + 1 + f;
 		bool cur = (int)a->field == f;
 		enum mpqx_theme_role lr = cur && foc ? MPQX_TH_SELECT : cur ? MPQX_TH_KEY : MPQX_TH_NORMAL;
-		static const char *const labels[APP_F_COUNT] = {"weights", "outputs", "buffer", "ROM"};
+		static const char *const labels[APP_F_COUNT] = {"weights", "outputs", "buffer", "ROM", "mult"};
 		snprintf(buf, sizeof buf, "%s%-8s", cur ? (t->utf8 ? "\xe2\x96\xb8" : ">") : " ", labels[f]);
 		int x = p->x + put(t, y, p->x, 9, lr, buf) + 1;
 		switch (f) {
@@ -348,6 +348,19 @@ static void draw_layer(const struct tui_ctx *t, const struct mpqx_app *a, const 
 				snprintf(buf, sizeof buf, "auto %s %s", t->utf8 ? "\xe2\x86\x92" : "->", config_storage_name(rs, rom));
 			else
 				snprintf(buf, sizeof buf, "%s", config_storage_name(cs, rom));
+			put(t, y, x, p->x + p->w - x, cur ? MPQX_TH_KEY : MPQX_TH_NORMAL, buf);
+			break;
+		}
+		case APP_F_MULT: {
+			if (!session_layer_has_mult(s, i)) {
+				put(t, y, x, p->w - 10, MPQX_TH_DIM, "- (none to choose)");
+				break;
+			}
+			if (lc->mult == MPQX_MULT_AUTO)
+				snprintf(buf, sizeof buf, "auto %s %s", t->utf8 ? "\xe2\x86\x92" : "->",
+					 config_mult_name(s->est.mult[i]));
+			else
+				snprintf(buf, sizeof buf, "%s", config_mult_name(lc->mult));
 			put(t, y, x, p->x + p->w - x, cur ? MPQX_TH_KEY : MPQX_TH_NORMAL, buf);
 			break;
 		}

@@ -225,7 +225,13 @@ static void test_sliders(void **state)
 	act(f, APP_ACT_DOWN);
 	assert_int_equal(f->a.field, APP_F_ROM);
 	act(f, APP_ACT_DOWN);
-	assert_int_equal(f->a.field, APP_F_ROM);
+	assert_int_equal(f->a.field, APP_F_MULT);
+	act(f, APP_ACT_RIGHT);
+	assert_int_equal(f->a.cfg.layers[q].mult, MPQX_MULT_DSP);
+	act(f, APP_ACT_LEFT);
+	assert_int_equal(f->a.cfg.layers[q].mult, MPQX_MULT_AUTO);
+	act(f, APP_ACT_DOWN);
+	assert_int_equal(f->a.field, APP_F_MULT);
 	/* On a layer without weights or ROM the fields that do not apply are skipped. */
 	f->a.sel = layer(f, "add_pe");
 	f->a.field = APP_F_BUFFER;
@@ -261,6 +267,23 @@ static void test_storage(void **state)
 	assert_int_equal(f->a.cfg.layers[q].rom, MPQX_STORE_DIST);
 	f->a.sel = layer(f, "relu");
 	assert_int_equal(act(f, APP_ACT_ROM) & APP_RECOMPUTE, 0);
+	assert_true(f->a.msg_error);
+	/* The multiplier choice: auto -> dsp -> logic; logic takes q's DSP away, dsp puts it back. */
+	f->a.sel = q;
+	long dsp_total = f->s->est.total.dsp;
+	assert_int_equal(f->s->est.mult[q], MPQX_MULT_DSP); /* 8 bits: a 9 x 9 product */
+	act(f, APP_ACT_MULT);
+	assert_int_equal(f->a.cfg.layers[q].mult, MPQX_MULT_DSP);
+	assert_int_equal(f->s->est.total.dsp, dsp_total);
+	act(f, APP_ACT_MULT);
+	assert_int_equal(f->a.cfg.layers[q].mult, MPQX_MULT_LOGIC);
+	assert_int_equal(f->s->est.mult[q], MPQX_MULT_LOGIC);
+	assert_int_equal(f->s->est.layers[q].dsp, 0);
+	assert_int_equal(f->s->est.total.dsp, dsp_total - 1);
+	act(f, APP_ACT_MULT);
+	assert_int_equal(f->a.cfg.layers[q].mult, MPQX_MULT_AUTO);
+	f->a.sel = layer(f, "softmax");
+	assert_int_equal(act(f, APP_ACT_MULT) & APP_RECOMPUTE, 0);
 	assert_true(f->a.msg_error);
 }
 
