@@ -30,7 +30,7 @@ static int usage_text(void)
 	       "  --limit RES=N    cap one resource below the device's: lut, lutram, ff, bram (tiles), dsp\n"
 	       "  --wbits LIST     weight bit choices, e.g. 4,6,8 or 2-16 (default 2-16)\n"
 	       "  --abits LIST     output bit choices (default 2-16)\n"
-	       "  --keep-storage   keep the start config's buffer and ROM storage instead of choosing it\n"
+	       "  --keep-storage   keep the start config's buffer and ROM storage and multipliers instead of choosing them\n"
 	       "  --select PART    windows the search minimises the MSE on: test (default), calib or train;\n"
 	       "                   with calib or train the test MSE of what it chose is reported beside\n"
 	       "  --exact N        exact evaluations around the best after the surrogate phase (default 48)\n"
