@@ -59,8 +59,21 @@ SPEC.update({
     "rescale": {"lut": ["one", "iw", "lutmul"], "ff": ["preg", "dspx"]},
     "div": {"lut": ["one", "sw", "qw"], "ff": ["one", "regs"]},
     "top": {"lut": ["one", "orbits", "layers"], "ff": []},
+    "mult": {"lut": ["one", "pp", "csd"], "ff": ["acc", "preg"]},
 })
-ORDER = list(LAYER_KINDS) + ["ram", "rom", "requant", "rescale", "div", "top"]
+ORDER = list(LAYER_KINDS) + ["ram", "rom", "requant", "rescale", "div", "top", "mult"]
+
+
+def mult_host(blocks):
+    """The block whose synthesized cells hold a layer's logic multipliers: the layer module's own logic
+    (linear, affine, matmul) or its rescale module (relu, split, avgpool, concat)."""
+    for b in blocks:
+        if b["kind"] in LAYER_KINDS:
+            return b
+    for b in blocks:
+        if b["kind"] == "rescale":
+            return b
+    return None
 
 
 def nnls(A, b, iters=500):
@@ -165,11 +178,19 @@ def collect(records):
         w = {res: 1.0 / max(1, syn["total"][res]) for res in ("lut", "ff")}
         for le, ls in zip(est["layers"], syn["layers"]):
             parts = synth_parts(ls)
-            for blk in le.get("blocks", []):
+            blocks = le.get("blocks", [])
+            mult = next((b for b in blocks if b["kind"] == "mult"), None)
+            host = mult_host(blocks) if mult else None
+            for blk in blocks:
                 kind = blk["kind"]
-                part = parts.get("own" if kind in LAYER_KINDS else kind, {})
+                # a logic multiplier's cells are in its host's module: each is fitted on that module's
+                # cells less the other's estimate
+                other = host if kind == "mult" else (mult if blk is host else None)
+                hk = (host or blk)["kind"] if kind == "mult" else kind
+                part = parts.get("own" if hk in LAYER_KINDS else hk, {})
                 for res in ("lut", "ff"):
-                    rows[kind][res].append((blk["features"], part.get(res, 0) - blk[f"rule_{res}"], w[res]))
+                    t = part.get(res, 0) - blk[f"rule_{res}"] - (other[res] if other else 0)
+                    rows[kind][res].append((blk["features"], t, w[res]))
         for blk in est["top"].get("blocks", []):
             for res in ("lut", "ff"):
                 rows["top"][res].append((blk["features"], syn["top"].get(res, 0) - blk[f"rule_{res}"], w[res]))
