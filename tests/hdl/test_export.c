@@ -56,7 +56,7 @@ static void unload(struct fx *x)
 	model_free(x->m);
 }
 
-/* A deterministic random config: bits 2..16 per layer, random storage. */
+/* A deterministic random config: bits 2..16 per layer, random storage and multipliers. */
 static void random_config(struct mpqx_config *c, const struct mpqx_model *m, unsigned seed)
 {
 	config_init(c, m, 8);
@@ -67,6 +67,7 @@ static void random_config(struct mpqx_config *c, const struct mpqx_model *m, uns
 		c->layers[i].a_bits = 2 + (int)((s >> 41) % 15);
 		c->layers[i].buffer = (enum mpqx_storage)((s >> 49) % 3);
 		c->layers[i].rom = (enum mpqx_storage)((s >> 53) % 3);
+		c->layers[i].mult = (enum mpqx_mult)((s >> 57) % 3);
 	}
 }
 

@@ -40,7 +40,7 @@ static void test_load(void **state)
 	struct mpqx_err err = {0};
 	assert_int_equal(load_text("{\"format\":\"mpqx-config\",\"version\":1,\"device\":\"xc7s25\","
 				   "\"defaults\":{\"w_bits\":6,\"a_bits\":5,\"buffer\":\"block\"},"
-				   "\"layers\":{\"q\":{\"w_bits\":3,\"rom\":\"logic\"},\"add_pe\":{\"w_bits\":9}}}",
+				   "\"layers\":{\"q\":{\"w_bits\":3,\"rom\":\"logic\",\"mult\":\"logic\"},\"add_pe\":{\"w_bits\":9}}}",
 				   m, &c, &err),
 			 0);
 	assert_string_equal(c.device, "xc7s25");
@@ -51,6 +51,8 @@ static void test_load(void **state)
 	assert_int_equal(c.layers[q].rom, MPQX_STORE_DIST);
 	assert_int_equal(c.layers[0].w_bits, 6);
 	assert_int_equal(c.layers[0].rom, MPQX_STORE_AUTO);
+	assert_int_equal(c.layers[q].mult, MPQX_MULT_LOGIC);
+	assert_int_equal(c.layers[0].mult, MPQX_MULT_AUTO);
 	config_fini(&c);
 	model_free(m);
 }
@@ -67,6 +69,7 @@ static void test_roundtrip(void **state)
 		a.layers[i].w_bits = 16 - i % 15;
 		a.layers[i].buffer = (enum mpqx_storage)(i % 3);
 		a.layers[i].rom = (enum mpqx_storage)((i + 1) % 3);
+		a.layers[i].mult = (enum mpqx_mult)((i + 2) % 3);
 	}
 	char dir[] = "/tmp/mpqx-test-save-XXXXXX";
 	assert_non_null(mkdtemp(dir));
@@ -106,6 +109,7 @@ static void test_bad(void **state)
 		{"{\"format\":\"mpqx-config\",\"version\":1,\"layers\":{\"q\":{\"a_bits\":1}}}", "layers.q.a_bits: expected an integer from 2 to 16"},
 		{"{\"format\":\"mpqx-config\",\"version\":1,\"layers\":{\"q\":{\"a_bits\":4.5}}}", "layers.q.a_bits"},
 		{"{\"format\":\"mpqx-config\",\"version\":1,\"layers\":{\"q\":{\"buffer\":\"lut\"}}}", "layers.q.buffer: expected \"block\", \"distributed\" or \"auto\""},
+		{"{\"format\":\"mpqx-config\",\"version\":1,\"layers\":{\"q\":{\"mult\":\"lut\"}}}", "layers.q.mult: expected \"dsp\", \"logic\" or \"auto\""},
 		{"{\"format\":\"mpqx-config\",\"version\":1,\"layers\":{\"q\":{\"rom\":\"distributed\"}}}", "layers.q.rom: expected \"block\", \"logic\" or \"auto\""},
 		{"{\"format\":\"mpqx-config\",\"version\":1,\"layers\":{\"q\":{\"bits\":4}}}", "layers.q.bits: unknown key"},
 		{"{\"format\":\"mpqx-config\",\"version\":2}", "version: unsupported version 2"},

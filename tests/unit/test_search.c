@@ -86,6 +86,7 @@ static void test_costs_match_estimate(void **state)
 			c.layers[l].a_bits = MPQX_BITS_MIN + (int)(rnd(&seed) % 15);
 			c.layers[l].buffer = (enum mpqx_storage)(rnd(&seed) % MPQX_STORE_COUNT);
 			c.layers[l].rom = (enum mpqx_storage)(rnd(&seed) % MPQX_STORE_COUNT);
+			c.layers[l].mult = (enum mpqx_mult)(rnd(&seed) % MPQX_MULT_COUNT);
 		}
 		struct mpqx_search_point p;
 		if (search_price(f->sr, &c, &o, &p, &err))
