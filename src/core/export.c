@@ -377,7 +377,8 @@ static int write_layer(struct ctx *x, int li)
 			name[k] = (char)(oc->tmpl_lib[k] >= 'a' && oc->tmpl_lib[k] <= 'z' ? oc->tmpl_lib[k] - 'a' + 'A'
 											      : oc->tmpl_lib[k]);
 		name[k] = '\0';
-		op_set_s(&b, name, lib_module(x, oc->tmpl_lib, lib, sizeof lib));
+		bool rsl = logic && strcmp(oc->tmpl_lib, "rescale") == 0;
+		op_set_s(&b, name, lib_module(x, rsl ? "rescale_logic" : oc->tmpl_lib, lib, sizeof lib));
 	}
 	/* YB, YAW for all; YZ where a rescale writes the output. */
 	op_set_i(&b, "YB", py->bits);
