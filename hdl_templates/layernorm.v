@@ -84,6 +84,7 @@ module /*{{MODULE*/mpqx_layernorm/*}}*/ #(
 	localparam SB0 = (DW > WB + 1) ? DW : WB + 1;
 	localparam SB = (SB0 > MW + 1) ? SB0 : MW + 1;               // operand b: d, g' or m
 	localparam RPW = ACCW - 1 + MW;                              // bits of |acc + b| * m
+	localparam PZW = (SA + SB > VW) ? SA + SB : VW;              // the product zero-extended to V's width
 	localparam SCAN_LAST = 2 * C + RW;
 	localparam PW = $clog2(SCAN_LAST + 1);
 	localparam CW = $clog2(C + 1);
@@ -192,7 +193,10 @@ module /*{{MODULE*/mpqx_layernorm/*}}*/ #(
 				     rs ? $signed({{(SA - ACCW){1'b0}}, mag}) : {{(SA - QW - 1){n[QW]}}, n};
 	wire signed [SB-1:0]   opb = scan ? {{(SB - DW){d[DW-1]}}, d} : rs ? MS : {{(SB - WB - 1){wv[WB]}}, wv};
 	wire signed [SA+SB-1:0] prod = opa * opb;
-	wire        [VW-1:0]   dd = prod[VW-1:0];
+	// d * d >= 0 has at most 2 DW - 2 bits, but V's VW bits can exceed SA + SB (C d^2 + E > 2^(SA+SB) when
+	// DW dominates both operands): widen with zeros before taking VW bits.
+	wire        [PZW-1:0]  pz = {{(PZW - SA - SB){1'b0}}, prod};
+	wire        [VW-1:0]   dd = pz[VW-1:0];
 	reg         [RPW-1:0]  pr;
 	reg                    neg;
 

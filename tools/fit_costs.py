@@ -12,7 +12,7 @@ given --tag, so that test configurations stay out of the fit). It fits in two st
    module's own cells, its RAM, ROMs, requantizer, rescale blocks and divider, and the top module's own
    cells. For every block kind and for LUTs and FFs it solves a non-negative least-squares fit of
    (synthesis - the part the rules already count) on the kind's features; kinds without data keep
-   their coefficients, and so do kinds not named by --kinds when it is given.
+   their coefficients, and so do kinds not named by --kinds when it is given (in step 2 as well).
 2. On the flattened totals (the reference: what a real flow produces, optimised across layers). Per
    resource, one scale per block kind multiplies that kind's step-1 coefficients, fitted by least
    squares of the designs' relative total errors, pulled towards 1 (--flat-ridge, default 0.02, the
@@ -125,7 +125,25 @@ def fmt(v):
     return f"{v:.4g}"
 
 
-def write_ini(path, family, source, coef, stats):
+def section_comments(path):
+    """{kind: [comment lines just above its [kind] header]} of an existing ini, to keep for kinds not refitted."""
+    out, pending = {}, []
+    if not os.path.exists(path):
+        return out
+    with open(path) as fp:
+        for line in fp:
+            t = line.rstrip("\n")
+            if t.startswith(";"):
+                pending.append(t)
+            elif t.startswith("["):
+                out[t[1:t.index("]")]] = pending
+                pending = []
+            elif t.strip():
+                pending = []
+    return out
+
+
+def write_ini(path, family, source, coef, stats, keep=None):
     lines = ["; Estimator coefficients for the " + family + " family (doc/estimator.md), written by "
              "tools/fit_costs.py.",
              "; Each [kind] is one block of the RTL; lut.F / ff.F multiply feature F of src/core/estimate.c.",
@@ -135,6 +153,8 @@ def write_ini(path, family, source, coef, stats):
         if kind not in coef:
             continue
         st = stats.get(kind)
+        if keep and keep.get(kind):
+            lines += keep[kind]
         if st:
             lines.append(f"; {kind}: {st}")
         lines.append(f"[{kind}]")
@@ -256,30 +276,33 @@ def refresh(rec, path, mpqx):
     os.replace(path + ".tmp", path)
 
 
-def flat_scale(records, coef, ridge, stats):
+def flat_scale(records, coef, ridge, stats, only=None):
     """Step 2: per resource, scales s_k (one per block kind) of the fitted part so that the estimate's
     totals match the flattened synthesis: min sum_d ((y_d - sum_k s_k P_dk) / T_d)^2 + ridge sum_k (s_k - 1)^2,
-    y_d = flattened total - the rule-counted part, P_dk = kind k's fitted part, T_d = flattened total."""
+    y_d = flattened total - the rule-counted part, P_dk = kind k's fitted part, T_d = flattened total.
+    With `only` (--kinds) just those kinds are scaled; the others' fitted part counts as fixed, in y_d."""
     flat = [r for r in records if r.get("synth_flat")]
     if not flat or not math.isfinite(ridge):
         return {}
     scales = {}
     for res in ("lut", "ff"):
-        kinds = [k for k in ORDER if any(key.startswith(res + ".") for key in coef[k])]
+        kinds = [k for k in ORDER if any(key.startswith(res + ".") for key in coef[k]) and (not only or k in only)]
         P = np.zeros((len(flat), len(kinds)))
         y = np.zeros(len(flat))
         T = np.zeros(len(flat))
         for d, rec in enumerate(flat):
             est = rec["estimate"]
             blocks = [b for le in est["layers"] for b in le.get("blocks", [])] + est["top"].get("blocks", [])
-            rule = 0.0
+            fixed = 0.0  # the rules' part, and with `only` the fitted part of the kinds left as they are
             for b in blocks:
-                rule += b[f"rule_{res}"]
+                fixed += b[f"rule_{res}"]
+                part = sum(coef[b["kind"]].get(f"{res}.{n}", 0) * v for n, v in b["features"].items())
                 if b["kind"] in kinds:
-                    P[d, kinds.index(b["kind"])] += sum(coef[b["kind"]].get(f"{res}.{n}", 0) * v
-                                                        for n, v in b["features"].items())
+                    P[d, kinds.index(b["kind"])] += part
+                elif only:
+                    fixed += part
             T[d] = max(1, rec["synth_flat"]["total"][res])
-            y[d] = T[d] - rule
+            y[d] = T[d] - fixed
         used = P.any(axis=0)
         A = P[:, used] / T[:, None]
         b = y / T
@@ -398,8 +421,8 @@ def main():
     ap.add_argument("--refresh", action="store_true",
                     help="re-run `mpqx estimate` for every record first (after the estimator's features changed)")
     ap.add_argument("--mpqx", default=os.environ.get("MPQX", "mpqx"), help="the mpqx executable for --refresh")
-    ap.add_argument("--kinds", help="refit only these block kinds in step 1 (comma-separated, e.g. layernorm,gelu); "
-                    "the others keep their coefficients")
+    ap.add_argument("--kinds", help="refit and scale only these block kinds (comma-separated, e.g. layernorm,gelu); "
+                    "the others keep their coefficients in both steps")
     ap.add_argument("--keep-blocks", action="store_true",
                     help="no step 1: keep the ini's per-block coefficients and only scale them (step 2)")
     ap.add_argument("--flat-ridge", type=float, default=0.02,
@@ -435,13 +458,21 @@ def main():
     if not a.keep_blocks:
         fit(rows, coef, stats, kinds)
     nflat = sum(1 for r in records if r.get("synth_flat"))
-    scales = flat_scale(records, coef, a.flat_ridge, stats)
+    scales = flat_scale(records, coef, a.flat_ridge, stats, kinds)
     nhier = sum(1 for r in records if r.get("synth"))
     src = (f"Yosys synth_xilinx, {nhier} designs tagged '{a.tag}' with the hierarchy kept" if not a.keep_blocks
            else f"{current_source(a.ini)}")
-    if scales:
+    if kinds:
+        # the other kinds are as they were: keep their source and comments, say what was done to these
+        prev = read_ini(a.ini).get("family", {}).get("source", "?") if os.path.exists(a.ini) else "?"
+        what = "blocks refitted on %d designs with the hierarchy kept" % nhier if not a.keep_blocks else "blocks kept"
+        src = f"{prev}; {', '.join(kinds)}: {what}" + (f", scaled to the flattened totals of {nflat}" if scales else "")
+    elif scales:
         src += f", scaled per kind to the flattened totals of {nflat}"
-    write_ini(out, family, src + (" + ram.v probes" if a.probe_ram else ""), coef, stats)
+    keep = section_comments(a.ini) if kinds else None
+    for k in kinds if kinds and not a.keep_blocks else []:
+        keep.pop(k, None)  # refitted: its old comments no longer hold
+    write_ini(out, family, src + (" + ram.v probes" if a.probe_ram else ""), coef, stats, keep)
     print(f"wrote {out} from {len(records)} designs" + (" and the RAM probes" if a.probe_ram else ""))
     for k in ORDER:
         if k in stats:

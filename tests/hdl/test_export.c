@@ -4,8 +4,8 @@
  * testbench, and the exporter refuses to overwrite a directory it did not create.
  *
  * The representative subset of tools/hdl_check.sh (which runs the full matrix): the tiny model that has
- * every op (uniform 2, 8 and 16 bits and random mixed configs) and the default sample (uniform 8 and 4
- * and one random mixed config). */
+ * every op (uniform 2, 8 and 16 bits and random mixed configs), the default sample (uniform 8 and 4
+ * and one random mixed config) and a layernorm over 16 values at the widths of a fixed bug (tests/data/ln16). */
 #include <dirent.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +24,7 @@
 #include "mpqx/export.h"
 #include "mpqx/fref.h"
 #include "mpqx/hw.h"
+#include "mpqx/model.h"
 #include "mpqx/quant.h"
 
 #if !defined(SAMPLE_DIR) || !defined(DATA_DIR) || !defined(SRC_DIR)
@@ -166,6 +167,33 @@ static void sample_configs(void **state)
 	random_config(&c, x.m, 11);
 	export_and_check(&x, &c, "sample-mixed", 4);
 	config_fini(&c);
+	unload(&x);
+}
+
+/* A layernorm over C = 16 values whose input is wide and whose accumulator is narrow (tests/data/ln16):
+ * V = sum d^2 has more bits than the shared multiplier's product there, which the template must widen
+ * (it read bits beyond the product, and simulated wrong values, before). The widths of the two failing
+ * layers of seattle-hourly-ln's mixed configurations 1 and 3 (seed 1 of tools/hdl_check.sh): input 13 and
+ * 11 bits, gamma 3 and 5 bits, output 5 and 2 bits. */
+static void ln16_wide_input(void **state)
+{
+	(void)state;
+	struct fx x;
+	assert_int_equal(load(&x, DATA_DIR "/ln16"), 0);
+	static const int widths[][3] = {{13, 3, 5}, {11, 5, 2}}; /* proj a_bits, ln w_bits, ln a_bits */
+	int proj = model_find(x.m, "proj"), ln = model_find(x.m, "ln");
+	assert_true(proj >= 0 && ln >= 0);
+	for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++) {
+		struct mpqx_config c = {0};
+		config_init(&c, x.m, 8);
+		c.layers[proj].a_bits = widths[i][0];
+		c.layers[ln].w_bits = widths[i][1];
+		c.layers[ln].a_bits = widths[i][2];
+		char name[32];
+		snprintf(name, sizeof name, "ln16-%d", widths[i][0]);
+		export_and_check(&x, &c, name, 8);
+		config_fini(&c);
+	}
 	unload(&x);
 }
 
@@ -326,7 +354,7 @@ static void verilator_lint(void **state)
 		return;
 	}
 	static const char *const names[] = {"tiny-u2", "tiny-u8", "tiny-u16", "tiny-mixed1", "tiny-mixed2",
-					    "sample-u8", "sample-mixed"};
+					    "sample-u8", "sample-mixed", "ln16-13", "ln16-11"};
 	int linted = 0;
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		char dir[4300], cmd[4600];
@@ -363,6 +391,7 @@ int main(void)
 		cmocka_unit_test(tiny_uniform),
 		cmocka_unit_test(tiny_mixed),
 		cmocka_unit_test(sample_configs),
+		cmocka_unit_test(ln16_wide_input),
 		cmocka_unit_test(corrupted_rom_is_named),
 		cmocka_unit_test(missing_file_fails),
 		cmocka_unit_test(destination_rules),

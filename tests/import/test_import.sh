@@ -156,10 +156,16 @@ for spec in gelu_0_1_0 relu_1_0_1 gelu_1_0_0 relu_0_1_1; do
 		[ "$fn" = 1 ] && want="$want encoder.norm:layernorm"
 		miss=""
 		for w in $want; do [[ " $names " == *" $w "* ]] || miss="$miss $w"; done
-		if [ -z "$miss" ]; then
-			ok "$desc: imported (float forward = torch to 1e-5 on every window), in_proj split into q, k, v"
-		else
+		# the C float forward against torch's predictions (reference.json) on every test window
+		out=$("$mpqx" eval "$tmp/enc_$spec" --float --json 2>&1)
+		d=$(printf '%s' "$out" | "$py" -c 'import json,sys; r=json.load(sys.stdin); v=r["reference_max_abs"]; print("%s %d" % (v, r["windows"]) if v is not None else "none")' 2>/dev/null)
+		read -r dmax nwin <<<"$d"
+		if [ -n "$miss" ]; then
 			not_ok "$desc: layers missing:$miss" "$names"
+		elif [ -z "$dmax" ] || [ "$dmax" = none ] || ! "$py" -c "import sys; sys.exit(0 if float('$dmax') <= 1e-5 else 1)"; then
+			not_ok "$desc: mpqx float forward vs torch" "$out"
+		else
+			ok "$desc: imported, in_proj split into q, k, v; mpqx float forward = torch to $dmax on all $nwin test windows"
 		fi
 	else
 		not_ok "$desc: import failed" "$(tail -n 20 "$tmp/log")"
