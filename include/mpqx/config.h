@@ -15,9 +15,15 @@
  * logic (LUTs), or auto. */
 enum mpqx_storage { MPQX_STORE_AUTO, MPQX_STORE_BLOCK, MPQX_STORE_DIST, MPQX_STORE_COUNT };
 
+/* How an activation range is calibrated (doc/quantization.md, "Calibration methods"). */
+enum mpqx_calib { MPQX_CALIB_MINMAX, MPQX_CALIB_PERCENTILE, MPQX_CALIB_MSE, MPQX_CALIB_COUNT };
+/* The default method: the one with the least MSE on the calib windows (tools/calib_select.py). */
+#define MPQX_CALIB_DEFAULT MPQX_CALIB_PERCENTILE
+
 struct mpqx_layer_cfg {
 	int w_bits, a_bits;
 	enum mpqx_storage buffer, rom;
+	enum mpqx_calib calib;
 };
 
 struct mpqx_config {
@@ -57,5 +63,8 @@ char *config_to_json(const struct mpqx_model *m, const struct mpqx_config *c);
 /* Name of a storage value for buffers ("block", "distributed", "auto") or ROMs ("block", "logic",
  * "auto"). */
 const char *config_storage_name(enum mpqx_storage s, bool rom);
+
+/* Name of a calibration method ("minmax", "percentile", "mse"). */
+const char *config_calib_name(enum mpqx_calib m);
 
 #endif
