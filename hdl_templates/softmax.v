@@ -1,10 +1,11 @@
 // mpqx template: softmax of each row of C values by the exponent table and a divider
 // (doc/quantization.md):
 //     mx = max_c x[c];  e_c = E[min((mx - x[c]) >> T, L - 1)];  S = sum_c e_c;
-//     y[c] = qmin(YB) + floor((2 * e_c * (2^YB - 1) + S) / (2 * S))
-// Per row: a scan of 2C + 2 cycles (C reads for the maximum, C reads for the sum, whose table reads
-// lag two phases), then per element YB + 4 cycles (read x, read E, load the divider, YB divider steps,
-// write). R * (2C + 2 + C * (YB + 4)) + 1 cycles from start to done.
+//     y[c] = qmin(YB) + min(floor((2 * e_c * N + S) / (2 * S)), 2^YB - 1)
+// (the output scale is 1 / N, N from the largest calibrated probability). Per row: a scan of 2C + 2
+// cycles (C reads for the maximum, C reads for the sum, whose table reads lag two phases), then per
+// element QW + 4 cycles (read x, read E, load the divider, QW divider steps, write).
+// R * (2C + 2 + C * (QW + 4)) + 1 cycles from start to done.
 // @placeholder MODULE  module name (one per layer)
 // @placeholder RAM     module of the output buffer's RAM variant
 // @placeholder EROM    module of the exponent table ROM's variant
@@ -20,6 +21,8 @@
 // @placeholder E_INIT  table .mem file
 // @placeholder SW      bits of the row sum
 // @placeholder NW      bits of the divider's numerator
+// @placeholder QW      quotient bits, bitlen(N)
+// @placeholder N       the output scale's reciprocal: s_y = 1 / N
 // @placeholder YB      output bits
 `timescale 1ns / 1ps
 `default_nettype none
@@ -36,6 +39,8 @@ module /*{{MODULE*/mpqx_softmax/*}}*/ #(
 	parameter E_INIT = /*{{E_INIT*/"softmax_e.mem"/*}}*/,
 	parameter SW = /*{{SW*/21/*}}*/,
 	parameter NW = /*{{NW*/26/*}}*/,
+	parameter QW = /*{{QW*/8/*}}*/,
+	parameter N = /*{{N*/255/*}}*/,
 	parameter YB = /*{{YB*/8/*}}*/
 ) (
 	input  wire           clk,
@@ -49,7 +54,7 @@ module /*{{MODULE*/mpqx_softmax/*}}*/ #(
 );
 	localparam DW = SW + 1;
 	localparam SCAN_LAST = 2 * C + 1;
-	localparam U_LAST = YB + 3;
+	localparam U_LAST = QW + 3;
 	localparam PW = $clog2(SCAN_LAST + 1);
 	localparam CW = $clog2(C + 1);
 	localparam UW = $clog2(U_LAST + 1);
@@ -69,6 +74,8 @@ module /*{{MODULE*/mpqx_softmax/*}}*/ #(
 	localparam [XAW-1:0] Y_LAST = R * C - 1;
 	localparam [XB-1:0] IDX_LAST = L - 1;
 	localparam [SW-1:0] S_ZERO = 0;
+	localparam [NW-1:0] N_W = N;
+	localparam [QW-1:0] Q_TOP = (1 << YB) - 1;
 	/* verilator lint_on WIDTH */
 
 	reg           busy;
@@ -84,7 +91,7 @@ module /*{{MODULE*/mpqx_softmax/*}}*/ #(
 	reg [SW-1:0]  s;
 
 	wire [EW-1:0] e;
-	wire [YB-1:0] q;
+	wire [QW-1:0] q;
 
 	assign x_addr = busy ? xa : {XAW{1'b0}};
 
@@ -96,17 +103,33 @@ module /*{{MODULE*/mpqx_softmax/*}}*/ #(
 	/*{{EROM*/mpqx_rom/*}}*/ #(.WIDTH(EW), .AW(EAW), .INIT(E_INIT)) u_erom (
 		.clk(clk), .addr(idx[EAW-1:0]), .data(e));
 
-	// Divider operands: 2 * e * (2^YB - 1) + S over 2 * S.
+	// Divider operands: 2 * e * N + S over 2 * S.
 	wire [NW-1:0] e_n = {{(NW - EW){1'b0}}, e};
 	wire [NW-1:0] s_n = {{(NW - SW){1'b0}}, s};
-	wire [NW-1:0] num = (((e_n << YB) - e_n) << 1) + s_n;
+	// N = 2^YB - 1 (no probability calibrated below 1) is a shift and a subtraction; any other N a
+	// constant multiplication (a DSP in synthesis).
+	wire [NW-1:0] en;
+	generate
+		if (N == (1 << YB) - 1) begin : g_n_top
+			assign en = (e_n << YB) - e_n;
+		end else begin : g_n_mul
+			assign en = e_n * N_W;
+		end
+	endgenerate
+	wire [NW-1:0] num = (en << 1) + s_n;
 	wire [DW-1:0] den = {s, 1'b0};
 
-	/*{{DIV*/mpqx_div/*}}*/ #(.NW(NW), .DW(DW), .QW(YB)) u_div (
+	/*{{DIV*/mpqx_div/*}}*/ #(.NW(NW), .DW(DW), .QW(QW)) u_div (
 		.clk(clk), .load(busy && !scan && u == U_LOAD), .num(num), .den(den), .q(q));
 
+	// The quotient limited to the output's 2^YB - 1 steps (a probability above the calibrated largest).
+	/* verilator lint_off CMPCONST */
+	wire [QW-1:0] qcl = (q > Q_TOP) ? Q_TOP : q;
+	/* verilator lint_on CMPCONST */
+	wire [YB-1:0] qc = qcl[YB-1:0];
+
 	/*{{RAM*/mpqx_ram/*}}*/ #(.WIDTH(YB), .AW(XAW)) u_buf (
-		.clk(clk), .we(busy && !scan && u == U_WRITE), .waddr(ya), .wdata({~q[YB-1], q[YB-2:0]}),
+		.clk(clk), .we(busy && !scan && u == U_WRITE), .waddr(ya), .wdata({~qc[YB-1], qc[YB-2:0]}),
 		.raddr(y_addr), .rdata(y_data));
 
 	wire [SW-1:0] e_s = {{(SW - EW){1'b0}}, e};

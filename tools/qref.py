@@ -124,6 +124,16 @@ def softmax_table(s_x, b_x, b_y):
     return k, t, table
 
 
+def softmax_n(p, b, C):
+    """N of a softmax output (its scale is 1 / N): floor((2^b - 1) / p) for the largest calibrated
+    probability p, at least 2^b - 1 and at most (2^b - 1) * C."""
+    top = (1 << b) - 1
+    if not (p > 0) or not math.isfinite(p):
+        return top
+    n = math.floor(float(top) / p)
+    return top if n < top else top * C if n > top * C else n
+
+
 def gelu(v, approximate="none"):
     """torch's GELU of a double, with the C library's erf / tanh."""
     if approximate == "tanh":
@@ -315,6 +325,25 @@ def load_config(path, model):
     return bits
 
 
+def load_calibration(path, model):
+    """The calibration method per layer (config key "calibration"; default CALIB_DEFAULT)."""
+    d, per = CALIB_DEFAULT, {}
+    if path:
+        try:
+            with open(path, encoding="utf-8") as f:
+                j = json.load(f)
+        except (OSError, ValueError) as e:
+            raise QrefError("%s: %s" % (path, e))
+        d = (j.get("defaults") or {}).get("calibration", d)
+        per = {n: lc["calibration"] for n, lc in (j.get("layers") or {}).items() if "calibration" in lc}
+    out = [per.get(L.name, d) for L in model["layers"]]
+    for L, m in zip(model["layers"], out):
+        if m not in CALIB_METHODS:
+            raise QrefError("%s: layer %s: calibration %r: expected one of %s" % (path, L.name, m,
+                                                                                ", ".join(CALIB_METHODS)))
+    return out
+
+
 def read_csv(model):
     """Raw values [n_rows, features + 1] (the input columns, then the target) as doubles."""
     path = model["csv"]
@@ -405,12 +434,81 @@ def load_ranges(dump_dir):
     return j
 
 
-def float_ranges(model):
-    """(lo, hi) per layer from a float64 forward on the calibration windows.
+HEADROOM = 0.05
+CALIB_BINS = 2048
+CALIB_METHODS = ("minmax", "percentile", "mse")
+CALIB_DEFAULT = "percentile"
 
-    Only for --time without a dump: the cross-check always takes the C engine's ranges."""
-    vals = float_forward(model, windows(model, 1)[0])
-    return {L.name: (float(y.min()), float(y.max())) for L, y in zip(model["layers"], vals)}
+
+def histogram(v, lo, hi):
+    """Counts of the values v in CALIB_BINS bins over [lo, hi] (doc/quantization.md)."""
+    k = CALIB_BINS / (hi - lo) if hi > lo else 0.0
+    b = np.clip(np.floor((v.astype(np.float64) - lo) * k), 0, CALIB_BINS - 1).astype(np.int64)
+    return np.bincount(b.reshape(-1), minlength=CALIB_BINS).astype(np.int64)
+
+
+def calib_percentile(h, lo, hi):
+    n = int(h.sum())
+    t = n // 1000
+    a, out = 0, 0
+    while a < CALIB_BINS - 1 and out + int(h[a]) <= t:
+        out += int(h[a])
+        a += 1
+    b, out = CALIB_BINS - 1, 0
+    while b > a and out + int(h[b]) <= t:
+        out += int(h[b])
+        b -= 1
+    w = (hi - lo) / CALIB_BINS
+    return (lo + a * w if a > 0 else lo), (lo + (b + 1) * w if b < CALIB_BINS - 1 else hi)
+
+
+def calib_mse(h, bits, lo, hi):
+    w = (hi - lo) / CALIB_BINS
+    l0, h0 = min(lo, 0.0), max(hi, 0.0)
+    idx = np.nonzero(h)[0]
+    c = np.array([lo + (float(i) + 0.5) * w for i in idx])
+    cnt = h[idx].astype(np.float64)
+    best, bl, bh = math.inf, l0, h0
+    for a in range(1, 101):
+        la, ha = l0 * a / 100.0, h0 * a / 100.0
+        s, z = quant_param(la, ha, bits)
+        q, _ = quantize_array(c, s, z, bits)
+        d = c - s * (q - z).astype(np.float64)
+        e = float((cnt * d * d).sum())
+        if e < best:
+            best, bl, bh = e, la, ha
+    return bl, bh
+
+
+def calib_range(L, lo, hi, h=None, method=CALIB_DEFAULT, bits=8):
+    """The range a layer's output is quantized over (doc/quantization.md), from the min/max [lo, hi] of its
+    float output over the calibration windows and their histogram h: a softmax's [0, largest probability];
+    else the method's range (minmax: [lo, hi]; percentile; mse at `bits`), widened by HEADROOM of its width
+    on each side that is not zero. The one place qref decides a range (src/core/quant.c: quant_range)."""
+    if L.op == "softmax":
+        return 0.0, hi
+    if h is not None and hi > lo and method == "percentile":
+        lo, hi = calib_percentile(h, lo, hi)
+    elif h is not None and hi > lo and method == "mse":
+        lo, hi = calib_mse(h, bits, lo, hi)
+    w = hi - lo
+    return (lo - HEADROOM * w if lo < 0 else lo, hi + HEADROOM * w if hi > 0 else hi)
+
+
+def float_ranges(model, bits=None, methods=None, parts=(0, 1)):
+    """name -> (lo, hi) by calib_range from a float64 forward on the calibration windows (by default the
+    train and calib parts), with each layer's method and output bits (default: CALIB_DEFAULT, 8 bits).
+
+    For --time without a dump and for tools/calib_select.py: the cross-check takes the C engine's ranges."""
+    vals = [float_forward(model, windows(model, p)[0]) for p in parts]
+    r = {}
+    for li, L in enumerate(model["layers"]):
+        lo = min(float(v[li].min()) for v in vals)
+        hi = max(float(v[li].max()) for v in vals)
+        h = sum(histogram(v[li], lo, hi) for v in vals)
+        r[L.name] = calib_range(L, lo, hi, h, methods[li] if methods else CALIB_DEFAULT,
+                                bits[li][1] if bits else 8)
+    return r
 
 
 def float_forward(model, x):
@@ -474,7 +572,10 @@ def build(model, bits, ranges):
         Q.rs = []
         Q.B = 0
         if L.op == "softmax":
-            Q.s, Q.z = 1.0 / float((1 << Q.b) - 1), qmin(Q.b)
+            if L.name not in ranges:
+                raise QrefError("dump.json: no calibration range for layer %s" % L.name)
+            Q.N = softmax_n(ranges[L.name][1], Q.b, L.cols)
+            Q.s, Q.z = 1.0 / float(Q.N), qmin(Q.b)
         elif L.op == "const":
             v = L.value.astype(np.float64)
             Q.s, Q.z = quant_param(float(v.min()), float(v.max()), Q.b)
@@ -609,7 +710,10 @@ def forward(model, q, xwin):
             d = x.max(axis=2, keepdims=True) - x
             e = Q.table[np.minimum(d >> np.int64(Q.t), len(Q.table) - 1)]
             S = e.sum(axis=2, keepdims=True)
-            y = qmin(Q.b) + (2 * e * np.int64((1 << Q.b) - 1) + S) // (2 * S)
+            qt = (2 * e * np.int64(Q.N) + S) // (2 * S)
+            top = (1 << Q.b) - 1
+            c = int(np.count_nonzero(qt > top))
+            y = qmin(Q.b) + np.minimum(qt, top)
         elif L.op == "layernorm":
             x = xd[0]
             C = L.cols
@@ -746,7 +850,8 @@ def cmd_check(args):
     model = load_model(args.model)
     bits = load_config(args.config, model)
     if args.time:
-        ranges = dump_ranges(load_ranges(args.dump)) if args.dump else float_ranges(model)
+        ranges = dump_ranges(load_ranges(args.dump)) if args.dump else float_ranges(
+            model, bits, load_calibration(args.config, model))
         return cmd_time(args, model, bits, ranges, windows(model)[0])
     dump = load_ranges(args.dump)
     ranges = dump_ranges(dump)

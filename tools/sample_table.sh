@@ -1,12 +1,42 @@
 #!/usr/bin/env bash
 # Prints the README's accuracy table: for every sample, the test MSE of persistence, the float model and the
 # integer model at uniform 8, 6 and 4 bits (normalised), with the RMSE in the target's unit.
-# Usage: tools/sample_table.sh [MPQX]   (default build/src/cli/mpqx)
+# With --methods: per sample and calibration method (doc/quantization.md), the test MSE over float at
+# uniform 8, 6 and 4 bits.
+# Usage: tools/sample_table.sh [--methods] [MPQX]   (default build/src/cli/mpqx)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+methods=0
+if [ "${1:-}" = "--methods" ]; then
+	methods=1
+	shift
+fi
 mpqx=${1:-build/src/cli/mpqx}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+if [ $methods = 1 ]; then
+	echo "| sample | calibration | 8 bits | 6 bits | 4 bits |"
+	echo "|---|---|---|---|---|"
+	for s in samples/*/; do
+		s=${s%/}
+		"$mpqx" eval "$s" --float --json > "$tmp/f.json"
+		for m in minmax percentile mse; do
+			for b in 8 6 4; do
+				printf '{"format":"mpqx-config","version":1,"defaults":{"w_bits":%d,"a_bits":%d,"calibration":"%s"}}\n' \
+					"$b" "$b" "$m" > "$tmp/c.json"
+				"$mpqx" eval "$s" -c "$tmp/c.json" --json > "$tmp/q$b.json"
+			done
+			/usr/bin/python3 - "$s" "$tmp" "$m" <<'PY'
+import json, sys
+s, t, m = sys.argv[1:4]
+f = json.load(open(t + "/f.json"))
+cell = lambda b: "%+.1f%%" % (100 * (json.load(open("%s/q%d.json" % (t, b)))["mse"] / f["mse"] - 1))
+print("| %s | %s | %s | %s | %s |" % (s.split("/")[-1], m, cell(8), cell(6), cell(4)))
+PY
+		done
+	done
+	exit 0
+fi
 for b in 8 6 4; do
 	printf '{"format":"mpqx-config","version":1,"defaults":{"w_bits":%d,"a_bits":%d}}\n' "$b" "$b" > "$tmp/u$b.json"
 done

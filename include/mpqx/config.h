@@ -18,11 +18,16 @@ enum mpqx_storage { MPQX_STORE_AUTO, MPQX_STORE_BLOCK, MPQX_STORE_DIST, MPQX_STO
 /* Where a layer's multipliers go: DSP48 slices, logic (a LUT multiplier for the data product and a
  * shift-add network for the requantizer's constant), or auto (doc/hardware.md, "Multipliers"). */
 enum mpqx_mult { MPQX_MULT_AUTO, MPQX_MULT_DSP, MPQX_MULT_LOGIC, MPQX_MULT_COUNT };
+/* How an activation range is calibrated (doc/quantization.md, "Calibration methods"). */
+enum mpqx_calib { MPQX_CALIB_MINMAX, MPQX_CALIB_PERCENTILE, MPQX_CALIB_MSE, MPQX_CALIB_COUNT };
+/* The default method: the one with the least MSE on the calib windows (tools/calib_select.py). */
+#define MPQX_CALIB_DEFAULT MPQX_CALIB_PERCENTILE
 
 struct mpqx_layer_cfg {
 	int w_bits, a_bits;
 	enum mpqx_storage buffer, rom;
 	enum mpqx_mult mult;
+	enum mpqx_calib calib;
 };
 
 struct mpqx_config {
@@ -65,5 +70,7 @@ const char *config_storage_name(enum mpqx_storage s, bool rom);
 
 /* Name of a multiplier choice ("auto", "dsp", "logic"). */
 const char *config_mult_name(enum mpqx_mult m);
+/* Name of a calibration method ("minmax", "percentile", "mse"). */
+const char *config_calib_name(enum mpqx_calib m);
 
 #endif

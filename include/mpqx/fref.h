@@ -4,12 +4,18 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mpqx/dataset.h"
 #include "mpqx/model.h"
 
-/* Calibration ranges are widened by this fraction of their width on each side that is not zero. */
+struct mpqx_qparam;
+
+/* Calibration ranges are widened by this fraction of their width on each side that is not zero
+ * (quant_range). */
 #define MPQX_CALIB_HEADROOM 0.05
+/* Bins of the per-layer histogram of the calibration values, over [lo, hi] of the layer. */
+#define MPQX_CALIB_BINS 2048
 
 /* Default memory budget, in MiB, of an evaluation's per-window caches: the float test-set activations
  * kept here and the int16 layer outputs kept by ieval. The environment variable MPQX_EVAL_MEMORY_MB
@@ -18,12 +24,17 @@
 
 struct mpqx_fref {
 	int n_layers;
-	double *lo, *hi;   /* per layer: float output range over the train and calib windows, with headroom */
+	double *lo, *hi;   /* per layer: float output min/max over the train and calib windows (quant_range
+			    * widens them) */
+	uint64_t **hist;   /* per layer [MPQX_CALIB_BINS]: counts of the calibration values (quant_range) */
 	int windows;       /* test windows */
 	float **act;       /* per layer [windows * rows * cols] float outputs on the test windows, or NULL */
 	float *pred;       /* [windows * out_features] float forecasts */
 	double mse, mae;   /* float test-set errors (normalised) */
 	double mse_persistence;
+	/* Per layer, or NULL: output parameters given as they are (bits > 0), bypassing quant_range. The
+	 * search's one-layer sub-models set them for the stand-ins of a layer's producers. Not owned. */
+	const struct mpqx_qparam *fixed;
 	bool act_wanted;   /* keep_act was asked: act NULL then means the caches exceed the memory budget, and
 			    * users recompute the activations window by window (forward_run) */
 };

@@ -164,6 +164,9 @@ struct mpqx_op_class {
 	 * MPQX_ERANGE (a bias out of range) or MPQX_OP_EFACTOR. acc_scaled: the accumulator bound already
 	 * includes the multipliers (the rescale only shifts). */
 	void (*out_range)(const struct mpqx_layer *l, double *lo, double *hi);
+	/* calib_peak: the output is a probability whose scale comes from the largest calibration value
+	 * (quant_out: s = 1 / quant_softmax_n), with no calibration method and no headroom. */
+	bool calib_peak;
 	int (*quantize)(struct mpqx_op_quant *c);
 	bool acc_scaled;
 

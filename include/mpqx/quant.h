@@ -23,6 +23,7 @@ struct mpqx_rescale {
 
 struct mpqx_qlayer {
 	struct mpqx_qparam out;  /* this layer's output */
+	double lo, hi;           /* the range out was derived from (quant_range; const: its values) */
 	struct mpqx_qparam w;    /* weights (linear, affine) */
 	int32_t *qw;             /* linear [O*I], affine [C]: quantized weights q_w (not w'), owned */
 	int64_t *qb;             /* bias at the product scale, owned */
@@ -35,6 +36,7 @@ struct mpqx_qlayer {
 	int bias_bits;           /* bitlen(max|q_b|) + 1 */
 	/* softmax; gelu (its table: sm_t, sm_len, sm_table) */
 	int sm_k, sm_t, sm_len;
+	int64_t sm_n;            /* softmax: the output scale is 1 / sm_n (quant_softmax_n) */
 	int64_t *sm_table;       /* [sm_len], owned */
 	uint8_t *tclamp;         /* gelu: 1 where the table entry was clamped [sm_len], owned */
 	/* layernorm: fraction bits F of the normalised value, the eps term E */
@@ -54,6 +56,20 @@ int quant_build(const struct mpqx_model *m, const struct mpqx_fref *ranges, cons
 		struct mpqx_qmodel **out, struct mpqx_err *err);
 
 void quant_free(struct mpqx_qmodel *q);
+
+/* The range [*lo, *hi] layer li's output is quantized over (doc/quantization.md, "Scale and zero point
+ * from a range"): the op's fixed range (const), [0, the largest calibration value] for a softmax, else the
+ * calibration range by the layer's method (cfg->calib) with its headroom. The one place a range is
+ * decided. */
+void quant_range(const struct mpqx_model *m, const struct mpqx_fref *f, int li, const struct mpqx_layer_cfg *cfg,
+		 double *lo, double *hi);
+/* The output parameters of layer li from quant_range: quant_param of the range, or for a softmax
+ * s = 1 / quant_softmax_n, z = qmin. */
+struct mpqx_qparam quant_out(const struct mpqx_model *m, const struct mpqx_fref *f, int li,
+			     const struct mpqx_layer_cfg *cfg, double *lo, double *hi);
+/* N of a softmax output of bits with C values per row whose largest calibrated probability is p:
+ * floor((2^bits - 1) / p), at least 2^bits - 1 and at most (2^bits - 1) * C. */
+int64_t quant_softmax_n(double p, int bits, int C);
 
 /* The pieces of doc/quantization.md, exposed for tests and for the exporter. */
 struct mpqx_qparam quant_param(double lo, double hi, int bits);

@@ -147,10 +147,11 @@ static int dump(const char *dir, const struct mpqx_model *m, const struct mpqx_d
 		cJSON_AddStringToObject(e, "op", model_op_name(ly->op));
 		cJSON_AddNumberToObject(e, "rows", ly->rows);
 		cJSON_AddNumberToObject(e, "cols", ly->cols);
-		snprintf(num, sizeof num, "%.17g", f->lo[l]);
-		cJSON_AddItemToObject(e, "lo", cJSON_CreateRaw(isfinite(f->lo[l]) ? num : "null"));
-		snprintf(num, sizeof num, "%.17g", f->hi[l]);
-		cJSON_AddItemToObject(e, "hi", cJSON_CreateRaw(isfinite(f->hi[l]) ? num : "null"));
+		/* the range the layer's output is quantized over (quant_range), not the raw min/max */
+		snprintf(num, sizeof num, "%.17g", q->l[l].lo);
+		cJSON_AddItemToObject(e, "lo", cJSON_CreateRaw(isfinite(q->l[l].lo) ? num : "null"));
+		snprintf(num, sizeof num, "%.17g", q->l[l].hi);
+		cJSON_AddItemToObject(e, "hi", cJSON_CreateRaw(isfinite(q->l[l].hi) ? num : "null"));
 		cJSON_AddNumberToObject(e, "a_bits", c->layers[l].a_bits);
 		cJSON_AddNumberToObject(e, "w_bits", c->layers[l].w_bits);
 		cJSON_AddStringToObject(e, "file", name);

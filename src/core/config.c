@@ -12,6 +12,13 @@
 static const char *const buffer_names[MPQX_STORE_COUNT] = {"auto", "block", "distributed"};
 static const char *const rom_names[MPQX_STORE_COUNT] = {"auto", "block", "logic"};
 
+static const char *const calib_names[MPQX_CALIB_COUNT] = {"minmax", "percentile", "mse"};
+
+const char *config_calib_name(enum mpqx_calib m)
+{
+	return (unsigned)m < MPQX_CALIB_COUNT ? calib_names[m] : "?";
+}
+
 const char *config_storage_name(enum mpqx_storage s, bool rom)
 {
 	if ((unsigned)s >= MPQX_STORE_COUNT)
@@ -30,7 +37,8 @@ int config_init(struct mpqx_config *c, const struct mpqx_model *m, int bits)
 {
 	memset(c, 0, sizeof *c);
 	snprintf(c->device, sizeof c->device, "xc7s15");
-	c->defaults = (struct mpqx_layer_cfg){bits, bits, MPQX_STORE_AUTO, MPQX_STORE_AUTO, MPQX_MULT_AUTO};
+	c->defaults = (struct mpqx_layer_cfg){bits, bits, MPQX_STORE_AUTO, MPQX_STORE_AUTO, MPQX_MULT_AUTO,
+						MPQX_CALIB_DEFAULT};
 	c->n_layers = m->n_layers;
 	c->layers = malloc(sizeof *c->layers * (size_t)m->n_layers);
 	if (!c->layers)
@@ -68,7 +76,7 @@ bool config_equal(const struct mpqx_config *a, const struct mpqx_config *b)
 	for (int i = 0; i < a->n_layers; i++) {
 		const struct mpqx_layer_cfg *x = &a->layers[i], *y = &b->layers[i];
 		if (x->w_bits != y->w_bits || x->a_bits != y->a_bits || x->buffer != y->buffer || x->rom != y->rom ||
-		    x->mult != y->mult)
+		    x->mult != y->mult || x->calib != y->calib)
 			return false;
 	}
 	return true;
@@ -109,9 +117,19 @@ static int read_layer(const char *file, const cJSON *o, const char *path, struct
 				return err_set(err, MPQX_EINPUT, "%s: %s.%s: expected \"dsp\", \"logic\" or \"auto\"", file,
 					       path, k);
 			l->mult = (enum mpqx_mult)s;
+		} else if (strcmp(k, "calibration") == 0) {
+			int mth;
+			for (mth = 0; mth < MPQX_CALIB_COUNT; mth++)
+				if (cJSON_IsString(e) && strcmp(e->valuestring, calib_names[mth]) == 0)
+					break;
+			if (mth == MPQX_CALIB_COUNT)
+				return err_set(err, MPQX_EINPUT,
+					       "%s: %s.%s: expected \"minmax\", \"percentile\" or \"mse\"", file, path, k);
+			l->calib = (enum mpqx_calib)mth;
 		} else {
 			return err_set(err, MPQX_EINPUT,
-				       "%s: %s.%s: unknown key (expected w_bits, a_bits, buffer, rom or mult)", file, path, k);
+				       "%s: %s.%s: unknown key (expected w_bits, a_bits, buffer, rom, mult or calibration)",
+				       file, path, k);
 		}
 	}
 	return MPQX_OK;
@@ -214,6 +232,7 @@ static cJSON *layer_json(const struct mpqx_layer_cfg *l)
 	cJSON_AddStringToObject(o, "buffer", config_storage_name(l->buffer, false));
 	cJSON_AddStringToObject(o, "rom", config_storage_name(l->rom, true));
 	cJSON_AddStringToObject(o, "mult", mult_names[l->mult]);
+	cJSON_AddStringToObject(o, "calibration", config_calib_name(l->calib));
 	return o;
 }
 

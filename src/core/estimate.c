@@ -803,6 +803,7 @@ static void blk_layer(const struct blk *b, struct mpqx_cost *c)
 			f[FL_SPLIT] = (double)(r.dsp - 1) * (h->mul_a + h->mul_b);
 		}
 	}
+	r.dsp += h->const_dsp;
 	model(b, (enum kind)l->op, f, &r, c);
 }
 

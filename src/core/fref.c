@@ -20,9 +20,24 @@ struct job {
 	int first, last; /* window range in the part */
 	enum mpqx_split split;
 	double *lo, *hi;  /* calibration: per layer, this job's own */
+	uint64_t **hist;  /* second calibration pass: per layer bins over f->lo..f->hi, this job's own */
 	double se, ae, pse;
 	int rc;
 };
+
+/* Adds n values to the histogram of MPQX_CALIB_BINS bins over [lo, hi]: bin min(B - 1, floor((v - lo) /
+ * (hi - lo) * B)), every value in bin 0 when hi <= lo. */
+static void fref_bin(const float *v, size_t n, double lo, double hi, uint64_t *h)
+{
+	if (!isfinite(lo) || !isfinite(hi))
+		return; /* an overflowing layer: quant_build refuses it */
+	double k = hi > lo ? MPQX_CALIB_BINS / (hi - lo) : 0;
+	for (size_t i = 0; i < n; i++) {
+		double b = floor(((double)v[i] - lo) * k);
+		int ib = !(b >= 0) ? 0 : b > MPQX_CALIB_BINS - 1 ? MPQX_CALIB_BINS - 1 : (int)b;
+		h[ib]++;
+	}
+}
 
 static void *work(void *arg)
 {
@@ -35,6 +50,12 @@ static void *work(void *arg)
 	}
 	for (int w = j->first; w < j->last; w++) {
 		const float *y = forward_run(&fw, dataset_window(j->d, j->split, w));
+		if (j->hist) {
+			for (int l = 0; l < m->n_layers; l++)
+				fref_bin(fw.act[l], (size_t)m->layers[l].rows * m->layers[l].cols, j->f->lo[l], j->f->hi[l],
+					 j->hist[l]);
+			continue;
+		}
 		if (j->split != MPQX_TEST) {
 			for (int l = 0; l < m->n_layers; l++) {
 				size_t n = (size_t)m->layers[l].rows * m->layers[l].cols;
@@ -74,7 +95,7 @@ static int cores(void)
 }
 
 static int run_split(const struct mpqx_model *m, const struct mpqx_dataset *d, struct mpqx_fref *f,
-		     enum mpqx_split split, double *se, double *ae, double *pse)
+		     enum mpqx_split split, bool hist, double *se, double *ae, double *pse)
 {
 	int nt = cores(), n = d->windows[split];
 	if (nt > n)
@@ -84,8 +105,15 @@ static int run_split(const struct mpqx_model *m, const struct mpqx_dataset *d, s
 	int rc = MPQX_OK;
 	for (int t = 0; t < nt; t++) {
 		jobs[t] = (struct job){m, d, f, (int)((long)n * t / nt), (int)((long)n * (t + 1) / nt), split,
-				       NULL, NULL, 0, 0, 0, 0};
-		if (split != MPQX_TEST) {
+				       NULL, NULL, NULL, 0, 0, 0, 0};
+		if (hist) {
+			jobs[t].hist = calloc((size_t)m->n_layers, sizeof *jobs[t].hist);
+			for (int l = 0; jobs[t].hist && l < m->n_layers; l++)
+				if (!(jobs[t].hist[l] = calloc(MPQX_CALIB_BINS, sizeof **jobs[t].hist)))
+					rc = MPQX_ENOMEM;
+			if (!jobs[t].hist)
+				rc = MPQX_ENOMEM;
+		} else if (split != MPQX_TEST) {
 			jobs[t].lo = malloc(sizeof(double) * (size_t)m->n_layers);
 			jobs[t].hi = malloc(sizeof(double) * (size_t)m->n_layers);
 			if (!jobs[t].lo || !jobs[t].hi)
@@ -112,7 +140,13 @@ static int run_split(const struct mpqx_model *m, const struct mpqx_dataset *d, s
 		*se += jobs[t].se;
 		*ae += jobs[t].ae;
 		*pse += jobs[t].pse;
-		if (split != MPQX_TEST && !rc)
+		for (int l = 0; jobs[t].hist && l < m->n_layers; l++) {
+			for (int b = 0; !rc && jobs[t].hist[l] && b < MPQX_CALIB_BINS; b++)
+				f->hist[l][b] += jobs[t].hist[l][b];
+			free(jobs[t].hist[l]);
+		}
+		free(jobs[t].hist);
+		if (split != MPQX_TEST && !hist && !rc)
 			for (int l = 0; l < m->n_layers; l++) {
 				f->lo[l] = fmin(f->lo[l], jobs[t].lo[l]);
 				f->hi[l] = fmax(f->hi[l], jobs[t].hi[l]);
@@ -189,23 +223,24 @@ int fref_run_budget(const struct mpqx_model *m, const struct mpqx_dataset *d, bo
 	/* Calibration sees every window before the test part: the calib part alone is a few weeks of a yearly
 	 * cycle in the bundled data and would clamp the test season. */
 	if (!rc)
-		rc = run_split(m, d, f, MPQX_TRAIN, &se, &ae, &pse);
+		rc = run_split(m, d, f, MPQX_TRAIN, false, &se, &ae, &pse);
 	if (!rc)
-		rc = run_split(m, d, f, MPQX_CALIB, &se, &ae, &pse);
+		rc = run_split(m, d, f, MPQX_CALIB, false, &se, &ae, &pse);
+	/* A second pass bins the same values over the ranges now known (the percentile and MSE methods). */
+	if (!rc && !(f->hist = calloc((size_t)m->n_layers, sizeof *f->hist)))
+		rc = MPQX_ENOMEM;
+	for (int l = 0; !rc && l < m->n_layers; l++)
+		if (!(f->hist[l] = calloc(MPQX_CALIB_BINS, sizeof **f->hist)))
+			rc = MPQX_ENOMEM;
 	if (!rc)
-		rc = run_split(m, d, f, MPQX_TEST, &se, &ae, &pse);
+		rc = run_split(m, d, f, MPQX_TRAIN, true, &se, &ae, &pse);
+	if (!rc)
+		rc = run_split(m, d, f, MPQX_CALIB, true, &se, &ae, &pse);
+	if (!rc)
+		rc = run_split(m, d, f, MPQX_TEST, false, &se, &ae, &pse);
 	if (rc) {
 		fref_free(f);
 		return err_set(err, rc, "out of memory for the float reference of %s", m->path);
-	}
-	/* Headroom for test data beyond the calibration data (doc/quantization.md): without it, a forecast
-	 * colder than any training day clamps even at 16 bits. A bound at zero stays at zero. */
-	for (int l = 0; l < m->n_layers; l++) {
-		double w = f->hi[l] - f->lo[l];
-		if (f->lo[l] < 0)
-			f->lo[l] -= MPQX_CALIB_HEADROOM * w;
-		if (f->hi[l] > 0)
-			f->hi[l] += MPQX_CALIB_HEADROOM * w;
 	}
 	f->mse = se / f->windows;
 	f->mae = ae / f->windows;
@@ -222,6 +257,10 @@ void fref_free(struct mpqx_fref *f)
 		for (int l = 0; l < f->n_layers; l++)
 			free(f->act[l]);
 	free(f->act);
+	if (f->hist)
+		for (int l = 0; l < f->n_layers; l++)
+			free(f->hist[l]);
+	free(f->hist);
 	free(f->lo);
 	free(f->hi);
 	free(f->pred);

@@ -117,6 +117,112 @@ bool quant_factor_ok(double M)
 	return isfinite(M) && M >= 0x1p-46 && M < 0x1p46;
 }
 
+int64_t quant_softmax_n(double p, int bits, int C)
+{
+	int64_t top = quant_span(bits);
+	if (!(p > 0) || !isfinite(p))
+		return top;
+	double n = floor((double)top / p);
+	if (n < (double)top)
+		return top;
+	if (n > (double)top * C)
+		return top * C;
+	return (int64_t)n;
+}
+
+/* Percentile method: the smallest range of whole bins that leaves at most floor(n / 1000) values out on
+ * each side (the 0.1th and 99.9th percentiles, to a bin). */
+static void calib_percentile(const uint64_t *h, double *lo, double *hi)
+{
+	uint64_t n = 0;
+	for (int i = 0; i < MPQX_CALIB_BINS; i++)
+		n += h[i];
+	uint64_t t = n / 1000, out = 0;
+	int a = 0, b = MPQX_CALIB_BINS - 1;
+	while (a < MPQX_CALIB_BINS - 1 && out + h[a] <= t)
+		out += h[a++];
+	out = 0;
+	while (b > a && out + h[b] <= t)
+		out += h[b--];
+	double w = (*hi - *lo) / MPQX_CALIB_BINS, l = *lo;
+	if (a > 0)
+		*lo = l + a * w;
+	if (b < MPQX_CALIB_BINS - 1)
+		*hi = l + (b + 1) * w;
+}
+
+/* MSE method: of the ranges alpha * [min(lo, 0), max(hi, 0)], alpha = 1/100 .. 100/100, the one whose
+ * bits-wide quantization of the bin centres, weighted by their counts, has the least squared error (the
+ * first on ties). */
+static void calib_mse(const uint64_t *h, int bits, double *lo, double *hi)
+{
+	double w = (*hi - *lo) / MPQX_CALIB_BINS, l0 = fmin(*lo, 0.0), h0 = fmax(*hi, 0.0);
+	double best = INFINITY, bl = l0, bh = h0;
+	for (int a = 1; a <= 100; a++) {
+		double la = l0 * a / 100.0, ha = h0 * a / 100.0;
+		struct mpqx_qparam p = quant_param(la, ha, bits);
+		double e = 0;
+		for (int i = 0; i < MPQX_CALIB_BINS; i++) {
+			if (!h[i])
+				continue;
+			double c = *lo + (i + 0.5) * w;
+			double d = c - p.s * (double)(quant_value(c, p, NULL) - p.z);
+			e += (double)h[i] * d * d;
+		}
+		if (e < best) {
+			best = e;
+			bl = la;
+			bh = ha;
+		}
+	}
+	*lo = bl;
+	*hi = bh;
+}
+
+void quant_range(const struct mpqx_model *m, const struct mpqx_fref *f, int li, const struct mpqx_layer_cfg *cfg,
+		 double *lo, double *hi)
+{
+	const struct mpqx_layer *l = &m->layers[li];
+	const struct mpqx_op_class *oc = op_class(l->op);
+	if (oc->out_range) {
+		oc->out_range(l, lo, hi);
+		return;
+	}
+	*lo = f->lo[li];
+	*hi = f->hi[li];
+	if (oc->calib_peak) {
+		*lo = 0;
+		return;
+	}
+	if (f->hist && f->hist[li] && isfinite(*lo) && isfinite(*hi) && *hi > *lo) {
+		if (cfg->calib == MPQX_CALIB_PERCENTILE)
+			calib_percentile(f->hist[li], lo, hi);
+		else if (cfg->calib == MPQX_CALIB_MSE)
+			calib_mse(f->hist[li], cfg->a_bits, lo, hi);
+	}
+	/* Headroom for test data beyond the calibration data: without it, a forecast colder than any
+	 * training day clamps even at 16 bits. A bound at zero stays at zero. */
+	double w = *hi - *lo;
+	if (*lo < 0)
+		*lo -= MPQX_CALIB_HEADROOM * w;
+	if (*hi > 0)
+		*hi += MPQX_CALIB_HEADROOM * w;
+}
+
+struct mpqx_qparam quant_out(const struct mpqx_model *m, const struct mpqx_fref *f, int li,
+			     const struct mpqx_layer_cfg *cfg, double *lo, double *hi)
+{
+	const struct mpqx_layer *l = &m->layers[li];
+	quant_range(m, f, li, cfg, lo, hi);
+	if (f->fixed && f->fixed[li].bits > 0)
+		return f->fixed[li];
+	if (!op_class(l->op)->calib_peak)
+		return quant_param(*lo, *hi, cfg->a_bits);
+	struct mpqx_qparam p = {1.0 / (double)quant_softmax_n(*hi, cfg->a_bits, l->cols), quant_qmin(cfg->a_bits),
+				cfg->a_bits};
+	return p;
+}
+
 int quant_build(const struct mpqx_model *m, const struct mpqx_fref *ranges, const struct mpqx_config *c,
 		struct mpqx_qmodel **out, struct mpqx_err *err)
 {
@@ -135,20 +241,13 @@ int quant_build(const struct mpqx_model *m, const struct mpqx_fref *ranges, cons
 		const struct mpqx_layer_cfg *cfg = &c->layers[li];
 		const struct mpqx_qparam *x = l->n_inputs ? &q->l[l->inputs[0]].out : NULL;
 		const struct mpqx_qparam *xb = l->n_inputs > 1 ? &q->l[l->inputs[1]].out : NULL;
-		int by = cfg->a_bits;
 		const struct mpqx_op_class *oc = op_class(l->op);
-		if (oc->out_range) {
-			double lo, hi;
-			oc->out_range(l, &lo, &hi);
-			ql->out = quant_param(lo, hi, by);
-		} else {
-			if (!isfinite(ranges->lo[li]) || !isfinite(ranges->hi[li])) {
-				rc = err_set(err, MPQX_ERANGE,
-					     "%s: layer '%s': the float model gives no finite range on the calibration "
-					     "windows (its values overflow)", m->path, l->name);
-				break;
-			}
-			ql->out = quant_param(ranges->lo[li], ranges->hi[li], by);
+		ql->out = quant_out(m, ranges, li, cfg, &ql->lo, &ql->hi);
+		if (!isfinite(ql->lo) || !isfinite(ql->hi)) {
+			rc = err_set(err, MPQX_ERANGE,
+				     "%s: layer '%s': the float model gives no finite range on the calibration "
+				     "windows (its values overflow)", m->path, l->name);
+			break;
 		}
 		struct mpqx_op_quant qc = {m, l, q, ql, cfg, x, xb, 0, 0};
 		if (oc->quantize)

@@ -453,6 +453,8 @@ static int fill_layer(struct mpqx_search *s, const struct mpqx_config *c, int l,
 	struct mpqx_layer sl[MPQX_MAX_INPUTS + 1];
 	struct mpqx_layer_cfg slc[MPQX_MAX_INPUTS + 1];
 	double lo[MPQX_MAX_INPUTS + 1], hi[MPQX_MAX_INPUTS + 1];
+	struct mpqx_qparam fixed[MPQX_MAX_INPUTS + 1];
+	uint64_t *hist[MPQX_MAX_INPUTS + 1] = {NULL};
 	struct mpqx_model sm = *s->m;
 	struct mpqx_fref sf = {0};
 	struct mpqx_config sc = *c;
@@ -462,6 +464,8 @@ static int fill_layer(struct mpqx_search *s, const struct mpqx_config *c, int l,
 	sf.n_layers = n + 1;
 	sf.lo = lo;
 	sf.hi = hi;
+	sf.fixed = fixed;
+	sf.hist = hist;
 	sc.n_layers = n + 1;
 	sc.layers = slc;
 	for (int i = 0; i < n; i++) {
@@ -472,13 +476,8 @@ static int fill_layer(struct mpqx_search *s, const struct mpqx_config *c, int l,
 		sl[i].op = MPQX_OP_INPUT;
 		sl[i].rows = x->rows;
 		sl[i].cols = x->cols;
-		const struct mpqx_op_class *oc = op_class(x->op);
-		if (oc->out_range) {
-			oc->out_range(x, &lo[i], &hi[i]); /* the op's fixed output range, as quant_build uses it */
-		} else {
-			lo[i] = s->f->lo[src];
-			hi[i] = s->f->hi[src];
-		}
+		/* the producer's own output parameters, as quant_build gives them in the whole model */
+		fixed[i] = quant_out(s->m, s->f, src, &c->layers[src], &lo[i], &hi[i]);
 		slc[i] = c->layers[src];
 	}
 	sl[n] = *ly;
@@ -487,6 +486,8 @@ static int fill_layer(struct mpqx_search *s, const struct mpqx_config *c, int l,
 	slc[n] = c->layers[l];
 	lo[n] = s->f->lo[l];
 	hi[n] = s->f->hi[l];
+	fixed[n].bits = 0;
+	hist[n] = s->f->hist ? s->f->hist[l] : NULL;
 	struct mpqx_qmodel *q = NULL;
 	int rc = quant_build(&sm, &sf, &sc, &q, err);
 	if (rc)
@@ -1923,6 +1924,21 @@ int search_run(struct mpqx_search *s, const struct mpqx_config *base, const stru
 	for (int f = 0; f < MPQX_FRONT_COUNT; f++)
 		if ((rc = final_front(&R, f, base, res->found ? &res->best : NULL, res)))
 			goto done;
+	/* A front point that fits and has a lower exact MSE than the best found is the better best. */
+	for (int f = 0; res->found && f < MPQX_FRONT_COUNT; f++)
+		for (int i = 0; i < res->n_front[f]; i++) {
+			const struct mpqx_search_point *fp = &res->front[f][i];
+			if (!fp->fits || !fp->exact || !(fp->mse < res->best.mse))
+				continue;
+			struct mpqx_config tmp = {0};
+			if (config_copy(&tmp, &fp->cfg)) {
+				rc = err_set(err, MPQX_ENOMEM, "out of memory");
+				goto done;
+			}
+			point_fini(&res->best);
+			res->best = *fp;
+			res->best.cfg = tmp;
+		}
 	res->exact_runs = s->exact_runs - exact0;
 	res->exact_ms = s->exact_ms - exact_ms0;
 done:

@@ -19,10 +19,10 @@ printf '[device]\nname = t\nlut = lots\n' > "$tmp/bad.ini"
 expect 1 "bad.ini: line 3: lut = 'lots'" "bad device file names file and line" -- estimate "$tiny" -d "$tmp/bad.ini"
 printf '[family]\nname = xc7\n[linear]\nlut.nope = 1\n' > "$tmp/cost.ini"
 expect 1 "cost.ini: line 4: .*unknown feature 'nope'" "bad coefficient file" -- estimate "$tiny" --costs "$tmp/cost.ini"
-expect 0 "^total .* 3421$" "table has per-layer rows and a total with cycles" -- estimate "$tiny"
+expect 0 "^total .* 3637$" "table has per-layer rows and a total with cycles" -- estimate "$tiny"
 expect 0 "FITS: limiting resource" "table has the verdict" -- estimate "$tiny"
 expect 0 "auto storage: " "table states the auto rule" -- estimate "$tiny"
-expect 0 "DSP +15 +20 +75.0%" "utilisation against the XC7S15" -- estimate "$tiny"
+expect 0 "DSP +18 +20 +90.0%" "utilisation against the XC7S15" -- estimate "$tiny"
 expect 0 "on xc7a35t" "-d picks another device" -- estimate "$tiny" -d xc7a35t
 
 json=$("$mpqx" estimate "$tiny" --json 2>&1)

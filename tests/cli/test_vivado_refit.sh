@@ -27,7 +27,7 @@ if [ "$status" -eq 0 ] && printf '%s' "$out" | grep -qE '^scales: LUT x0\.[0-9]+
 else
 	not_ok "fit_costs --vivado" "status $status" "output: $(printf '%s' "$out" | head -c 600)"
 fi
-printf '%s' "$out" | grep -qE 'LUTRAM [0-9]+ vs 184, FF [0-9]+ vs 1010, BRAM tiles [0-9.]+ vs 0.0, DSP 15 vs 15' &&
+printf '%s' "$out" | grep -qE 'LUTRAM [0-9]+ vs 184, FF [0-9]+ vs 1010, BRAM tiles [0-9.]+ vs 0.0, DSP [0-9]+ vs 15' &&
 	ok "memories and DSPs compared side by side" || not_ok "side-by-side line" "output: $out"
 grep -q "source = scaled to Vivado report_utilization of 1 design" "$tmp/cost.ini" &&
 	ok "the ini names its source" || not_ok "ini source line" "$(head -6 "$tmp/cost.ini")"

@@ -53,6 +53,25 @@ static void test_load(void **state)
 	assert_int_equal(c.layers[0].rom, MPQX_STORE_AUTO);
 	assert_int_equal(c.layers[q].mult, MPQX_MULT_LOGIC);
 	assert_int_equal(c.layers[0].mult, MPQX_MULT_AUTO);
+	assert_int_equal(c.layers[q].calib, MPQX_CALIB_DEFAULT);
+	config_fini(&c);
+	/* calibration: defaults, then per layer; saved and read back */
+	assert_int_equal(load_text("{\"format\":\"mpqx-config\",\"version\":1,\"defaults\":{\"calibration\":\"mse\"},"
+				   "\"layers\":{\"q\":{\"calibration\":\"minmax\"}}}",
+				   m, &c, &err),
+			 0);
+	assert_int_equal(c.layers[q].calib, MPQX_CALIB_MINMAX);
+	assert_int_equal(c.layers[0].calib, MPQX_CALIB_MSE);
+	char *js = config_to_json(m, &c);
+	assert_non_null(strstr(js, "\"minmax\""));
+	assert_non_null(strstr(js, "\"mse\""));
+	struct mpqx_config c2 = {0};
+	assert_int_equal(config_parse(js, strlen(js), "saved", m, &c2, &err), 0);
+	assert_true(config_equal(&c, &c2));
+	c2.layers[q].calib = MPQX_CALIB_PERCENTILE;
+	assert_false(config_equal(&c, &c2));
+	free(js);
+	config_fini(&c2);
 	config_fini(&c);
 	model_free(m);
 }
@@ -112,6 +131,8 @@ static void test_bad(void **state)
 		{"{\"format\":\"mpqx-config\",\"version\":1,\"layers\":{\"q\":{\"mult\":\"lut\"}}}", "layers.q.mult: expected \"dsp\", \"logic\" or \"auto\""},
 		{"{\"format\":\"mpqx-config\",\"version\":1,\"layers\":{\"q\":{\"rom\":\"distributed\"}}}", "layers.q.rom: expected \"block\", \"logic\" or \"auto\""},
 		{"{\"format\":\"mpqx-config\",\"version\":1,\"layers\":{\"q\":{\"bits\":4}}}", "layers.q.bits: unknown key"},
+		{"{\"format\":\"mpqx-config\",\"version\":1,\"layers\":{\"q\":{\"calibration\":\"max\"}}}", "layers.q.calibration: expected \"minmax\", \"percentile\" or \"mse\""},
+		{"{\"format\":\"mpqx-config\",\"version\":1,\"defaults\":{\"calibration\":3}}", "defaults.calibration: expected"},
 		{"{\"format\":\"mpqx-config\",\"version\":2}", "version: unsupported version 2"},
 		{"{\"format\":\"mpqx-model\",\"version\":1}", "format: expected \"mpqx-config\""},
 		{"{\"format\":\"mpqx-config\",\"version\":1,\"defaults\":[]}", "defaults: expected an object"},

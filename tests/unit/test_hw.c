@@ -117,7 +117,9 @@ static void memories(void **state)
 	assert_int_equal(h.rom[0].role, MPQX_HW_EXP);
 	assert_int_equal(h.rom[0].words, x->q->l[sm].sm_len);
 	assert_int_equal(h.rom[0].width, x->q->l[sm].sm_k);
-	assert_int_equal(h.div_q, 8);
+	assert_int_equal(x->q->l[sm].sm_n, quant_softmax_n(x->q->l[sm].hi, 8, 6));
+	assert_true(x->q->l[sm].sm_n >= 255);
+	assert_int_equal(h.div_q, quant_bitlen((uint64_t)x->q->l[sm].sm_n));
 	assert_true(h.div_den == h.sm_sum + 1 && h.div_num > h.sm_sum);
 	int pe = layer(x, "pe");
 	hw_layer(x->q, pe, &h);
@@ -135,7 +137,8 @@ static void cycles(void **state)
 	assert_int_equal(hw_layer_cycles(x->q, layer(x, "proj")), 6 * 4 * (2 + 3) + 1);
 	assert_int_equal(hw_layer_cycles(x->q, layer(x, "add_pe")), 6 * 4 * 4 + 1);
 	assert_int_equal(hw_layer_cycles(x->q, layer(x, "scores")), 2 * 6 * 6 * (2 + 3) + 1);
-	assert_int_equal(hw_layer_cycles(x->q, layer(x, "softmax")), 12 * (2 * 6 + 2 + 6 * (8 + 4)) + 1);
+	int smq = quant_bitlen((uint64_t)x->q->l[layer(x, "softmax")].sm_n);
+	assert_int_equal(hw_layer_cycles(x->q, layer(x, "softmax")), 12 * (2 * 6 + 2 + 6 * (smq + 4)) + 1);
 	assert_int_equal(hw_layer_cycles(x->q, layer(x, "ctx")), 6 * 2 * 2 * (6 + 3) + 1);
 	assert_int_equal(hw_layer_cycles(x->q, layer(x, "lo")), 6 * 2 * 3 + 1);
 	assert_int_equal(hw_layer_cycles(x->q, layer(x, "cat")), 6 * 4 * 3 + 1);
@@ -157,15 +160,17 @@ static void cycles(void **state)
 	assert_int_equal(hw_cycles(x->q), sum);
 	/* Only the softmax's and the layernorm's bits change the count. */
 	long ln8 = hw_layer_cycles(x->q, ln);
-	build(x, 4);
 	int sm = layer(x, "softmax");
+	long sm8 = hw_layer_cycles(x->q, sm);
+	build(x, 4);
 	qln = &x->q->l[ln];
 	dmax = 3 * 15;
 	int rw4 = (quant_bitlen(4 * dmax * dmax + (uint64_t)qln->ln_e) + 1) / 2;
 	assert_int_equal(qln->ln_f, 8);
 	assert_int_equal(hw_layer_cycles(x->q, ln), 6 * (2 * 4 + 1 + rw4 + 4 * (8 + 6)) + 1);
-	assert_int_equal(hw_cycles(x->q), sum - 12 * 6 * 4 - ln8 + hw_layer_cycles(x->q, ln));
-	assert_int_equal(hw_layer_cycles(x->q, sm), 12 * (2 * 6 + 2 + 6 * (4 + 4)) + 1);
+	int smq4 = quant_bitlen((uint64_t)x->q->l[sm].sm_n);
+	assert_int_equal(hw_layer_cycles(x->q, sm), 12 * (2 * 6 + 2 + 6 * (smq4 + 4)) + 1);
+	assert_int_equal(hw_cycles(x->q), sum - sm8 + hw_layer_cycles(x->q, sm) - ln8 + hw_layer_cycles(x->q, ln));
 	build(x, 8);
 }
 

@@ -106,7 +106,8 @@ static void naive(const struct mpqx_qmodel *q, const float *win, int64_t **y)
 						if (k == c)
 							e = ek;
 					}
-					v = quant_qmin(o->bits) + (2 * e * top + S) / (2 * S);
+					int64_t qt = (2 * e * ql->sm_n + S) / (2 * S);
+					v = quant_qmin(o->bits) + (qt < top ? qt : top);
 					break;
 				}
 				case MPQX_OP_SPLIT:

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -64,12 +65,66 @@ static void test_rshift(void **state)
 	assert_int_equal(quant_bitlen(256), 9);
 }
 
+/* quant_range on a made-up layer: one value in each of the 2048 bins of [-1, 3] (n = 2048, t = 2). */
+static void test_range_methods(void **state)
+{
+	(void)state;
+	struct mpqx_layer ly[1];
+	memset(ly, 0, sizeof ly);
+	ly[0].op = MPQX_OP_INPUT;
+	ly[0].rows = ly[0].cols = 1;
+	struct mpqx_model m;
+	memset(&m, 0, sizeof m);
+	m.layers = ly;
+	m.n_layers = 1;
+	static uint64_t h[MPQX_CALIB_BINS];
+	for (int i = 0; i < MPQX_CALIB_BINS; i++)
+		h[i] = 1;
+	uint64_t *hp[1] = {h};
+	double lo0 = -1, hi0 = 3, w = 4.0 / MPQX_CALIB_BINS;
+	struct mpqx_fref f;
+	memset(&f, 0, sizeof f);
+	f.n_layers = 1;
+	f.lo = &lo0;
+	f.hi = &hi0;
+	f.hist = hp;
+	struct mpqx_layer_cfg c = {8, 8, MPQX_STORE_AUTO, MPQX_STORE_AUTO, MPQX_CALIB_MINMAX};
+	double lo, hi;
+	quant_range(&m, &f, 0, &c, &lo, &hi);
+	assert_true(fabs(lo - (-1 - 0.05 * 4)) < 1e-12 && fabs(hi - (3 + 0.05 * 4)) < 1e-12);
+	/* two values may stay out on each side: bins 0, 1 below and 2046, 2047 above */
+	c.calib = MPQX_CALIB_PERCENTILE;
+	quant_range(&m, &f, 0, &c, &lo, &hi);
+	double pl = -1 + 2 * w, ph = -1 + 2046 * w;
+	assert_true(fabs(lo - (pl - 0.05 * (ph - pl))) < 1e-12 && fabs(hi - (ph + 0.05 * (ph - pl))) < 1e-12);
+	/* mse: a range alpha * [-1, 3], then the headroom; at 2 bits it clips (alpha = 0.86), at 16 it does not */
+	c.calib = MPQX_CALIB_MSE;
+	c.a_bits = 2;
+	quant_range(&m, &f, 0, &c, &lo, &hi);
+	assert_true(hi < 3 && hi > 1 && fabs(hi * 3 + lo * 8) < 1e-9);
+	c.a_bits = 16;
+	quant_range(&m, &f, 0, &c, &lo, &hi);
+	assert_true(hi > 3 * 0.99);
+	/* a softmax: [0, the largest probability], no method, no headroom; N from it */
+	ly[0].op = MPQX_OP_SOFTMAX;
+	ly[0].cols = 24;
+	lo0 = 0.001;
+	hi0 = 0.9487;
+	quant_range(&m, &f, 0, &c, &lo, &hi);
+	assert_true(lo == 0 && hi == 0.9487);
+	assert_int_equal(quant_softmax_n(0.9487, 8, 24), 268); /* floor(255 / 0.9487) */
+	assert_int_equal(quant_softmax_n(1.0, 8, 24), 255);
+	assert_int_equal(quant_softmax_n(0.001, 8, 24), 255 * 24);
+	assert_int_equal(quant_softmax_n(0.9487, 4, 24), 15);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_param),
 		cmocka_unit_test(test_multiplier),
 		cmocka_unit_test(test_rshift),
+		cmocka_unit_test(test_range_methods),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

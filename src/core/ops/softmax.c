@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "mpqx/estimate.h"
 #include "mpqx/op.h"
 
 static int shape(const struct mpqx_model *m, const struct mpqx_layer *l, int *rows, int *cols, char *why,
@@ -29,13 +30,6 @@ static void fwd(const struct mpqx_op_fwd *c)
 	}
 }
 
-/* Probabilities: [0, 1] on the whole output range (s = 1 / (2^b - 1), z = qmin). */
-static void out_range(const struct mpqx_layer *l, double *lo, double *hi)
-{
-	*lo = 0;
-	*hi = 1;
-}
-
 /* The exp table: round((2^k - 1) exp(-s_x i 2^t)) until it reaches 0. */
 static int quantize(struct mpqx_op_quant *c)
 {
@@ -58,6 +52,7 @@ static int quantize(struct mpqx_op_quant *c)
 			break;
 	}
 	ql->sm_len = len;
+	ql->sm_n = quant_softmax_n(ql->hi, by, c->l->cols);
 	return MPQX_OK;
 }
 
@@ -68,7 +63,7 @@ static void ieval(const struct mpqx_op_kernel *k)
 	const int16_t *x = k->in[0];
 	int16_t *y = k->y;
 	int R = l->rows, C = l->cols, t = ql->sm_t, last = ql->sm_len - 1;
-	int64_t top = ((int64_t)1 << ql->out.bits) - 1;
+	int64_t top = quant_span(ql->out.bits), N = ql->sm_n;
 	int64_t *e = k->scratch;
 	for (int r = 0; r < R; r++) {
 		const int16_t *xr = x + r * C;
@@ -85,22 +80,27 @@ static void ieval(const struct mpqx_op_kernel *k)
 		int64_t den = 2 * S;
 		double inv = 1.0 / (double)den;
 		for (int c = 0; c < C; c++) {
-			int64_t num = 2 * e[c] * top + S;
+			int64_t num = 2 * e[c] * N + S;
 			int64_t qt = (int64_t)((double)num * inv);
 			qt -= qt * den > num;
 			qt += (qt + 1) * den <= num;
+			if (qt > top) {
+				qt = top;
+				(*k->clip)++;
+			}
 			y[r * C + c] = (int16_t)(quant_qmin(ql->out.bits) + qt);
 		}
 	}
 }
 
-/* Softmax widths: the row sum S <= C * (2^k - 1); the numerator 2 e (2^b - 1) + S with e <= 2^k - 1.
- * One spare bit each keeps the zero-extensions in the template well-formed. */
-static void softmax_widths(int C, int k, int by, int *sum, int *num)
+/* Softmax widths: the row sum S <= C * (2^k - 1); the numerator 2 e N + S with e <= 2^k - 1; the quotient
+ * at most N (e <= S). One spare bit each keeps the zero-extensions in the template well-formed. */
+static void softmax_widths(int C, int k, int64_t N, int *sum, int *num, int *qw)
 {
 	uint64_t top = ((uint64_t)1 << k) - 1;
 	*sum = op_imax(quant_bitlen((uint64_t)C * top), k + 1);
-	*num = op_imax(quant_bitlen(top * (((uint64_t)2 << by) - 2 + (uint64_t)C)), *sum + 1);
+	*num = op_imax(quant_bitlen(top * (2 * (uint64_t)N + (uint64_t)C)), *sum + 1);
+	*qw = quant_bitlen((uint64_t)N);
 }
 
 static void hw(const struct mpqx_op_hw *c, struct mpqx_hw_layer *h)
@@ -108,10 +108,11 @@ static void hw(const struct mpqx_op_hw *c, struct mpqx_hw_layer *h)
 	const struct mpqx_qlayer *ql = c->ql;
 	h->n_roms = 1;
 	h->rom[0] = hw_mem(MPQX_HW_EXP, ql->sm_len, ql->sm_k);
-	h->phases = c->yb + 4;
-	softmax_widths(c->l->cols, ql->sm_k, c->yb, &h->sm_sum, &h->div_num);
+	softmax_widths(c->l->cols, ql->sm_k, ql->sm_n, &h->sm_sum, &h->div_num, &h->div_q);
+	h->phases = h->div_q + 4;
 	h->div_den = h->sm_sum + 1;
-	h->div_q = c->yb;
+	/* softmax.v: e * N is (e << b) - e when N = 2^b - 1, else a constant multiplication */
+	h->const_dsp = ql->sm_n == quant_span(c->yb) ? 0 : estimate_dsp_const(ql->sm_k, ql->sm_n);
 	h->rescale_m = 0;
 }
 
@@ -127,7 +128,7 @@ static void est(const struct mpqx_op_est_in *c, struct mpqx_op_est *e)
 	const struct mpqx_layer *l = c->l;
 	const struct mpqx_hw_layer *h = c->h;
 	int cw = op_clog2(l->cols + 1);
-	e->cnt = 1 + op_clog2(2L * l->cols + 2) + 2 * cw + op_clog2(c->yb + 4);
+	e->cnt = 1 + op_clog2(2L * l->cols + 2) + 2 * cw + op_clog2(h->phases);
 	e->addr2 = 2 * c->xaw;
 	e->addr1 = c->xaw;
 	e->regs = c->xb + h->sm_sum;
@@ -155,12 +156,14 @@ static void bind_tmpl(struct mpqx_op_bind *b)
 	op_set_q(b, "E_INIT", b->rom_file[0]);
 	op_set_i(b, "SW", h->sm_sum);
 	op_set_i(b, "NW", h->div_num);
+	op_set_i(b, "QW", h->div_q);
+	op_set_i(b, "N", (int)ql->sm_n);
 }
 
 const struct mpqx_op_class op_class_SOFTMAX = {
 	.shape = shape,
 	.forward = fwd,
-	.out_range = out_range,
+	.calib_peak = true,
 	.quantize = quantize,
 	.ieval = ieval,
 	.runs = true,
