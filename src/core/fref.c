@@ -206,6 +206,12 @@ int fref_run_budget(const struct mpqx_model *m, const struct mpqx_dataset *d, bo
 			f->lo[l] -= MPQX_CALIB_HEADROOM * w;
 		if (f->hi[l] > 0)
 			f->hi[l] += MPQX_CALIB_HEADROOM * w;
+		/* A fine-tuned model's fixed range replaces the calibration: the model was trained with it
+		 * (doc/model-format.md, "Fixed ranges"). */
+		if (m->layers[l].fixed_range) {
+			f->lo[l] = m->layers[l].fixed_lo;
+			f->hi[l] = m->layers[l].fixed_hi;
+		}
 	}
 	f->mse = se / f->windows;
 	f->mae = ae / f->windows;
