@@ -69,12 +69,12 @@ def _round(v):
 
 
 def fake_quant(x, s, z, b):
-    """s * (clamp(round(x / s) + z, b) - z); the gradient is 1 inside the clamp range, 0 outside."""
+    """s * (clamp(round(x / s) + z, b) - z). The rounding passes the gradient straight through, the clamp
+    passes none outside its range; a learned scale s (a tensor) gets the gradient of LSQ."""
     lo, hi = -(1 << (b - 1)), (1 << (b - 1)) - 1
-    q = torch.clamp(_round(x / s) + z, lo, hi)
-    y = s * (q - z)
-    xc = torch.clamp(x, s * (lo - z), s * (hi - z))
-    return xc + (y - xc).detach()
+    u = x / s
+    r = u + (_round(u) - u).detach()
+    return s * (torch.clamp(r + z, lo, hi) - z)
 
 
 def weight_qparam(w, b):
@@ -108,11 +108,20 @@ class QatGraph(nn.Module):
     forward(x, quant=True): x [B, window, features] -> the output layer [B, outputs]; with quant, every
     layer's output is fake-quantized with params[name]["out"] and weights at params[name]["w_bits"]."""
 
-    def __init__(self, doc, params):
+    def __init__(self, doc, params, learn_ranges=False):
         super().__init__()
         self.doc, self.params = doc, params
         self.w = nn.ParameterDict()
         self.b = nn.ParameterDict()
+        self.lo = nn.ParameterDict()  # learn_ranges: the calibrated layers' ranges, from mpqx's
+        self.hi = nn.ParameterDict()
+        if learn_ranges:
+            for L in doc["layers"]:
+                P = params.get(L["name"])
+                if P and P["range_source"] != "op":
+                    key = L["name"].replace(".", "__")
+                    self.lo[key] = nn.Parameter(torch.tensor(float(P["range"][0]), dtype=torch.float64))
+                    self.hi[key] = nn.Parameter(torch.tensor(float(P["range"][1]), dtype=torch.float64))
         self.consts = {}
         for L in doc["layers"]:
             key = L["name"].replace(".", "__")
@@ -190,11 +199,29 @@ class QatGraph(nn.Module):
             else:
                 raise FinetuneError("layer %s: op %r is not supported by finetune" % (name, op))
             if quant:
-                o = P["out"]
-                y = fake_quant(y, float(o["s"]), int(o["z"]), int(o["bits"]))
-                qp[name] = float(o["s"])
+                s, z, b = self.out_qparam(name)
+                y = fake_quant(y, s, z, b)
+                qp[name] = s
             vals[name] = y
         return vals[self.out].reshape(x.shape[0], -1)
+
+    def out_qparam(self, name):
+        """(s, z, bits) of a layer's output: mpqx's, or with learned ranges the spec's rule on them."""
+        o = self.params[name]["out"]
+        key = name.replace(".", "__")
+        b = int(o["bits"])
+        if key not in self.lo:
+            return float(o["s"]), int(o["z"]), b
+        lo = torch.clamp(self.lo[key], max=0.0)
+        hi = torch.clamp(self.hi[key], min=0.0)
+        s = torch.clamp(hi - lo, min=1e-6) / float((1 << b) - 1)
+        z = qref.clamp(qref.qmin(b) - qref.round_half_away(float(lo) / float(s)), b)
+        return s, z, b
+
+    def ranges(self):
+        """{layer: [lo, hi]} of the learned ranges (0 inside, as the spec widens them)."""
+        return {L["name"]: [min(float(self.lo[k]), 0.0), max(float(self.hi[k]), 0.0)]
+                for L in self.doc["layers"] for k in [L["name"].replace(".", "__")] if k in self.lo}
 
     def write_weights(self, doc):
         """doc with this module's weights and biases (rounded to float32, as mpqx reads them)."""
@@ -218,8 +245,10 @@ def mse_of(net, x, y, quant=True, batch=1024):
     return se / max(len(x), 1)
 
 
-def finetune(model_path, config, out, epochs=20, seed=1, lr=None, batch=None, mpqx=None, log=print):
-    """Fine-tunes model_path for config and writes the model directory out. Returns a summary dict."""
+def finetune(model_path, config, out, epochs=15, seed=1, lr=None, batch=None, mpqx=None, learn_ranges=False, range_lr=None,
+             select="calib", log=print):
+    """Fine-tunes model_path for config and writes the model directory out. select "calib" keeps the epoch
+    best on the calibration windows, "last" the last one. Returns a summary dict."""
     t0 = time.time()
     if os.path.isdir(model_path):
         model_path = os.path.join(model_path, "model.json")
@@ -239,15 +268,18 @@ def finetune(model_path, config, out, epochs=20, seed=1, lr=None, batch=None, mp
         raise FinetuneError(str(e))
     torch.manual_seed(seed)
     np.random.seed(seed)
-    net = QatGraph(doc, params)
+    net = QatGraph(doc, params, learn_ranges)
     xtr, ytr = (torch.tensor(v.astype(np.float64)) for v in data["train"])
     xca, yca = (torch.tensor(v.astype(np.float64)) for v in data["calib"])
-    n_params = sum(p.numel() for p in net.parameters())
+    n_params = sum(p.numel() for p in list(net.w.values()) + list(net.b.values()))
     if batch is None:
         batch = 64 if len(xtr) > 2000 else 32
     if lr is None:
-        lr = 1e-3 if n_params > 5000 else 5e-4
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+        lr = 3e-4
+    groups = [{"params": list(net.w.values()) + list(net.b.values()), "lr": lr}]
+    if learn_ranges:  # ranges are numbers of order 1..10 that may need to move by several units
+        groups.append({"params": list(net.lo.values()) + list(net.hi.values()), "lr": range_lr or 100 * lr})
+    opt = torch.optim.Adam(groups)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(epochs, 1))
     float_calib = mse_of(net, xca, yca, quant=False)
     best = (mse_of(net, xca, yca), 0)
@@ -267,16 +299,30 @@ def finetune(model_path, config, out, epochs=20, seed=1, lr=None, batch=None, mp
         sched.step()
         c = mse_of(net, xca, yca)
         mark = ""
-        if c < best[0]:
+        if c < best[0] or (select == "last" and ep == epochs):
             best, best_state, mark = (c, ep), copy.deepcopy(net.state_dict()), " *"
         log("epoch %d: calib mse quantized %.6g%s" % (ep, c, mark))
     net.load_state_dict(best_state)
     res = write_finetuned(net, doc, model_path, params, config, cfg_doc, out,
-                          {"seed": seed, "epochs": epochs, "epoch": best[1], "lr": lr, "batch": batch})
+                          {"seed": seed, "epochs": epochs, "epoch": best[1], "lr": lr, "batch": batch,
+                           "ranges": "learned" if learn_ranges else "calibrated"})
+    check_written(mpqx, net, res)
     elapsed = time.time() - t0
     log("kept epoch %d (calib mse %.6g); wrote %s in %.1f s" % (best[1], best[0], out, elapsed))
     return {"epoch": best[1], "calib_mse": best[0], "calib_mse_epoch0": mse_of(QatGraph(doc, params), xca, yca),
             "seconds": elapsed, "config": res}
+
+
+def check_written(mpqx, net, config):
+    """mpqx's parameters of the written model must be the ones the training used, layer by layer."""
+    out_dir = os.path.dirname(os.path.dirname(config))
+    got = quant_params(mpqx, out_dir, config)
+    for L in net.doc["layers"]:
+        s, z, b = net.out_qparam(L["name"])
+        o = got[L["name"]]["out"]
+        if float(o["s"]) != float(s) or int(o["z"]) != z or int(o["bits"]) != b:
+            raise FinetuneError("%s: layer %s: mpqx quantizes the output with s=%r z=%d, the training used "
+                                "s=%r z=%d" % (out_dir, L["name"], o["s"], o["z"], float(s), z))
 
 
 def write_finetuned(net, doc, model_path, params, config, cfg_doc, out, record):
@@ -290,6 +336,7 @@ def write_finetuned(net, doc, model_path, params, config, cfg_doc, out, record):
         P = params[L["name"]]
         if P["range_source"] != "op":  # the op's own range (const, softmax) is not a calibration
             ranges[L["name"]] = [float(P["range"][0]), float(P["range"][1])]
+    ranges.update(net.ranges())
     new["ranges"] = ranges
     rec = {"config": "configs/" + cfg_name, "from": doc["name"]}
     rec.update(record)

@@ -1106,7 +1106,8 @@ def cmd_finetune(args):
         if args.epochs < 0:
             raise mf.FinetuneError("--epochs must be 0 or more")
         r = mf.finetune(args.model, args.config, args.out, epochs=args.epochs, seed=args.seed, lr=args.lr,
-                        batch=args.batch, mpqx=args.mpqx)
+                        batch=args.batch, mpqx=args.mpqx, learn_ranges=args.learn_ranges,
+                        select=args.select)
         mpqx = mf.find_mpqx(args.mpqx)
         src = mf.run_mpqx(mpqx, ["eval", args.model, "-c", args.config, "--json"])
         got = mf.run_mpqx(mpqx, ["eval", args.out, "-c", r["config"], "--json"])
@@ -1176,11 +1177,16 @@ def main(argv=None):
     ft.add_argument("model", metavar="MODEL")
     ft.add_argument("-c", "--config", required=True)
     ft.add_argument("--out", required=True, metavar="DIR")
-    ft.add_argument("--epochs", type=int, default=20)
+    ft.add_argument("--epochs", type=int, default=15)
     ft.add_argument("--seed", type=int, default=1)
-    ft.add_argument("--lr", type=float, help="Adam's learning rate (default 1e-3, 5e-4 under 5000 parameters)")
+    ft.add_argument("--lr", type=float, help="Adam's learning rate of the weights (default 3e-4; learned ranges: 100 times it)")
     ft.add_argument("--batch", type=int, help="batch size (default 64, 32 under 2000 train windows)")
     ft.add_argument("--mpqx", help="the mpqx binary (default $MPQX, else build/src/cli/mpqx, else PATH)")
+    ft.add_argument("--learn-ranges", action="store_true",
+                    help="also train the calibrated activation ranges (from mpqx's), written as the fixed ranges")
+    ft.add_argument("--select", choices=("calib", "last"), default="calib",
+                    help="the epoch kept: best on the calibration windows (default; epoch 0 is the float "
+                    "weights), or the last")
     ft.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
     for p in (t, e, v, im, ft):
         p.add_argument("--threads", type=int, default=2,
