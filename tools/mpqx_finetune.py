@@ -245,8 +245,8 @@ def mse_of(net, x, y, quant=True, batch=1024):
     return se / max(len(x), 1)
 
 
-def finetune(model_path, config, out, epochs=15, seed=1, lr=None, batch=None, mpqx=None, learn_ranges=False, range_lr=None,
-             select="calib", log=print):
+def finetune(model_path, config, out, epochs=15, seed=1, lr=None, batch=None, mpqx=None, learn_ranges=False,
+             range_lr=None, select="calib", log=print):
     """Fine-tunes model_path for config and writes the model directory out. select "calib" keeps the epoch
     best on the calibration windows, "last" the last one. Returns a summary dict."""
     t0 = time.time()

@@ -344,7 +344,9 @@ int cmd_eval(int argc, char **argv)
 	struct mpqx_dataset *d;
 	if (cli_load(optind < argc ? argv[optind] : NULL, &m, &d))
 		return CLI_FAIL;
-	int rc = flt ? eval_float(m, d, json) : params ? eval_params(m, d, config) : eval_int(m, d, config, json, dump_dir);
+	int rc = flt      ? eval_float(m, d, json)
+		 : params ? eval_params(m, d, config)
+			  : eval_int(m, d, config, json, dump_dir);
 	dataset_free(d);
 	model_free(m);
 	return rc;
