@@ -1107,7 +1107,7 @@ def cmd_finetune(args):
             raise mf.FinetuneError("--epochs must be 0 or more")
         r = mf.finetune(args.model, args.config, args.out, epochs=args.epochs, seed=args.seed, lr=args.lr,
                         batch=args.batch, mpqx=args.mpqx, learn_ranges=args.learn_ranges,
-                        select=args.select)
+                        range_lr=args.range_lr, select=args.select)
         mpqx = mf.find_mpqx(args.mpqx)
         src = mf.run_mpqx(mpqx, ["eval", args.model, "-c", args.config, "--json"])
         got = mf.run_mpqx(mpqx, ["eval", args.out, "-c", r["config"], "--json"])
@@ -1184,6 +1184,7 @@ def main(argv=None):
     ft.add_argument("--mpqx", help="the mpqx binary (default $MPQX, else build/src/cli/mpqx, else PATH)")
     ft.add_argument("--learn-ranges", action="store_true",
                     help="also train the calibrated activation ranges (from mpqx's), written as the fixed ranges")
+    ft.add_argument("--range-lr", type=float, help="with --learn-ranges: their learning rate (default 100 * lr)")
     ft.add_argument("--select", choices=("calib", "last"), default="calib",
                     help="the epoch kept: best on the calibration windows (default; epoch 0 is the float "
                     "weights), or the last")
