@@ -1100,6 +1100,31 @@ def cmd_import(args):
         sys.exit(1)
 
 
+def cmd_finetune(args):
+    import mpqx_finetune as mf
+    try:
+        if args.epochs < 0:
+            raise mf.FinetuneError("--epochs must be 0 or more")
+        r = mf.finetune(args.model, args.config, args.out, epochs=args.epochs, seed=args.seed, lr=args.lr,
+                        batch=args.batch, mpqx=args.mpqx, learn_ranges=args.learn_ranges,
+                        range_lr=args.range_lr, select=args.select)
+        mpqx = mf.find_mpqx(args.mpqx)
+        src = mf.run_mpqx(mpqx, ["eval", args.model, "-c", args.config, "--json"])
+        got = mf.run_mpqx(mpqx, ["eval", args.out, "-c", r["config"], "--json"])
+    except mf.FinetuneError as e:
+        print("finetune: %s" % e, file=sys.stderr)
+        sys.exit(1)
+    f0 = src["mse_float"]
+    print("test mse (mpqx eval): float %.6g; %s before %.6g (%+.1f%%), fine-tuned %.6g (%+.1f%%); "
+          "fine-tuned float %.6g" % (f0, os.path.basename(args.config), src["mse"], 100 * (src["mse"] / f0 - 1),
+                                     got["mse"], 100 * (got["mse"] / f0 - 1), got["mse_float"]))
+    if args.json:
+        print(json.dumps({"float": f0, "before": src["mse"], "finetuned": got["mse"],
+                          "finetuned_float": got["mse_float"], "epoch": r["epoch"], "calib_mse": r["calib_mse"],
+                          "calib_mse_epoch0": r["calib_mse_epoch0"], "seconds": r["seconds"],
+                          "config": r["config"]}))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="mpqx_torch.py", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -1144,12 +1169,33 @@ def main(argv=None):
     im.add_argument("--out", required=True, metavar="DIR")
     v = sub.add_parser("verify", help="check model.json + data.csv against reference.json with numpy")
     v.add_argument("dir")
-    for p in (t, e, v, im):
+    ft = sub.add_parser("finetune", help="quantization-aware fine-tuning of a model for one configuration",
+                        description="Trains MODEL's weights with the integer model of CONFIG in the forward "
+                        "(mpqx's own scales, rounding and clamps; straight-through gradients), keeps the epoch "
+                        "best on the calibration windows and writes DIR: model.json with fixed activation "
+                        "ranges and a finetuned record, data.csv, reference.json, configs/CONFIG.")
+    ft.add_argument("model", metavar="MODEL")
+    ft.add_argument("-c", "--config", required=True)
+    ft.add_argument("--out", required=True, metavar="DIR")
+    ft.add_argument("--epochs", type=int, default=15)
+    ft.add_argument("--seed", type=int, default=1)
+    ft.add_argument("--lr", type=float, help="Adam's learning rate of the weights (default 3e-4; learned ranges: 100 times it)")
+    ft.add_argument("--batch", type=int, help="batch size (default 64, 32 under 2000 train windows)")
+    ft.add_argument("--mpqx", help="the mpqx binary (default $MPQX, else build/src/cli/mpqx, else PATH)")
+    ft.add_argument("--learn-ranges", action="store_true",
+                    help="also train the calibrated activation ranges (from mpqx's), written as the fixed ranges")
+    ft.add_argument("--range-lr", type=float, help="with --learn-ranges: their learning rate (default 100 * lr)")
+    ft.add_argument("--select", choices=("calib", "last"), default="calib",
+                    help="the epoch kept: best on the calibration windows (default; epoch 0 is the float "
+                    "weights), or the last")
+    ft.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
+    for p in (t, e, v, im, ft):
         p.add_argument("--threads", type=int, default=2,
                        help="torch CPU threads (default 2; results do not depend on it, use 1 on a busy machine)")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    {"train": cmd_train, "export": cmd_export, "verify": cmd_verify, "import": cmd_import}[args.cmd](args)
+    {"train": cmd_train, "export": cmd_export, "verify": cmd_verify, "import": cmd_import,
+     "finetune": cmd_finetune}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -288,6 +288,18 @@ def load_model(path):
         layers.append(L)
     model["layers"] = layers
     model["index"] = index
+    # A fine-tuned model's fixed activation ranges replace the calibrated ones (doc/model-format.md).
+    fixed = {}
+    for name, r in (j.get("ranges") or {}).items():
+        where = "%s: ranges.%s" % (path, name)
+        if name not in index:
+            raise QrefError("%s: the model has no layer of that name" % where)
+        if (not isinstance(r, list) or len(r) != 2 or not all(isinstance(v, (int, float)) and
+                                                              not isinstance(v, bool) and math.isfinite(v)
+                                                              for v in r) or r[0] > r[1]):
+            raise QrefError("%s: expected [lo, hi], two finite numbers with lo <= hi" % where)
+        fixed[name] = (float(r[0]), float(r[1]))
+    model["fixed_ranges"] = fixed
     model["output"] = (j.get("output") or {}).get("layer", layers[-1].name)
     if model["output"] not in index:
         raise QrefError("%s: output.layer: no layer named %r" % (path, model["output"]))
@@ -508,6 +520,7 @@ def float_ranges(model, bits=None, methods=None, parts=(0, 1)):
         h = sum(histogram(v[li], lo, hi) for v in vals)
         r[L.name] = calib_range(L, lo, hi, h, methods[li] if methods else CALIB_DEFAULT,
                                 bits[li][1] if bits else 8)
+    r.update(model["fixed_ranges"])
     return r
 
 
@@ -801,12 +814,16 @@ def compare(model, dump, dump_dir, bits, out):
     return ok, lines
 
 
-def dump_ranges(dump):
-    """name -> (lo, hi) from dump.json; null (a range the C side did not compute) is left out."""
+def dump_ranges(dump, model=None):
+    """name -> (lo, hi) from dump.json; null (a range the C side did not compute) is left out. The model's
+    fixed ranges (a fine-tuned model) replace the dump's: they are read from model.json here, not taken
+    from the C engine."""
     r = {}
     for e in dump["layers"]:
         if e.get("lo") is not None and e.get("hi") is not None:
             r[e["name"]] = (float(e["lo"]), float(e["hi"]))
+    if model is not None:
+        r.update(model["fixed_ranges"])
     return r
 
 
@@ -850,11 +867,11 @@ def cmd_check(args):
     model = load_model(args.model)
     bits = load_config(args.config, model)
     if args.time:
-        ranges = dump_ranges(load_ranges(args.dump)) if args.dump else float_ranges(
+        ranges = dump_ranges(load_ranges(args.dump), model) if args.dump else float_ranges(
             model, bits, load_calibration(args.config, model))
         return cmd_time(args, model, bits, ranges, windows(model)[0])
     dump = load_ranges(args.dump)
-    ranges = dump_ranges(dump)
+    ranges = dump_ranges(dump, model)
     xwin, targets, notes = windows(model)
     q = build(model, bits, ranges)
     out, clamps = forward(model, q, xwin)

@@ -56,6 +56,10 @@ struct mpqx_layer {
 	int offset, width;
 	/* layernorm */
 	double eps;
+	/* A fixed activation range from the model file's "ranges" (a fine-tuned model): used as the calibrated
+	 * range, as it is, with no headroom. */
+	bool fixed_range;
+	double fixed_lo, fixed_hi;
 	/* gelu: the tanh approximation instead of erf */
 	bool gelu_tanh;
 };
@@ -88,6 +92,8 @@ struct mpqx_model {
 	struct mpqx_norm norm_target;
 	long n_params;
 	long macs; /* multiply-accumulates of one float forward */
+	int n_fixed_ranges;   /* layers with a fixed range */
+	char finetuned[256];  /* "finetuned.config": the config the model was fine-tuned for, or "" */
 };
 
 /* The attributes of one layer as the loader reads them (opaque; the JSON stays in model.c). The op

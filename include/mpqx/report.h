@@ -27,6 +27,13 @@ struct cJSON; /* <cjson/cJSON.h>; every tree returned here is the caller's (cJSO
 struct cJSON *report_eval(const struct mpqx_model *m, const struct mpqx_config *c, const struct mpqx_qmodel *q,
 			  const struct mpqx_fref *f, const struct mpqx_eval_result *r);
 
+/* `eval --params`: every layer's quantization parameters for config c (q built from c and f): the output's
+ * range, where it comes from (calibration, a fixed range of the model file, or the op), its scale, zero point
+ * and bits, and the weights' scale, zero point and bits. The one accessor through which tools (the
+ * fine-tuning of tools/mpqx_torch.py) obtain what the integer model uses. NULL on out of memory. */
+struct cJSON *report_qparams(const struct mpqx_model *m, const struct mpqx_config *c, const struct mpqx_qmodel *q,
+			     const struct mpqx_fref *f);
+
 /* `eval --float --json`; ref_max_abs is NAN when there is no reference.json (the key is then null). */
 struct cJSON *report_eval_float(const struct mpqx_model *m, int windows, double mse, double mae,
 				double mse_persistence, double ref_max_abs);

@@ -199,6 +199,38 @@ static int dump(const char *dir, const struct mpqx_model *m, const struct mpqx_d
 	return rc;
 }
 
+/* eval --params: the quantization parameters of every layer for the config, without evaluating. */
+static int eval_params(const struct mpqx_model *m, const struct mpqx_dataset *d, const char *config)
+{
+	struct mpqx_err err = {0};
+	struct mpqx_config c = {0};
+	struct mpqx_fref *f = NULL;
+	struct mpqx_qmodel *q = NULL;
+	int rc = CLI_FAIL;
+	if (config ? config_load(config, m, &c, &err) : config_init(&c, m, 8)) {
+		cli_error("%s", err.msg);
+		return CLI_FAIL;
+	}
+	if (fref_run(m, d, false, &f, &err) || quant_build(m, f, &c, &q, &err)) {
+		cli_error("%s", err.msg);
+	} else {
+		cJSON *o = report_qparams(m, &c, q, f);
+		char *s = o ? cJSON_Print(o) : NULL;
+		if (s) {
+			puts(s);
+			rc = CLI_OK;
+		} else {
+			cli_error("out of memory");
+		}
+		free(s);
+		cJSON_Delete(o);
+	}
+	quant_free(q);
+	fref_free(f);
+	config_fini(&c);
+	return rc;
+}
+
 static int eval_int(const struct mpqx_model *m, const struct mpqx_dataset *d, const char *config, bool json,
 		    const char *dump_dir)
 {
@@ -265,11 +297,12 @@ int cmd_eval(int argc, char **argv)
 		{"float", no_argument, NULL, 'f'},
 		{"json", no_argument, NULL, 'j'},
 		{"dump", required_argument, NULL, 'D'},
+		{"params", no_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *config = NULL, *dump_dir = NULL;
-	bool flt = false, json = false;
+	bool flt = false, json = false, params = false;
 	int c;
 	optind = 1;
 	opterr = 0;
@@ -287,12 +320,16 @@ int cmd_eval(int argc, char **argv)
 		case 'D':
 			dump_dir = optarg;
 			break;
+		case 'P':
+			params = true;
+			break;
 		case 'h':
-			printf("usage: mpqx eval MODEL [-c CONFIG] [--float] [--json] [--dump DIR]\n"
+			printf("usage: mpqx eval MODEL [-c CONFIG] [--float] [--json] [--dump DIR] [--params]\n"
 			       "  -c CONFIG   per-layer bits and storage (default: uniform 8 bits)\n"
 			       "  --float     the float model instead of the integer one\n"
 			       "  --json      one JSON object on stdout\n"
-			       "  --dump DIR  write every layer's integer test-set outputs (for tools/qref.py)\n");
+			       "  --dump DIR  write every layer's integer test-set outputs (for tools/qref.py)\n"
+			       "  --params    print every layer's quantization parameters as JSON instead\n");
 			return CLI_OK;
 		default:
 			return cli_usage_error("eval", "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -300,13 +337,17 @@ int cmd_eval(int argc, char **argv)
 	}
 	if (argc - optind > 1)
 		return cli_usage_error("eval", "expected one MODEL, got %d arguments", argc - optind);
-	if ((config || dump_dir) && flt)
-		return cli_usage_error("eval", "--float evaluates the float model; it takes no -c or --dump");
+	if ((config || dump_dir || params) && flt)
+		return cli_usage_error("eval", "--float evaluates the float model; it takes no -c, --dump or --params");
+	if (params && dump_dir)
+		return cli_usage_error("eval", "--params prints the parameters without evaluating; it takes no --dump");
 	struct mpqx_model *m;
 	struct mpqx_dataset *d;
 	if (cli_load(optind < argc ? argv[optind] : NULL, &m, &d))
 		return CLI_FAIL;
-	int rc = flt ? eval_float(m, d, json) : eval_int(m, d, config, json, dump_dir);
+	int rc = flt      ? eval_float(m, d, json)
+		 : params ? eval_params(m, d, config)
+			  : eval_int(m, d, config, json, dump_dir);
 	dataset_free(d);
 	model_free(m);
 	return rc;

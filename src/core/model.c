@@ -518,6 +518,52 @@ long model_layer_macs(const struct mpqx_model *m, int li)
 	return oc->macs ? oc->macs(m, l) : 0;
 }
 
+/* "ranges": {layer: [lo, hi]}, the fixed activation ranges of a fine-tuned model (doc/model-format.md). */
+static int parse_ranges(struct ctx *c, struct mpqx_model *m, const cJSON *root)
+{
+	const cJSON *r = cJSON_GetObjectItemCaseSensitive(root, "ranges");
+	if (!r)
+		return 0;
+	if (!cJSON_IsObject(r))
+		return bad(c, "ranges", "expected an object keyed by layer name");
+	for (const cJSON *e = r->child; e; e = e->next) {
+		char p[128];
+		snprintf(p, sizeof p, "ranges.%.64s", e->string);
+		int li = model_find(m, e->string);
+		if (li < 0)
+			return bad(c, p, "the model has no layer of that name");
+		const cJSON *lo = cJSON_GetArrayItem(e, 0), *hi = cJSON_GetArrayItem(e, 1);
+		if (!cJSON_IsArray(e) || cJSON_GetArraySize(e) != 2 || !cJSON_IsNumber(lo) || !cJSON_IsNumber(hi) ||
+		    !isfinite(lo->valuedouble) || !isfinite(hi->valuedouble) || lo->valuedouble > hi->valuedouble)
+			return bad(c, p, "expected [lo, hi], two finite numbers with lo <= hi");
+		struct mpqx_layer *l = &m->layers[li];
+		if (!l->fixed_range)
+			m->n_fixed_ranges++;
+		l->fixed_range = true;
+		l->fixed_lo = lo->valuedouble;
+		l->fixed_hi = hi->valuedouble;
+	}
+	return 0;
+}
+
+/* "finetuned": {"config": path, ...}: the record of mpqx_torch.py finetune; only the config is kept. */
+static int parse_finetuned(struct ctx *c, struct mpqx_model *m, const cJSON *root)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(root, "finetuned");
+	if (!f)
+		return 0;
+	if (!cJSON_IsObject(f))
+		return bad(c, "finetuned", "expected an object");
+	int rc = 0;
+	const cJSON *cfg = member(c, f, "config", "finetuned", true, &rc);
+	if (rc)
+		return rc;
+	if (!cJSON_IsString(cfg) || !cfg->valuestring[0] || strlen(cfg->valuestring) >= sizeof m->finetuned)
+		return bad(c, "finetuned.config", "expected a non-empty string shorter than 256 characters");
+	snprintf(m->finetuned, sizeof m->finetuned, "%s", cfg->valuestring);
+	return 0;
+}
+
 static int parse_root(struct ctx *c, struct mpqx_model *m, const cJSON *root)
 {
 	int rc = 0;
@@ -603,6 +649,8 @@ static int parse_root(struct ctx *c, struct mpqx_model *m, const cJSON *root)
 			m->n_params += (long)l->weight.rows * l->weight.cols;
 		m->macs += model_layer_macs(m, i);
 	}
+	if ((rc = parse_ranges(c, m, root)) || (rc = parse_finetuned(c, m, root)))
+		return rc;
 	return 0;
 }
 

@@ -188,6 +188,13 @@ void quant_range(const struct mpqx_model *m, const struct mpqx_fref *f, int li, 
 		oc->out_range(l, lo, hi);
 		return;
 	}
+	/* A fine-tuned model's fixed range replaces the calibration as it is: the model was trained with it
+	 * (doc/model-format.md, "Fixed ranges"). */
+	if (l->fixed_range) {
+		*lo = l->fixed_lo;
+		*hi = l->fixed_hi;
+		return;
+	}
 	*lo = f->lo[li];
 	*hi = f->hi[li];
 	if (oc->calib_peak) {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mpqx/hw.h"
+#include "mpqx/op.h"
 
 const char report_auto_rule[] =
 	"auto storage: a buffer or a layer's ROMs go to block RAM from 9216 bits (half a RAMB18, "
@@ -44,6 +45,59 @@ struct cJSON *report_eval(const struct mpqx_model *m, const struct mpqx_config *
 		cJSON_AddNumberToObject(e, "sqnr_db", r->layers[l].sqnr_db);
 		cJSON_AddNumberToObject(e, "clipped", (double)r->layers[l].clipped);
 		cJSON_AddNumberToObject(e, "acc_bits", q->l[l].acc_bits);
+		cJSON_AddItemToArray(arr, e);
+	}
+	return o;
+}
+
+/* A double that reads back exactly (17 significant digits), as a raw JSON number. */
+static cJSON *exact(double v)
+{
+	char num[64];
+	if (!isfinite(v))
+		return cJSON_CreateNull();
+	snprintf(num, sizeof num, "%.17g", v);
+	return cJSON_CreateRaw(num);
+}
+
+static cJSON *qparam_json(struct mpqx_qparam p)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddItemToObject(o, "s", exact(p.s));
+	cJSON_AddNumberToObject(o, "z", p.z);
+	cJSON_AddNumberToObject(o, "bits", p.bits);
+	return o;
+}
+
+struct cJSON *report_qparams(const struct mpqx_model *m, const struct mpqx_config *c, const struct mpqx_qmodel *q,
+			     const struct mpqx_fref *f)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "model", m->name);
+	if (m->finetuned[0])
+		cJSON_AddStringToObject(o, "finetuned", m->finetuned);
+	else
+		cJSON_AddNullToObject(o, "finetuned");
+	cJSON *arr = cJSON_AddArrayToObject(o, "layers");
+	for (int l = 0; l < m->n_layers; l++) {
+		const struct mpqx_layer *ly = &m->layers[l];
+		const struct mpqx_op_class *oc = op_class(ly->op);
+		double lo = f->lo[l], hi = f->hi[l];
+		if (oc->out_range)
+			oc->out_range(ly, &lo, &hi);
+		cJSON *e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "name", ly->name);
+		cJSON_AddStringToObject(e, "op", model_op_name(ly->op));
+		cJSON_AddNumberToObject(e, "a_bits", c->layers[l].a_bits);
+		cJSON *r = cJSON_AddArrayToObject(e, "range");
+		cJSON_AddItemToArray(r, exact(lo));
+		cJSON_AddItemToArray(r, exact(hi));
+		cJSON_AddStringToObject(e, "range_source", oc->out_range ? "op" : ly->fixed_range ? "fixed" : "calibration");
+		cJSON_AddItemToObject(e, "out", qparam_json(q->l[l].out));
+		if (model_layer_has_weights(ly)) {
+			cJSON_AddNumberToObject(e, "w_bits", c->layers[l].w_bits);
+			cJSON_AddItemToObject(e, "weight", qparam_json(q->l[l].w));
+		}
 		cJSON_AddItemToArray(arr, e);
 	}
 	return o;

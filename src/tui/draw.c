@@ -147,7 +147,11 @@ static void draw_title(const struct tui_ctx *t, const struct mpqx_app *a, const 
 	const char *sep = t->utf8 ? " \xe2\x94\x82 " : " | ";
 	const char *cfg = strrchr(a->config_path, '/');
 	cfg = cfg ? cfg + 1 : a->config_path;
-	snprintf(buf, sizeof buf, " mpqx%s%s%s%s%s%s%s", sep, s->model->name, sep, s->dev.name, sep, cfg,
+	/* A fine-tuned model is shown with the config it was tuned for: its figures hold for that config. */
+	const char *ft = strrchr(s->model->finetuned, '/');
+	ft = ft ? ft + 1 : s->model->finetuned;
+	snprintf(buf, sizeof buf, " mpqx%s%s%s%s%s%s%s%s%s%s", sep, s->model->name,
+		 ft[0] ? " (fine-tuned for " : "", ft, ft[0] ? ")" : "", sep, s->dev.name, sep, cfg,
 		 app_modified(a) ? " (modified)" : "");
 	put_pad(t, l->title.y, 0, l->title.w, MPQX_TH_TITLE, buf);
 	const char *v = s->est.fits ? (t->utf8 ? " \xe2\x9c\x93 FITS " : " FITS ") : (t->utf8 ? " \xe2\x9c\x97 OVER " : " OVER ");
