@@ -274,9 +274,16 @@ static void calib_save(const struct mpqx_model *m, uint64_t key, const struct mp
 	for (size_t j = 0; j < n; j++)
 		len += (size_t)snprintf(b + len, cap - len, "%a\n", (double)f->pred[j]);
 	len += (size_t)snprintf(b + len, cap - len, "end\n");
-	struct mpqx_err e;
-	if (len < cap)
-		fileio_write_atomic(path, b, len, &e);
+	/* Not fileio_write_atomic: nothing the user keeps, so no fsync, and its test hook (a delayed save)
+	 * is for their files. A torn or concurrent write shows as a file that does not parse (no "end"). */
+	char tmp[4300];
+	FILE *fp = NULL;
+	if (len < cap && snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) < (int)sizeof tmp &&
+	    (fp = fopen(tmp, "w"))) {
+		bool ok = fwrite(b, 1, len, fp) == len;
+		if (fclose(fp) != 0 || !ok || rename(tmp, path) != 0)
+			unlink(tmp);
+	}
 	free(b);
 }
 
