@@ -560,6 +560,9 @@ static void test_calib_cache(void **state)
 	assert_true(b->lo[0] == -8.0);
 	fref_free(b);
 	/* another model file (one more byte): the cache is for another key */
+	char *longer = realloc(text, len + 2);
+	assert_non_null(longer);
+	text = longer;
 	strcat(text, " ");
 	put(model, text);
 	assert_int_equal(fref_run(m, fx->d, false, &b, &err), 0);
