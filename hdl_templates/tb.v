@@ -5,7 +5,8 @@
 //     RESULT windows=N mismatches=M cycles=C
 // (C: cycles of one window, from the edge that samples start to the edge that samples done) and exits
 // non-zero on any mismatch, a missing or short file, a timeout or a cycle count that differs between
-// windows.
+// windows. The same file runs in Verilator 5 (--timing, with the C++ main the export writes beside it),
+// which has no $finish_and_return: there the exit status goes through a DPI call to that main.
 // @placeholder MODULE      module name
 // @placeholder TOP         the design's top module
 // @placeholder WINDOWS     windows to run
@@ -22,8 +23,16 @@
 // @placeholder NEED        a need("file"); line per .mem file of the design
 // @placeholder DUMP        per layer: the lines that write its buffer to the dump file
 `timescale 1ns / 1ps
+`ifdef VERILATOR
+`define MPQX_TB_EXIT(code) begin mpqx_tb_exit(code); $finish; end
+`else
+`define MPQX_TB_EXIT(code) $finish_and_return(code);
+`endif
 
 module /*{{MODULE*/mpqx_tb/*}}*/;
+`ifdef VERILATOR
+	import "DPI-C" function void mpqx_tb_exit(input int code);
+`endif
 	localparam WINDOWS = /*{{WINDOWS*/2/*}}*/;
 	localparam IN_WORDS = /*{{IN_WORDS*/72/*}}*/;
 	localparam OUT_WORDS = /*{{OUT_WORDS*/72/*}}*/;
@@ -94,18 +103,18 @@ module /*{{MODULE*/mpqx_tb/*}}*/;
 		/*}}*/
 		if (missing != 0) begin
 			$display("RESULT windows=0 mismatches=0 cycles=0 missing=%0d", missing);
-			$finish_and_return(2);
+			`MPQX_TB_EXIT(2)
 		end
 		$readmemh(IN_FILE, in_vec);
 		$readmemh(EXP_FILE, exp_vec);
 		if (^in_vec[WINDOWS*IN_WORDS-1] === 1'bx || ^exp_vec[WINDOWS*OUT_WORDS-1] === 1'bx) begin
 			$display("ERROR: %0s or %0s is shorter than %0d windows", IN_FILE, EXP_FILE, WINDOWS);
-			$finish_and_return(2);
+			`MPQX_TB_EXIT(2)
 		end
 		dump = $fopen(DUMP_FILE, "w");
 		if (dump == 0) begin
 			$display("ERROR: cannot write %0s", DUMP_FILE);
-			$finish_and_return(2);
+			`MPQX_TB_EXIT(2)
 		end
 		mismatches = 0;
 		cycles = 0;
@@ -131,7 +140,7 @@ module /*{{MODULE*/mpqx_tb/*}}*/;
 			end
 			if (!done) begin
 				$display("ERROR: window %0d: no done within %0d cycles", w, MAX_CYCLES);
-				$finish_and_return(1);
+				`MPQX_TB_EXIT(1)
 			end
 			@(negedge clk);
 			if (w == 0)
@@ -160,6 +169,6 @@ module /*{{MODULE*/mpqx_tb/*}}*/;
 		end
 		$fclose(dump);
 		$display("RESULT windows=%0d mismatches=%0d cycles=%0d", WINDOWS, mismatches, cycles);
-		$finish_and_return((mismatches != 0 || varied != 0) ? 1 : 0);
+		`MPQX_TB_EXIT((mismatches != 0 || varied != 0) ? 1 : 0)
 	end
 endmodule

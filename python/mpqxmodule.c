@@ -555,13 +555,19 @@ out:
 
 static PyObject *Model_export(Model *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = {"outdir", "config", "windows", "sim", "prefix", NULL};
+	static char *kwlist[] = {"outdir", "config", "windows", "sim", "prefix", "simulator", NULL};
 	PyObject *dir = NULL, *carg = Py_None, *cpath = NULL;
 	int windows = 8, sim = 0;
-	const char *prefix = NULL;
-	if (!ready(self) || !PyArg_ParseTupleAndKeywords(args, kw, "O&|Oipz:export", kwlist, PyUnicode_FSConverter, &dir,
-							 &carg, &windows, &sim, &prefix))
+	const char *prefix = NULL, *simulator = "icarus";
+	enum mpqx_simulator which;
+	if (!ready(self) || !PyArg_ParseTupleAndKeywords(args, kw, "O&|Oipzs:export", kwlist, PyUnicode_FSConverter,
+							 &dir, &carg, &windows, &sim, &prefix, &simulator))
 		return NULL;
+	if (export_simulator_parse(simulator, &which)) {
+		PyErr_Format(mpqx_error, "simulator: expected icarus or verilator, got '%s'", simulator);
+		Py_XDECREF(dir);
+		return NULL;
+	}
 	struct mpqx_config c = {0};
 	struct mpqx_qmodel *q = NULL;
 	struct mpqx_err err = {0};
@@ -584,7 +590,7 @@ static PyObject *Model_export(Model *self, PyObject *args, PyObject *kw)
 	int rc;
 	Py_BEGIN_ALLOW_THREADS
 	rc = quant_build(s->model, s->fref, &c, &q, &err) || export_write(d, q, &c, s->data, &o, &info, &err) ||
-	     (sim && export_simulate(d, &sr, &err));
+	     (sim && export_simulate_with(d, which, &sr, &err));
 	Py_END_ALLOW_THREADS
 	if (rc)
 		raise(&err);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A large model for the limits of mpqx: d_model 128, 4 encoder layers, 4 heads, FFN 512, window 96, trained
-# briefly (by tools/mpqx_torch.py, default 1 epoch, no QAT) on a real sample's CSV, then measured: load,
+# briefly (by tools/mpqx_torch.py, default 1 epoch) on a real sample's CSV, then measured: load,
 # float evaluation, integer evaluation and (when the subcommand exists) the estimate, each with its wall
 # time and peak memory from /usr/bin/time -v.
 #
@@ -45,7 +45,7 @@ if [ ! -f "$out/model.json" ]; then
 	echo "training d_model 128, 4 layers, 4 heads, window 96 for $epochs epoch(s) on $csv" >&2
 	/usr/bin/python3 "$src/tools/mpqx_torch.py" train --csv "$csv" --out "$out" --name "$(basename "$out")" \
 		--columns "$columns" --target "$target" --window 96 --horizon 1 --d-model 128 --heads 4 \
-		--ffn 512 --layers 4 --epochs "$epochs" --patience "$epochs" --qat-epochs 0 --seed 1 >&2 || exit 1
+		--ffn 512 --layers 4 --epochs "$epochs" --patience "$epochs" --seed 1 >&2 || exit 1
 fi
 [ "$measure" = 1 ] || exit 0
 [ -x "$mpqx" ] || { echo "large_model.sh: build mpqx first ($mpqx), or set MPQX" >&2; exit 2; }

@@ -34,7 +34,20 @@ int export_write(const char *dir, const struct mpqx_qmodel *q, const struct mpqx
 		 const struct mpqx_dataset *d, const struct mpqx_export_opts *o, struct mpqx_export_info *info,
 		 struct mpqx_err *err);
 
+/* The simulators an export runs its testbench in; Icarus is the reference. */
+enum mpqx_simulator {
+	MPQX_SIM_ICARUS,    /* run_sim.sh: iverilog and vvp */
+	MPQX_SIM_VERILATOR, /* run_sim_verilator.sh: Verilator 5 builds the same testbench */
+};
+
+/* "icarus" or "verilator": a static string. */
+const char *export_simulator_name(enum mpqx_simulator s);
+
+/* Sets *s from its name; -1 for a name that is none of them. */
+int export_simulator_parse(const char *name, enum mpqx_simulator *s);
+
 struct mpqx_sim_result {
+	enum mpqx_simulator simulator;
 	bool have_result;     /* the testbench printed its RESULT line */
 	int status;           /* exit status of the simulation script */
 	int windows, mismatches;
@@ -56,6 +69,11 @@ struct mpqx_sim_result {
  * compares every dumped buffer with the integer model. Returns MPQX_OK when the simulation ran to its
  * RESULT line (whatever the result: see r), an error when it could not run. */
 int export_simulate(const char *dir, struct mpqx_sim_result *r, struct mpqx_err *err);
+
+/* export_simulate in the simulator sim: dir/run_sim.sh (Icarus) or dir/run_sim_verilator.sh (Verilator,
+ * which builds the simulator into dir/sim/verilator first). The same RESULT line, dump and checks. */
+int export_simulate_with(const char *dir, enum mpqx_simulator sim, struct mpqx_sim_result *r,
+			 struct mpqx_err *err);
 
 /* true when the simulation matched: no mismatch, no differing buffer, the cycles as computed. */
 bool export_sim_ok(const struct mpqx_sim_result *r);

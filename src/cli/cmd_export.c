@@ -24,12 +24,14 @@ static void print_json(const char *dir, const struct mpqx_export_info *info, con
 
 static int usage_text(void)
 {
-	printf("usage: mpqx export MODEL [-c CONFIG] -o DIR [--windows N] [--sim]\n"
+	printf("usage: mpqx export MODEL [-c CONFIG] -o DIR [--windows N] [--sim [--simulator S]]\n"
 	       "  -c CONFIG      per-layer bits and storage (default: uniform 8 bits, storage auto)\n"
 	       "  -o DIR         output directory; replaced only if it is an earlier export or empty\n"
 	       "  --windows N    test windows for the testbench (default %d; at most the test split)\n"
 	       "  --sim          run Icarus Verilog on the export and compare with the integer model:\n"
 	       "                 prints 'RESULT windows=N mismatches=M cycles=C', exit 1 on any difference\n"
+	       "  --simulator S  icarus (default, the reference) or verilator: Verilator 5 builds the same\n"
+	       "                 testbench (slower to start, far faster per window); implies --sim\n"
 	       "  --json         one JSON object on stdout: what was written, and the simulation with --sim\n"
 	       "  --prefix P     module name prefix (default mpqx_)\n"
 	       "  -q, --quiet    print only the RESULT line and errors\n",
@@ -39,11 +41,12 @@ static int usage_text(void)
 
 /* Runs the simulation of dir; with json prints export --json (info and the simulation) instead of the
  * RESULT line. */
-static int simulate(const char *dir, bool quiet, bool json, const struct mpqx_export_info *info)
+static int simulate(const char *dir, enum mpqx_simulator simulator, bool quiet, bool json,
+		    const struct mpqx_export_info *info)
 {
 	struct mpqx_err err = {0};
 	struct mpqx_sim_result r;
-	if (export_simulate(dir, &r, &err)) {
+	if (export_simulate_with(dir, simulator, &r, &err)) {
 		cli_error("%s", err.msg);
 		return CLI_FAIL;
 	}
@@ -62,9 +65,9 @@ static int simulate(const char *dir, bool quiet, bool json, const struct mpqx_ex
 		cli_error("%s", line);
 	}
 	if (ok && !quiet)
-		fprintf(stderr, "mpqx: every buffer of every window matches the integer model; %ld cycles per window "
-				"as computed\n",
-			r.cycles);
+		fprintf(stderr, "mpqx: %s: every buffer of every window matches the integer model; %ld cycles per "
+				"window as computed\n",
+			export_simulator_name(simulator), r.cycles);
 	return ok ? CLI_OK : CLI_FAIL;
 }
 
@@ -75,6 +78,7 @@ int cmd_export(int argc, char **argv)
 		{"output", required_argument, NULL, 'o'},
 		{"windows", required_argument, NULL, 'w'},
 		{"sim", no_argument, NULL, 's'},
+		{"simulator", required_argument, NULL, 'S'},
 		{"prefix", required_argument, NULL, 'p'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"json", no_argument, NULL, 'j'},
@@ -84,6 +88,7 @@ int cmd_export(int argc, char **argv)
 	const char *config = NULL, *out = NULL, *prefix = NULL;
 	int windows = MPQX_EXPORT_WINDOWS;
 	bool sim = false, quiet = false, json = false;
+	enum mpqx_simulator simulator = MPQX_SIM_ICARUS;
 	int c;
 	optind = 1;
 	opterr = 0;
@@ -104,6 +109,11 @@ int cmd_export(int argc, char **argv)
 			break;
 		}
 		case 's':
+			sim = true;
+			break;
+		case 'S':
+			if (export_simulator_parse(optarg, &simulator))
+				return cli_usage_error("export", "--simulator: expected icarus or verilator, got '%s'", optarg);
 			sim = true;
 			break;
 		case 'p':
@@ -152,7 +162,7 @@ int cmd_export(int argc, char **argv)
 	if (!quiet)
 		fprintf(stderr, "mpqx: exported %s to %s: %d files, top %s, %d test windows, %ld cycles per window\n",
 			m->name, out, info.files, info.top, info.windows, info.cycles);
-	rc = sim ? simulate(out, quiet, json, &info) : CLI_OK;
+	rc = sim ? simulate(out, simulator, quiet, json, &info) : CLI_OK;
 	goto out;
 fail:
 	cli_error("%s", err.msg);

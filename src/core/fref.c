@@ -4,12 +4,15 @@
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "mpqx/fileio.h"
 #include "mpqx/forward.h"
+#include "mpqx_config.h"
 
 #define MAX_THREADS 16
 
@@ -186,6 +189,147 @@ size_t fref_cache_bytes(const struct mpqx_model *m, int windows)
 	return total;
 }
 
+/* ---- the calibration cache (doc/large-models.md) ---- */
+
+/* Bump when the float forward, the calibration or the headroom changes what it computes. */
+#define CALIB_CACHE_VERSION 2
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+/* What the cached figures depend on: this code (version), the thread count (the test errors are summed
+ * per thread), the model file's bytes and the dataset as normalised and split. 0 when the model file
+ * cannot be read. */
+static uint64_t calib_key(const struct mpqx_model *m, const struct mpqx_dataset *d)
+{
+	char *text;
+	size_t len;
+	struct mpqx_err e;
+	if (fileio_read(m->path, &text, &len, &e))
+		return 0;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	int head[4] = {CALIB_CACHE_VERSION, cores(), d->window, d->horizon};
+	h = fnv(h, MPQX_VERSION, strlen(MPQX_VERSION));
+	h = fnv(h, head, sizeof head);
+	h = fnv(h, text, len);
+	free(text);
+	h = fnv(h, &d->n_rows, sizeof d->n_rows);
+	h = fnv(h, &d->features, sizeof d->features);
+	h = fnv(h, d->begin, sizeof d->begin);
+	h = fnv(h, d->end, sizeof d->end);
+	h = fnv(h, d->windows, sizeof d->windows);
+	h = fnv(h, d->x, sizeof(float) * (size_t)d->n_rows * (size_t)d->features);
+	h = fnv(h, d->y, sizeof(float) * (size_t)d->n_rows);
+	return h ? h : 1;
+}
+
+static bool calib_cache_on(void)
+{
+	const char *v = getenv("MPQX_CALIB_CACHE");
+	return !(v && strcmp(v, "0") == 0);
+}
+
+static bool calib_path(const struct mpqx_model *m, char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "%s.calib", m->path);
+	return n > 0 && (size_t)n < size;
+}
+
+/* Reads the cached ranges, test errors, forecasts and calibration histograms into f; false (f untouched)
+ * when there is no cache, it is for another key or shape, or it does not parse: the caller then computes
+ * them. */
+static bool calib_load(const struct mpqx_model *m, uint64_t key, struct mpqx_fref *f)
+{
+	char path[4200], *text;
+	struct mpqx_err e;
+	if (!key || !calib_path(m, path, sizeof path) || fileio_read(path, &text, NULL, &e))
+		return false;
+	bool ok = false;
+	char *p = text, *end;
+	unsigned long long k;
+	int ver, layers, windows, outs, used;
+	if (sscanf(p, "mpqx-calib %d key %llx layers %d windows %d outputs %d%n", &ver, &k, &layers, &windows, &outs,
+		   &used) != 5 || ver != CALIB_CACHE_VERSION || k != key || layers != m->n_layers ||
+	    windows != f->windows || outs != m->out_features)
+		goto out;
+	p += used;
+	size_t nf = (size_t)layers * 2 + 3 + (size_t)windows * (size_t)outs;
+	size_t n = nf + (size_t)layers * MPQX_CALIB_BINS;
+	double *v = malloc(n * sizeof *v);
+	if (!v)
+		goto out;
+	size_t i = 0;
+	for (; i < n; i++, p = end) {
+		v[i] = strtod(p, &end);
+		if (end == p)
+			break;
+	}
+	while (*p == ' ' || *p == '\n')
+		p++;
+	if (i == n && strcmp(p, "end\n") == 0) {
+		for (int l = 0; l < layers; l++) {
+			f->lo[l] = v[2 * l];
+			f->hi[l] = v[2 * l + 1];
+		}
+		f->mse = v[2 * layers];
+		f->mae = v[2 * layers + 1];
+		f->mse_persistence = v[2 * layers + 2];
+		for (size_t j = 0; j < (size_t)windows * (size_t)outs; j++)
+			f->pred[j] = (float)v[2 * (size_t)layers + 3 + j];
+		for (int l = 0; l < layers; l++)
+			for (int b = 0; b < MPQX_CALIB_BINS; b++)
+				f->hist[l][b] = (uint64_t)v[nf + (size_t)l * MPQX_CALIB_BINS + (size_t)b];
+		ok = true;
+	}
+	free(v);
+out:
+	free(text);
+	return ok;
+}
+
+/* Writes f's ranges, test errors and forecasts (hexadecimal floats: read back to the same bits) beside the
+ * model, atomically; a directory that cannot be written just gets no cache. */
+static void calib_save(const struct mpqx_model *m, uint64_t key, const struct mpqx_fref *f)
+{
+	char path[4200];
+	if (!key || !calib_path(m, path, sizeof path))
+		return;
+	size_t n = (size_t)f->windows * (size_t)m->out_features;
+	size_t cap = 160 + ((size_t)m->n_layers * 2 + 3 + n) * 32 + (size_t)m->n_layers * MPQX_CALIB_BINS * 22;
+	char *b = malloc(cap);
+	if (!b)
+		return;
+	size_t len = (size_t)snprintf(b, cap, "mpqx-calib %d key %016llx layers %d windows %d outputs %d\n",
+				      CALIB_CACHE_VERSION, (unsigned long long)key, m->n_layers, f->windows,
+				      m->out_features);
+	for (int l = 0; l < m->n_layers; l++)
+		len += (size_t)snprintf(b + len, cap - len, "%a %a\n", f->lo[l], f->hi[l]);
+	len += (size_t)snprintf(b + len, cap - len, "%a %a %a\n", f->mse, f->mae, f->mse_persistence);
+	for (size_t j = 0; j < n; j++)
+		len += (size_t)snprintf(b + len, cap - len, "%a\n", (double)f->pred[j]);
+	for (int l = 0; l < m->n_layers; l++)
+		for (int k = 0; k < MPQX_CALIB_BINS; k++)
+			len += (size_t)snprintf(b + len, cap - len, "%llu%c", (unsigned long long)f->hist[l][k],
+						k + 1 < MPQX_CALIB_BINS ? ' ' : '\n');
+	len += (size_t)snprintf(b + len, cap - len, "end\n");
+	/* Not fileio_write_atomic: nothing the user keeps, so no fsync, and its test hook (a delayed save)
+	 * is for their files. A torn or concurrent write shows as a file that does not parse (no "end"). */
+	char tmp[4300];
+	FILE *fp = NULL;
+	if (len < cap && snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) < (int)sizeof tmp &&
+	    (fp = fopen(tmp, "w"))) {
+		bool ok = fwrite(b, 1, len, fp) == len;
+		if (fclose(fp) != 0 || !ok || rename(tmp, path) != 0)
+			unlink(tmp);
+	}
+	free(b);
+}
+
 int fref_run(const struct mpqx_model *m, const struct mpqx_dataset *d, bool keep_act, struct mpqx_fref **out,
 	     struct mpqx_err *err)
 {
@@ -209,6 +353,12 @@ int fref_run_budget(const struct mpqx_model *m, const struct mpqx_dataset *d, bo
 		f->lo[l] = INFINITY;
 		f->hi[l] = -INFINITY;
 	}
+	/* The histograms of the calibration values (filled by the second calibration pass or the cache). */
+	if (!rc && !(f->hist = calloc((size_t)m->n_layers, sizeof *f->hist)))
+		rc = MPQX_ENOMEM;
+	for (int l = 0; !rc && l < m->n_layers; l++)
+		if (!(f->hist[l] = calloc(MPQX_CALIB_BINS, sizeof **f->hist)))
+			rc = MPQX_ENOMEM;
 	f->act_wanted = keep_act;
 	if (!rc && keep_act && fref_cache_bytes(m, f->windows) <= budget) {
 		f->act = calloc((size_t)m->n_layers, sizeof *f->act);
@@ -219,22 +369,25 @@ int fref_run_budget(const struct mpqx_model *m, const struct mpqx_dataset *d, bo
 				rc = MPQX_ENOMEM;
 		}
 	}
+	/* With the cache, the ranges and test figures of an earlier run of the same model on the same data are
+	 * read back (the same bits); the float test activations, when kept, still need the test windows. */
+	uint64_t key = !rc && calib_cache_on() ? calib_key(m, d) : 0;
+	bool cached = key && calib_load(m, key, f);
+	if (cached && !f->act) {
+		*out = f;
+		return MPQX_OK;
+	}
 	double se, ae, pse;
 	/* Calibration sees every window before the test part: the calib part alone is a few weeks of a yearly
 	 * cycle in the bundled data and would clamp the test season. */
-	if (!rc)
+	if (!rc && !cached)
 		rc = run_split(m, d, f, MPQX_TRAIN, false, &se, &ae, &pse);
-	if (!rc)
+	if (!rc && !cached)
 		rc = run_split(m, d, f, MPQX_CALIB, false, &se, &ae, &pse);
 	/* A second pass bins the same values over the ranges now known (the percentile and MSE methods). */
-	if (!rc && !(f->hist = calloc((size_t)m->n_layers, sizeof *f->hist)))
-		rc = MPQX_ENOMEM;
-	for (int l = 0; !rc && l < m->n_layers; l++)
-		if (!(f->hist[l] = calloc(MPQX_CALIB_BINS, sizeof **f->hist)))
-			rc = MPQX_ENOMEM;
-	if (!rc)
+	if (!rc && !cached)
 		rc = run_split(m, d, f, MPQX_TRAIN, true, &se, &ae, &pse);
-	if (!rc)
+	if (!rc && !cached)
 		rc = run_split(m, d, f, MPQX_CALIB, true, &se, &ae, &pse);
 	if (!rc)
 		rc = run_split(m, d, f, MPQX_TEST, false, &se, &ae, &pse);
@@ -242,9 +395,15 @@ int fref_run_budget(const struct mpqx_model *m, const struct mpqx_dataset *d, bo
 		fref_free(f);
 		return err_set(err, rc, "out of memory for the float reference of %s", m->path);
 	}
+	if (cached) {
+		*out = f;
+		return MPQX_OK;
+	}
 	f->mse = se / f->windows;
 	f->mae = ae / f->windows;
 	f->mse_persistence = pse / f->windows;
+	if (key)
+		calib_save(m, key, f);
 	*out = f;
 	return MPQX_OK;
 }

@@ -500,6 +500,7 @@ struct cJSON *report_export(const char *dir, const struct mpqx_export_info *info
 	char problems[2048];
 	report_sim_problems(sim, problems, sizeof problems);
 	cJSON *s = cJSON_AddObjectToObject(o, "sim");
+	cJSON_AddStringToObject(s, "simulator", export_simulator_name(sim->simulator));
 	cJSON_AddBoolToObject(s, "ok", export_sim_ok(sim));
 	cJSON_AddStringToObject(s, "result", sim->result);
 	cJSON_AddNumberToObject(s, "windows", sim->windows);

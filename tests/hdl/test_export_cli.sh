@@ -26,7 +26,7 @@ else
 	not_ok "--sim output" "status $status" "stdout: $out" "stderr: $(head -c 300 "$tmp/err")"
 fi
 missing=""
-for f in manifest.json run_sim.sh synth.ys synth_hier.ys rtl/mpqx_top.v rtl/mpqx_layer_q.v rtl/mpqx_ram_distributed.v \
+for f in manifest.json run_sim.sh run_sim_verilator.sh tb/mpqx_tb_main.cpp synth.ys synth_hier.ys rtl/mpqx_top.v rtl/mpqx_layer_q.v rtl/mpqx_ram_distributed.v \
 	rtl/mpqx_rom_logic.v rtl/mpqx_requant.v rtl/mpqx_rescale.v rtl/mpqx_div.v tb/mpqx_tb.v mem/q_w.mem \
 	mem/q_b.mem mem/softmax_e.mem mem/pe.mem vec/input.hex vec/expected.hex vec/layers.txt sim/dump.txt; do
 	[ -f "$tmp/e/$f" ] || missing="$missing $f"

@@ -9,6 +9,10 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "mpqx/fileio.h"
 
 #include "mpqx/forward.h"
 #include "mpqx/ieval.h"
@@ -494,12 +498,98 @@ static void test_forward_plain(void **state)
 	assert_true(mse == se / n && mae == ae / n && mp == pse / n);
 }
 
+static void same_fref(const struct mpqx_fref *a, const struct mpqx_fref *b, int n_pred)
+{
+	assert_int_equal(a->n_layers, b->n_layers);
+	assert_memory_equal(a->lo, b->lo, sizeof(double) * (size_t)a->n_layers);
+	assert_memory_equal(a->hi, b->hi, sizeof(double) * (size_t)a->n_layers);
+	assert_memory_equal(a->pred, b->pred, sizeof(float) * (size_t)n_pred);
+	assert_true(a->mse == b->mse && a->mae == b->mae && a->mse_persistence == b->mse_persistence);
+}
+
+static void put(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* The calibration cache beside the model: written by a run, read back to the same bits by the next (a
+ * tampered value in it shows that it was read), ignored when the model's bytes change or it is garbage,
+ * not used with MPQX_CALIB_CACHE=0; with the test activations kept it still gives them. */
+static void test_calib_cache(void **state)
+{
+	struct fixture *fx = *state;
+	struct mpqx_model *m = fx->m;
+	char saved[sizeof m->path], dir[] = "/tmp/mpqx-calib-XXXXXX", model[200], cache[220], *text = NULL;
+	assert_non_null(mkdtemp(dir));
+	snprintf(model, sizeof model, "%s/model.json", dir);
+	snprintf(cache, sizeof cache, "%s.calib", model);
+	struct mpqx_err err = {0};
+	size_t len;
+	assert_int_equal(fileio_read(m->path, &text, &len, &err), 0);
+	put(model, text);
+	memcpy(saved, m->path, sizeof saved);
+	snprintf(m->path, sizeof m->path, "%s", model);
+	int np = fx->d->windows[MPQX_TEST] * m->out_features;
+	struct mpqx_fref *a = NULL, *b = NULL;
+	setenv("MPQX_CALIB_CACHE", "0", 1);
+	assert_int_equal(fref_run(m, fx->d, false, &a, &err), 0);
+	assert_int_equal(access(cache, F_OK), -1);
+	unsetenv("MPQX_CALIB_CACHE");
+	same_fref(a, fx->f, np);
+	assert_int_equal(fref_run(m, fx->d, false, &b, &err), 0); /* computes and writes */
+	assert_int_equal(access(cache, F_OK), 0);
+	same_fref(a, b, np);
+	fref_free(b);
+	assert_int_equal(fref_run(m, fx->d, false, &b, &err), 0); /* reads */
+	same_fref(a, b, np);
+	fref_free(b);
+	assert_int_equal(fref_run(m, fx->d, true, &b, &err), 0); /* reads, runs the test windows */
+	same_fref(a, b, np);
+	assert_non_null(b->act);
+	fref_free(b);
+	/* a tampered first range comes back: the file was read */
+	char *c = NULL;
+	assert_int_equal(fileio_read(cache, &c, NULL, &err), 0);
+	char *l1 = strchr(c, '\n') + 1, *sp = strchr(l1, ' ');
+	char buf[100000];
+	snprintf(buf, sizeof buf, "%.*s-0x1p+3%s", (int)(l1 - c), c, sp);
+	put(cache, buf);
+	assert_int_equal(fref_run(m, fx->d, false, &b, &err), 0);
+	assert_true(b->lo[0] == -8.0);
+	fref_free(b);
+	/* another model file (one more byte): the cache is for another key */
+	char *longer = realloc(text, len + 2);
+	assert_non_null(longer);
+	text = longer;
+	strcat(text, " ");
+	put(model, text);
+	assert_int_equal(fref_run(m, fx->d, false, &b, &err), 0);
+	same_fref(a, b, np);
+	fref_free(b);
+	/* garbage: computed again */
+	put(cache, "mpqx-calib 1 key zz\n");
+	assert_int_equal(fref_run(m, fx->d, false, &b, &err), 0);
+	same_fref(a, b, np);
+	fref_free(b);
+	fref_free(a);
+	free(c);
+	free(text);
+	memcpy(m->path, saved, sizeof saved);
+	unlink(cache);
+	unlink(model);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_uniform8),  cmocka_unit_test(test_uniform4),  cmocka_unit_test(test_uniform2),
 		cmocka_unit_test(test_uniform16), cmocka_unit_test(test_mixed),     cmocka_unit_test(test_incremental),
 		cmocka_unit_test(test_chunked),   cmocka_unit_test(test_budget),    cmocka_unit_test(test_forward_plain),
+		cmocka_unit_test(test_calib_cache),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
