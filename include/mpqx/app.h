@@ -76,6 +76,8 @@ enum app_keycode {
 	X(EXPORT, 'e', 0, 0, "e", "export Verilog and testbench, optionally simulate")                       \
 	X(FIT, 'f', 0, 0, "f", "search: apply the best configuration that fits the device (u undoes)")     \
 	X(PARETO, 'p', 0, 0, "p", "Pareto view: MSE against LUT, BRAM or latency; Enter applies a point")  \
+	X(FIND, '/', 0, 0, "/", "find a layer by name (as you type; Enter keeps it, Esc goes back)")         \
+	X(FIND_NEXT, 'n', 0, 0, "n", "next layer whose name matches the last /")                             \
 	X(CANCEL, APP_KEY_ESC, 0, 0, "Esc", "close the overlay or dialog")                                   \
 	X(REDRAW, APP_CTRL('l'), 0, 0, "^L", "repaint the screen")
 
@@ -108,7 +110,7 @@ enum {
 
 enum app_pane { APP_PANE_GRAPH, APP_PANE_LAYER, APP_PANE_PLOT, APP_PANE_COUNT };
 enum app_overlay { APP_OV_NONE, APP_OV_HELP, APP_OV_COMPARE, APP_OV_PROMPT, APP_OV_EXPORT, APP_OV_PARETO };
-enum app_prompt { APP_PROMPT_BITS, APP_PROMPT_SAVE, APP_PROMPT_LOAD };
+enum app_prompt { APP_PROMPT_BITS, APP_PROMPT_SAVE, APP_PROMPT_LOAD, APP_PROMPT_FIND };
 
 /* Fields of the selected-layer pane. */
 enum app_field { APP_F_WBITS, APP_F_ABITS, APP_F_BUFFER, APP_F_ROM, APP_F_COUNT };
@@ -174,6 +176,9 @@ struct mpqx_app {
 	enum app_prompt prompt;
 	char text[APP_TEXT_MAX]; /* prompt text being edited */
 	size_t text_len;
+	bool text_fresh; /* the pre-filled value: the first character typed replaces it */
+	char find[128];  /* the last text looked for with / (n finds the next match) */
+	int find_from;   /* the layer selected when / was pressed (Esc goes back to it) */
 
 	/* Export dialog. */
 	char export_dir[APP_TEXT_MAX];

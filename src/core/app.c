@@ -1,6 +1,7 @@
 /* The explorer's state machine (see app.h). Knows the session and the geometry of view.h; paints nothing. */
 #include "mpqx/app.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -421,6 +422,8 @@ static int open_prompt(struct mpqx_app *a, enum app_prompt p, const char *initia
 	a->overwrite_path[0] = '\0';
 	snprintf(a->text, sizeof a->text, "%s", initial);
 	a->text_len = strlen(a->text);
+	/* A number is typed anew; a path is edited. */
+	a->text_fresh = p == APP_PROMPT_BITS;
 	return APP_REDRAW;
 }
 
@@ -454,6 +457,69 @@ static bool parse_bits(const char *t, int *w, int *ab)
 	return true;
 }
 
+/* ---- finding a layer by name ---- */
+
+static bool name_matches(const char *name, const char *pat)
+{
+	size_t n = strlen(pat);
+	if (n == 0)
+		return false;
+	for (const char *p = name; *p; p++) {
+		size_t i = 0;
+		while (i < n && p[i] && tolower((unsigned char)p[i]) == tolower((unsigned char)pat[i]))
+			i++;
+		if (i == n)
+			return true;
+	}
+	return false;
+}
+
+/* The first layer from `from` on (wrapping) whose name contains pat, ignoring case; -1 when none. */
+static int find_layer(const struct mpqx_app *a, const char *pat, int from)
+{
+	int n = model(a)->n_layers;
+	for (int k = 0; k < n; k++) {
+		int l = ((from + k) % n + n) % n;
+		if (name_matches(layer_name(a, l), pat))
+			return l;
+	}
+	return -1;
+}
+
+static int count_matches(const struct mpqx_app *a, const char *pat)
+{
+	int c = 0;
+	for (int l = 0; l < model(a)->n_layers; l++)
+		c += name_matches(layer_name(a, l), pat);
+	return c;
+}
+
+/* As the text of / changes: select the first match from the layer selected when / was pressed. */
+static int find_update(struct mpqx_app *a)
+{
+	if (a->text_len == 0) {
+		select_layer(a, a->find_from);
+		return set_msg(a, false, "find: type part of a layer name");
+	}
+	int l = find_layer(a, a->text, a->find_from);
+	if (l < 0)
+		return set_msg(a, true, "find: no layer name contains '%s'", a->text);
+	select_layer(a, l);
+	return set_msg(a, false, "find '%s': %d of %d layers match (Enter keeps, n next)", a->text, count_matches(a, a->text),
+		       model(a)->n_layers);
+}
+
+static int find_next(struct mpqx_app *a)
+{
+	if (!a->find[0])
+		return set_msg(a, true, "n: nothing to find yet (/ finds a layer by name)");
+	int l = find_layer(a, a->find, a->sel + 1);
+	if (l < 0)
+		return set_msg(a, true, "find: no layer name contains '%s'", a->find);
+	select_layer(a, l);
+	return set_msg(a, false, "find '%s': %s", a->find, layer_name(a, l));
+}
+
 static int confirm_prompt(struct mpqx_app *a)
 {
 	struct mpqx_err err = {0};
@@ -470,11 +536,23 @@ static int confirm_prompt(struct mpqx_app *a)
 			return set_msg(a, false, "%s exists: Enter again replaces it, Esc keeps it", path);
 		}
 	}
-	close_prompt(a);
+	if (p == APP_PROMPT_FIND) {
+		if (a->text_len == 0 || find_layer(a, a->text, a->find_from) < 0) {
+			if (a->text_len)
+				return set_msg(a, true, "find: no layer name contains '%s'", a->text);
+			close_prompt(a);
+			return set_msg(a, false, "find: cancelled");
+		}
+		close_prompt(a);
+		snprintf(a->find, sizeof a->find, "%.127s", a->text);
+		return set_msg(a, false, "%s (n: next match)", layer_name(a, a->sel));
+	}
+	/* An error keeps the prompt open with the typed text, for a correction. */
 	if (p == APP_PROMPT_BITS) {
 		int w, ab;
 		if (!parse_bits(a->text, &w, &ab))
 			return set_msg(a, true, "'%s': give N or W/A with %d..%d", a->text, MPQX_BITS_MIN, MPQX_BITS_MAX);
+		close_prompt(a);
 		struct mpqx_config c;
 		if (edit_copy(a, &c))
 			return set_msg(a, true, "out of memory");
@@ -491,6 +569,7 @@ static int confirm_prompt(struct mpqx_app *a)
 	if (p == APP_PROMPT_SAVE) {
 		if (config_save(path, model(a), &a->cfg, &err))
 			return set_msg(a, true, "%s", err.msg);
+		close_prompt(a);
 		config_copy(&a->saved, &a->cfg);
 		snprintf(a->config_path, sizeof a->config_path, "%s", path);
 		return set_msg(a, false, "saved %s", path);
@@ -500,6 +579,7 @@ static int confirm_prompt(struct mpqx_app *a)
 		config_fini(&c);
 		return set_msg(a, true, "%s", err.msg);
 	}
+	close_prompt(a);
 	snprintf(a->config_path, sizeof a->config_path, "%s", path);
 	config_copy(&a->saved, &c);
 	char what[APP_TEXT_MAX + 16];
@@ -943,6 +1023,8 @@ int app_apply(struct mpqx_app *a, enum app_action act)
 	case APP_OV_PROMPT:
 		if (act == APP_ACT_CANCEL) {
 			close_prompt(a);
+			if (a->prompt == APP_PROMPT_FIND)
+				select_layer(a, a->find_from);
 			return set_msg(a, false, "cancelled");
 		}
 		if (act == APP_ACT_SLOT_LOAD)
@@ -1063,6 +1145,13 @@ int app_apply(struct mpqx_app *a, enum app_action act)
 		pareto_default_sel(a);
 		return f | APP_REDRAW;
 	}
+	case APP_ACT_FIND:
+		a->find_from = a->sel;
+		a->focus = APP_PANE_GRAPH;
+		open_prompt(a, APP_PROMPT_FIND, "");
+		return set_msg(a, false, "find: type part of a layer name");
+	case APP_ACT_FIND_NEXT:
+		return find_next(a);
 	case APP_ACT_CANCEL:
 		a->msg[0] = '\0';
 		return APP_REDRAW;
@@ -1127,9 +1216,15 @@ static int edit_text(struct mpqx_app *a, int key, bool digits_only)
 int app_key(struct mpqx_app *a, int key)
 {
 	if (a->overlay == APP_OV_PROMPT) {
+		if (a->text_fresh && key >= 32 && key < APP_KEY_FIRST && key != 127) {
+			a->text_len = 0;
+			a->text[0] = '\0';
+		}
+		if (key != APP_KEY_F1)
+			a->text_fresh = false;
 		int f = edit_text(a, key, false);
 		if (f >= 0)
-			return f;
+			return a->prompt == APP_PROMPT_FIND ? f | find_update(a) : f;
 	} else if (a->overlay == APP_OV_EXPORT && (a->xfield == APP_X_DIR || a->xfield == APP_X_WINDOWS)) {
 		/* The dialog's text fields edit in place; the text buffer is shared with prompts. */
 		bool dir = a->xfield == APP_X_DIR;

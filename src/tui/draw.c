@@ -161,8 +161,12 @@ static void draw_status(const struct tui_ctx *t, const struct mpqx_app *a, const
 	const char *full = t->utf8 ? " ?:keys Tab:pane \xe2\x86\x90\xe2\x86\x92:bits b:buffer u:undo c:compare e:export q:quit "
 				   : " ?:keys Tab:pane <>:bits b:buffer u:undo c:compare e:export q:quit ";
 	const char *hints[] = {full, " ?:keys q:quit ", ""};
-	char m[300];
-	snprintf(m, sizeof m, " %s", a->msg);
+	char m[600];
+	if (a->overlay == APP_OV_PROMPT && a->prompt == APP_PROMPT_FIND)
+		/* / is typed on the status line, so that the layers it selects stay in sight */
+		snprintf(m, sizeof m, " /%.200s_   %s", a->text, a->msg);
+	else
+		snprintf(m, sizeof m, " %s", a->msg);
 	int msgw = view_width(m), w = l->status.w;
 	const char *h = "";
 	for (size_t i = 0; i < sizeof hints / sizeof *hints; i++)
@@ -196,25 +200,40 @@ static void draw_graph(const struct tui_ctx *t, const struct mpqx_app *a, const 
 		if (w > name_w)
 			name_w = w;
 	}
-	int fixed = nl + 2 + 6 + 3 + 9 + 6; /* lanes, marker, bits, storage, cost, sensitivity */
-	if (l->wide)
-		fixed += 5 * 5 + 7;
+	/* Columns: lanes, marker, bits, storage, cost (narrow layouts), sensitivity, then in the wide layout
+	 * the layer's LUT, LUTRAM, FF, BRAM and DSP (the cost column is left out there: all of them are shown)
+	 * and its cycles when the names keep at least 12 cells. The cost column shows one resource for every
+	 * row: the device's limiting one (the highest share of its capacity), named in its header. */
+	bool cost_col = !l->wide, cyc_col = l->wide;
+	int fixed = nl + 2 + 6 + 3 + (cost_col ? 9 : 0) + 6 + (l->wide ? 25 : 0) + (cyc_col ? 7 : 0);
+	if (cyc_col && g->w - fixed < 12) {
+		cyc_col = false;
+		fixed -= 7;
+	}
 	if (name_w > g->w - fixed)
 		name_w = g->w - fixed;
 	if (name_w < 6)
 		name_w = 6;
+	enum mpqx_resource cres = s->est.limiting;
 
 	char buf[LINE_MAX_BYTES], t1[32], t2[32];
 	int hx = nl + 2 + name_w;
 	snprintf(buf, sizeof buf, " Layers (%d)", m->n_layers);
 	enum mpqx_theme_role hr = pane_focused(a, APP_PANE_GRAPH) ? MPQX_TH_FOCUS : MPQX_TH_HEADER;
 	put_pad(t, g->y, g->x, g->w, hr, buf);
+	int o = snprintf(buf, sizeof buf, "   w/a st");
+	if (cost_col)
+		o += snprintf(buf + o, sizeof buf - (size_t)o, " %8s", res_short(cres));
+	o += snprintf(buf + o, sizeof buf - (size_t)o, "  sens");
 	if (l->wide)
-		snprintf(buf, sizeof buf, "   w/a st     cost  sens  LUT   LR   FF   BR  DSP cycles");
-	else
-		snprintf(buf, sizeof buf, "   w/a st     cost  sens");
-	if (hx + view_width(buf) <= g->w)
-		put(t, g->y, g->x + hx, g->w - hx, hr, buf);
+		o += snprintf(buf + o, sizeof buf - (size_t)o, "  LUT   LR   FF   BR  DSP");
+	if (cyc_col)
+		snprintf(buf + o, sizeof buf - (size_t)o, " cycles");
+	/* The heading starts over the name column's end when the names leave no room for it. */
+	int hw = view_width(buf);
+	int hx0 = hx + hw <= g->w ? hx : g->w - hw;
+	if (hx0 >= 12)
+		put(t, g->y, g->x + hx0, g->w - hx0, hr, buf);
 
 	int rows = g->h - 1;
 	for (int r = 0; r < rows; r++) {
@@ -244,14 +263,14 @@ static void draw_graph(const struct tui_ctx *t, const struct mpqx_app *a, const 
 		char rom = session_layer_has_rom(s, i) ? storage_letter(lc->rom, s->est.rom[i], true) : '-';
 		snprintf(buf, sizeof buf, " %c%c", storage_letter(lc->buffer, s->est.buffer[i], false), rom);
 		x += put(t, y, x, 3, MPQX_TH_NORMAL, buf);
-		double frac;
-		enum mpqx_resource dr = session_dominant(s, i, &frac);
-		double dv = cost_value(&s->est.layers[i], dr);
-		if (dv > 0)
-			snprintf(buf, sizeof buf, " %-3s %4s", res_short(dr), fmt_res(t1, sizeof t1, dr, dv));
-		else
-			snprintf(buf, sizeof buf, "%9s", "-");
-		x += put(t, y, x, 9, util_role(frac), buf);
+		if (cost_col) {
+			double dv = cost_value(&s->est.layers[i], cres), cap = session_capacity(s, cres);
+			if (dv > 0)
+				snprintf(buf, sizeof buf, " %8s", fmt_res(t1, sizeof t1, cres, dv));
+			else
+				snprintf(buf, sizeof buf, " %8s", "-");
+			x += put(t, y, x, 9, util_role(cap > 0 ? dv / cap : 0), buf);
+		}
 		/* The measured sensitivity: MSE increase if the layer lost one bit, against the reference MSE. */
 		double sens = app_sens(a, i);
 		static const char *const marks_u[4] = {" ", "\xe2\x96\x82", "\xe2\x96\x84", "\xe2\x96\x86"};
@@ -272,15 +291,17 @@ static void draw_graph(const struct tui_ctx *t, const struct mpqx_app *a, const 
 		x += put(t, y, x, t->utf8 ? 1 : 3, lv >= 3 ? MPQX_TH_OVER : lv == 2 ? MPQX_TH_WARN : MPQX_TH_NORMAL,
 			 (t->utf8 ? marks_u : marks_a)[lv]);
 		if (l->wide) {
-			x = g->x + hx + 24;
+			x = g->x + hx + 15;
 			const struct mpqx_cost *c = &s->est.layers[i];
 			for (int k = 0; k < MPQX_RES_COUNT; k++) {
 				snprintf(buf, sizeof buf, "%5s",
 					 fmt_res(t2, sizeof t2, (enum mpqx_resource)k, cost_value(c, (enum mpqx_resource)k)));
-				x += put(t, y, x, 5, MPQX_TH_NORMAL, buf);
+				x += put(t, y, x, 5, k == (int)cres ? MPQX_TH_KEY : MPQX_TH_NORMAL, buf);
 			}
-			snprintf(buf, sizeof buf, "%7s", view_fmt_count(t2, sizeof t2, (double)c->cycles));
-			put(t, y, x, g->x + g->w - x, MPQX_TH_DIM, buf);
+			if (cyc_col) {
+				snprintf(buf, sizeof buf, "%7s", view_fmt_count(t2, sizeof t2, (double)c->cycles));
+				put(t, y, x, g->x + g->w - x, MPQX_TH_DIM, buf);
+			}
 		}
 	}
 	/* Scroll marks. */
@@ -916,7 +937,8 @@ static void draw_export(const struct tui_ctx *t, const struct mpqx_app *a, const
 static void draw_prompt(const struct tui_ctx *t, const struct mpqx_app *a, const struct view_layout *l)
 {
 	const struct view_rect *r = &l->prompt;
-	static const char *const titles[] = {"Set every layer to N bits (or W/A)", "Save config to", "Load config from"};
+	static const char *const titles[] = {"Set every layer to N bits (or W/A)", "Save config to", "Load config from",
+					     "Find a layer by name"};
 	frame(t, r, titles[a->prompt]);
 	char buf[LINE_MAX_BYTES];
 	int w = r->w - 4;
@@ -978,7 +1000,7 @@ void tui_draw(const struct tui_ctx *t, const struct mpqx_app *a)
 		draw_help(t, a, &l);
 	else if (a->overlay == APP_OV_EXPORT)
 		draw_export(t, a, &l);
-	else if (a->overlay == APP_OV_PROMPT)
+	else if (a->overlay == APP_OV_PROMPT && a->prompt != APP_PROMPT_FIND)
 		draw_prompt(t, a, &l);
 	draw_status(t, a, &l);
 }

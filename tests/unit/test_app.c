@@ -495,6 +495,93 @@ static void test_quit(void **state)
 	assert_int_equal(act(f, APP_ACT_QUIT) & APP_QUIT, APP_QUIT);
 }
 
+/* = pre-fills the selected layer's output bits: the first digit typed replaces them ('116' was 11 + 6);
+ * a bad value keeps the prompt open with the text typed, for a correction. */
+static void test_prompt_replace_and_errors(void **state)
+{
+	struct fx *f = *state;
+	int l = f->a.sel;
+	act(f, APP_ACT_ALL_BITS);
+	char pre[16];
+	snprintf(pre, sizeof pre, "%d", f->a.cfg.layers[l].a_bits);
+	assert_string_equal(f->a.text, pre);
+	keys(f, "6");
+	assert_string_equal(f->a.text, "6");
+	keys(f, "<Enter>");
+	assert_int_equal(f->a.overlay, APP_OV_NONE);
+	assert_int_equal(f->a.cfg.layers[l].a_bits, 6);
+	/* Backspace first edits the pre-filled value instead. */
+	keys(f, "=<BS>");
+	assert_string_equal(f->a.text, "");
+	keys(f, "<Esc>");
+	/* An error keeps the dialog and the text. */
+	keys(f, "=6/99<Enter>");
+	assert_true(f->a.msg_error);
+	assert_int_equal(f->a.overlay, APP_OV_PROMPT);
+	assert_string_equal(f->a.text, "6/99");
+	keys(f, "<BS><BS>5<Enter>");
+	assert_int_equal(f->a.overlay, APP_OV_NONE);
+	assert_int_equal(f->a.cfg.layers[l].a_bits, 5);
+	assert_int_equal(f->a.cfg.layers[l].w_bits, 6);
+	/* A load that fails keeps the path typed. */
+	act(f, APP_ACT_LOAD);
+	keys(f, "<C-u>/nonexistent/dir/cfg.json<Enter>");
+	assert_true(f->a.msg_error);
+	assert_int_equal(f->a.overlay, APP_OV_PROMPT);
+	assert_string_equal(f->a.text, "/nonexistent/dir/cfg.json");
+	keys(f, "<Esc>");
+	assert_int_equal(f->a.overlay, APP_OV_NONE);
+}
+
+/* / selects, as it is typed, the next layer whose name contains the text; Enter keeps it, Esc goes back;
+ * n goes to the next match. */
+static void test_find(void **state)
+{
+	struct fx *f = *state;
+	const struct mpqx_model *m = f->s->model;
+	int start = f->a.sel;
+	/* a text that matches a layer other than the selected one: the end of the last layer's name */
+	const char *last = m->layers[m->n_layers - 1].name;
+	char pat[8];
+	snprintf(pat, sizeof pat, "%s", last + strlen(last) - (strlen(last) > 3 ? 3 : strlen(last)));
+	act(f, APP_ACT_FIND);
+	assert_int_equal(f->a.overlay, APP_OV_PROMPT);
+	assert_int_equal(f->a.prompt, APP_PROMPT_FIND);
+	keys(f, pat);
+	assert_non_null(strstr(m->layers[f->a.sel].name, pat));
+	int found = f->a.sel;
+	keys(f, "<Esc>");
+	assert_int_equal(f->a.sel, start);
+	act(f, APP_ACT_FIND);
+	keys(f, pat);
+	keys(f, "<Enter>");
+	assert_int_equal(f->a.overlay, APP_OV_NONE);
+	assert_int_equal(f->a.sel, found);
+	assert_string_equal(f->a.find, pat);
+	/* Case does not matter; no match says so and keeps the prompt. */
+	act(f, APP_ACT_FIND);
+	keys(f, "ZZqq");
+	assert_true(f->a.msg_error);
+	assert_int_equal(f->a.sel, found);
+	keys(f, "<Enter>");
+	assert_int_equal(f->a.overlay, APP_OV_PROMPT);
+	keys(f, "<Esc>");
+	/* n cycles through every layer that matches one letter of the last text. */
+	act(f, APP_ACT_FIND);
+	keys(f, "e<Enter>");
+	int n = 0, first = f->a.sel;
+	for (int l = 0; l < m->n_layers; l++)
+		n += strchr(m->layers[l].name, 'e') != NULL || strchr(m->layers[l].name, 'E') != NULL;
+	assert_true(n >= 2);
+	int seen = 1;
+	for (act(f, APP_ACT_FIND_NEXT); f->a.sel != first; act(f, APP_ACT_FIND_NEXT)) {
+		assert_true(strchr(m->layers[f->a.sel].name, 'e') != NULL || strchr(m->layers[f->a.sel].name, 'E') != NULL);
+		seen++;
+		assert_true(seen <= n);
+	}
+	assert_int_equal(seen, n);
+}
+
 static void test_help(void **state)
 {
 	struct fx *f = *state;
@@ -803,6 +890,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_save_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prompt_replace_and_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_find, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_export_dialog, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device, setup, teardown),
