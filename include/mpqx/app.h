@@ -210,6 +210,10 @@ struct mpqx_app {
 	char search_device[64];     /* device of the running search */
 	char result_device[64];     /* device of search_last's result */
 	bool search_running;        /* a job with a base runs */
+	enum mpqx_split search_split; /* the windows the search selects on: MPQX_CALIB (app_init) */
+	struct mpqx_config search_cand; /* the edited config when the running or last search started: its
+					 * candidate, and what f applies over only if nothing was edited since */
+	bool fit_offer;             /* a best fit found while the config was being edited: f applies it */
 	int pareto_front;           /* enum mpqx_front shown */
 	int pareto_sel;             /* selected point of that front */
 };
@@ -258,6 +262,13 @@ double app_sens(const struct mpqx_app *a, int l);
 
 /* The Pareto view's result: the last finished search for the edited config's device, or NULL. */
 const struct mpqx_search_result *app_pareto(const struct mpqx_app *a);
+
+/* The MSE of the edited config on the windows the search selects on (the result's split), when the last
+ * search measured it (the config was its candidate and fits); NAN otherwise. */
+double app_current_search_mse(const struct mpqx_app *a);
+
+/* Name of a split's windows as the explorer says it: "calibration", "training", "test". */
+const char *app_split_name(enum mpqx_split sp);
 
 /* Axes of the Pareto view: the resource from lo to hi (the budget and the current configuration
  * included), log10 of the MSE from ylo to yhi. */

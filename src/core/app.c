@@ -208,6 +208,8 @@ int app_init(struct mpqx_app *a, struct mpqx_session *s, const char *config_path
 		return MPQX_ENOMEM;
 	}
 	a->n_devices = session_list_devices(s->devices_dir, a->devices, MPQX_DEVICE_MAX);
+	/* The search chooses on the calibration windows, so that the test MSE shown is not selected on. */
+	a->search_split = MPQX_CALIB;
 	a->export_windows = 10;
 	a->export_sim = true;
 	snprintf(a->export_dir, sizeof a->export_dir, "%s-export", s->model->name);
@@ -241,6 +243,7 @@ void app_fini(struct mpqx_app *a)
 	for (int k = 0; k < APP_SLOTS; k++)
 		slot_fini(&a->slots[k]);
 	search_free(a->search);
+	config_fini(&a->search_cand);
 	config_fini(&a->cfg);
 	config_fini(&a->saved);
 	memset(a, 0, sizeof *a);
@@ -736,7 +739,7 @@ static bool ensure_search(struct mpqx_app *a)
 		return false;
 	struct mpqx_err err = {0};
 	/* One engine thread: the session's evaluations keep the cores for the sliders. */
-	if (search_new(a->s, MPQX_TEST, 1, &a->search, &err)) {
+	if (search_new(a->s, a->search_split, 1, &a->search, &err)) {
 		a->search_off = true;
 		set_msg(a, true, "search: %s", err.msg);
 		return false;
@@ -782,10 +785,15 @@ static int apply_found(struct mpqx_app *a, const struct mpqx_search_point *p, co
 	struct mpqx_config c = {0};
 	if (config_copy(&c, &p->cfg))
 		return set_msg(a, true, "out of memory");
-	char what[200];
-	snprintf(what, sizeof what, "%s: MSE %.4g (%s), LUT %.0f, BRAM %.1f, DSP %.0f, %.1f us", label, p->mse,
-		 p->exact ? "exact" : "surrogate", p->used[MPQX_RES_LUT], p->used[MPQX_RES_BRAM], p->used[MPQX_RES_DSP],
-		 p->latency_us);
+	/* The figure names its windows: the test MSE of the applied config follows in the accuracy pane. A
+	 * figure selected on the test windows is called what it is. */
+	const struct mpqx_search_result *r = search_last(a->search);
+	enum mpqx_split sp = r ? r->split : a->search_split;
+	char what[240];
+	snprintf(what, sizeof what, "%s: %s MSE %.4g%s, LUT %.0f, BRAM %.1f, DSP %.0f, %.1f us", label,
+		 sp == MPQX_TEST ? "test" : sp == MPQX_CALIB ? "calib" : "train", p->mse,
+		 !p->exact ? " (surrogate)" : sp == MPQX_TEST ? " (selected on the test windows: optimistic)" : "",
+		 p->used[MPQX_RES_LUT], p->used[MPQX_RES_BRAM], p->used[MPQX_RES_DSP], p->latency_us);
 	return change(a, &c, what);
 }
 
@@ -796,9 +804,26 @@ static int apply_best(struct mpqx_app *a)
 		return set_msg(a, true, "no search result for %s", a->cfg.device);
 	if (!r->found)
 		return set_msg(a, true, "nothing fits %s: %s", a->cfg.device, r->why);
+	a->fit_offer = false;
+	if (config_equal(&r->best.cfg, &a->cfg))
+		return set_msg(a, false, "best fit on %s: the config is already the best found (%s MSE %.4g)", a->cfg.device,
+			       r->split == MPQX_TEST ? "test" : r->split == MPQX_CALIB ? "calib" : "train", r->best.mse);
 	char label[96];
 	snprintf(label, sizeof label, "best fit on %s", a->cfg.device);
 	return apply_found(a, &r->best, label);
+}
+
+const char *app_split_name(enum mpqx_split sp)
+{
+	return sp == MPQX_TEST ? "test" : sp == MPQX_CALIB ? "calibration" : "training";
+}
+
+double app_current_search_mse(const struct mpqx_app *a)
+{
+	const struct mpqx_search_result *r = app_pareto(a);
+	if (!r || !r->candidate_fits || !config_equal(&a->cfg, &a->search_cand))
+		return NAN;
+	return r->candidate_mse;
 }
 
 int app_poll(struct mpqx_app *a)
@@ -820,10 +845,18 @@ int app_poll(struct mpqx_app *a)
 			pareto_default_sel(a);
 			if (a->want_fit) {
 				a->want_fit = false;
-				if (strcmp(a->search_device, a->cfg.device) != 0)
+				if (strcmp(a->search_device, a->cfg.device) != 0) {
 					f |= set_msg(a, true, "the device changed during the search: f searches again");
-				else
+				} else if (!config_equal(&a->cfg, &a->search_cand)) {
+					/* Edits made while it ran stay; the result is offered. */
+					a->fit_offer = true;
+					const struct mpqx_search_result *r = search_last(a->search);
+					f |= set_msg(a, false, "best fit on %s found (%s MSE %.4g); your edits since f are kept: f applies it",
+						     a->cfg.device, r->split == MPQX_TEST ? "test" : r->split == MPQX_CALIB ? "calib" : "train",
+						     r->best.mse);
+				} else {
 					f |= apply_best(a);
+				}
 			} else {
 				const struct mpqx_search_result *r = search_last(a->search);
 				f |= set_msg(a, !r->found, "search on %s: %s", a->result_device,
@@ -834,9 +867,26 @@ int app_poll(struct mpqx_app *a)
 	if (!search_busy(a->search)) {
 		if (a->want_search) {
 			a->want_search = false;
+			/* The search starts from uniform 8 bits with storage auto on the edited config's device, whatever
+			 * the edited config is, so that it finds the same whatever it starts from; the edited config
+			 * competes as a candidate, so that the result is never worse than it. */
 			struct mpqx_search_opts o;
 			search_opts_default(&o);
-			if (search_start(a->search, &a->cfg, &o, &err)) {
+			struct mpqx_config base = {0};
+			int rc = config_init(&base, model(a), 8);
+			if (!rc)
+				rc = config_copy(&a->search_cand, &a->cfg);
+			if (rc) {
+				config_fini(&base);
+				a->want_fit = false;
+				return f | set_msg(a, true, "out of memory");
+			}
+			snprintf(base.device, sizeof base.device, "%s", a->cfg.device);
+			o.candidate = &a->search_cand;
+			rc = search_start(a->search, &base, &o, &err);
+			config_fini(&base);
+			a->fit_offer = false;
+			if (rc) {
 				a->want_fit = false;
 				f |= set_msg(a, true, "search: %s", err.msg);
 			} else {
@@ -882,15 +932,18 @@ static int want_search(struct mpqx_app *a, bool fit)
 	if (!ensure_search(a))
 		return set_msg(a, true, "no search in this session");
 	if (app_pareto(a) && !(a->search_running && strcmp(a->search_device, a->cfg.device) != 0)) {
-		if (fit)
+		/* A result at hand is applied when it was offered or the config is the one it competed with;
+		 * after other edits the search runs again with the edited config as its candidate. */
+		if (!fit)
+			return APP_REDRAW;
+		if (a->fit_offer || config_equal(&a->cfg, &a->search_cand))
 			return apply_best(a);
-		return APP_REDRAW;
 	}
 	a->want_fit = fit;
 	if (!a->search_running || strcmp(a->search_device, a->cfg.device) != 0)
 		a->want_search = true;
-	return set_msg(a, false, "searching %s for the best configuration that fits%s", a->cfg.device,
-		       fit ? "; it is applied when found" : "");
+	return set_msg(a, false, "searching %s for the best configuration that fits, chosen on the %s windows%s",
+		       a->cfg.device, app_split_name(a->search_split), fit ? "; applied when found" : "");
 }
 
 void app_pareto_axes(const struct mpqx_app *a, struct app_axes *ax)
@@ -902,8 +955,9 @@ void app_pareto_axes(const struct mpqx_app *a, struct app_axes *ax)
 			     : f == MPQX_FRONT_BRAM ? session_used(a->s, MPQX_RES_BRAM)
 						    : a->s->est.latency_us;
 	lo = hi = cur_x;
-	if (a->s->eval_valid && a->s->res.mse > 0)
-		ylo = yhi = log10(a->s->res.mse);
+	double cur_mse = app_current_search_mse(a);
+	if (cur_mse > 0)
+		ylo = yhi = log10(cur_mse);
 	if (r) {
 		for (int i = 0; i < r->n_front[f]; i++) {
 			const struct mpqx_search_point *p = &r->front[f][i];

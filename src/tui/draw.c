@@ -803,8 +803,8 @@ static void draw_pareto(const struct tui_ctx *t, const struct mpqx_app *a, const
 		put(t, r->y + 2, r->x, r->w, MPQX_TH_DIM, buf);
 		return;
 	}
-	snprintf(buf, sizeof buf, " %d points on %s, every MSE exact; the other resources%s within budget",
-		 res->n_front[f], s->dev.name, f == MPQX_FRONT_LATENCY ? "" : " and the latency bound");
+	snprintf(buf, sizeof buf, " %d points on %s, MSE on the %s windows; the other resources%s within budget",
+		 res->n_front[f], s->dev.name, app_split_name(res->split), f == MPQX_FRONT_LATENCY ? "" : " and the latency bound");
 	put(t, r->y + 1, r->x, r->w, MPQX_TH_DIM, buf);
 	if (pw < 10 || ph < 3)
 		return;
@@ -834,7 +834,9 @@ static void draw_pareto(const struct tui_ctx *t, const struct mpqx_app *a, const
 	if (sel && app_pareto_cell(&ax, app_front_x(sel, f), sel->mse, pw, ph, &col, &row))
 		put(t, py + row, px + col, 1, MPQX_TH_SELECT, t->utf8 ? "\xe2\x97\x89" : "@");
 	double cur_x = f == MPQX_FRONT_LUT ? session_used(s, MPQX_RES_LUT) : f == MPQX_FRONT_BRAM ? session_used(s, MPQX_RES_BRAM) : s->est.latency_us;
-	if (s->eval_valid && app_pareto_cell(&ax, cur_x, s->res.mse, pw, ph, &col, &row))
+	/* The current configuration on the same windows as the front, when the search measured it. */
+	double cur_mse = app_current_search_mse(a);
+	if (!isnan(cur_mse) && app_pareto_cell(&ax, cur_x, cur_mse, pw, ph, &col, &row))
 		put(t, py + row, px + col, 1, MPQX_TH_QUANT, t->utf8 ? "\xe2\x97\x86" : "*");
 	/* x axis */
 	int ya = py + ph;
@@ -868,16 +870,24 @@ static void draw_pareto(const struct tui_ctx *t, const struct mpqx_app *a, const
 		 t->utf8 ? "\xe2\x97\x89" : "@", t->utf8 ? "\xe2\x97\x86" : "*", t->utf8 ? "\xe2\x94\x8a" : ":");
 	put(t, y++, r->x, r->w, MPQX_TH_DIM, buf);
 	if (sel) {
-		snprintf(buf, sizeof buf, " point %d/%d: MSE %s (%s)  LUT %s  BRAM %s  DSP %.0f  latency %s  %s", a->pareto_sel + 1,
-			 n, view_fmt_sig(t1, sizeof t1, sel->mse, 4), sel->exact ? "exact" : "surrogate",
+		snprintf(buf, sizeof buf, " point %d/%d: %s MSE %s%s  LUT %s  BRAM %s  DSP %.0f  latency %s  %s", a->pareto_sel + 1,
+			 n, res->split == MPQX_TEST ? "test" : res->split == MPQX_CALIB ? "calib" : "train",
+			 view_fmt_sig(t1, sizeof t1, sel->mse, 4), sel->exact ? "" : " (surrogate)",
 			 view_fmt_count(t2, sizeof t2, sel->used[MPQX_RES_LUT]),
 			 fmt_res(t3, sizeof t3, MPQX_RES_BRAM, sel->used[MPQX_RES_BRAM]), sel->used[MPQX_RES_DSP],
 			 view_fmt_time_us(t4, sizeof t4, sel->latency_us, t->utf8), sel->fits ? "fits" : "over budget");
 		put(t, y, r->x, r->w, sel->fits ? MPQX_TH_SELECT : MPQX_TH_WARN, buf);
 	}
 	y++;
-	snprintf(buf, sizeof buf, " current: MSE %s%s  LUT %s  BRAM %s  DSP %.0f  %s", view_fmt_sig(t1, sizeof t1, s->res.mse, 4),
-		 s->eval_pending ? "?" : "", view_fmt_count(t2, sizeof t2, session_used(s, MPQX_RES_LUT)),
+	char cm[64];
+	if (!isnan(cur_mse))
+		snprintf(cm, sizeof cm, "%s MSE %s", res->split == MPQX_TEST ? "test" : res->split == MPQX_CALIB ? "calib" : "train",
+			 view_fmt_sig(t4, sizeof t4, cur_mse, 4));
+	else
+		snprintf(cm, sizeof cm, "%s", "not on the plot (f measures it)");
+	snprintf(buf, sizeof buf, " current: %s  test MSE %s%s  LUT %s  BRAM %s  DSP %.0f  %s", cm,
+		 view_fmt_sig(t1, sizeof t1, s->res.mse, 4), s->eval_pending ? "?" : "",
+		 view_fmt_count(t2, sizeof t2, session_used(s, MPQX_RES_LUT)),
 		 fmt_res(t3, sizeof t3, MPQX_RES_BRAM, session_used(s, MPQX_RES_BRAM)), session_used(s, MPQX_RES_DSP),
 		 s->est.fits ? "fits" : "OVER");
 	put(t, y, r->x, r->w, MPQX_TH_QUANT, buf);
