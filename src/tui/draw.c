@@ -616,54 +616,60 @@ static void draw_accuracy(const struct tui_ctx *t, const struct mpqx_app *a, con
 
 /* ---- overlays ---- */
 
+/* The help of the view or dialog it was opened from, one key a line, scrolled by the app. */
 static void draw_help(const struct tui_ctx *t, const struct mpqx_app *a, const struct view_layout *l)
 {
 	const struct view_rect *r = &l->help;
-	frame(t, r, "Keys (Esc or ? closes)");
-	int n = APP_ACTION_COUNT - 1;
-	int inner_h = r->h - 2 - 3; /* the legend takes three rows */
-	int cols = (n + inner_h - 1) / (inner_h > 0 ? inner_h : 1);
-	if (cols < 1)
-		cols = 1;
-	int cw = (r->w - 2) / cols;
-	int per = (n + cols - 1) / cols;
-	for (int i = 0; i < n; i++) {
-		int c = i / per, row = i % per;
-		int x = r->x + 1 + c * cw, y = r->y + 1 + row;
-		if (y >= r->y + r->h - 1 - 3)
+	int rows, cols;
+	getmaxyx(stdscr, rows, cols);
+	int tw, vr;
+	app_help_geometry(rows, cols, &tw, &vr);
+	static struct app_help_line lines[256];
+	int n = app_help_lines(a, tw, lines, 256);
+	if (n > 256)
+		n = 256;
+	int top = a->help_top;
+	if (top > n - vr)
+		top = n - vr;
+	if (top < 0)
+		top = 0;
+	char title[128];
+	snprintf(title, sizeof title, "Help: %s", app_help_context(a));
+	frame(t, r, title);
+	for (int k = 0; k < vr && top + k < n; k++) {
+		const struct app_help_line *hl = &lines[top + k];
+		int y = r->y + 1 + k, x = r->x + 2;
+		if (hl->heading) {
+			put(t, y, x, r->w - 4, MPQX_TH_HEADER, hl->text);
 			continue;
-		char lab[32];
-		snprintf(lab, sizeof lab, " %-10s", app_bindings[i].label);
-		int w = put(t, y, x, cw, MPQX_TH_KEY, lab);
-		put(t, y, x + w, cw - w - 1, MPQX_TH_DIALOG, app_bindings[i].help);
+		}
+		char lab[64];
+		snprintf(lab, sizeof lab, "%-12s", hl->key);
+		put(t, y, x, 12, MPQX_TH_KEY, lab);
+		put(t, y, x + 12, r->w - 4 - 12, MPQX_TH_DIALOG, hl->text);
 	}
-	int y = r->y + r->h - 4;
-	put(t, y++, r->x + 2, r->w - 4, MPQX_TH_DIM,
-	    "Graph columns: w/a = weight/output bits; st = buffer and ROM storage: B block, D distributed, L logic,");
-	put(t, y++, r->x + 2, r->w - 4, MPQX_TH_DIM,
-	    "lower case = chosen by auto; cost = the layer's largest share of the device; sens = MSE increase (measured)");
-	put(t, y++, r->x + 2, r->w - 4, MPQX_TH_DIM,
-	    "if the layer lost one bit, marked at 0.5, 2 and 10%. Meters: over capacity has its own glyph and OVER.");
+	char foot[160];
+	if (n > vr)
+		snprintf(foot, sizeof foot, "lines %d-%d of %d  %s PgUp PgDn Home End scroll  Esc ? close", top + 1,
+			 top + vr < n ? top + vr : n, n, t->utf8 ? "\xe2\x86\x91\xe2\x86\x93" : "Up Down");
+	else
+		snprintf(foot, sizeof foot, "Esc ? close");
+	put(t, r->y + r->h - 2, r->x + 2, r->w - 4, MPQX_TH_DIM, foot);
 }
 
-static void slot_cell(char *buf, size_t size, const struct mpqx_app *a, const struct mpqx_config *c, int i)
+/* A layer's cell: bits, then buffer and ROM storage as the main view shows them (lower case when auto
+ * chose it). */
+static void slot_cell(char *buf, size_t size, const struct mpqx_app *a, const struct app_column *col, int i)
 {
-	const struct mpqx_layer_cfg *lc = &c->layers[i];
+	const struct mpqx_layer_cfg *lc = &col->cfg->layers[i];
+	const struct mpqx_layer_cfg *rs = col->resolved ? &col->resolved->layers[i] : lc;
 	char w[8];
 	if (session_layer_has_wbits(a->s, i))
 		snprintf(w, sizeof w, "%d", lc->w_bits);
 	else
 		snprintf(w, sizeof w, "-");
-	static const char bl[MPQX_STORE_COUNT] = {'a', 'B', 'D'}, rl[MPQX_STORE_COUNT] = {'a', 'B', 'L'};
-	snprintf(buf, size, "%s/%d %c%c", w, lc->a_bits, bl[lc->buffer], session_layer_has_rom(a->s, i) ? rl[lc->rom] : '-');
-}
-
-static bool cell_differs(const struct mpqx_app *a, const struct mpqx_config *c, int i)
-{
-	const struct mpqx_layer_cfg *x = &c->layers[i], *y = &a->cfg.layers[i];
-	bool w = session_layer_has_wbits(a->s, i), r = session_layer_has_rom(a->s, i);
-	return (w && x->w_bits != y->w_bits) || x->a_bits != y->a_bits || x->buffer != y->buffer ||
-	       (r && x->rom != y->rom);
+	char rom = session_layer_has_rom(a->s, i) ? storage_letter(lc->rom, rs->rom, true) : '-';
+	snprintf(buf, size, "%s/%d %c%c", w, lc->a_bits, storage_letter(lc->buffer, rs->buffer, false), rom);
 }
 
 static void draw_compare(const struct tui_ctx *t, const struct mpqx_app *a, const struct view_layout *l)
@@ -674,104 +680,93 @@ static void draw_compare(const struct tui_ctx *t, const struct mpqx_app *a, cons
 	fill(t, r, MPQX_TH_NORMAL);
 	char buf[LINE_MAX_BYTES], t1[32], t2[32];
 	put_pad(t, r->y, r->x, r->w, MPQX_TH_FOCUS,
-		t->utf8 ? " Compare  \xe2\x86\x90\xe2\x86\x92 slot  \xe2\x86\x91\xe2\x86\x93 scroll  Enter load  1-4 store  x empty  u undo  Esc close"
-			: " Compare  <> slot  ^v scroll  Enter load  1-4 store  x empty  u undo  Esc close");
+		t->utf8 ? " Compare  \xe2\x86\x90\xe2\x86\x92 slot  \xe2\x86\x91\xe2\x86\x93 scroll  b base  Enter load  1-4 store  x empty  ? help  Esc close"
+			: " Compare  <> slot  ^v scroll  b base  Enter load  1-4 store  x empty  ? help  Esc close");
 	int ncol = 1 + APP_SLOTS, nw, cw;
 	view_compare_cols(r->w, ncol, &nw, &cw);
+	struct app_column cols[1 + APP_SLOTS];
+	bool used[1 + APP_SLOTS];
+	for (int c = 0; c < ncol; c++)
+		used[c] = app_compare_column(a, c, &cols[c]);
+	const char *mark = t->utf8 ? "\xe2\x97\x86" : "*", *best = t->utf8 ? "\xe2\x98\x85" : "+";
+	/* headings: the selected slot highlighted, the base column named */
 	int y = r->y + 1;
 	put_pad(t, y, r->x, nw, MPQX_TH_HEADER, " layer");
 	for (int c = 0; c < ncol; c++) {
-		if (c == 0)
-			snprintf(buf, sizeof buf, " current");
-		else
-			snprintf(buf, sizeof buf, " slot %d%s", c, a->slots[c - 1].used ? "" : " -");
+		int o = c == 0 ? snprintf(buf, sizeof buf, " current") : snprintf(buf, sizeof buf, " slot %d%s", c, used[c] ? "" : " -");
+		if (c == a->compare_base && o > 0)
+			snprintf(buf + o, sizeof buf - (size_t)o, " base");
 		put_pad(t, y, r->x + nw + c * cw, cw, c > 0 && c - 1 == a->slot_sel ? MPQX_TH_SELECT : MPQX_TH_HEADER, buf);
 	}
-	int totals = 10;
-	int body = r->h - 2 - totals;
-	const char *mark = t->utf8 ? "\xe2\x97\x86" : "*";
+	/* each column's device */
+	y++;
+	put_pad(t, y, r->x, nw, MPQX_TH_NORMAL, " device");
+	for (int c = 0; c < ncol; c++) {
+		bool other = used[c] && used[a->compare_base] && strcmp(cols[c].device, cols[a->compare_base].device) != 0;
+		snprintf(buf, sizeof buf, " %s%s", used[c] ? cols[c].device : " .", other ? mark : "");
+		put_pad(t, y, r->x + nw + c * cw, cw, !used[c] ? MPQX_TH_DIM : other ? MPQX_TH_DIFF : MPQX_TH_NORMAL, buf);
+	}
+	int totals = APP_CR_COUNT + 5; /* heading, the rows, vs float, fit, dominated, legend */
+	int body = r->h - 3 - totals;
 	for (int k = 0; k < body; k++) {
 		int i = a->compare_top + k;
-		y = r->y + 2 + k;
+		y = r->y + 3 + k;
 		if (i >= m->n_layers)
 			break;
 		bool any = false;
-		for (int c = 0; c < APP_SLOTS; c++)
-			if (a->slots[c].used && cell_differs(a, &a->slots[c].cfg, i))
-				any = true;
+		for (int c = 0; c < ncol; c++)
+			any = any || (used[c] && app_compare_differs(a, c, i));
 		char nm[MPQX_NAME_MAX * 2];
 		snprintf(buf, sizeof buf, "%s%s", any ? mark : " ",
 			 view_short_name(nm, sizeof nm, m->layers[i].name, nw - 1, t->utf8));
 		put_pad(t, y, r->x, nw, any ? MPQX_TH_DIFF : MPQX_TH_NORMAL, buf);
 		for (int c = 0; c < ncol; c++) {
-			const struct mpqx_config *cfg = c == 0 ? &a->cfg : &a->slots[c - 1].cfg;
 			int x = r->x + nw + c * cw;
-			if (c > 0 && !a->slots[c - 1].used) {
+			if (!used[c]) {
 				put_pad(t, y, x, cw, MPQX_TH_DIM, "  .");
 				continue;
 			}
-			slot_cell(t1, sizeof t1, a, cfg, i);
-			bool d = c > 0 && cell_differs(a, cfg, i);
+			slot_cell(t1, sizeof t1, a, &cols[c], i);
+			bool d = app_compare_differs(a, c, i);
 			snprintf(buf, sizeof buf, " %s%s", t1, d ? mark : "");
 			put_pad(t, y, x, cw, d ? MPQX_TH_DIFF : MPQX_TH_NORMAL, buf);
 		}
 	}
-	/* Totals: the current figures and each slot's as stored. */
+	/* Totals: the current figures and each slot's as stored; the best of a row starred, a value that
+	 * differs from the base column's marked. */
 	y = r->y + r->h - totals;
 	put_pad(t, y++, r->x, r->w, MPQX_TH_HEADER, " totals");
-	static const char *const rows[] = {"LUT", "LUTRAM", "FF", "BRAM tiles", "DSP", "latency", "fit", "MSE", "RMSE"};
-	for (int k = 0; k < 9; k++, y++) {
+	static const char *const rows[APP_CR_COUNT] = {"LUT", "LUTRAM", "FF", "BRAM tiles", "DSP", "latency", "MSE", "RMSE"};
+	for (int k = 0; k < APP_CR_COUNT; k++, y++) {
 		put_pad(t, y, r->x, nw, MPQX_TH_NORMAL, rows[k]);
-		double cur_v = 0;
+		double base_v = used[a->compare_base] ? app_compare_value(&cols[a->compare_base], (enum app_crow)k) : NAN;
 		for (int c = 0; c < ncol; c++) {
 			int x = r->x + nw + c * cw;
-			struct app_slot tmp = {0};
-			const struct app_slot *sl = &tmp;
-			if (c == 0) {
-				for (int q = 0; q < MPQX_RES_COUNT; q++) {
-					tmp.used_res[q] = session_used(s, (enum mpqx_resource)q);
-					tmp.util[q] = s->est.util[q];
-				}
-				tmp.used = true;
-				tmp.fits = s->est.fits;
-				tmp.limiting = s->est.limiting;
-				tmp.latency_us = s->est.latency_us;
-				tmp.mse = s->res.mse;
-				tmp.rmse_denorm = s->res.rmse_denorm;
-				tmp.eval_valid = s->eval_valid && !s->eval_pending;
-			} else {
-				sl = &a->slots[c - 1];
-			}
-			if (!sl->used) {
+			if (!used[c]) {
 				put_pad(t, y, x, cw, MPQX_TH_DIM, "  .");
 				continue;
 			}
-			double v;
+			const struct app_column *sl = &cols[c];
+			double v = app_compare_value(sl, (enum app_crow)k);
 			enum mpqx_theme_role role = MPQX_TH_NORMAL;
 			if (k < MPQX_RES_COUNT) {
-				v = sl->used_res[k];
 				snprintf(buf, sizeof buf, " %s %s", fmt_res(t1, sizeof t1, (enum mpqx_resource)k, v),
 					 view_fmt_pct(t2, sizeof t2, sl->util[k]));
 				role = util_role(sl->util[k]);
-			} else if (k == 5) {
-				v = sl->latency_us;
+			} else if (k == APP_CR_LATENCY) {
 				snprintf(buf, sizeof buf, " %s", view_fmt_time_us(t1, sizeof t1, v, t->utf8));
-			} else if (k == 6) {
-				v = sl->fits;
-				snprintf(buf, sizeof buf, " %s %s", sl->fits ? "fits" : "OVER", res_long(sl->limiting));
-				role = sl->fits ? MPQX_TH_GOOD : MPQX_TH_OVER;
-			} else if (k == 7) {
-				v = sl->mse;
-				snprintf(buf, sizeof buf, " %s%s", view_fmt_sig(t1, sizeof t1, v, 4), sl->eval_valid ? "" : "?");
 			} else {
-				v = sl->rmse_denorm;
-				snprintf(buf, sizeof buf, " %s%s", view_fmt_sig(t1, sizeof t1, v, 4), sl->eval_valid ? "" : "?");
+				double x0 = k == APP_CR_MSE ? sl->mse : sl->rmse_denorm;
+				snprintf(buf, sizeof buf, " %s%s", view_fmt_sig(t1, sizeof t1, x0, 4), sl->eval_valid ? "" : "?");
 			}
-			if (c == 0) {
-				cur_v = v;
-			} else if (fabs(v - cur_v) > 1e-12 * (fabs(v) + fabs(cur_v))) {
+			size_t len = strlen(buf);
+			if (app_compare_best(a, (enum app_crow)k, c)) {
+				snprintf(buf + len, sizeof buf - len, "%s", best);
+				if (role == MPQX_TH_NORMAL)
+					role = MPQX_TH_GOOD;
+			} else if (c != a->compare_base && !isnan(v) && !isnan(base_v) &&
+				   fabs(v - base_v) > 1e-12 * (fabs(v) + fabs(base_v))) {
 				/* Marked by a glyph as well as by colour. */
-				size_t len = strlen(buf);
 				snprintf(buf + len, sizeof buf - len, "%s", mark);
 				if (role == MPQX_TH_NORMAL)
 					role = MPQX_TH_DIFF;
@@ -779,6 +774,46 @@ static void draw_compare(const struct tui_ctx *t, const struct mpqx_app *a, cons
 			put_pad(t, y, x, cw, role, buf);
 		}
 	}
+	/* MSE against the float model's, the verdict, and the columns another one beats everywhere. */
+	put_pad(t, y, r->x, nw, MPQX_TH_NORMAL, "MSE vs float");
+	for (int c = 0; c < ncol; c++, (void)0) {
+		int x = r->x + nw + c * cw;
+		if (!used[c]) {
+			put_pad(t, y, x, cw, MPQX_TH_DIM, "  .");
+			continue;
+		}
+		double rel = s->fref->mse > 0 ? cols[c].mse / s->fref->mse - 1 : 0;
+		snprintf(buf, sizeof buf, " %s%s", view_fmt_delta(t1, sizeof t1, rel), cols[c].eval_valid ? "" : "?");
+		put_pad(t, y, x, cw, rel > 0.1 ? MPQX_TH_WARN : MPQX_TH_NORMAL, buf);
+	}
+	y++;
+	put_pad(t, y, r->x, nw, MPQX_TH_NORMAL, "fit");
+	for (int c = 0; c < ncol; c++) {
+		int x = r->x + nw + c * cw;
+		if (!used[c]) {
+			put_pad(t, y, x, cw, MPQX_TH_DIM, "  .");
+			continue;
+		}
+		snprintf(buf, sizeof buf, " %s %s", cols[c].fits ? "fits" : "OVER", res_long(cols[c].limiting));
+		put_pad(t, y, x, cw, cols[c].fits ? MPQX_TH_GOOD : MPQX_TH_OVER, buf);
+	}
+	y++;
+	put_pad(t, y, r->x, nw, MPQX_TH_NORMAL, "dominated by");
+	for (int c = 0; c < ncol; c++) {
+		int x = r->x + nw + c * cw;
+		int by = used[c] ? app_compare_dominated_by(a, c) : -1;
+		if (by < 0)
+			snprintf(buf, sizeof buf, "  %s", used[c] ? "-" : ".");
+		else if (by == 0)
+			snprintf(buf, sizeof buf, " current");
+		else
+			snprintf(buf, sizeof buf, " slot %d", by);
+		put_pad(t, y, x, cw, by >= 0 ? MPQX_TH_WARN : MPQX_TH_DIM, buf);
+	}
+	y++;
+	snprintf(buf, sizeof buf, " %s differs from the base column  %s best of the row  dominated: another column is no "
+		 "worse in any resource, latency and MSE, and better in one", mark, best);
+	put(t, y, r->x, r->w, MPQX_TH_DIM, buf);
 }
 
 /* The Pareto view: the front of MSE (log scale) against the chosen resource, the budget as a vertical
@@ -987,9 +1022,13 @@ void tui_draw(const struct tui_ctx *t, const struct mpqx_app *a)
 		return;
 	}
 	draw_title(t, a, &l);
-	if (a->overlay == APP_OV_COMPARE || (a->overlay == APP_OV_PROMPT && a->under_prompt == APP_OV_COMPARE)) {
+	/* The view under the help and the prompts. */
+	enum app_overlay base = a->overlay == APP_OV_HELP ? a->help_under : a->overlay;
+	if (base == APP_OV_PROMPT)
+		base = a->under_prompt;
+	if (base == APP_OV_COMPARE) {
 		draw_compare(t, a, &l);
-	} else if (a->overlay == APP_OV_PARETO) {
+	} else if (base == APP_OV_PARETO) {
 		draw_pareto(t, a, &l);
 	} else {
 		draw_graph(t, a, &l);
@@ -1006,6 +1045,8 @@ void tui_draw(const struct tui_ctx *t, const struct mpqx_app *a)
 		draw_meters(t, a, &l);
 		draw_accuracy(t, a, &l);
 	}
+	if (a->overlay == APP_OV_HELP && a->help_under == APP_OV_EXPORT)
+		draw_export(t, a, &l);
 	if (a->overlay == APP_OV_HELP)
 		draw_help(t, a, &l);
 	else if (a->overlay == APP_OV_EXPORT)

@@ -401,6 +401,83 @@ static void test_slots(void **state)
 	config_fini(&c1);
 }
 
+/* The compare view decides: the best value of each totals row, the dominated columns, storage resolved as
+ * the main view shows it, each column's device, and differences against any column chosen as the base. */
+static void test_compare_marks(void **state)
+{
+	struct fx *f = *state;
+	/* slot 1: uniform 8 bits; slot 2: proj's outputs at 4 bits (less of everything, worse MSE); slot 3:
+	 * slot 1 again on another device. */
+	act(f, APP_ACT_STORE1);
+	f->a.sel = layer(f, "proj");
+	for (int i = 0; i < 4; i++)
+		act(f, APP_ACT_A_DEC);
+	act(f, APP_ACT_STORE2);
+	for (int i = 0; i < 4; i++)
+		act(f, APP_ACT_A_INC);
+	act(f, APP_ACT_DEVICE);
+	act(f, APP_ACT_STORE3);
+	act(f, APP_ACT_DEVICE_PREV);
+	act(f, APP_ACT_COMPARE);
+	struct app_column c0, c1, c2, c3, c4;
+	assert_true(app_compare_column(&f->a, 0, &c0));
+	assert_true(app_compare_column(&f->a, 1, &c1));
+	assert_true(app_compare_column(&f->a, 2, &c2));
+	assert_true(app_compare_column(&f->a, 3, &c3));
+	assert_false(app_compare_column(&f->a, 4, &c4));
+	assert_string_equal(c1.device, f->s->dev.name);
+	assert_string_not_equal(c3.device, c1.device);
+	/* the current config equals slot 1: the same figures, so neither dominates the other */
+	assert_true(c0.mse == c1.mse && c0.used_res[MPQX_RES_LUT] == c1.used_res[MPQX_RES_LUT]);
+	assert_true(c2.mse > c1.mse);
+	double l1 = app_compare_value(&c1, APP_CR_LUTRAM), l2 = app_compare_value(&c2, APP_CR_LUTRAM);
+	assert_true(l2 < l1);
+	assert_true(app_compare_best(&f->a, APP_CR_LUTRAM, 2));
+	assert_false(app_compare_best(&f->a, APP_CR_LUTRAM, 1));
+	assert_true(app_compare_best(&f->a, APP_CR_MSE, 0) == (c0.mse <= c3.mse));
+	assert_false(app_compare_best(&f->a, APP_CR_MSE, 2));
+	assert_int_equal(app_compare_dominated_by(&f->a, 0), -1);
+	assert_int_equal(app_compare_dominated_by(&f->a, 1), -1);
+	assert_int_equal(app_compare_dominated_by(&f->a, 2), -1); /* least resources: not dominated */
+	/* Storage as resolved, the same rule as the main view. */
+	assert_non_null(c1.resolved);
+	assert_non_null(c2.resolved);
+	for (int l = 0; l < f->s->model->n_layers; l++) {
+		assert_int_equal(c1.cfg->layers[l].buffer, MPQX_STORE_AUTO);
+		assert_int_equal(c1.resolved->layers[l].buffer, f->s->est.buffer[l]);
+		assert_true(c2.resolved->layers[l].buffer != MPQX_STORE_AUTO);
+	}
+	/* Differences against the current config, then against slot 2 (b on it), and back. */
+	int proj = layer(f, "proj");
+	assert_false(app_compare_differs(&f->a, 1, proj));
+	assert_true(app_compare_differs(&f->a, 2, proj));
+	assert_false(app_compare_differs(&f->a, 0, proj)); /* the base itself */
+	f->a.slot_sel = 1;
+	act(f, APP_ACT_BUFFER);
+	assert_int_equal(f->a.compare_base, 2);
+	assert_true(app_compare_differs(&f->a, 1, proj));
+	assert_true(app_compare_differs(&f->a, 0, proj));
+	assert_false(app_compare_differs(&f->a, 2, proj));
+	act(f, APP_ACT_BUFFER);
+	assert_int_equal(f->a.compare_base, 0);
+	/* an empty slot cannot be the base */
+	f->a.slot_sel = 3;
+	act(f, APP_ACT_BUFFER);
+	assert_true(f->a.msg_error);
+	assert_int_equal(f->a.compare_base, 0);
+	/* A copy of slot 2 with one more bit in a late layer's output costs no less and is no worse in MSE
+	 * only by chance: dominance is checked on constructed figures instead. */
+	f->a.slots[3] = f->a.slots[1];
+	f->a.slots[3].used_res[MPQX_RES_LUT] += 10;
+	assert_int_equal(app_compare_dominated_by(&f->a, 4), 2);
+	f->a.slots[3].used_res[MPQX_RES_LUT] -= 10;
+	assert_int_equal(app_compare_dominated_by(&f->a, 4), -1); /* equal: no one dominates */
+	f->a.slots[3].fits = false;
+	f->a.slots[1].fits = true;
+	assert_int_equal(app_compare_dominated_by(&f->a, 4), 2);
+	memset(&f->a.slots[3], 0, sizeof f->a.slots[3]); /* a shallow copy: not freed twice */
+}
+
 static void test_save_load(void **state)
 {
 	struct fx *f = *state;
@@ -582,20 +659,105 @@ static void test_find(void **state)
 	assert_int_equal(seen, n);
 }
 
+/* Lines of the help in its current context, checked against the width. */
+static int help_lines(struct fx *f, struct app_help_line *lines, int max)
+{
+	int tw, rows;
+	app_help_geometry(f->a.rows, f->a.cols, &tw, &rows);
+	int n = app_help_lines(&f->a, tw, lines, max);
+	assert_true(n > 0 && n <= max);
+	for (int i = 0; i < n; i++)
+		assert_true(view_width(lines[i].text) <= tw + (lines[i].heading ? 12 : 0));
+	return n;
+}
+
+static bool help_has(const struct app_help_line *lines, int n, const char *key, const char *text)
+{
+	for (int i = 0; i < n; i++)
+		if ((!key || strcmp(lines[i].key, key) == 0) && strstr(lines[i].text, text))
+			return true;
+	return false;
+}
+
 static void test_help(void **state)
 {
 	struct fx *f = *state;
+	static struct app_help_line lines[256];
 	act(f, APP_ACT_HELP);
 	assert_int_equal(f->a.overlay, APP_OV_HELP);
-	/* Other keys do nothing while the help is up. */
+	assert_string_equal(app_help_context(&f->a), "main view");
+	int n = help_lines(f, lines, 256);
+	/* every binding, with its keys (long texts wrap onto lines without a key) */
+	for (int i = 0; i < APP_ACTION_COUNT - 1; i++)
+		assert_true(help_has(lines, n, app_bindings[i].label, ""));
+	/* Other keys do nothing while the help is up; Up/Down/PgDn/End/Home scroll it at 80x24. */
 	int sel = f->a.sel;
-	assert_int_equal(act(f, APP_ACT_DOWN), 0);
-	assert_int_equal(f->a.sel, sel);
+	int tw, rows;
+	app_help_geometry(24, 80, &tw, &rows);
+	assert_true(n > rows);
 	assert_int_equal(act(f, APP_ACT_W_DEC), 0);
+	act(f, APP_ACT_DOWN);
+	assert_int_equal(f->a.sel, sel);
+	assert_int_equal(f->a.help_top, 1);
+	act(f, APP_ACT_UP);
+	act(f, APP_ACT_UP);
+	assert_int_equal(f->a.help_top, 0);
+	act(f, APP_ACT_PAGE_DOWN);
+	assert_int_equal(f->a.help_top, rows - 1);
+	act(f, APP_ACT_BOTTOM);
+	assert_int_equal(f->a.help_top, n - rows);
+	act(f, APP_ACT_DOWN);
+	assert_int_equal(f->a.help_top, n - rows);
+	act(f, APP_ACT_TOP);
+	assert_int_equal(f->a.help_top, 0);
 	act(f, APP_ACT_HELP);
 	assert_int_equal(f->a.overlay, APP_OV_NONE);
 	act(f, APP_ACT_HELP);
 	act(f, APP_ACT_QUIT); /* q closes the overlay, does not quit */
+	assert_int_equal(f->a.overlay, APP_OV_NONE);
+
+	/* The compare view's own keys, back to it on Esc. */
+	act(f, APP_ACT_COMPARE);
+	act(f, APP_ACT_HELP);
+	assert_int_equal(f->a.overlay, APP_OV_HELP);
+	assert_string_equal(app_help_context(&f->a), "compare");
+	n = help_lines(f, lines, 256);
+	assert_true(help_has(lines, n, "x Del", "empty the selected slot"));
+	assert_true(help_has(lines, n, "b", "base"));
+	assert_false(help_has(lines, n, "w", "weight bits"));
+	act(f, APP_ACT_CANCEL);
+	assert_int_equal(f->a.overlay, APP_OV_COMPARE);
+	act(f, APP_ACT_CANCEL);
+
+	/* The Pareto view's. */
+	act(f, APP_ACT_PARETO);
+	act(f, APP_ACT_HELP);
+	assert_string_equal(app_help_context(&f->a), "Pareto view");
+	n = help_lines(f, lines, 256);
+	assert_true(help_has(lines, n, "Enter", "apply the selected point"));
+	assert_true(help_has(lines, n, NULL, "calibration"));
+	act(f, APP_ACT_HELP);
+	assert_int_equal(f->a.overlay, APP_OV_PARETO);
+	act(f, APP_ACT_CANCEL);
+
+	/* A prompt's (F1: ? is text there), which keeps the text typed. */
+	keys(f, "=6/<F1>");
+	assert_int_equal(f->a.overlay, APP_OV_HELP);
+	assert_string_equal(app_help_context(&f->a), "prompt");
+	n = help_lines(f, lines, 256);
+	assert_true(help_has(lines, n, NULL, "W/A"));
+	keys(f, "<Esc>");
+	assert_int_equal(f->a.overlay, APP_OV_PROMPT);
+	assert_string_equal(f->a.text, "6/");
+	keys(f, "<Esc>");
+	/* The export dialog's (? on its button). */
+	act(f, APP_ACT_EXPORT);
+	keys(f, "?");
+	assert_int_equal(f->a.overlay, APP_OV_HELP);
+	assert_string_equal(app_help_context(&f->a), "export dialog");
+	keys(f, "<Esc>");
+	assert_int_equal(f->a.overlay, APP_OV_EXPORT);
+	keys(f, "<Esc>");
 	assert_int_equal(f->a.overlay, APP_OV_NONE);
 }
 
@@ -957,6 +1119,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_undo_redo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_all_bits_prompt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slots, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compare_marks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_save_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prompt_replace_and_errors, setup, teardown),
