@@ -1131,8 +1131,11 @@ void app_pareto_axes(const struct mpqx_app *a, struct app_axes *ax)
 				yhi = fmax(yhi, log10(p->mse));
 			}
 		}
+		/* The axis follows the data; the budget joins it only when it lies close to the data (the view
+		 * names a budget beyond the axis at its end). */
 		double cap = f == MPQX_FRONT_LUT ? r->budget[MPQX_RES_LUT] : f == MPQX_FRONT_BRAM ? r->budget[MPQX_RES_BRAM] : r->latency_max;
-		if (cap > 0)
+		double span = hi > lo ? hi - lo : fabs(hi) * 0.1 + 1;
+		if (cap > 0 && cap <= hi + 0.25 * span)
 			hi = fmax(hi, cap);
 	}
 	if (!(hi > lo)) {

@@ -838,8 +838,8 @@ static void draw_pareto(const struct tui_ctx *t, const struct mpqx_app *a, const
 		put(t, r->y + 2, r->x, r->w, MPQX_TH_DIM, buf);
 		return;
 	}
-	snprintf(buf, sizeof buf, " %d points on %s, MSE on the %s windows; the other resources%s within budget",
-		 res->n_front[f], s->dev.name, app_split_name(res->split), f == MPQX_FRONT_LATENCY ? "" : " and the latency bound");
+	snprintf(buf, sizeof buf, " %d points on %s: MSE on the %s windows, the other resources%s within budget",
+		 res->n_front[f], s->dev.name, app_split_name(res->split), f == MPQX_FRONT_LATENCY ? "" : " and latency");
 	put(t, r->y + 1, r->x, r->w, MPQX_TH_DIM, buf);
 	if (pw < 10 || ph < 3)
 		return;
@@ -877,28 +877,36 @@ static void draw_pareto(const struct tui_ctx *t, const struct mpqx_app *a, const
 	int ya = py + ph;
 	for (int xx = 0; xx < pw; xx++)
 		put(t, ya, px + xx, 1, MPQX_TH_DIM, t->utf8 ? "\xe2\x94\x80" : "-");
+	/* Ticks at round values, each labelled under its column where the labels do not touch; a budget
+	 * beyond the axis is named at its right end. */
 	bool bram = f == MPQX_FRONT_BRAM, lat = f == MPQX_FRONT_LATENCY;
-	if (lat) {
-		view_fmt_time_us(t1, sizeof t1, ax.lo, t->utf8);
-		view_fmt_time_us(t2, sizeof t2, ax.hi, t->utf8);
-	} else {
-		fmt_res(t1, sizeof t1, bram ? MPQX_RES_BRAM : MPQX_RES_LUT, bram ? ax.lo : round(ax.lo));
-		fmt_res(t2, sizeof t2, bram ? MPQX_RES_BRAM : MPQX_RES_LUT, bram ? ax.hi : round(ax.hi));
+	double ticks[16];
+	int nt = view_ticks(ax.lo, ax.hi, pw / 10 > 1 ? (pw / 10 < 16 ? pw / 10 : 16) : 2, ticks);
+	int free_x = 0;
+	for (int k = 0; k < nt; k++) {
+		if (!app_pareto_cell(&ax, ticks[k], pow(10, ax.ylo + 1e-9), pw, ph, &col, &row))
+			continue;
+		if (lat)
+			view_fmt_time_us(t1, sizeof t1, ticks[k], t->utf8);
+		else
+			fmt_res(t1, sizeof t1, bram ? MPQX_RES_BRAM : MPQX_RES_LUT, ticks[k]);
+		put(t, ya, px + col, 1, MPQX_TH_DIM, t->utf8 ? "\xe2\x94\xbc" : "+");
+		int w = view_width(t1), lx = col - w / 2;
+		if (lx < free_x || lx + w > pw)
+			continue;
+		put(t, ya + 1, px + lx, w, MPQX_TH_DIM, t1);
+		free_x = lx + w + 2;
 	}
-	put(t, ya + 1, px, pw, MPQX_TH_DIM, t1);
-	/* the right end: the budget under its line, else the axis' end */
-	int bcol = pw - 1;
-	if (cap > 0 && app_pareto_cell(&ax, cap, pow(10, ax.ylo + 1e-9), pw, ph, &bcol, &row)) {
+	if (cap > 0 && cap > ax.hi) {
 		if (lat)
 			view_fmt_time_us(t2, sizeof t2, cap, t->utf8);
 		else
 			fmt_res(t2, sizeof t2, bram ? MPQX_RES_BRAM : MPQX_RES_LUT, cap);
-	} else {
-		bcol = pw - 1;
+		snprintf(buf, sizeof buf, "budget %s %s", t2, t->utf8 ? "\xe2\x86\x92" : "->");
+		int bw = view_width(buf);
+		put(t, ya, px + pw - bw, bw, MPQX_TH_OVER, buf);
 	}
-	int bw = view_width(t2), bx = bcol + 1 - bw;
-	if (bx > view_width(t1))
-		put(t, ya + 1, px + bx, bw, cap > 0 ? MPQX_TH_OVER : MPQX_TH_DIM, t2);
+	(void)t3;
 	/* legend and the two configurations */
 	int y = ya + 2;
 	snprintf(buf, sizeof buf, " %s front  %s selected  %s current  %s budget", t->utf8 ? "\xe2\x97\x8f" : "o",
