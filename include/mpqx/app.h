@@ -220,6 +220,7 @@ struct mpqx_app {
 	enum mpqx_split search_split; /* the windows the search selects on: MPQX_CALIB (app_init) */
 	struct mpqx_config search_cand; /* the edited config when the running or last search started: its
 					 * candidate, and what f applies over only if nothing was edited since */
+	struct mpqx_config fit_from; /* the edited config when f was pressed */
 	bool fit_offer;             /* a best fit found while the config was being edited: f applies it */
 	int pareto_front;           /* enum mpqx_front shown */
 	int pareto_sel;             /* selected point of that front */

@@ -245,6 +245,7 @@ void app_fini(struct mpqx_app *a)
 		slot_fini(&a->slots[k]);
 	search_free(a->search);
 	config_fini(&a->search_cand);
+	config_fini(&a->fit_from);
 	for (int c = 0; c <= APP_SLOTS; c++) {
 		config_fini(&a->cmp_key[c]);
 		config_fini(&a->cmp_res[c]);
@@ -1009,13 +1010,17 @@ int app_poll(struct mpqx_app *a)
 				a->want_fit = false;
 				if (strcmp(a->search_device, a->cfg.device) != 0) {
 					f |= set_msg(a, true, "the device changed during the search: f searches again");
-				} else if (!config_equal(&a->cfg, &a->search_cand)) {
+				} else if (!config_equal(&a->search_cand, &a->fit_from)) {
+					/* It ran for another config than the one f was pressed on: again, with that one
+					 * as the candidate. */
+					a->want_fit = true;
+					a->want_search = true;
+				} else if (!config_equal(&a->cfg, &a->fit_from)) {
 					/* Edits made while it ran stay; the result is offered. */
 					a->fit_offer = true;
 					const struct mpqx_search_result *r = search_last(a->search);
-					f |= set_msg(a, false, "best fit on %s found (%s MSE %.4g); your edits since f are kept: f applies it",
-						     a->cfg.device, r->split == MPQX_TEST ? "test" : r->split == MPQX_CALIB ? "calib" : "train",
-						     r->best.mse);
+					f |= set_msg(a, false, "best fit found (%s MSE %.4g): your edits since f are kept; f applies it",
+						     r->split == MPQX_TEST ? "test" : r->split == MPQX_CALIB ? "calib" : "train", r->best.mse);
 				} else {
 					f |= apply_best(a);
 				}
@@ -1037,7 +1042,7 @@ int app_poll(struct mpqx_app *a)
 			struct mpqx_config base = {0};
 			int rc = config_init(&base, model(a), 8);
 			if (!rc)
-				rc = config_copy(&a->search_cand, &a->cfg);
+				rc = config_copy(&a->search_cand, a->want_fit && a->fit_from.layers ? &a->fit_from : &a->cfg);
 			if (rc) {
 				config_fini(&base);
 				a->want_fit = false;
@@ -1101,7 +1106,9 @@ static int want_search(struct mpqx_app *a, bool fit)
 		if (a->fit_offer || config_equal(&a->cfg, &a->search_cand))
 			return apply_best(a);
 	}
-	a->want_fit = fit;
+	a->want_fit = a->want_fit || fit;
+	if (fit && config_copy(&a->fit_from, &a->cfg))
+		return set_msg(a, true, "out of memory");
 	if (!a->search_running || strcmp(a->search_device, a->cfg.device) != 0)
 		a->want_search = true;
 	return set_msg(a, false, "searching %s for the best configuration that fits, chosen on the %s windows%s",

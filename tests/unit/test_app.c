@@ -1043,6 +1043,18 @@ static void test_fit_edits_and_start(void **state)
 	assert_true(act(f, APP_ACT_FIT) & APP_RECOMPUTE);
 	assert_true(config_equal(&f->a.cfg, &best1));
 	assert_false(f->a.fit_offer);
+	/* An edit after f but before the search started (it waits for a running job): offered as well. */
+	act(f, APP_ACT_UNDO);
+	act(f, APP_ACT_A_DEC);
+	act(f, APP_ACT_FIT);
+	act(f, APP_ACT_A_DEC);
+	assert_int_equal(config_copy(&edited, &f->a.cfg), 0);
+	if (app_search_wait(&f->a) & APP_RECOMPUTE)
+		app_sync(&f->a);
+	assert_true(config_equal(&f->a.cfg, &edited));
+	assert_true(f->a.fit_offer);
+	assert_true(act(f, APP_ACT_FIT) & APP_RECOMPUTE);
+	assert_true(config_equal(&f->a.cfg, &app_pareto(&f->a)->best.cfg));
 	/* Another start: other bits and storage everywhere. f searches again (the edited config is a new
 	 * candidate) and finds the same, unless the candidate is better. */
 	keys(f, "=4<Enter>bjb");
