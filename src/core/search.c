@@ -1968,6 +1968,24 @@ int search_run(struct mpqx_search *s, const struct mpqx_config *base, const stru
 	for (int f = 0; f < MPQX_FRONT_COUNT; f++)
 		if ((rc = final_front(&R, f, base, res->found ? &res->best : NULL, res)))
 			goto done;
+	/* A front point is evaluated exactly too: one that fits with a lower MSE than the best is the best. */
+	for (int f = 0; f < MPQX_FRONT_COUNT; f++)
+		for (int i = 0; i < res->n_front[f]; i++) {
+			const struct mpqx_search_point *q = &res->front[f][i];
+			if (!q->fits || !q->exact || !(q->mse < (res->found ? res->best.mse : INFINITY)))
+				continue;
+			struct mpqx_config cc = {0};
+			if (config_copy(&cc, &q->cfg)) {
+				rc = err_set(err, MPQX_ENOMEM, "out of memory");
+				goto done;
+			}
+			point_fini(&res->best);
+			res->best = *q;
+			res->best.cfg = cc;
+			res->found = true;
+			res->candidate_best = false;
+			res->why[0] = '\0';
+		}
 	res->exact_runs = s->exact_runs - exact0;
 	res->exact_ms = s->exact_ms - exact_ms0;
 done:

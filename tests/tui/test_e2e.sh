@@ -121,7 +121,7 @@ if screen | grep -qE "^ device +xc7s15 +xc7s15 +xc7s15" && screen | grep -q "★
 else
 	not_ok "compare view: device row, best marks, MSE against float, dominance" "$(screen)"
 fi
-T send-keys -t e2e Right b
+T send-keys -t e2e b
 if wait_for "slot 2 base" 5 && wait_for "differences against slot 2" 5; then ok "compare: b diffs against slot 2"; else not_ok "compare: b diffs against slot 2" "$(screen)"; fi
 T send-keys -t e2e '?'
 if wait_for "Help: compare" 5 && screen | grep -q "empty the selected slot"; then ok "compare: ? shows its keys"; else not_ok "compare: ? shows its keys" "$(screen)"; fi
