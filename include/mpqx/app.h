@@ -77,6 +77,8 @@ enum app_keycode {
 	X(EXPORT, 'e', 0, 0, "e", "export Verilog and testbench, optionally simulate")                       \
 	X(FIT, 'f', 0, 0, "f", "search: apply the best configuration that fits the device (u undoes)")     \
 	X(PARETO, 'p', 0, 0, "p", "Pareto view: MSE against LUT, BRAM or latency; Enter applies a point")  \
+	X(FIND, '/', 0, 0, "/", "find a layer by name (as you type; Enter keeps it, Esc goes back)")         \
+	X(FIND_NEXT, 'n', 0, 0, "n", "next layer whose name matches the last /")                             \
 	X(CANCEL, APP_KEY_ESC, 0, 0, "Esc", "close the overlay or dialog")                                   \
 	X(REDRAW, APP_CTRL('l'), 0, 0, "^L", "repaint the screen")
 
@@ -109,7 +111,7 @@ enum {
 
 enum app_pane { APP_PANE_GRAPH, APP_PANE_LAYER, APP_PANE_PLOT, APP_PANE_COUNT };
 enum app_overlay { APP_OV_NONE, APP_OV_HELP, APP_OV_COMPARE, APP_OV_PROMPT, APP_OV_EXPORT, APP_OV_PARETO };
-enum app_prompt { APP_PROMPT_BITS, APP_PROMPT_SAVE, APP_PROMPT_LOAD };
+enum app_prompt { APP_PROMPT_BITS, APP_PROMPT_SAVE, APP_PROMPT_LOAD, APP_PROMPT_FIND };
 
 /* Fields of the selected-layer pane. */
 enum app_field { APP_F_WBITS, APP_F_ABITS, APP_F_BUFFER, APP_F_ROM, APP_F_MULT, APP_F_COUNT };
@@ -171,10 +173,20 @@ struct mpqx_app {
 	struct app_slot slots[APP_SLOTS];
 	int slot_sel;
 	int compare_top; /* first layer row of the compare view */
+	int compare_base; /* the column the others are diffed against: 0 the current config, k slot k */
+	/* Per compare column (0 current, k slot k): the config whose storage was resolved, and it with auto
+	 * storage replaced by what auto chose, as the main view shows it. Refreshed by app_apply. */
+	struct mpqx_config cmp_key[APP_SLOTS + 1], cmp_res[APP_SLOTS + 1];
 
 	enum app_prompt prompt;
 	char text[APP_TEXT_MAX]; /* prompt text being edited */
 	size_t text_len;
+	bool text_fresh; /* the pre-filled value: the first character typed replaces it */
+	enum app_overlay help_under; /* the view or dialog the help was opened from (its keys are shown) */
+	int help_top;                /* first line of the help shown */
+	int help_rows;               /* lines the help shows, set by app_resize */
+	char find[128];  /* the last text looked for with / (n finds the next match) */
+	int find_from;   /* the layer selected when / was pressed (Esc goes back to it) */
 
 	/* Export dialog. */
 	char export_dir[APP_TEXT_MAX];
@@ -206,9 +218,63 @@ struct mpqx_app {
 	char search_device[64];     /* device of the running search */
 	char result_device[64];     /* device of search_last's result */
 	bool search_running;        /* a job with a base runs */
+	enum mpqx_split search_split; /* the windows the search selects on: MPQX_CALIB (app_init) */
+	struct mpqx_config search_cand; /* the edited config when the running or last search started: its
+					 * candidate, and what f applies over only if nothing was edited since */
+	struct mpqx_config fit_from; /* the edited config when f was pressed */
+	bool fit_offer;             /* a best fit found while the config was being edited: f applies it */
 	int pareto_front;           /* enum mpqx_front shown */
 	int pareto_sel;             /* selected point of that front */
 };
+
+/* The figures of compare column c (0 the current config, k = 1..APP_SLOTS slot k). false for an empty
+ * slot. The pointers are borrowed from the app. */
+struct app_column {
+	const struct mpqx_config *cfg;
+	const struct mpqx_config *resolved; /* storage as auto resolved it; NULL when not known yet */
+	double used_res[MPQX_RES_COUNT];   /* LUT (logic and memory), LUTRAM, FF, BRAM tiles, DSP */
+	double util[MPQX_RES_COUNT];
+	bool fits;
+	enum mpqx_resource limiting;
+	double latency_us, mse, rmse_denorm;
+	bool eval_valid;
+	const char *device;
+};
+bool app_compare_column(const struct mpqx_app *a, int c, struct app_column *out);
+
+/* Rows of the compare view's totals. */
+enum app_crow {
+	APP_CR_LUT, APP_CR_LUTRAM, APP_CR_FF, APP_CR_BRAM, APP_CR_DSP, /* as enum mpqx_resource */
+	APP_CR_LATENCY, APP_CR_MSE, APP_CR_RMSE, APP_CR_COUNT
+};
+/* The value of a totals row in column c (NAN when the column has none). */
+double app_compare_value(const struct app_column *col, enum app_crow row);
+/* true when column c holds the best (least) value of the row and some other column's is worse. */
+bool app_compare_best(const struct mpqx_app *a, enum app_crow row, int c);
+/* The column that dominates column c (fits when c fits, no more of any resource, latency or MSE, less of
+ * one), or -1. */
+int app_compare_dominated_by(const struct mpqx_app *a, int c);
+/* true when layer l of column c differs from the base column's: bits, or storage as resolved. */
+bool app_compare_differs(const struct mpqx_app *a, int c, int l);
+
+/* One line of the help overlay: a key column and its text (a long text continues on lines without a key),
+ * or a heading. */
+#define APP_HELP_TEXT 256
+struct app_help_line {
+	char key[24];
+	char text[APP_HELP_TEXT];
+	bool heading;
+};
+
+/* The help of the view or dialog it was opened from (main view, compare, Pareto, export dialog, prompts),
+ * texts wrapped at width cells; writes up to max lines into out and returns the count of all lines. */
+int app_help_lines(const struct mpqx_app *a, int width, struct app_help_line *out, int max);
+
+/* The text width of the help's lines and the rows it shows for a rows x cols screen. */
+void app_help_geometry(int rows, int cols, int *text_w, int *view_rows);
+
+/* Name of the help's context: "main view", "compare", "Pareto view", "export dialog", "prompt". */
+const char *app_help_context(const struct mpqx_app *a);
 
 /* Starts the app on a session (borrowed; it must outlive the app). config_path names the config the
  * session was opened with, or NULL. Returns MPQX_OK or MPQX_ENOMEM. */
@@ -254,6 +320,13 @@ double app_sens(const struct mpqx_app *a, int l);
 
 /* The Pareto view's result: the last finished search for the edited config's device, or NULL. */
 const struct mpqx_search_result *app_pareto(const struct mpqx_app *a);
+
+/* The MSE of the edited config on the windows the search selects on (the result's split), when the last
+ * search measured it (the config was its candidate and fits); NAN otherwise. */
+double app_current_search_mse(const struct mpqx_app *a);
+
+/* Name of a split's windows as the explorer says it: "calibration", "training", "test". */
+const char *app_split_name(enum mpqx_split sp);
 
 /* Axes of the Pareto view: the resource from lo to hi (the budget and the current configuration
  * included), log10 of the MSE from ylo to yhi. */

@@ -50,6 +50,11 @@ struct mpqx_search_opts {
 	int finalists;       /* best configurations by surrogate re-evaluated exactly (default 8) */
 	int polish;          /* further exact evaluations around the best (default 48) */
 	int front_points;    /* points per Pareto front, each evaluated exactly (default 12) */
+	/* A configuration that competes with what the search finds (borrowed, NULL: none): when it fits, it
+	 * is evaluated exactly after the search and becomes the best when its MSE is lower, so that the result
+	 * is never worse than it (the explorer passes the edited config). The search itself does not start
+	 * from it. */
+	const struct mpqx_config *candidate;
 };
 
 /* One configuration with its figures. */
@@ -70,6 +75,9 @@ struct mpqx_search_result {
 	bool found;                     /* some configuration fits */
 	struct mpqx_search_point best;  /* the best that fits (exact), when found */
 	char why[320];                  /* when nothing fits: the resource that cannot be met and why */
+	bool candidate_fits;            /* the options' candidate fits (then candidate_mse is its exact MSE) */
+	double candidate_mse;
+	bool candidate_best;            /* best is the candidate: the search found nothing better */
 	double budget[MPQX_RES_COUNT];  /* the caps applied (BRAM in tiles) */
 	double latency_max;             /* 0: none */
 	/* Each front: the configurations of least MSE for their use of the resource among those that meet

@@ -101,6 +101,10 @@ int view_cell_top(const struct view_cell *c);
 /* Columns of the compare view: width of the name column and of each of n value columns in w cells. */
 void view_compare_cols(int w, int n, int *name_w, int *col_w);
 
+/* Round tick values for an axis from lo to hi: multiples of 1, 2 or 5 times a power of ten, at most max of
+ * them, all within [lo, hi]. Returns the count written into ticks (0 when the range is empty). */
+int view_ticks(double lo, double hi, int max, double *ticks);
+
 /* Number of display cells of a UTF-8 string (every code point counts one). */
 int view_width(const char *s);
 

@@ -1,6 +1,7 @@
 /* The explorer's state machine (see app.h). Knows the session and the geometry of view.h; paints nothing. */
 #include "mpqx/app.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "mpqx/fileio.h"
+#include "mpqx/quant.h"
 #include "mpqx/view.h"
 
 const struct app_binding app_bindings[] = {
@@ -207,6 +209,8 @@ int app_init(struct mpqx_app *a, struct mpqx_session *s, const char *config_path
 		return MPQX_ENOMEM;
 	}
 	a->n_devices = session_list_devices(s->devices_dir, a->devices, MPQX_DEVICE_MAX);
+	/* The search chooses on the calibration windows, so that the test MSE shown is not selected on. */
+	a->search_split = MPQX_CALIB;
 	a->export_windows = 10;
 	a->export_sim = true;
 	snprintf(a->export_dir, sizeof a->export_dir, "%s-export", s->model->name);
@@ -240,6 +244,12 @@ void app_fini(struct mpqx_app *a)
 	for (int k = 0; k < APP_SLOTS; k++)
 		slot_fini(&a->slots[k]);
 	search_free(a->search);
+	config_fini(&a->search_cand);
+	config_fini(&a->fit_from);
+	for (int c = 0; c <= APP_SLOTS; c++) {
+		config_fini(&a->cmp_key[c]);
+		config_fini(&a->cmp_res[c]);
+	}
 	config_fini(&a->cfg);
 	config_fini(&a->saved);
 	memset(a, 0, sizeof *a);
@@ -440,6 +450,8 @@ static int open_prompt(struct mpqx_app *a, enum app_prompt p, const char *initia
 	a->overwrite_path[0] = '\0';
 	snprintf(a->text, sizeof a->text, "%s", initial);
 	a->text_len = strlen(a->text);
+	/* A number is typed anew; a path is edited. */
+	a->text_fresh = p == APP_PROMPT_BITS;
 	return APP_REDRAW;
 }
 
@@ -473,6 +485,69 @@ static bool parse_bits(const char *t, int *w, int *ab)
 	return true;
 }
 
+/* ---- finding a layer by name ---- */
+
+static bool name_matches(const char *name, const char *pat)
+{
+	size_t n = strlen(pat);
+	if (n == 0)
+		return false;
+	for (const char *p = name; *p; p++) {
+		size_t i = 0;
+		while (i < n && p[i] && tolower((unsigned char)p[i]) == tolower((unsigned char)pat[i]))
+			i++;
+		if (i == n)
+			return true;
+	}
+	return false;
+}
+
+/* The first layer from `from` on (wrapping) whose name contains pat, ignoring case; -1 when none. */
+static int find_layer(const struct mpqx_app *a, const char *pat, int from)
+{
+	int n = model(a)->n_layers;
+	for (int k = 0; k < n; k++) {
+		int l = ((from + k) % n + n) % n;
+		if (name_matches(layer_name(a, l), pat))
+			return l;
+	}
+	return -1;
+}
+
+static int count_matches(const struct mpqx_app *a, const char *pat)
+{
+	int c = 0;
+	for (int l = 0; l < model(a)->n_layers; l++)
+		c += name_matches(layer_name(a, l), pat);
+	return c;
+}
+
+/* As the text of / changes: select the first match from the layer selected when / was pressed. */
+static int find_update(struct mpqx_app *a)
+{
+	if (a->text_len == 0) {
+		select_layer(a, a->find_from);
+		return set_msg(a, false, "find: type part of a layer name");
+	}
+	int l = find_layer(a, a->text, a->find_from);
+	if (l < 0)
+		return set_msg(a, true, "find: no layer name contains '%s'", a->text);
+	select_layer(a, l);
+	return set_msg(a, false, "find '%s': %d of %d layers match (Enter keeps, n next)", a->text, count_matches(a, a->text),
+		       model(a)->n_layers);
+}
+
+static int find_next(struct mpqx_app *a)
+{
+	if (!a->find[0])
+		return set_msg(a, true, "n: nothing to find yet (/ finds a layer by name)");
+	int l = find_layer(a, a->find, a->sel + 1);
+	if (l < 0)
+		return set_msg(a, true, "find: no layer name contains '%s'", a->find);
+	select_layer(a, l);
+	return set_msg(a, false, "find '%s': %s", a->find, layer_name(a, l));
+}
+
 static int confirm_prompt(struct mpqx_app *a)
 {
 	struct mpqx_err err = {0};
@@ -489,11 +564,23 @@ static int confirm_prompt(struct mpqx_app *a)
 			return set_msg(a, false, "%s exists: Enter again replaces it, Esc keeps it", path);
 		}
 	}
-	close_prompt(a);
+	if (p == APP_PROMPT_FIND) {
+		if (a->text_len == 0 || find_layer(a, a->text, a->find_from) < 0) {
+			if (a->text_len)
+				return set_msg(a, true, "find: no layer name contains '%s'", a->text);
+			close_prompt(a);
+			return set_msg(a, false, "find: cancelled");
+		}
+		close_prompt(a);
+		snprintf(a->find, sizeof a->find, "%.127s", a->text);
+		return set_msg(a, false, "%s (n: next match)", layer_name(a, a->sel));
+	}
+	/* An error keeps the prompt open with the typed text, for a correction. */
 	if (p == APP_PROMPT_BITS) {
 		int w, ab;
 		if (!parse_bits(a->text, &w, &ab))
 			return set_msg(a, true, "'%s': give N or W/A with %d..%d", a->text, MPQX_BITS_MIN, MPQX_BITS_MAX);
+		close_prompt(a);
 		struct mpqx_config c;
 		if (edit_copy(a, &c))
 			return set_msg(a, true, "out of memory");
@@ -510,6 +597,7 @@ static int confirm_prompt(struct mpqx_app *a)
 	if (p == APP_PROMPT_SAVE) {
 		if (config_save(path, model(a), &a->cfg, &err))
 			return set_msg(a, true, "%s", err.msg);
+		close_prompt(a);
 		config_copy(&a->saved, &a->cfg);
 		snprintf(a->config_path, sizeof a->config_path, "%s", path);
 		return set_msg(a, false, "saved %s", path);
@@ -519,6 +607,7 @@ static int confirm_prompt(struct mpqx_app *a)
 		config_fini(&c);
 		return set_msg(a, true, "%s", err.msg);
 	}
+	close_prompt(a);
 	snprintf(a->config_path, sizeof a->config_path, "%s", path);
 	config_copy(&a->saved, &c);
 	char what[APP_TEXT_MAX + 16];
@@ -636,9 +725,6 @@ static int compare_action(struct mpqx_app *a, enum app_action act)
 		if (a->compare_top > model(a)->n_layers - 1)
 			a->compare_top = model(a)->n_layers - 1;
 		return APP_REDRAW;
-	case APP_ACT_TOP:
-		a->compare_top = 0;
-		return APP_REDRAW;
 	case APP_ACT_SLOT_LOAD: {
 		struct app_slot *sl = &a->slots[a->slot_sel];
 		if (!sl->used)
@@ -652,6 +738,18 @@ static int compare_action(struct mpqx_app *a, enum app_action act)
 		a->overlay = APP_OV_NONE;
 		return f | APP_REDRAW;
 	}
+	case APP_ACT_BUFFER: {
+		int c = a->slot_sel + 1;
+		if (!a->slots[a->slot_sel].used && a->compare_base != c)
+			return set_msg(a, true, "slot %d is empty: store a config there first (1-4)", c);
+		a->compare_base = a->compare_base == c ? 0 : c;
+		if (a->compare_base == 0)
+			return set_msg(a, false, "compare: differences against the current config");
+		return set_msg(a, false, "compare: differences against slot %d", a->compare_base);
+	}
+	case APP_ACT_TOP:
+		a->compare_top = 0;
+		return APP_REDRAW;
 	case APP_ACT_SLOT_CLEAR: {
 		if (!a->slots[a->slot_sel].used)
 			return set_msg(a, false, "slot %d is already empty", a->slot_sel + 1);
@@ -665,6 +763,154 @@ static int compare_action(struct mpqx_app *a, enum app_action act)
 	}
 }
 
+/* ---- compare columns ---- */
+
+static const struct mpqx_config *column_cfg(const struct mpqx_app *a, int c)
+{
+	if (c == 0)
+		return &a->cfg;
+	return c <= APP_SLOTS && a->slots[c - 1].used ? &a->slots[c - 1].cfg : NULL;
+}
+
+/* Resolves the storage of every column whose config changed since (a quantized model per config: a few
+ * milliseconds, only when a slot or the edited config changed). */
+static void compare_refresh(struct mpqx_app *a)
+{
+	const struct mpqx_session *s = a->s;
+	for (int c = 0; c <= APP_SLOTS; c++) {
+		const struct mpqx_config *cfg = column_cfg(a, c);
+		if (!cfg || (a->cmp_key[c].layers && config_equal(&a->cmp_key[c], cfg)))
+			continue;
+		if (config_copy(&a->cmp_key[c], cfg) || config_copy(&a->cmp_res[c], cfg)) {
+			config_fini(&a->cmp_key[c]);
+			continue;
+		}
+		struct mpqx_config *r = &a->cmp_res[c];
+		if (config_equal(cfg, &s->cfg)) {
+			for (int l = 0; l < r->n_layers; l++) {
+				r->layers[l].buffer = s->est.buffer[l];
+				r->layers[l].rom = s->est.rom[l];
+			}
+			continue;
+		}
+		struct mpqx_qmodel *q = NULL;
+		struct mpqx_err err = {0};
+		if (quant_build(s->model, s->fref, cfg, &q, &err)) {
+			config_fini(&a->cmp_key[c]); /* not known: shown as configured */
+			continue;
+		}
+		for (int l = 0; l < r->n_layers; l++) {
+			r->layers[l].buffer = estimate_resolve_buffer(q, cfg, l);
+			r->layers[l].rom = estimate_resolve_rom(q, cfg, l);
+		}
+		quant_free(q);
+	}
+}
+
+bool app_compare_column(const struct mpqx_app *a, int c, struct app_column *out)
+{
+	memset(out, 0, sizeof *out);
+	const struct mpqx_config *cfg = column_cfg(a, c);
+	if (!cfg)
+		return false;
+	out->cfg = cfg;
+	out->resolved = a->cmp_key[c].layers && config_equal(&a->cmp_key[c], cfg) ? &a->cmp_res[c] : NULL;
+	if (c == 0) {
+		const struct mpqx_session *s = a->s;
+		for (int r = 0; r < MPQX_RES_COUNT; r++) {
+			out->used_res[r] = session_used(s, (enum mpqx_resource)r);
+			out->util[r] = s->est.util[r];
+		}
+		out->fits = s->est.fits;
+		out->limiting = s->est.limiting;
+		out->latency_us = s->est.latency_us;
+		out->mse = s->res.mse;
+		out->rmse_denorm = s->res.rmse_denorm;
+		out->eval_valid = s->eval_valid && !s->eval_pending;
+		out->device = s->dev.name;
+		return true;
+	}
+	const struct app_slot *sl = &a->slots[c - 1];
+	memcpy(out->used_res, sl->used_res, sizeof out->used_res);
+	memcpy(out->util, sl->util, sizeof out->util);
+	out->fits = sl->fits;
+	out->limiting = sl->limiting;
+	out->latency_us = sl->latency_us;
+	out->mse = sl->mse;
+	out->rmse_denorm = sl->rmse_denorm;
+	out->eval_valid = sl->eval_valid;
+	out->device = sl->device;
+	return true;
+}
+
+double app_compare_value(const struct app_column *col, enum app_crow row)
+{
+	if ((int)row < MPQX_RES_COUNT)
+		return col->used_res[row];
+	if (row == APP_CR_LATENCY)
+		return col->latency_us;
+	if (!col->eval_valid)
+		return NAN;
+	return row == APP_CR_MSE ? col->mse : col->rmse_denorm;
+}
+
+bool app_compare_best(const struct mpqx_app *a, enum app_crow row, int c)
+{
+	struct app_column col;
+	if (!app_compare_column(a, c, &col))
+		return false;
+	double v = app_compare_value(&col, row);
+	if (isnan(v))
+		return false;
+	bool worse = false;
+	for (int k = 0; k <= APP_SLOTS; k++) {
+		struct app_column o;
+		if (k == c || !app_compare_column(a, k, &o))
+			continue;
+		double w = app_compare_value(&o, row);
+		if (isnan(w))
+			continue;
+		if (w < v)
+			return false;
+		worse = worse || w > v;
+	}
+	return worse;
+}
+
+int app_compare_dominated_by(const struct mpqx_app *a, int c)
+{
+	struct app_column x;
+	if (!app_compare_column(a, c, &x) || !x.eval_valid)
+		return -1;
+	for (int k = 0; k <= APP_SLOTS; k++) {
+		struct app_column y;
+		if (k == c || !app_compare_column(a, k, &y) || !y.eval_valid || (x.fits && !y.fits))
+			continue;
+		bool le = true, lt = y.fits && !x.fits;
+		for (int r = 0; r < APP_CR_RMSE; r++) {
+			double vx = app_compare_value(&x, (enum app_crow)r), vy = app_compare_value(&y, (enum app_crow)r);
+			le = le && vy <= vx;
+			lt = lt || vy < vx;
+		}
+		if (le && lt)
+			return k;
+	}
+	return -1;
+}
+
+bool app_compare_differs(const struct mpqx_app *a, int c, int l)
+{
+	struct app_column x, b;
+	int base = a->compare_base;
+	if (c == base || !app_compare_column(a, c, &x) || !app_compare_column(a, base, &b))
+		return false;
+	const struct mpqx_layer_cfg *p = &x.cfg->layers[l], *q = &b.cfg->layers[l];
+	const struct mpqx_layer_cfg *pr = x.resolved ? &x.resolved->layers[l] : p, *qr = b.resolved ? &b.resolved->layers[l] : q;
+	bool w = session_layer_has_wbits(a->s, l), rom = session_layer_has_rom(a->s, l);
+	return (w && p->w_bits != q->w_bits) || p->a_bits != q->a_bits || pr->buffer != qr->buffer ||
+	       (rom && pr->rom != qr->rom);
+}
+
 /* ---- the search: sensitivity marks, best fit, Pareto view ---- */
 
 static bool ensure_search(struct mpqx_app *a)
@@ -675,7 +921,7 @@ static bool ensure_search(struct mpqx_app *a)
 		return false;
 	struct mpqx_err err = {0};
 	/* One engine thread: the session's evaluations keep the cores for the sliders. */
-	if (search_new(a->s, MPQX_TEST, 1, &a->search, &err)) {
+	if (search_new(a->s, a->search_split, 1, &a->search, &err)) {
 		a->search_off = true;
 		set_msg(a, true, "search: %s", err.msg);
 		return false;
@@ -721,10 +967,15 @@ static int apply_found(struct mpqx_app *a, const struct mpqx_search_point *p, co
 	struct mpqx_config c = {0};
 	if (config_copy(&c, &p->cfg))
 		return set_msg(a, true, "out of memory");
-	char what[200];
-	snprintf(what, sizeof what, "%s: MSE %.4g (%s), LUT %.0f, BRAM %.1f, DSP %.0f, %.1f us", label, p->mse,
-		 p->exact ? "exact" : "surrogate", p->used[MPQX_RES_LUT], p->used[MPQX_RES_BRAM], p->used[MPQX_RES_DSP],
-		 p->latency_us);
+	/* The figure names its windows: the test MSE of the applied config follows in the accuracy pane. A
+	 * figure selected on the test windows is called what it is. */
+	const struct mpqx_search_result *r = search_last(a->search);
+	enum mpqx_split sp = r ? r->split : a->search_split;
+	char what[240];
+	snprintf(what, sizeof what, "%s: %s MSE %.4g%s, LUT %.0f, BRAM %.1f, DSP %.0f, %.1f us", label,
+		 sp == MPQX_TEST ? "test" : sp == MPQX_CALIB ? "calib" : "train", p->mse,
+		 !p->exact ? " (surrogate)" : sp == MPQX_TEST ? " (selected on the test windows: optimistic)" : "",
+		 p->used[MPQX_RES_LUT], p->used[MPQX_RES_BRAM], p->used[MPQX_RES_DSP], p->latency_us);
 	return change(a, &c, what);
 }
 
@@ -735,9 +986,26 @@ static int apply_best(struct mpqx_app *a)
 		return set_msg(a, true, "no search result for %s", a->cfg.device);
 	if (!r->found)
 		return set_msg(a, true, "nothing fits %s: %s", a->cfg.device, r->why);
+	a->fit_offer = false;
+	if (config_equal(&r->best.cfg, &a->cfg))
+		return set_msg(a, false, "best fit on %s: the config is already the best found (%s MSE %.4g)", a->cfg.device,
+			       r->split == MPQX_TEST ? "test" : r->split == MPQX_CALIB ? "calib" : "train", r->best.mse);
 	char label[96];
 	snprintf(label, sizeof label, "best fit on %s", a->cfg.device);
 	return apply_found(a, &r->best, label);
+}
+
+const char *app_split_name(enum mpqx_split sp)
+{
+	return sp == MPQX_TEST ? "test" : sp == MPQX_CALIB ? "calibration" : "training";
+}
+
+double app_current_search_mse(const struct mpqx_app *a)
+{
+	const struct mpqx_search_result *r = app_pareto(a);
+	if (!r || !r->candidate_fits || !config_equal(&a->cfg, &a->search_cand))
+		return NAN;
+	return r->candidate_mse;
 }
 
 int app_poll(struct mpqx_app *a)
@@ -759,10 +1027,22 @@ int app_poll(struct mpqx_app *a)
 			pareto_default_sel(a);
 			if (a->want_fit) {
 				a->want_fit = false;
-				if (strcmp(a->search_device, a->cfg.device) != 0)
+				if (strcmp(a->search_device, a->cfg.device) != 0) {
 					f |= set_msg(a, true, "the device changed during the search: f searches again");
-				else
+				} else if (!config_equal(&a->search_cand, &a->fit_from)) {
+					/* It ran for another config than the one f was pressed on: again, with that one
+					 * as the candidate. */
+					a->want_fit = true;
+					a->want_search = true;
+				} else if (!config_equal(&a->cfg, &a->fit_from)) {
+					/* Edits made while it ran stay; the result is offered. */
+					a->fit_offer = true;
+					const struct mpqx_search_result *r = search_last(a->search);
+					f |= set_msg(a, false, "best fit found (%s MSE %.4g): your edits since f are kept; f applies it",
+						     r->split == MPQX_TEST ? "test" : r->split == MPQX_CALIB ? "calib" : "train", r->best.mse);
+				} else {
 					f |= apply_best(a);
+				}
 			} else {
 				const struct mpqx_search_result *r = search_last(a->search);
 				f |= set_msg(a, !r->found, "search on %s: %s", a->result_device,
@@ -773,9 +1053,26 @@ int app_poll(struct mpqx_app *a)
 	if (!search_busy(a->search)) {
 		if (a->want_search) {
 			a->want_search = false;
+			/* The search starts from uniform 8 bits with storage auto on the edited config's device, whatever
+			 * the edited config is, so that it finds the same whatever it starts from; the edited config
+			 * competes as a candidate, so that the result is never worse than it. */
 			struct mpqx_search_opts o;
 			search_opts_default(&o);
-			if (search_start(a->search, &a->cfg, &o, &err)) {
+			struct mpqx_config base = {0};
+			int rc = config_init(&base, model(a), 8);
+			if (!rc)
+				rc = config_copy(&a->search_cand, a->want_fit && a->fit_from.layers ? &a->fit_from : &a->cfg);
+			if (rc) {
+				config_fini(&base);
+				a->want_fit = false;
+				return f | set_msg(a, true, "out of memory");
+			}
+			snprintf(base.device, sizeof base.device, "%s", a->cfg.device);
+			o.candidate = &a->search_cand;
+			rc = search_start(a->search, &base, &o, &err);
+			config_fini(&base);
+			a->fit_offer = false;
+			if (rc) {
 				a->want_fit = false;
 				f |= set_msg(a, true, "search: %s", err.msg);
 			} else {
@@ -821,15 +1118,20 @@ static int want_search(struct mpqx_app *a, bool fit)
 	if (!ensure_search(a))
 		return set_msg(a, true, "no search in this session");
 	if (app_pareto(a) && !(a->search_running && strcmp(a->search_device, a->cfg.device) != 0)) {
-		if (fit)
+		/* A result at hand is applied when it was offered or the config is the one it competed with;
+		 * after other edits the search runs again with the edited config as its candidate. */
+		if (!fit)
+			return APP_REDRAW;
+		if (a->fit_offer || config_equal(&a->cfg, &a->search_cand))
 			return apply_best(a);
-		return APP_REDRAW;
 	}
-	a->want_fit = fit;
+	a->want_fit = a->want_fit || fit;
+	if (fit && config_copy(&a->fit_from, &a->cfg))
+		return set_msg(a, true, "out of memory");
 	if (!a->search_running || strcmp(a->search_device, a->cfg.device) != 0)
 		a->want_search = true;
-	return set_msg(a, false, "searching %s for the best configuration that fits%s", a->cfg.device,
-		       fit ? "; it is applied when found" : "");
+	return set_msg(a, false, "searching %s for the best configuration that fits, chosen on the %s windows%s",
+		       a->cfg.device, app_split_name(a->search_split), fit ? "; applied when found" : "");
 }
 
 void app_pareto_axes(const struct mpqx_app *a, struct app_axes *ax)
@@ -841,8 +1143,9 @@ void app_pareto_axes(const struct mpqx_app *a, struct app_axes *ax)
 			     : f == MPQX_FRONT_BRAM ? session_used(a->s, MPQX_RES_BRAM)
 						    : a->s->est.latency_us;
 	lo = hi = cur_x;
-	if (a->s->eval_valid && a->s->res.mse > 0)
-		ylo = yhi = log10(a->s->res.mse);
+	double cur_mse = app_current_search_mse(a);
+	if (cur_mse > 0)
+		ylo = yhi = log10(cur_mse);
 	if (r) {
 		for (int i = 0; i < r->n_front[f]; i++) {
 			const struct mpqx_search_point *p = &r->front[f][i];
@@ -854,8 +1157,11 @@ void app_pareto_axes(const struct mpqx_app *a, struct app_axes *ax)
 				yhi = fmax(yhi, log10(p->mse));
 			}
 		}
+		/* The axis follows the data; the budget joins it only when it lies close to the data (the view
+		 * names a budget beyond the axis at its end). */
 		double cap = f == MPQX_FRONT_LUT ? r->budget[MPQX_RES_LUT] : f == MPQX_FRONT_BRAM ? r->budget[MPQX_RES_BRAM] : r->latency_max;
-		if (cap > 0)
+		double span = hi > lo ? hi - lo : fabs(hi) * 0.1 + 1;
+		if (cap > 0 && cap <= hi + 0.25 * span)
 			hi = fmax(hi, cap);
 	}
 	if (!(hi > lo)) {
@@ -944,9 +1250,250 @@ static int pareto_action(struct mpqx_app *a, enum app_action act)
 	}
 }
 
+/* ---- help ---- */
+
+#define HELP_KEY_W 12 /* the key column */
+
+void app_help_geometry(int rows, int cols, int *text_w, int *view_rows)
+{
+	struct view_layout l;
+	view_layout(rows, cols, &l);
+	/* inside the frame: one column margin each side, the key column, a last row for the scroll hint */
+	*text_w = l.help.w - 4 - HELP_KEY_W;
+	*view_rows = l.help.h - 3;
+	if (*text_w < 10)
+		*text_w = 10;
+	if (*view_rows < 1)
+		*view_rows = 1;
+}
+
+struct help_out {
+	struct app_help_line *out;
+	int max, n, width;
+};
+
+static void help_put(struct help_out *h, const char *key, const char *text, bool heading)
+{
+	if (h->n < h->max) {
+		struct app_help_line *l = &h->out[h->n];
+		snprintf(l->key, sizeof l->key, "%s", key ? key : "");
+		snprintf(l->text, sizeof l->text, "%s", text);
+		l->heading = heading;
+	}
+	h->n++;
+}
+
+/* A key and its text, wrapped at word boundaries to the width (a word longer than it is cut). */
+static void help_add(struct help_out *h, const char *key, const char *text)
+{
+	const char *p = text;
+	bool first = true;
+	do {
+		while (*p == ' ')
+			p++;
+		/* the longest run of whole words within width cells (UTF-8: count code points) */
+		const char *q = p, *brk = NULL;
+		int cells = 0;
+		while (*q && cells < h->width) {
+			if (*q == ' ')
+				brk = q;
+			q++;
+			while ((*q & 0xc0) == 0x80)
+				q++;
+			cells++;
+		}
+		const char *end = !*q || *q == ' ' ? q : brk && brk > p ? brk : q;
+		char line[APP_HELP_TEXT];
+		size_t n = (size_t)(end - p) < sizeof line - 1 ? (size_t)(end - p) : sizeof line - 1;
+		memcpy(line, p, n);
+		line[n] = '\0';
+		help_put(h, first ? key : "", line, false);
+		first = false;
+		p = end;
+	} while (*p && *(p + strspn(p, " ")));
+}
+
+static void help_binding(struct help_out *h, enum app_action act)
+{
+	const struct app_binding *b = &app_bindings[act - 1];
+	help_add(h, b->label, b->help);
+}
+
+const char *app_help_context(const struct mpqx_app *a)
+{
+	switch (a->help_under) {
+	case APP_OV_COMPARE:
+		return "compare";
+	case APP_OV_PARETO:
+		return "Pareto view";
+	case APP_OV_EXPORT:
+		return "export dialog";
+	case APP_OV_PROMPT:
+		return a->prompt == APP_PROMPT_FIND ? "find" : "prompt";
+	default:
+		return "main view";
+	}
+}
+
+int app_help_lines(const struct mpqx_app *a, int width, struct app_help_line *out, int max)
+{
+	struct help_out h = {out, max, 0, width > 10 ? width : 10};
+	switch (a->help_under) {
+	case APP_OV_COMPARE:
+		help_put(&h, NULL, "Compare: the current config and four slots side by side", true);
+		help_add(&h, "Left Right", "select a column (current, slot 1..4); h l as well");
+		help_add(&h, "Up Down", "scroll the layer rows; PgUp PgDn a page, Home the first layer");
+		help_add(&h, "b", "make the selected column the base: the other columns mark where they differ from it");
+		help_add(&h, "Enter", "load the selected slot into the editor (u undoes)");
+		help_add(&h, "1 2 3 4", "store the current config in that slot, with its figures");
+		help_add(&h, "x Del", "empty the selected slot (u undoes)");
+		help_add(&h, "u ^R", "undo, redo");
+		help_add(&h, "Esc c q", "back to the main view");
+		help_put(&h, NULL, "Reading it", true);
+		help_add(&h, "cells", "W/A bits, then buffer and ROM storage as the main view shows them: B block, D "
+				      "distributed, L logic; lower case when auto chose it (resolved for the slot's own "
+				      "config and device), - none");
+		help_add(&h, "\xe2\x97\x86 / *", "differs from the base column (the base is marked 'base' in its heading)");
+		help_add(&h, "\xe2\x98\x85 / +", "the best value of a totals row among the columns (least resource, "
+				      "latency, MSE; a fit)");
+		help_add(&h, "dominated", "a column another one beats or equals in every resource, the latency and "
+				      "the MSE while fitting too: it is never the better choice");
+		help_add(&h, "MSE", "test MSE, and against the float model in %; '?' while it is computed");
+		help_add(&h, "device", "each column's device: its resources count against that device");
+		break;
+	case APP_OV_PARETO:
+		help_put(&h, NULL, "Pareto view: the least MSE for each use of a resource", true);
+		help_add(&h, "Up Down", "the resource on x: LUT, BRAM tiles, latency (Tab as well)");
+		help_add(&h, "Left Right", "the previous, next point of the front; H L four points; Home End the ends");
+		help_add(&h, "Enter", "apply the selected point (u undoes)");
+		help_add(&h, "f", "apply the best configuration that fits");
+		help_add(&h, "Esc p q", "back to the main view");
+		help_put(&h, NULL, "Reading it", true);
+		help_add(&h, "y", "MSE on the windows the search chose on (the calibration windows; log scale); "
+				  "the test MSE of what you apply is in the main view");
+		help_add(&h, "x", "the resource, with ticks along the axis; the budget as a dotted vertical line");
+		help_add(&h, "\xe2\x97\x8f o", "a point of the front; \xe2\x97\x89 @ the selected point");
+		help_add(&h, "\xe2\x97\x86 *", "the current configuration, when the search measured it on the same windows");
+		break;
+	case APP_OV_EXPORT:
+		help_put(&h, NULL, "Export: Verilog, ROM images and a self-checking testbench", true);
+		help_add(&h, "Up Down Tab", "the next field");
+		help_add(&h, "typing", "edits the directory or the number of test windows; BS deletes, ^U clears");
+		help_add(&h, "Space", "simulate with Icarus Verilog or not");
+		help_add(&h, "Enter", "on the button: export (and simulate); the RESULT line shows below");
+		help_add(&h, "Esc", "close the dialog");
+		help_add(&h, "F1", "this help (? too, outside the text fields)");
+		break;
+	case APP_OV_PROMPT:
+		if (a->prompt == APP_PROMPT_FIND) {
+			help_put(&h, NULL, "Find a layer by name", true);
+			help_add(&h, "typing", "selects the first layer from the one selected before whose name contains "
+					       "the text, as you type (case does not matter)");
+			help_add(&h, "Enter", "keep that layer; n then goes to the next match");
+			help_add(&h, "Esc", "back to the layer selected before");
+		} else {
+			help_put(&h, NULL, a->prompt == APP_PROMPT_BITS ? "Every layer to N bits" : "A file name", true);
+			if (a->prompt == APP_PROMPT_BITS)
+				help_add(&h, "typing", "N, or W/A (weights/outputs) such as 6/8; the first character replaces "
+						       "the value shown");
+			else
+				help_add(&h, "typing", "a path; ~/ is the home directory");
+			help_add(&h, "BS ^U", "delete a character, clear");
+			help_add(&h, "Enter", "confirm; an error keeps the text for a correction");
+			help_add(&h, "Esc", "cancel");
+		}
+		help_add(&h, "F1", "this help");
+		break;
+	default:
+		help_put(&h, NULL, "Keys", true);
+		for (int i = 1; i < APP_ACTION_COUNT; i++)
+			help_binding(&h, (enum app_action)i);
+		help_put(&h, NULL, "The layer graph", true);
+		help_add(&h, "w/a", "weight/output bits");
+		help_add(&h, "st", "buffer and ROM storage: B block RAM, D distributed RAM, L logic; lower case when auto "
+				   "chose it, - none");
+		help_add(&h, "LUT...", "the cost column: what the layer takes of the device's limiting resource (named "
+				       "in the heading; the one nearest or over capacity), the same resource on every row");
+		help_add(&h, "sens", "how much the MSE grows if the layer lost one bit (the larger of weights and "
+				     "outputs), measured on the calibration windows; marked at 0.5, 2 and 10%");
+		help_put(&h, NULL, "Meters and search", true);
+		help_add(&h, "meters", "used against the device's capacity; over capacity has its own glyph and OVER");
+		help_add(&h, "f p", "the search chooses on the calibration windows, not on the test windows whose MSE "
+				    "is shown; it starts from uniform 8 bits whatever is edited and keeps the edited "
+				    "config if nothing better fits");
+		break;
+	}
+	return h.n;
+}
+
+static int help_open(struct mpqx_app *a)
+{
+	a->help_under = a->overlay;
+	a->overlay = APP_OV_HELP;
+	a->help_top = 0;
+	return APP_REDRAW;
+}
+
+static int help_action(struct mpqx_app *a, enum app_action act)
+{
+	int tw, rows;
+	app_help_geometry(a->rows, a->cols, &tw, &rows);
+	int n = app_help_lines(a, tw, NULL, 0);
+	int max_top = n - rows > 0 ? n - rows : 0;
+	switch (act) {
+	case APP_ACT_HELP:
+	case APP_ACT_CANCEL:
+	case APP_ACT_QUIT:
+		a->overlay = a->help_under;
+		a->help_under = APP_OV_NONE;
+		return APP_REDRAW;
+	case APP_ACT_UP:
+		a->help_top--;
+		break;
+	case APP_ACT_DOWN:
+		a->help_top++;
+		break;
+	case APP_ACT_PAGE_UP:
+	case APP_ACT_BIG_LEFT:
+		a->help_top -= rows > 1 ? rows - 1 : 1;
+		break;
+	case APP_ACT_PAGE_DOWN:
+	case APP_ACT_BIG_RIGHT:
+	case APP_ACT_SLOT_LOAD:
+		a->help_top += rows > 1 ? rows - 1 : 1;
+		break;
+	case APP_ACT_TOP:
+		a->help_top = 0;
+		break;
+	case APP_ACT_BOTTOM:
+		a->help_top = max_top;
+		break;
+	case APP_ACT_REDRAW:
+		return APP_REDRAW;
+	default:
+		return 0;
+	}
+	if (a->help_top > max_top)
+		a->help_top = max_top;
+	if (a->help_top < 0)
+		a->help_top = 0;
+	return APP_REDRAW;
+}
+
 /* ---- dispatch ---- */
 
+static int apply(struct mpqx_app *a, enum app_action act);
+
 int app_apply(struct mpqx_app *a, enum app_action act)
+{
+	int f = apply(a, act);
+	if (a->overlay == APP_OV_COMPARE || (a->overlay == APP_OV_HELP && a->help_under == APP_OV_COMPARE) ||
+	    (a->overlay == APP_OV_PROMPT && a->under_prompt == APP_OV_COMPARE))
+		compare_refresh(a);
+	return f;
+}
+
+static int apply(struct mpqx_app *a, enum app_action act)
 {
 	if (act <= APP_ACT_NONE || act >= APP_ACTION_COUNT)
 		return 0;
@@ -954,28 +1501,34 @@ int app_apply(struct mpqx_app *a, enum app_action act)
 		a->quit_armed = false;
 	switch (a->overlay) {
 	case APP_OV_HELP:
-		if (act == APP_ACT_HELP || act == APP_ACT_CANCEL || act == APP_ACT_QUIT) {
-			a->overlay = APP_OV_NONE;
-			return APP_REDRAW;
-		}
-		return act == APP_ACT_REDRAW ? APP_REDRAW : 0;
+		return help_action(a, act);
 	case APP_OV_PROMPT:
+		if (act == APP_ACT_HELP)
+			return help_open(a);
 		if (act == APP_ACT_CANCEL) {
 			close_prompt(a);
+			if (a->prompt == APP_PROMPT_FIND)
+				select_layer(a, a->find_from);
 			return set_msg(a, false, "cancelled");
 		}
 		if (act == APP_ACT_SLOT_LOAD)
 			return confirm_prompt(a);
 		return act == APP_ACT_REDRAW ? APP_REDRAW : 0;
 	case APP_OV_EXPORT:
+		if (act == APP_ACT_HELP)
+			return help_open(a);
 		return act == APP_ACT_REDRAW ? APP_REDRAW : export_action(a, act);
 	case APP_OV_COMPARE: {
+		if (act == APP_ACT_HELP)
+			return help_open(a);
 		int f = compare_action(a, act);
 		if (f >= 0)
 			return f;
 		break;
 	}
 	case APP_OV_PARETO: {
+		if (act == APP_ACT_HELP)
+			return help_open(a);
 		int f = pareto_action(a, act);
 		if (f >= 0)
 			return f;
@@ -993,8 +1546,7 @@ int app_apply(struct mpqx_app *a, enum app_action act)
 		}
 		return APP_QUIT;
 	case APP_ACT_HELP:
-		a->overlay = APP_OV_HELP;
-		return APP_REDRAW;
+		return help_open(a);
 	case APP_ACT_FOCUS_NEXT:
 		a->focus = (enum app_pane)((a->focus + 1) % APP_PANE_COUNT);
 		return APP_REDRAW;
@@ -1084,6 +1636,13 @@ int app_apply(struct mpqx_app *a, enum app_action act)
 		pareto_default_sel(a);
 		return f | APP_REDRAW;
 	}
+	case APP_ACT_FIND:
+		a->find_from = a->sel;
+		a->focus = APP_PANE_GRAPH;
+		open_prompt(a, APP_PROMPT_FIND, "");
+		return set_msg(a, false, "find: type part of a layer name");
+	case APP_ACT_FIND_NEXT:
+		return find_next(a);
 	case APP_ACT_CANCEL:
 		a->msg[0] = '\0';
 		return APP_REDRAW;
@@ -1148,9 +1707,15 @@ static int edit_text(struct mpqx_app *a, int key, bool digits_only)
 int app_key(struct mpqx_app *a, int key)
 {
 	if (a->overlay == APP_OV_PROMPT) {
+		if (a->text_fresh && key >= 32 && key < APP_KEY_FIRST && key != 127) {
+			a->text_len = 0;
+			a->text[0] = '\0';
+		}
+		if (key != APP_KEY_F1)
+			a->text_fresh = false;
 		int f = edit_text(a, key, false);
 		if (f >= 0)
-			return f;
+			return a->prompt == APP_PROMPT_FIND ? f | find_update(a) : f;
 	} else if (a->overlay == APP_OV_EXPORT && (a->xfield == APP_X_DIR || a->xfield == APP_X_WINDOWS)) {
 		/* The dialog's text fields edit in place; the text buffer is shared with prompts. */
 		bool dir = a->xfield == APP_X_DIR;

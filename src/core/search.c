@@ -135,6 +135,7 @@ static void cc_clear(struct ccache *cc)
 struct exact {
 	signed char *bits; /* w, a per layer */
 	double mse;
+	unsigned run; /* the last run that evaluated it (or found it here) */
 };
 
 /* ---- the search object ---- */
@@ -167,6 +168,7 @@ struct mpqx_search {
 
 	struct exact *ex;
 	int n_ex;
+	unsigned run; /* runs started: what this run evaluated is told apart from what earlier ones did */
 
 	bool have_sens;
 	struct mpqx_sensitivity sens;
@@ -193,6 +195,7 @@ struct mpqx_search {
 	bool started, busy, finished;
 	atomic_int cancel;
 	struct mpqx_config job_base;
+	struct mpqx_config job_cand; /* the copy of job_opts.candidate */
 	bool job_has_base;
 	struct mpqx_search_opts job_opts;
 	struct mpqx_err job_err;
@@ -366,6 +369,7 @@ void search_free(struct mpqx_search *s)
 	free(s->ex);
 	sens_fini(&s->sens);
 	config_fini(&s->job_base);
+	config_fini(&s->job_cand);
 	search_result_fini(&s->pending);
 	search_result_fini(&s->last);
 	free(s->li);
@@ -721,6 +725,7 @@ int search_exact(struct mpqx_search *s, const struct mpqx_config *c, double *mse
 	int i = exact_find(s, bits);
 	if (i >= 0) {
 		*mse = s->ex[i].mse;
+		s->ex[i].run = s->run;
 		free(bits);
 		return MPQX_OK;
 	}
@@ -739,14 +744,18 @@ int search_exact(struct mpqx_search *s, const struct mpqx_config *c, double *mse
 	}
 	s->ex[s->n_ex].bits = bits;
 	s->ex[s->n_ex].mse = *mse;
+	s->ex[s->n_ex].run = s->run;
 	s->n_ex++;
 	return MPQX_OK;
 }
 
+/* true when this run has evaluated c: what earlier runs did is only a cache, so that a run's path does
+ * not depend on them. */
 static bool known_exact(const struct mpqx_search *s, const struct mpqx_config *c, signed char *scratch)
 {
 	bits_of(s, c, scratch);
-	return exact_find(s, scratch) >= 0;
+	int i = exact_find(s, scratch);
+	return i >= 0 && s->ex[i].run == s->run;
 }
 
 /* ---- sensitivity ---- */
@@ -1747,6 +1756,10 @@ static int run_init(struct mpqx_search *s, struct run *R, const struct mpqx_conf
 	const struct mpqx_sensitivity *sn;
 	if ((rc = search_sensitivity(s, &sn, err)))
 		return rc;
+	/* No anchor from an earlier run: the surrogate's rounding then follows this run alone, so that the
+	 * same base and options give the same result whatever ran before. */
+	s->have_anchor = false;
+	s->run++;
 	set_budget(s, o, &R->b);
 	R->k_fin = o->finalists > 0 ? o->finalists : 8;
 	R->fin = calloc((size_t)R->k_fin, sizeof *R->fin);
@@ -1919,25 +1932,71 @@ int search_run(struct mpqx_search *s, const struct mpqx_config *base, const stru
 			res->best.fits = true;
 		}
 	}
+	/* The candidate, as given: the result is never worse than it. */
+	if (o->candidate && o->candidate->n_layers == s->L && !cancelled(s)) {
+		struct mpqx_config cc = {0};
+		struct price cp;
+		if (config_copy(&cc, o->candidate)) {
+			rc = err_set(err, MPQX_ENOMEM, "out of memory");
+			goto done;
+		}
+		snprintf(cc.device, sizeof cc.device, "%s", base->device);
+		double mse = INFINITY;
+		rc = resolve_storage(&R, &cc);
+		if (!rc && !rprice(&R, &cc, &cp))
+			rc = R.rc ? R.rc : MPQX_ENOMEM;
+		if (!rc && cp.fits) {
+			rc = search_exact(s, &cc, &mse, err);
+			if (rc == MPQX_ERANGE)
+				rc = MPQX_OK, mse = INFINITY;
+		}
+		config_fini(&cc);
+		if (rc)
+			goto done;
+		if (cp.fits && isfinite(mse)) {
+			res->candidate_fits = true;
+			res->candidate_mse = mse;
+			if (!res->found || mse < res->best.mse) {
+				point_fini(&res->best);
+				memset(&res->best, 0, sizeof res->best);
+				if (config_copy(&res->best.cfg, o->candidate)) {
+					rc = err_set(err, MPQX_ENOMEM, "out of memory");
+					goto done;
+				}
+				snprintf(res->best.cfg.device, sizeof res->best.cfg.device, "%s", base->device);
+				res->best.mse = mse;
+				res->best.mse_surrogate = cp.mse;
+				res->best.exact = true;
+				memcpy(res->best.used, cp.used, sizeof res->best.used);
+				res->best.latency_us = cp.lat;
+				res->best.fits = true;
+				res->found = true;
+				res->candidate_best = true;
+			}
+		}
+	}
 	if (!res->found)
 		explain_none(&R, &c, res);
 	for (int f = 0; f < MPQX_FRONT_COUNT; f++)
 		if ((rc = final_front(&R, f, base, res->found ? &res->best : NULL, res)))
 			goto done;
-	/* A front point that fits and has a lower exact MSE than the best found is the better best. */
-	for (int f = 0; res->found && f < MPQX_FRONT_COUNT; f++)
+	/* A front point is evaluated exactly too: one that fits with a lower MSE than the best is the best. */
+	for (int f = 0; f < MPQX_FRONT_COUNT; f++)
 		for (int i = 0; i < res->n_front[f]; i++) {
-			const struct mpqx_search_point *fp = &res->front[f][i];
-			if (!fp->fits || !fp->exact || !(fp->mse < res->best.mse))
+			const struct mpqx_search_point *q = &res->front[f][i];
+			if (!q->fits || !q->exact || !(q->mse < (res->found ? res->best.mse : INFINITY)))
 				continue;
-			struct mpqx_config tmp = {0};
-			if (config_copy(&tmp, &fp->cfg)) {
+			struct mpqx_config cc = {0};
+			if (config_copy(&cc, &q->cfg)) {
 				rc = err_set(err, MPQX_ENOMEM, "out of memory");
 				goto done;
 			}
 			point_fini(&res->best);
-			res->best = *fp;
-			res->best.cfg = tmp;
+			res->best = *q;
+			res->best.cfg = cc;
+			res->found = true;
+			res->candidate_best = false;
+			res->why[0] = '\0';
 		}
 	res->exact_runs = s->exact_runs - exact0;
 	res->exact_ms = s->exact_ms - exact_ms0;
@@ -2167,6 +2226,12 @@ int search_start(struct mpqx_search *s, const struct mpqx_config *base, const st
 		s->job_opts = *o;
 	else
 		search_opts_default(&s->job_opts);
+	/* The job keeps its own copy of the candidate: the caller's may change while it runs. */
+	if (s->job_opts.candidate) {
+		if (config_copy(&s->job_cand, s->job_opts.candidate))
+			return err_set(err, MPQX_ENOMEM, "out of memory");
+		s->job_opts.candidate = &s->job_cand;
+	}
 	atomic_store(&s->cancel, 0);
 	s->busy = true;
 	s->finished = false;

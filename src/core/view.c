@@ -397,6 +397,28 @@ void view_compare_cols(int w, int n, int *name_w, int *col_w)
 	*col_w = cw;
 }
 
+int view_ticks(double lo, double hi, int max, double *ticks)
+{
+	if (!(hi > lo) || !isfinite(lo) || !isfinite(hi) || max < 1)
+		return 0;
+	double span = hi - lo, p = pow(10, floor(log10(span)));
+	static const double mult[] = {0.1, 0.2, 0.5, 1, 2, 5, 10};
+	for (size_t k = 0; k < sizeof mult / sizeof mult[0]; k++) {
+		double step = p * mult[k];
+		double first = ceil(lo / step - 1e-9) * step;
+		int n = (int)floor((hi - first) / step + 1e-9) + 1;
+		if (n <= max && n >= 1) {
+			for (int i = 0; i < n; i++) {
+				double v = first + i * step;
+				ticks[i] = fabs(v) < step * 1e-9 ? 0 : v;
+			}
+			return n;
+		}
+	}
+	ticks[0] = lo;
+	return 1;
+}
+
 int view_width(const char *s)
 {
 	int n = 0;

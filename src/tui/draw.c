@@ -165,8 +165,12 @@ static void draw_status(const struct tui_ctx *t, const struct mpqx_app *a, const
 	const char *full = t->utf8 ? " ?:keys Tab:pane \xe2\x86\x90\xe2\x86\x92:bits b:buffer u:undo c:compare e:export q:quit "
 				   : " ?:keys Tab:pane <>:bits b:buffer u:undo c:compare e:export q:quit ";
 	const char *hints[] = {full, " ?:keys q:quit ", ""};
-	char m[300];
-	snprintf(m, sizeof m, " %s", a->msg);
+	char m[600];
+	if (a->overlay == APP_OV_PROMPT && a->prompt == APP_PROMPT_FIND)
+		/* / is typed on the status line, so that the layers it selects stay in sight */
+		snprintf(m, sizeof m, " /%.200s_   %s", a->text, a->msg);
+	else
+		snprintf(m, sizeof m, " %s", a->msg);
 	int msgw = view_width(m), w = l->status.w;
 	const char *h = "";
 	for (size_t i = 0; i < sizeof hints / sizeof *hints; i++)
@@ -200,25 +204,40 @@ static void draw_graph(const struct tui_ctx *t, const struct mpqx_app *a, const 
 		if (w > name_w)
 			name_w = w;
 	}
-	int fixed = nl + 2 + 6 + 3 + 9 + 6; /* lanes, marker, bits, storage, cost, sensitivity */
-	if (l->wide)
-		fixed += 5 * 5 + 7;
+	/* Columns: lanes, marker, bits, storage, cost (narrow layouts), sensitivity, then in the wide layout
+	 * the layer's LUT, LUTRAM, FF, BRAM and DSP (the cost column is left out there: all of them are shown)
+	 * and its cycles when the names keep at least 12 cells. The cost column shows one resource for every
+	 * row: the device's limiting one (the highest share of its capacity), named in its header. */
+	bool cost_col = !l->wide, cyc_col = l->wide;
+	int fixed = nl + 2 + 6 + 3 + (cost_col ? 9 : 0) + 6 + (l->wide ? 25 : 0) + (cyc_col ? 7 : 0);
+	if (cyc_col && g->w - fixed < 12) {
+		cyc_col = false;
+		fixed -= 7;
+	}
 	if (name_w > g->w - fixed)
 		name_w = g->w - fixed;
 	if (name_w < 6)
 		name_w = 6;
+	enum mpqx_resource cres = s->est.limiting;
 
 	char buf[LINE_MAX_BYTES], t1[32], t2[32];
 	int hx = nl + 2 + name_w;
 	snprintf(buf, sizeof buf, " Layers (%d)", m->n_layers);
 	enum mpqx_theme_role hr = pane_focused(a, APP_PANE_GRAPH) ? MPQX_TH_FOCUS : MPQX_TH_HEADER;
 	put_pad(t, g->y, g->x, g->w, hr, buf);
+	int o = snprintf(buf, sizeof buf, "   w/a st");
+	if (cost_col)
+		o += snprintf(buf + o, sizeof buf - (size_t)o, " %8s", res_short(cres));
+	o += snprintf(buf + o, sizeof buf - (size_t)o, "  sens");
 	if (l->wide)
-		snprintf(buf, sizeof buf, "   w/a st     cost  sens  LUT   LR   FF   BR  DSP cycles");
-	else
-		snprintf(buf, sizeof buf, "   w/a st     cost  sens");
-	if (hx + view_width(buf) <= g->w)
-		put(t, g->y, g->x + hx, g->w - hx, hr, buf);
+		o += snprintf(buf + o, sizeof buf - (size_t)o, "  LUT   LR   FF   BR  DSP");
+	if (cyc_col)
+		snprintf(buf + o, sizeof buf - (size_t)o, " cycles");
+	/* The heading starts over the name column's end when the names leave no room for it. */
+	int hw = view_width(buf);
+	int hx0 = hx + hw <= g->w ? hx : g->w - hw;
+	if (hx0 >= 12)
+		put(t, g->y, g->x + hx0, g->w - hx0, hr, buf);
 
 	int rows = g->h - 1;
 	for (int r = 0; r < rows; r++) {
@@ -248,14 +267,14 @@ static void draw_graph(const struct tui_ctx *t, const struct mpqx_app *a, const 
 		char rom = session_layer_has_rom(s, i) ? storage_letter(lc->rom, s->est.rom[i], true) : '-';
 		snprintf(buf, sizeof buf, " %c%c", storage_letter(lc->buffer, s->est.buffer[i], false), rom);
 		x += put(t, y, x, 3, MPQX_TH_NORMAL, buf);
-		double frac;
-		enum mpqx_resource dr = session_dominant(s, i, &frac);
-		double dv = cost_value(&s->est.layers[i], dr);
-		if (dv > 0)
-			snprintf(buf, sizeof buf, " %-3s %4s", res_short(dr), fmt_res(t1, sizeof t1, dr, dv));
-		else
-			snprintf(buf, sizeof buf, "%9s", "-");
-		x += put(t, y, x, 9, util_role(frac), buf);
+		if (cost_col) {
+			double dv = cost_value(&s->est.layers[i], cres), cap = session_capacity(s, cres);
+			if (dv > 0)
+				snprintf(buf, sizeof buf, " %8s", fmt_res(t1, sizeof t1, cres, dv));
+			else
+				snprintf(buf, sizeof buf, " %8s", "-");
+			x += put(t, y, x, 9, util_role(cap > 0 ? dv / cap : 0), buf);
+		}
 		/* The measured sensitivity: MSE increase if the layer lost one bit, against the reference MSE. */
 		double sens = app_sens(a, i);
 		static const char *const marks_u[4] = {" ", "\xe2\x96\x82", "\xe2\x96\x84", "\xe2\x96\x86"};
@@ -276,15 +295,17 @@ static void draw_graph(const struct tui_ctx *t, const struct mpqx_app *a, const 
 		x += put(t, y, x, t->utf8 ? 1 : 3, lv >= 3 ? MPQX_TH_OVER : lv == 2 ? MPQX_TH_WARN : MPQX_TH_NORMAL,
 			 (t->utf8 ? marks_u : marks_a)[lv]);
 		if (l->wide) {
-			x = g->x + hx + 24;
+			x = g->x + hx + 15;
 			const struct mpqx_cost *c = &s->est.layers[i];
 			for (int k = 0; k < MPQX_RES_COUNT; k++) {
 				snprintf(buf, sizeof buf, "%5s",
 					 fmt_res(t2, sizeof t2, (enum mpqx_resource)k, cost_value(c, (enum mpqx_resource)k)));
-				x += put(t, y, x, 5, MPQX_TH_NORMAL, buf);
+				x += put(t, y, x, 5, k == (int)cres ? MPQX_TH_KEY : MPQX_TH_NORMAL, buf);
 			}
-			snprintf(buf, sizeof buf, "%7s", view_fmt_count(t2, sizeof t2, (double)c->cycles));
-			put(t, y, x, g->x + g->w - x, MPQX_TH_DIM, buf);
+			if (cyc_col) {
+				snprintf(buf, sizeof buf, "%7s", view_fmt_count(t2, sizeof t2, (double)c->cycles));
+				put(t, y, x, g->x + g->w - x, MPQX_TH_DIM, buf);
+			}
 		}
 	}
 	/* Scroll marks. */
@@ -612,54 +633,60 @@ static void draw_accuracy(const struct tui_ctx *t, const struct mpqx_app *a, con
 
 /* ---- overlays ---- */
 
+/* The help of the view or dialog it was opened from, one key a line, scrolled by the app. */
 static void draw_help(const struct tui_ctx *t, const struct mpqx_app *a, const struct view_layout *l)
 {
 	const struct view_rect *r = &l->help;
-	frame(t, r, "Keys (Esc or ? closes)");
-	int n = APP_ACTION_COUNT - 1;
-	int inner_h = r->h - 2 - 3; /* the legend takes three rows */
-	int cols = (n + inner_h - 1) / (inner_h > 0 ? inner_h : 1);
-	if (cols < 1)
-		cols = 1;
-	int cw = (r->w - 2) / cols;
-	int per = (n + cols - 1) / cols;
-	for (int i = 0; i < n; i++) {
-		int c = i / per, row = i % per;
-		int x = r->x + 1 + c * cw, y = r->y + 1 + row;
-		if (y >= r->y + r->h - 1 - 3)
+	int rows, cols;
+	getmaxyx(stdscr, rows, cols);
+	int tw, vr;
+	app_help_geometry(rows, cols, &tw, &vr);
+	static struct app_help_line lines[256];
+	int n = app_help_lines(a, tw, lines, 256);
+	if (n > 256)
+		n = 256;
+	int top = a->help_top;
+	if (top > n - vr)
+		top = n - vr;
+	if (top < 0)
+		top = 0;
+	char title[128];
+	snprintf(title, sizeof title, "Help: %s", app_help_context(a));
+	frame(t, r, title);
+	for (int k = 0; k < vr && top + k < n; k++) {
+		const struct app_help_line *hl = &lines[top + k];
+		int y = r->y + 1 + k, x = r->x + 2;
+		if (hl->heading) {
+			put(t, y, x, r->w - 4, MPQX_TH_HEADER, hl->text);
 			continue;
-		char lab[32];
-		snprintf(lab, sizeof lab, " %-10s", app_bindings[i].label);
-		int w = put(t, y, x, cw, MPQX_TH_KEY, lab);
-		put(t, y, x + w, cw - w - 1, MPQX_TH_DIALOG, app_bindings[i].help);
+		}
+		char lab[64];
+		snprintf(lab, sizeof lab, "%-12s", hl->key);
+		put(t, y, x, 12, MPQX_TH_KEY, lab);
+		put(t, y, x + 12, r->w - 4 - 12, MPQX_TH_DIALOG, hl->text);
 	}
-	int y = r->y + r->h - 4;
-	put(t, y++, r->x + 2, r->w - 4, MPQX_TH_DIM,
-	    "Graph columns: w/a = weight/output bits; st = buffer and ROM storage: B block, D distributed, L logic,");
-	put(t, y++, r->x + 2, r->w - 4, MPQX_TH_DIM,
-	    "lower case = chosen by auto; cost = the layer's largest share of the device; sens = MSE increase (measured)");
-	put(t, y++, r->x + 2, r->w - 4, MPQX_TH_DIM,
-	    "if the layer lost one bit, marked at 0.5, 2 and 10%. Meters: over capacity has its own glyph and OVER.");
+	char foot[160];
+	if (n > vr)
+		snprintf(foot, sizeof foot, "lines %d-%d of %d  %s PgUp PgDn Home End scroll  Esc ? close", top + 1,
+			 top + vr < n ? top + vr : n, n, t->utf8 ? "\xe2\x86\x91\xe2\x86\x93" : "Up Down");
+	else
+		snprintf(foot, sizeof foot, "Esc ? close");
+	put(t, r->y + r->h - 2, r->x + 2, r->w - 4, MPQX_TH_DIM, foot);
 }
 
-static void slot_cell(char *buf, size_t size, const struct mpqx_app *a, const struct mpqx_config *c, int i)
+/* A layer's cell: bits, then buffer and ROM storage as the main view shows them (lower case when auto
+ * chose it). */
+static void slot_cell(char *buf, size_t size, const struct mpqx_app *a, const struct app_column *col, int i)
 {
-	const struct mpqx_layer_cfg *lc = &c->layers[i];
+	const struct mpqx_layer_cfg *lc = &col->cfg->layers[i];
+	const struct mpqx_layer_cfg *rs = col->resolved ? &col->resolved->layers[i] : lc;
 	char w[8];
 	if (session_layer_has_wbits(a->s, i))
 		snprintf(w, sizeof w, "%d", lc->w_bits);
 	else
 		snprintf(w, sizeof w, "-");
-	static const char bl[MPQX_STORE_COUNT] = {'a', 'B', 'D'}, rl[MPQX_STORE_COUNT] = {'a', 'B', 'L'};
-	snprintf(buf, size, "%s/%d %c%c", w, lc->a_bits, bl[lc->buffer], session_layer_has_rom(a->s, i) ? rl[lc->rom] : '-');
-}
-
-static bool cell_differs(const struct mpqx_app *a, const struct mpqx_config *c, int i)
-{
-	const struct mpqx_layer_cfg *x = &c->layers[i], *y = &a->cfg.layers[i];
-	bool w = session_layer_has_wbits(a->s, i), r = session_layer_has_rom(a->s, i);
-	return (w && x->w_bits != y->w_bits) || x->a_bits != y->a_bits || x->buffer != y->buffer ||
-	       (r && x->rom != y->rom);
+	char rom = session_layer_has_rom(a->s, i) ? storage_letter(lc->rom, rs->rom, true) : '-';
+	snprintf(buf, size, "%s/%d %c%c", w, lc->a_bits, storage_letter(lc->buffer, rs->buffer, false), rom);
 }
 
 static void draw_compare(const struct tui_ctx *t, const struct mpqx_app *a, const struct view_layout *l)
@@ -670,104 +697,93 @@ static void draw_compare(const struct tui_ctx *t, const struct mpqx_app *a, cons
 	fill(t, r, MPQX_TH_NORMAL);
 	char buf[LINE_MAX_BYTES], t1[32], t2[32];
 	put_pad(t, r->y, r->x, r->w, MPQX_TH_FOCUS,
-		t->utf8 ? " Compare  \xe2\x86\x90\xe2\x86\x92 slot  \xe2\x86\x91\xe2\x86\x93 scroll  Enter load  1-4 store  x empty  u undo  Esc close"
-			: " Compare  <> slot  ^v scroll  Enter load  1-4 store  x empty  u undo  Esc close");
+		t->utf8 ? " Compare  \xe2\x86\x90\xe2\x86\x92 slot  \xe2\x86\x91\xe2\x86\x93 scroll  b base  Enter load  1-4 store  x empty  ? help  Esc close"
+			: " Compare  <> slot  ^v scroll  b base  Enter load  1-4 store  x empty  ? help  Esc close");
 	int ncol = 1 + APP_SLOTS, nw, cw;
 	view_compare_cols(r->w, ncol, &nw, &cw);
+	struct app_column cols[1 + APP_SLOTS];
+	bool used[1 + APP_SLOTS];
+	for (int c = 0; c < ncol; c++)
+		used[c] = app_compare_column(a, c, &cols[c]);
+	const char *mark = t->utf8 ? "\xe2\x97\x86" : "*", *best = t->utf8 ? "\xe2\x98\x85" : "+";
+	/* headings: the selected slot highlighted, the base column named */
 	int y = r->y + 1;
 	put_pad(t, y, r->x, nw, MPQX_TH_HEADER, " layer");
 	for (int c = 0; c < ncol; c++) {
-		if (c == 0)
-			snprintf(buf, sizeof buf, " current");
-		else
-			snprintf(buf, sizeof buf, " slot %d%s", c, a->slots[c - 1].used ? "" : " -");
+		int o = c == 0 ? snprintf(buf, sizeof buf, " current") : snprintf(buf, sizeof buf, " slot %d%s", c, used[c] ? "" : " -");
+		if (c == a->compare_base && o > 0)
+			snprintf(buf + o, sizeof buf - (size_t)o, " base");
 		put_pad(t, y, r->x + nw + c * cw, cw, c > 0 && c - 1 == a->slot_sel ? MPQX_TH_SELECT : MPQX_TH_HEADER, buf);
 	}
-	int totals = 10;
-	int body = r->h - 2 - totals;
-	const char *mark = t->utf8 ? "\xe2\x97\x86" : "*";
+	/* each column's device */
+	y++;
+	put_pad(t, y, r->x, nw, MPQX_TH_NORMAL, " device");
+	for (int c = 0; c < ncol; c++) {
+		bool other = used[c] && used[a->compare_base] && strcmp(cols[c].device, cols[a->compare_base].device) != 0;
+		snprintf(buf, sizeof buf, " %s%s", used[c] ? cols[c].device : " .", other ? mark : "");
+		put_pad(t, y, r->x + nw + c * cw, cw, !used[c] ? MPQX_TH_DIM : other ? MPQX_TH_DIFF : MPQX_TH_NORMAL, buf);
+	}
+	int totals = APP_CR_COUNT + 5; /* heading, the rows, vs float, fit, dominated, legend */
+	int body = r->h - 3 - totals;
 	for (int k = 0; k < body; k++) {
 		int i = a->compare_top + k;
-		y = r->y + 2 + k;
+		y = r->y + 3 + k;
 		if (i >= m->n_layers)
 			break;
 		bool any = false;
-		for (int c = 0; c < APP_SLOTS; c++)
-			if (a->slots[c].used && cell_differs(a, &a->slots[c].cfg, i))
-				any = true;
+		for (int c = 0; c < ncol; c++)
+			any = any || (used[c] && app_compare_differs(a, c, i));
 		char nm[MPQX_NAME_MAX * 2];
 		snprintf(buf, sizeof buf, "%s%s", any ? mark : " ",
 			 view_short_name(nm, sizeof nm, m->layers[i].name, nw - 1, t->utf8));
 		put_pad(t, y, r->x, nw, any ? MPQX_TH_DIFF : MPQX_TH_NORMAL, buf);
 		for (int c = 0; c < ncol; c++) {
-			const struct mpqx_config *cfg = c == 0 ? &a->cfg : &a->slots[c - 1].cfg;
 			int x = r->x + nw + c * cw;
-			if (c > 0 && !a->slots[c - 1].used) {
+			if (!used[c]) {
 				put_pad(t, y, x, cw, MPQX_TH_DIM, "  .");
 				continue;
 			}
-			slot_cell(t1, sizeof t1, a, cfg, i);
-			bool d = c > 0 && cell_differs(a, cfg, i);
+			slot_cell(t1, sizeof t1, a, &cols[c], i);
+			bool d = app_compare_differs(a, c, i);
 			snprintf(buf, sizeof buf, " %s%s", t1, d ? mark : "");
 			put_pad(t, y, x, cw, d ? MPQX_TH_DIFF : MPQX_TH_NORMAL, buf);
 		}
 	}
-	/* Totals: the current figures and each slot's as stored. */
+	/* Totals: the current figures and each slot's as stored; the best of a row starred, a value that
+	 * differs from the base column's marked. */
 	y = r->y + r->h - totals;
 	put_pad(t, y++, r->x, r->w, MPQX_TH_HEADER, " totals");
-	static const char *const rows[] = {"LUT", "LUTRAM", "FF", "BRAM tiles", "DSP", "latency", "fit", "MSE", "RMSE"};
-	for (int k = 0; k < 9; k++, y++) {
+	static const char *const rows[APP_CR_COUNT] = {"LUT", "LUTRAM", "FF", "BRAM tiles", "DSP", "latency", "MSE", "RMSE"};
+	for (int k = 0; k < APP_CR_COUNT; k++, y++) {
 		put_pad(t, y, r->x, nw, MPQX_TH_NORMAL, rows[k]);
-		double cur_v = 0;
+		double base_v = used[a->compare_base] ? app_compare_value(&cols[a->compare_base], (enum app_crow)k) : NAN;
 		for (int c = 0; c < ncol; c++) {
 			int x = r->x + nw + c * cw;
-			struct app_slot tmp = {0};
-			const struct app_slot *sl = &tmp;
-			if (c == 0) {
-				for (int q = 0; q < MPQX_RES_COUNT; q++) {
-					tmp.used_res[q] = session_used(s, (enum mpqx_resource)q);
-					tmp.util[q] = s->est.util[q];
-				}
-				tmp.used = true;
-				tmp.fits = s->est.fits;
-				tmp.limiting = s->est.limiting;
-				tmp.latency_us = s->est.latency_us;
-				tmp.mse = s->res.mse;
-				tmp.rmse_denorm = s->res.rmse_denorm;
-				tmp.eval_valid = s->eval_valid && !s->eval_pending;
-			} else {
-				sl = &a->slots[c - 1];
-			}
-			if (!sl->used) {
+			if (!used[c]) {
 				put_pad(t, y, x, cw, MPQX_TH_DIM, "  .");
 				continue;
 			}
-			double v;
+			const struct app_column *sl = &cols[c];
+			double v = app_compare_value(sl, (enum app_crow)k);
 			enum mpqx_theme_role role = MPQX_TH_NORMAL;
 			if (k < MPQX_RES_COUNT) {
-				v = sl->used_res[k];
 				snprintf(buf, sizeof buf, " %s %s", fmt_res(t1, sizeof t1, (enum mpqx_resource)k, v),
 					 view_fmt_pct(t2, sizeof t2, sl->util[k]));
 				role = util_role(sl->util[k]);
-			} else if (k == 5) {
-				v = sl->latency_us;
+			} else if (k == APP_CR_LATENCY) {
 				snprintf(buf, sizeof buf, " %s", view_fmt_time_us(t1, sizeof t1, v, t->utf8));
-			} else if (k == 6) {
-				v = sl->fits;
-				snprintf(buf, sizeof buf, " %s %s", sl->fits ? "fits" : "OVER", res_long(sl->limiting));
-				role = sl->fits ? MPQX_TH_GOOD : MPQX_TH_OVER;
-			} else if (k == 7) {
-				v = sl->mse;
-				snprintf(buf, sizeof buf, " %s%s", view_fmt_sig(t1, sizeof t1, v, 4), sl->eval_valid ? "" : "?");
 			} else {
-				v = sl->rmse_denorm;
-				snprintf(buf, sizeof buf, " %s%s", view_fmt_sig(t1, sizeof t1, v, 4), sl->eval_valid ? "" : "?");
+				double x0 = k == APP_CR_MSE ? sl->mse : sl->rmse_denorm;
+				snprintf(buf, sizeof buf, " %s%s", view_fmt_sig(t1, sizeof t1, x0, 4), sl->eval_valid ? "" : "?");
 			}
-			if (c == 0) {
-				cur_v = v;
-			} else if (fabs(v - cur_v) > 1e-12 * (fabs(v) + fabs(cur_v))) {
+			size_t len = strlen(buf);
+			if (app_compare_best(a, (enum app_crow)k, c)) {
+				snprintf(buf + len, sizeof buf - len, "%s", best);
+				if (role == MPQX_TH_NORMAL)
+					role = MPQX_TH_GOOD;
+			} else if (c != a->compare_base && !isnan(v) && !isnan(base_v) &&
+				   fabs(v - base_v) > 1e-12 * (fabs(v) + fabs(base_v))) {
 				/* Marked by a glyph as well as by colour. */
-				size_t len = strlen(buf);
 				snprintf(buf + len, sizeof buf - len, "%s", mark);
 				if (role == MPQX_TH_NORMAL)
 					role = MPQX_TH_DIFF;
@@ -775,6 +791,46 @@ static void draw_compare(const struct tui_ctx *t, const struct mpqx_app *a, cons
 			put_pad(t, y, x, cw, role, buf);
 		}
 	}
+	/* MSE against the float model's, the verdict, and the columns another one beats everywhere. */
+	put_pad(t, y, r->x, nw, MPQX_TH_NORMAL, "MSE vs float");
+	for (int c = 0; c < ncol; c++, (void)0) {
+		int x = r->x + nw + c * cw;
+		if (!used[c]) {
+			put_pad(t, y, x, cw, MPQX_TH_DIM, "  .");
+			continue;
+		}
+		double rel = s->fref->mse > 0 ? cols[c].mse / s->fref->mse - 1 : 0;
+		snprintf(buf, sizeof buf, " %s%s", view_fmt_delta(t1, sizeof t1, rel), cols[c].eval_valid ? "" : "?");
+		put_pad(t, y, x, cw, rel > 0.1 ? MPQX_TH_WARN : MPQX_TH_NORMAL, buf);
+	}
+	y++;
+	put_pad(t, y, r->x, nw, MPQX_TH_NORMAL, "fit");
+	for (int c = 0; c < ncol; c++) {
+		int x = r->x + nw + c * cw;
+		if (!used[c]) {
+			put_pad(t, y, x, cw, MPQX_TH_DIM, "  .");
+			continue;
+		}
+		snprintf(buf, sizeof buf, " %s %s", cols[c].fits ? "fits" : "OVER", res_long(cols[c].limiting));
+		put_pad(t, y, x, cw, cols[c].fits ? MPQX_TH_GOOD : MPQX_TH_OVER, buf);
+	}
+	y++;
+	put_pad(t, y, r->x, nw, MPQX_TH_NORMAL, "dominated by");
+	for (int c = 0; c < ncol; c++) {
+		int x = r->x + nw + c * cw;
+		int by = used[c] ? app_compare_dominated_by(a, c) : -1;
+		if (by < 0)
+			snprintf(buf, sizeof buf, "  %s", used[c] ? "-" : ".");
+		else if (by == 0)
+			snprintf(buf, sizeof buf, " current");
+		else
+			snprintf(buf, sizeof buf, " slot %d", by);
+		put_pad(t, y, x, cw, by >= 0 ? MPQX_TH_WARN : MPQX_TH_DIM, buf);
+	}
+	y++;
+	snprintf(buf, sizeof buf, " %s differs from the base column  %s best of the row  dominated: another column is no "
+		 "worse in any resource, latency and MSE, and better in one", mark, best);
+	put(t, y, r->x, r->w, MPQX_TH_DIM, buf);
 }
 
 /* The Pareto view: the front of MSE (log scale) against the chosen resource, the budget as a vertical
@@ -799,8 +855,8 @@ static void draw_pareto(const struct tui_ctx *t, const struct mpqx_app *a, const
 		put(t, r->y + 2, r->x, r->w, MPQX_TH_DIM, buf);
 		return;
 	}
-	snprintf(buf, sizeof buf, " %d points on %s, every MSE exact; the other resources%s within budget",
-		 res->n_front[f], s->dev.name, f == MPQX_FRONT_LATENCY ? "" : " and the latency bound");
+	snprintf(buf, sizeof buf, " %d points on %s: MSE on the %s windows, the other resources%s within budget",
+		 res->n_front[f], s->dev.name, app_split_name(res->split), f == MPQX_FRONT_LATENCY ? "" : " and latency");
 	put(t, r->y + 1, r->x, r->w, MPQX_TH_DIM, buf);
 	if (pw < 10 || ph < 3)
 		return;
@@ -830,50 +886,68 @@ static void draw_pareto(const struct tui_ctx *t, const struct mpqx_app *a, const
 	if (sel && app_pareto_cell(&ax, app_front_x(sel, f), sel->mse, pw, ph, &col, &row))
 		put(t, py + row, px + col, 1, MPQX_TH_SELECT, t->utf8 ? "\xe2\x97\x89" : "@");
 	double cur_x = f == MPQX_FRONT_LUT ? session_used(s, MPQX_RES_LUT) : f == MPQX_FRONT_BRAM ? session_used(s, MPQX_RES_BRAM) : s->est.latency_us;
-	if (s->eval_valid && app_pareto_cell(&ax, cur_x, s->res.mse, pw, ph, &col, &row))
+	/* The current configuration on the same windows as the front, when the search measured it. */
+	double cur_mse = app_current_search_mse(a);
+	if (!isnan(cur_mse) && app_pareto_cell(&ax, cur_x, cur_mse, pw, ph, &col, &row))
 		put(t, py + row, px + col, 1, MPQX_TH_QUANT, t->utf8 ? "\xe2\x97\x86" : "*");
 	/* x axis */
 	int ya = py + ph;
 	for (int xx = 0; xx < pw; xx++)
 		put(t, ya, px + xx, 1, MPQX_TH_DIM, t->utf8 ? "\xe2\x94\x80" : "-");
+	/* Ticks at round values, each labelled under its column where the labels do not touch; a budget
+	 * beyond the axis is named at its right end. */
 	bool bram = f == MPQX_FRONT_BRAM, lat = f == MPQX_FRONT_LATENCY;
-	if (lat) {
-		view_fmt_time_us(t1, sizeof t1, ax.lo, t->utf8);
-		view_fmt_time_us(t2, sizeof t2, ax.hi, t->utf8);
-	} else {
-		fmt_res(t1, sizeof t1, bram ? MPQX_RES_BRAM : MPQX_RES_LUT, bram ? ax.lo : round(ax.lo));
-		fmt_res(t2, sizeof t2, bram ? MPQX_RES_BRAM : MPQX_RES_LUT, bram ? ax.hi : round(ax.hi));
+	double ticks[16];
+	int nt = view_ticks(ax.lo, ax.hi, pw / 10 > 1 ? (pw / 10 < 16 ? pw / 10 : 16) : 2, ticks);
+	int free_x = 0;
+	for (int k = 0; k < nt; k++) {
+		if (!app_pareto_cell(&ax, ticks[k], pow(10, ax.ylo + 1e-9), pw, ph, &col, &row))
+			continue;
+		if (lat)
+			view_fmt_time_us(t1, sizeof t1, ticks[k], t->utf8);
+		else
+			fmt_res(t1, sizeof t1, bram ? MPQX_RES_BRAM : MPQX_RES_LUT, ticks[k]);
+		put(t, ya, px + col, 1, MPQX_TH_DIM, t->utf8 ? "\xe2\x94\xbc" : "+");
+		int w = view_width(t1), lx = col - w / 2;
+		if (lx < free_x || lx + w > pw)
+			continue;
+		put(t, ya + 1, px + lx, w, MPQX_TH_DIM, t1);
+		free_x = lx + w + 2;
 	}
-	put(t, ya + 1, px, pw, MPQX_TH_DIM, t1);
-	/* the right end: the budget under its line, else the axis' end */
-	int bcol = pw - 1;
-	if (cap > 0 && app_pareto_cell(&ax, cap, pow(10, ax.ylo + 1e-9), pw, ph, &bcol, &row)) {
+	if (cap > 0 && cap > ax.hi) {
 		if (lat)
 			view_fmt_time_us(t2, sizeof t2, cap, t->utf8);
 		else
 			fmt_res(t2, sizeof t2, bram ? MPQX_RES_BRAM : MPQX_RES_LUT, cap);
-	} else {
-		bcol = pw - 1;
+		snprintf(buf, sizeof buf, "budget %s %s", t2, t->utf8 ? "\xe2\x86\x92" : "->");
+		int bw = view_width(buf);
+		put(t, ya, px + pw - bw, bw, MPQX_TH_OVER, buf);
 	}
-	int bw = view_width(t2), bx = bcol + 1 - bw;
-	if (bx > view_width(t1))
-		put(t, ya + 1, px + bx, bw, cap > 0 ? MPQX_TH_OVER : MPQX_TH_DIM, t2);
+	(void)t3;
 	/* legend and the two configurations */
 	int y = ya + 2;
 	snprintf(buf, sizeof buf, " %s front  %s selected  %s current  %s budget", t->utf8 ? "\xe2\x97\x8f" : "o",
 		 t->utf8 ? "\xe2\x97\x89" : "@", t->utf8 ? "\xe2\x97\x86" : "*", t->utf8 ? "\xe2\x94\x8a" : ":");
 	put(t, y++, r->x, r->w, MPQX_TH_DIM, buf);
 	if (sel) {
-		snprintf(buf, sizeof buf, " point %d/%d: MSE %s (%s)  LUT %s  BRAM %s  DSP %.0f  latency %s  %s", a->pareto_sel + 1,
-			 n, view_fmt_sig(t1, sizeof t1, sel->mse, 4), sel->exact ? "exact" : "surrogate",
+		snprintf(buf, sizeof buf, " point %d/%d: %s MSE %s%s  LUT %s  BRAM %s  DSP %.0f  latency %s  %s", a->pareto_sel + 1,
+			 n, res->split == MPQX_TEST ? "test" : res->split == MPQX_CALIB ? "calib" : "train",
+			 view_fmt_sig(t1, sizeof t1, sel->mse, 4), sel->exact ? "" : " (surrogate)",
 			 view_fmt_count(t2, sizeof t2, sel->used[MPQX_RES_LUT]),
 			 fmt_res(t3, sizeof t3, MPQX_RES_BRAM, sel->used[MPQX_RES_BRAM]), sel->used[MPQX_RES_DSP],
 			 view_fmt_time_us(t4, sizeof t4, sel->latency_us, t->utf8), sel->fits ? "fits" : "over budget");
 		put(t, y, r->x, r->w, sel->fits ? MPQX_TH_SELECT : MPQX_TH_WARN, buf);
 	}
 	y++;
-	snprintf(buf, sizeof buf, " current: MSE %s%s  LUT %s  BRAM %s  DSP %.0f  %s", view_fmt_sig(t1, sizeof t1, s->res.mse, 4),
-		 s->eval_pending ? "?" : "", view_fmt_count(t2, sizeof t2, session_used(s, MPQX_RES_LUT)),
+	char cm[64];
+	if (!isnan(cur_mse))
+		snprintf(cm, sizeof cm, "%s MSE %s", res->split == MPQX_TEST ? "test" : res->split == MPQX_CALIB ? "calib" : "train",
+			 view_fmt_sig(t4, sizeof t4, cur_mse, 4));
+	else
+		snprintf(cm, sizeof cm, "%s", "not on the plot (f measures it)");
+	snprintf(buf, sizeof buf, " current: %s  test MSE %s%s  LUT %s  BRAM %s  DSP %.0f  %s", cm,
+		 view_fmt_sig(t1, sizeof t1, s->res.mse, 4), s->eval_pending ? "?" : "",
+		 view_fmt_count(t2, sizeof t2, session_used(s, MPQX_RES_LUT)),
 		 fmt_res(t3, sizeof t3, MPQX_RES_BRAM, session_used(s, MPQX_RES_BRAM)), session_used(s, MPQX_RES_DSP),
 		 s->est.fits ? "fits" : "OVER");
 	put(t, y, r->x, r->w, MPQX_TH_QUANT, buf);
@@ -933,7 +1007,8 @@ static void draw_export(const struct tui_ctx *t, const struct mpqx_app *a, const
 static void draw_prompt(const struct tui_ctx *t, const struct mpqx_app *a, const struct view_layout *l)
 {
 	const struct view_rect *r = &l->prompt;
-	static const char *const titles[] = {"Set every layer to N bits (or W/A)", "Save config to", "Load config from"};
+	static const char *const titles[] = {"Set every layer to N bits (or W/A)", "Save config to", "Load config from",
+					     "Find a layer by name"};
 	frame(t, r, titles[a->prompt]);
 	char buf[LINE_MAX_BYTES];
 	int w = r->w - 4;
@@ -972,9 +1047,13 @@ void tui_draw(const struct tui_ctx *t, const struct mpqx_app *a)
 		return;
 	}
 	draw_title(t, a, &l);
-	if (a->overlay == APP_OV_COMPARE || (a->overlay == APP_OV_PROMPT && a->under_prompt == APP_OV_COMPARE)) {
+	/* The view under the help and the prompts. */
+	enum app_overlay base = a->overlay == APP_OV_HELP ? a->help_under : a->overlay;
+	if (base == APP_OV_PROMPT)
+		base = a->under_prompt;
+	if (base == APP_OV_COMPARE) {
 		draw_compare(t, a, &l);
-	} else if (a->overlay == APP_OV_PARETO) {
+	} else if (base == APP_OV_PARETO) {
 		draw_pareto(t, a, &l);
 	} else {
 		draw_graph(t, a, &l);
@@ -991,11 +1070,13 @@ void tui_draw(const struct tui_ctx *t, const struct mpqx_app *a)
 		draw_meters(t, a, &l);
 		draw_accuracy(t, a, &l);
 	}
+	if (a->overlay == APP_OV_HELP && a->help_under == APP_OV_EXPORT)
+		draw_export(t, a, &l);
 	if (a->overlay == APP_OV_HELP)
 		draw_help(t, a, &l);
 	else if (a->overlay == APP_OV_EXPORT)
 		draw_export(t, a, &l);
-	else if (a->overlay == APP_OV_PROMPT)
+	else if (a->overlay == APP_OV_PROMPT && a->prompt != APP_PROMPT_FIND)
 		draw_prompt(t, a, &l);
 	draw_status(t, a, &l);
 }

@@ -133,8 +133,12 @@ static int map_key(int r, wint_t ch)
 	case KEY_NPAGE:
 		return APP_KEY_PGDN;
 	case KEY_HOME:
+	case KEY_FIND: /* ESC[1~ in xterm's terminfo */
+	case KEY_A1:   /* keypad Home */
 		return APP_KEY_HOME;
 	case KEY_END:
+	case KEY_SELECT: /* ESC[4~ in xterm's terminfo */
+	case KEY_C1:     /* keypad End */
 		return APP_KEY_END;
 	case KEY_BTAB:
 		return APP_KEY_BTAB;
@@ -148,6 +152,21 @@ static int map_key(int r, wint_t ch)
 		return APP_KEY_F1;
 	default:
 		return 0;
+	}
+}
+
+/* Home and End arrive in several forms, whatever the terminfo entry says: ESC[1~ ESC[4~ (VT220, screen and
+ * tmux), ESC[7~ ESC[8~ (rxvt), ESC[H ESC[F and ESCOH ESCOF (xterm). Without these the sequence would be
+ * split into Esc and other keys. */
+static void define_home_end(void)
+{
+	static const char *const home[] = {"\033[1~", "\033[7~", "\033[H", "\033OH"};
+	static const char *const end[] = {"\033[4~", "\033[8~", "\033[F", "\033OF"};
+	for (size_t i = 0; i < sizeof home / sizeof home[0]; i++) {
+		if (key_defined(home[i]) <= 0)
+			define_key(home[i], KEY_HOME);
+		if (key_defined(end[i]) <= 0)
+			define_key(end[i], KEY_END);
 	}
 }
 
@@ -204,6 +223,7 @@ int tui_run(struct mpqx_app *a, const struct tui_opts *o)
 	noecho();
 	nonl();
 	keypad(stdscr, TRUE);
+	define_home_end();
 	curs_set(0);
 	if (o->mouse) {
 		mousemask(BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON4_PRESSED

@@ -53,6 +53,13 @@ case_ export-80x24 80x24 'e<Up>'
 case_ all16-80x24 80x24 '=<C-u>16<Enter>'
 case_ prompt-80x24 80x24 's'
 case_ small-79x24 79x24 ''
+# The layout between 140 and 159 columns: names readable, every column headed.
+case_ wide-140x40 140x40 ''
+# / on the status line; the help scrolled to its end; the compare view's own help; a slot as the base.
+case_ find-80x24 80x24 '/so'
+case_ help-end-80x24 80x24 '?<End>'
+case_ help-compare-80x24 80x24 'c?'
+case_ compare-base-80x24 80x24 '1jjbA2c<Left>b'
 # The search: the best fit applied (undoable), the Pareto view on LUT and, in ASCII, on BRAM tiles.
 case_ fit-80x24 80x24 'f'
 case_ fit-undo-80x24 80x24 'fu'

@@ -108,11 +108,25 @@ T send-keys -t e2e 2
 wait_for "stored in slot 2" 10
 T send-keys -t e2e c
 if wait_for " Compare " 5 && screen | grep -q "slot 1 " && screen | grep -q "slot 2 " && screen | grep -q "◆" &&
-	screen | grep -qE "^MSE +[0-9.e-]+ +[0-9.e-]+◆? +[0-9.e-]+◆?"; then
+	screen | grep -qE "^MSE +[0-9.e-]+[◆★]? +[0-9.e-]+[◆★]? +[0-9.e-]+[◆★]?"; then
 	ok "compare view shows two slots with differences marked and MSE rows"
 else
 	not_ok "compare view shows two slots with differences marked and MSE rows" "$(screen)"
 fi
+# It decides: each column's device, the best of a row starred, MSE against float, dominated columns; b
+# makes slot 2 the base of the differences; ? shows the compare view's own keys.
+if screen | grep -qE "^ device +xc7s15 +xc7s15 +xc7s15" && screen | grep -q "★" &&
+	screen | grep -qE "^MSE vs float +[-+][0-9.]+%" && screen | grep -qE "^dominated by"; then
+	ok "compare view: device row, best marks, MSE against float, dominance"
+else
+	not_ok "compare view: device row, best marks, MSE against float, dominance" "$(screen)"
+fi
+T send-keys -t e2e b
+if wait_for "slot 2 base" 5 && wait_for "differences against slot 2" 5; then ok "compare: b diffs against slot 2"; else not_ok "compare: b diffs against slot 2" "$(screen)"; fi
+T send-keys -t e2e '?'
+if wait_for "Help: compare" 5 && screen | grep -q "empty the selected slot"; then ok "compare: ? shows its keys"; else not_ok "compare: ? shows its keys" "$(screen)"; fi
+T send-keys -t e2e Escape
+wait_for " Compare " 5
 T send-keys -t e2e Escape
 wait_for "Layers \\(" 5
 
@@ -154,6 +168,57 @@ if [ -n "$child" ] && wait_for "EXIT=0" 10 && wait_for "^icanon echo" 5; then
 else
 	not_ok "SIGTERM: exit and terminal restored" "pane $pid, mpqx '$child'" "$(screen)"
 fi
+
+# Keys at 80x24: Home/End in the forms terminals send (ESC[1~ ESC[4~, ESC[7~ ESC[8~, ESC[H ESC[F); / finds a
+# layer; = replaces its pre-filled value; the help scrolls; f chooses on the calibration windows and
+# keeps edits made while it runs.
+start
+wait_for "Layers \\(" 60
+settle
+T resize-window -t e2e -x 80 -y 24
+wait_for "Layers \\(" 5
+homeend=1
+for seq in "1b 5b 34 7e:head" "1b 5b 31 7e:input" "1b 5b 38 7e:head" "1b 5b 37 7e:input" "1b 5b 46:head" "1b 5b 48:input"; do
+	T send-keys -t e2e -H ${seq%%:*}
+	wait_for "▶ ${seq##*:} " 5 || { homeend=0; echo "# $seq: $(line '▶ ')"; }
+done
+screen | grep -q "unsaved" && homeend=0
+[ $homeend = 1 ] && ok "Home/End as ESC[1~ ESC[4~ ESC[7~ ESC[8~ ESC[H ESC[F" || not_ok "Home/End escape forms" "$(screen)"
+T send-keys -t e2e / s o f t
+if wait_for "▶ enc0.softmax" 5 && wait_for "/soft_" 5; then ok "/ finds a layer as it is typed"; else not_ok "/ finds a layer as it is typed" "$(screen)"; fi
+T send-keys -t e2e Enter
+T send-keys -t e2e g n
+if wait_for "▶ enc0.softmax" 5; then ok "n: next match"; else not_ok "n: next match" "$(screen)"; fi
+T send-keys -t e2e = 1 0 Enter
+if wait_for "every layer to 10/10 bits" 5; then ok "= replaces the value shown"; else not_ok "= replaces the value shown" "$(screen)"; fi
+T send-keys -t e2e = 6 / 9 9 Enter
+if wait_for "'6/99': give N" 5 && screen | grep -q "6/99_"; then ok "a bad value keeps the text"; else not_ok "a bad value keeps the text" "$(screen)"; fi
+T send-keys -t e2e Escape
+T send-keys -t e2e '?'
+if wait_for "Help: main view" 5 && wait_for "lines 1-[0-9]+ of [0-9]+" 5; then
+	T send-keys -t e2e End
+	if wait_for "lines [0-9]+-([0-9]+) of \\1" 5 && screen | grep -q "better fits"; then ok "help scrolls to its end at 80x24"; else not_ok "help scrolls to its end at 80x24" "$(screen)"; fi
+else
+	not_ok "help at 80x24" "$(screen)"
+fi
+T send-keys -t e2e Escape
+settle
+T send-keys -t e2e f
+wait_for "searching xc7s15" 10
+T send-keys -t e2e a
+if wait_for "your edits since f are kept" 120; then
+	ok "f keeps edits made while it ran"
+else
+	not_ok "f keeps edits made while it ran" "$(screen)"
+fi
+T send-keys -t e2e f
+if wait_for "best fit on xc7s15: calib MSE" 10 && ! screen | grep -q "exact"; then
+	ok "f applies the offer, chosen on the calibration windows"
+else
+	not_ok "f applies the offer, chosen on the calibration windows" "$(screen)"
+fi
+T send-keys -t e2e q q
+wait_for "EXIT=0" 10
 
 # Resize below 80x24 and back.
 start

@@ -424,6 +424,83 @@ static void test_slots(void **state)
 	config_fini(&c1);
 }
 
+/* The compare view decides: the best value of each totals row, the dominated columns, storage resolved as
+ * the main view shows it, each column's device, and differences against any column chosen as the base. */
+static void test_compare_marks(void **state)
+{
+	struct fx *f = *state;
+	/* slot 1: uniform 8 bits; slot 2: proj's outputs at 4 bits (less of everything, worse MSE); slot 3:
+	 * slot 1 again on another device. */
+	act(f, APP_ACT_STORE1);
+	f->a.sel = layer(f, "proj");
+	for (int i = 0; i < 4; i++)
+		act(f, APP_ACT_A_DEC);
+	act(f, APP_ACT_STORE2);
+	for (int i = 0; i < 4; i++)
+		act(f, APP_ACT_A_INC);
+	act(f, APP_ACT_DEVICE);
+	act(f, APP_ACT_STORE3);
+	act(f, APP_ACT_DEVICE_PREV);
+	act(f, APP_ACT_COMPARE);
+	struct app_column c0, c1, c2, c3, c4;
+	assert_true(app_compare_column(&f->a, 0, &c0));
+	assert_true(app_compare_column(&f->a, 1, &c1));
+	assert_true(app_compare_column(&f->a, 2, &c2));
+	assert_true(app_compare_column(&f->a, 3, &c3));
+	assert_false(app_compare_column(&f->a, 4, &c4));
+	assert_string_equal(c1.device, f->s->dev.name);
+	assert_string_not_equal(c3.device, c1.device);
+	/* the current config equals slot 1: the same figures, so neither dominates the other */
+	assert_true(c0.mse == c1.mse && c0.used_res[MPQX_RES_LUT] == c1.used_res[MPQX_RES_LUT]);
+	assert_true(c2.mse > c1.mse);
+	double l1 = app_compare_value(&c1, APP_CR_LUTRAM), l2 = app_compare_value(&c2, APP_CR_LUTRAM);
+	assert_true(l2 < l1);
+	assert_true(app_compare_best(&f->a, APP_CR_LUTRAM, 2));
+	assert_false(app_compare_best(&f->a, APP_CR_LUTRAM, 1));
+	assert_true(app_compare_best(&f->a, APP_CR_MSE, 0) == (c0.mse <= c3.mse));
+	assert_false(app_compare_best(&f->a, APP_CR_MSE, 2));
+	assert_int_equal(app_compare_dominated_by(&f->a, 0), -1);
+	assert_int_equal(app_compare_dominated_by(&f->a, 1), -1);
+	assert_int_equal(app_compare_dominated_by(&f->a, 2), -1); /* least resources: not dominated */
+	/* Storage as resolved, the same rule as the main view. */
+	assert_non_null(c1.resolved);
+	assert_non_null(c2.resolved);
+	for (int l = 0; l < f->s->model->n_layers; l++) {
+		assert_int_equal(c1.cfg->layers[l].buffer, MPQX_STORE_AUTO);
+		assert_int_equal(c1.resolved->layers[l].buffer, f->s->est.buffer[l]);
+		assert_true(c2.resolved->layers[l].buffer != MPQX_STORE_AUTO);
+	}
+	/* Differences against the current config, then against slot 2 (b on it), and back. */
+	int proj = layer(f, "proj");
+	assert_false(app_compare_differs(&f->a, 1, proj));
+	assert_true(app_compare_differs(&f->a, 2, proj));
+	assert_false(app_compare_differs(&f->a, 0, proj)); /* the base itself */
+	f->a.slot_sel = 1;
+	act(f, APP_ACT_BUFFER);
+	assert_int_equal(f->a.compare_base, 2);
+	assert_true(app_compare_differs(&f->a, 1, proj));
+	assert_true(app_compare_differs(&f->a, 0, proj));
+	assert_false(app_compare_differs(&f->a, 2, proj));
+	act(f, APP_ACT_BUFFER);
+	assert_int_equal(f->a.compare_base, 0);
+	/* an empty slot cannot be the base */
+	f->a.slot_sel = 3;
+	act(f, APP_ACT_BUFFER);
+	assert_true(f->a.msg_error);
+	assert_int_equal(f->a.compare_base, 0);
+	/* A copy of slot 2 with one more bit in a late layer's output costs no less and is no worse in MSE
+	 * only by chance: dominance is checked on constructed figures instead. */
+	f->a.slots[3] = f->a.slots[1];
+	f->a.slots[3].used_res[MPQX_RES_LUT] += 10;
+	assert_int_equal(app_compare_dominated_by(&f->a, 4), 2);
+	f->a.slots[3].used_res[MPQX_RES_LUT] -= 10;
+	assert_int_equal(app_compare_dominated_by(&f->a, 4), -1); /* equal: no one dominates */
+	f->a.slots[3].fits = false;
+	f->a.slots[1].fits = true;
+	assert_int_equal(app_compare_dominated_by(&f->a, 4), 2);
+	memset(&f->a.slots[3], 0, sizeof f->a.slots[3]); /* a shallow copy: not freed twice */
+}
+
 static void test_save_load(void **state)
 {
 	struct fx *f = *state;
@@ -518,20 +595,192 @@ static void test_quit(void **state)
 	assert_int_equal(act(f, APP_ACT_QUIT) & APP_QUIT, APP_QUIT);
 }
 
+/* = pre-fills the selected layer's output bits: the first digit typed replaces them ('116' was 11 + 6);
+ * a bad value keeps the prompt open with the text typed, for a correction. */
+static void test_prompt_replace_and_errors(void **state)
+{
+	struct fx *f = *state;
+	int l = f->a.sel;
+	act(f, APP_ACT_ALL_BITS);
+	char pre[16];
+	snprintf(pre, sizeof pre, "%d", f->a.cfg.layers[l].a_bits);
+	assert_string_equal(f->a.text, pre);
+	keys(f, "6");
+	assert_string_equal(f->a.text, "6");
+	keys(f, "<Enter>");
+	assert_int_equal(f->a.overlay, APP_OV_NONE);
+	assert_int_equal(f->a.cfg.layers[l].a_bits, 6);
+	/* Backspace first edits the pre-filled value instead. */
+	keys(f, "=<BS>");
+	assert_string_equal(f->a.text, "");
+	keys(f, "<Esc>");
+	/* An error keeps the dialog and the text. */
+	keys(f, "=6/99<Enter>");
+	assert_true(f->a.msg_error);
+	assert_int_equal(f->a.overlay, APP_OV_PROMPT);
+	assert_string_equal(f->a.text, "6/99");
+	keys(f, "<BS><BS>5<Enter>");
+	assert_int_equal(f->a.overlay, APP_OV_NONE);
+	assert_int_equal(f->a.cfg.layers[l].a_bits, 5);
+	assert_int_equal(f->a.cfg.layers[l].w_bits, 6);
+	/* A load that fails keeps the path typed. */
+	act(f, APP_ACT_LOAD);
+	keys(f, "<C-u>/nonexistent/dir/cfg.json<Enter>");
+	assert_true(f->a.msg_error);
+	assert_int_equal(f->a.overlay, APP_OV_PROMPT);
+	assert_string_equal(f->a.text, "/nonexistent/dir/cfg.json");
+	keys(f, "<Esc>");
+	assert_int_equal(f->a.overlay, APP_OV_NONE);
+}
+
+/* / selects, as it is typed, the next layer whose name contains the text; Enter keeps it, Esc goes back;
+ * n goes to the next match. */
+static void test_find(void **state)
+{
+	struct fx *f = *state;
+	const struct mpqx_model *m = f->s->model;
+	int start = f->a.sel;
+	/* a text that matches a layer other than the selected one: the end of the last layer's name */
+	const char *last = m->layers[m->n_layers - 1].name;
+	char pat[80];
+	snprintf(pat, sizeof pat, "%s", last + strlen(last) - (strlen(last) > 3 ? 3 : strlen(last)));
+	act(f, APP_ACT_FIND);
+	assert_int_equal(f->a.overlay, APP_OV_PROMPT);
+	assert_int_equal(f->a.prompt, APP_PROMPT_FIND);
+	keys(f, pat);
+	assert_non_null(strstr(m->layers[f->a.sel].name, pat));
+	int found = f->a.sel;
+	keys(f, "<Esc>");
+	assert_int_equal(f->a.sel, start);
+	act(f, APP_ACT_FIND);
+	keys(f, pat);
+	keys(f, "<Enter>");
+	assert_int_equal(f->a.overlay, APP_OV_NONE);
+	assert_int_equal(f->a.sel, found);
+	assert_string_equal(f->a.find, pat);
+	/* Case does not matter; no match says so and keeps the prompt. */
+	act(f, APP_ACT_FIND);
+	keys(f, "ZZqq");
+	assert_true(f->a.msg_error);
+	assert_int_equal(f->a.sel, found);
+	keys(f, "<Enter>");
+	assert_int_equal(f->a.overlay, APP_OV_PROMPT);
+	keys(f, "<Esc>");
+	/* n cycles through every layer that matches one letter of the last text. */
+	act(f, APP_ACT_FIND);
+	keys(f, "e<Enter>");
+	int n = 0, first = f->a.sel;
+	for (int l = 0; l < m->n_layers; l++)
+		n += strchr(m->layers[l].name, 'e') != NULL || strchr(m->layers[l].name, 'E') != NULL;
+	assert_true(n >= 2);
+	int seen = 1;
+	for (act(f, APP_ACT_FIND_NEXT); f->a.sel != first; act(f, APP_ACT_FIND_NEXT)) {
+		assert_true(strchr(m->layers[f->a.sel].name, 'e') != NULL || strchr(m->layers[f->a.sel].name, 'E') != NULL);
+		seen++;
+		assert_true(seen <= n);
+	}
+	assert_int_equal(seen, n);
+}
+
+/* Lines of the help in its current context, checked against the width. */
+static int help_lines(struct fx *f, struct app_help_line *lines, int max)
+{
+	int tw, rows;
+	app_help_geometry(f->a.rows, f->a.cols, &tw, &rows);
+	int n = app_help_lines(&f->a, tw, lines, max);
+	assert_true(n > 0 && n <= max);
+	for (int i = 0; i < n; i++)
+		assert_true(view_width(lines[i].text) <= tw + (lines[i].heading ? 12 : 0));
+	return n;
+}
+
+static bool help_has(const struct app_help_line *lines, int n, const char *key, const char *text)
+{
+	for (int i = 0; i < n; i++)
+		if ((!key || strcmp(lines[i].key, key) == 0) && strstr(lines[i].text, text))
+			return true;
+	return false;
+}
+
 static void test_help(void **state)
 {
 	struct fx *f = *state;
+	static struct app_help_line lines[256];
 	act(f, APP_ACT_HELP);
 	assert_int_equal(f->a.overlay, APP_OV_HELP);
-	/* Other keys do nothing while the help is up. */
+	assert_string_equal(app_help_context(&f->a), "main view");
+	int n = help_lines(f, lines, 256);
+	/* every binding, with its keys (long texts wrap onto lines without a key) */
+	for (int i = 0; i < APP_ACTION_COUNT - 1; i++)
+		assert_true(help_has(lines, n, app_bindings[i].label, ""));
+	/* Other keys do nothing while the help is up; Up/Down/PgDn/End/Home scroll it at 80x24. */
 	int sel = f->a.sel;
-	assert_int_equal(act(f, APP_ACT_DOWN), 0);
-	assert_int_equal(f->a.sel, sel);
+	int tw, rows;
+	app_help_geometry(24, 80, &tw, &rows);
+	assert_true(n > rows);
 	assert_int_equal(act(f, APP_ACT_W_DEC), 0);
+	act(f, APP_ACT_DOWN);
+	assert_int_equal(f->a.sel, sel);
+	assert_int_equal(f->a.help_top, 1);
+	act(f, APP_ACT_UP);
+	act(f, APP_ACT_UP);
+	assert_int_equal(f->a.help_top, 0);
+	act(f, APP_ACT_PAGE_DOWN);
+	assert_int_equal(f->a.help_top, rows - 1);
+	act(f, APP_ACT_BOTTOM);
+	assert_int_equal(f->a.help_top, n - rows);
+	act(f, APP_ACT_DOWN);
+	assert_int_equal(f->a.help_top, n - rows);
+	act(f, APP_ACT_TOP);
+	assert_int_equal(f->a.help_top, 0);
 	act(f, APP_ACT_HELP);
 	assert_int_equal(f->a.overlay, APP_OV_NONE);
 	act(f, APP_ACT_HELP);
 	act(f, APP_ACT_QUIT); /* q closes the overlay, does not quit */
+	assert_int_equal(f->a.overlay, APP_OV_NONE);
+
+	/* The compare view's own keys, back to it on Esc. */
+	act(f, APP_ACT_COMPARE);
+	act(f, APP_ACT_HELP);
+	assert_int_equal(f->a.overlay, APP_OV_HELP);
+	assert_string_equal(app_help_context(&f->a), "compare");
+	n = help_lines(f, lines, 256);
+	assert_true(help_has(lines, n, "x Del", "empty the selected slot"));
+	assert_true(help_has(lines, n, "b", "base"));
+	assert_false(help_has(lines, n, "w", "weight bits"));
+	act(f, APP_ACT_CANCEL);
+	assert_int_equal(f->a.overlay, APP_OV_COMPARE);
+	act(f, APP_ACT_CANCEL);
+
+	/* The Pareto view's. */
+	act(f, APP_ACT_PARETO);
+	act(f, APP_ACT_HELP);
+	assert_string_equal(app_help_context(&f->a), "Pareto view");
+	n = help_lines(f, lines, 256);
+	assert_true(help_has(lines, n, "Enter", "apply the selected point"));
+	assert_true(help_has(lines, n, NULL, "calibration"));
+	act(f, APP_ACT_HELP);
+	assert_int_equal(f->a.overlay, APP_OV_PARETO);
+	act(f, APP_ACT_CANCEL);
+
+	/* A prompt's (F1: ? is text there), which keeps the text typed. */
+	keys(f, "=6/<F1>");
+	assert_int_equal(f->a.overlay, APP_OV_HELP);
+	assert_string_equal(app_help_context(&f->a), "prompt");
+	n = help_lines(f, lines, 256);
+	assert_true(help_has(lines, n, NULL, "W/A"));
+	keys(f, "<Esc>");
+	assert_int_equal(f->a.overlay, APP_OV_PROMPT);
+	assert_string_equal(f->a.text, "6/");
+	keys(f, "<Esc>");
+	/* The export dialog's (? on its button). */
+	act(f, APP_ACT_EXPORT);
+	keys(f, "?");
+	assert_int_equal(f->a.overlay, APP_OV_HELP);
+	assert_string_equal(app_help_context(&f->a), "export dialog");
+	keys(f, "<Esc>");
+	assert_int_equal(f->a.overlay, APP_OV_EXPORT);
+	keys(f, "<Esc>");
 	assert_int_equal(f->a.overlay, APP_OV_NONE);
 }
 
@@ -719,9 +968,20 @@ static void test_search_keys(void **state)
 	assert_true(r->found);
 	assert_true(config_equal(&f->a.cfg, &r->best.cfg));
 	assert_false(config_equal(&f->a.cfg, &before));
-	assert_true(f->s->res.mse == r->best.mse); /* the exact figure, as the session computes it */
+	/* Chosen on the calibration windows, and said so: the test MSE in the accuracy pane is not selected on. */
+	assert_int_equal(r->split, MPQX_CALIB);
 	assert_true(f->s->est.fits);
 	assert_non_null(strstr(f->a.msg, "best fit on xc7s15"));
+	assert_non_null(strstr(f->a.msg, "calib MSE"));
+	assert_null(strstr(f->a.msg, "exact"));
+	double calib;
+	struct mpqx_err err = {0};
+	struct mpqx_search *sc;
+	assert_int_equal(search_new(f->s, MPQX_CALIB, 1, &sc, &err), 0);
+	assert_int_equal(search_exact(sc, &f->a.cfg, &calib, &err), 0);
+	search_free(sc);
+	assert_true(calib == r->best.mse);
+	assert_true(f->s->res.mse != r->best.mse);
 	act(f, APP_ACT_UNDO);
 	assert_true(config_equal(&f->a.cfg, &before));
 	/* the result is at hand: applied at once */
@@ -781,6 +1041,76 @@ static void test_search_keys(void **state)
 	config_fini(&before);
 }
 
+/* f never replaces edits made while the search ran (it offers the result, f applies it); the search
+ * starts from the same configuration whatever is being edited, and the edited config is a candidate. */
+static void test_fit_edits_and_start(void **state)
+{
+	struct fx *f = *state;
+	app_search_wait(&f->a);
+	act(f, APP_ACT_FIT);
+	app_poll(&f->a); /* starts the search */
+	assert_true(f->a.search_running);
+	act(f, APP_ACT_A_DEC); /* an edit while it runs */
+	struct mpqx_config edited = {0}, best1 = {0};
+	assert_int_equal(config_copy(&edited, &f->a.cfg), 0);
+	if (app_search_wait(&f->a) & APP_RECOMPUTE)
+		app_sync(&f->a);
+	assert_true(config_equal(&f->a.cfg, &edited));
+	assert_true(f->a.fit_offer);
+	assert_non_null(strstr(f->a.msg, "kept"));
+	const struct mpqx_search_result *r = app_pareto(&f->a);
+	assert_non_null(r);
+	assert_true(r->found);
+	assert_int_equal(config_copy(&best1, &r->best.cfg), 0);
+	/* f now applies the offer. */
+	assert_true(act(f, APP_ACT_FIT) & APP_RECOMPUTE);
+	assert_true(config_equal(&f->a.cfg, &best1));
+	assert_false(f->a.fit_offer);
+	/* An edit after f but before the search started (it waits for a running job): offered as well. */
+	act(f, APP_ACT_UNDO);
+	act(f, APP_ACT_A_DEC);
+	act(f, APP_ACT_FIT);
+	act(f, APP_ACT_A_DEC);
+	assert_int_equal(config_copy(&edited, &f->a.cfg), 0);
+	if (app_search_wait(&f->a) & APP_RECOMPUTE)
+		app_sync(&f->a);
+	assert_true(config_equal(&f->a.cfg, &edited));
+	assert_true(f->a.fit_offer);
+	assert_true(act(f, APP_ACT_FIT) & APP_RECOMPUTE);
+	assert_true(config_equal(&f->a.cfg, &app_pareto(&f->a)->best.cfg));
+	/* Another start: other bits and storage everywhere. f searches again (the edited config is a new
+	 * candidate) and finds the same, unless the candidate is better. */
+	keys(f, "=4<Enter>bjb");
+	act(f, APP_ACT_FIT);
+	assert_true(f->a.want_search);
+	if (app_search_wait(&f->a) & APP_RECOMPUTE)
+		app_sync(&f->a);
+	r = app_pareto(&f->a);
+	assert_non_null(r);
+	assert_true(r->found);
+	if (r->candidate_fits)
+		assert_true(r->best.mse <= r->candidate_mse);
+	if (!r->candidate_best) {
+		assert_true(config_equal(&r->best.cfg, &best1));
+		assert_true(config_equal(&f->a.cfg, &best1));
+	}
+	/* From the best itself: it is its own candidate, and nothing changes. */
+	keys(f, "=8<Enter>");
+	act(f, APP_ACT_FIT);
+	if (app_search_wait(&f->a) & APP_RECOMPUTE)
+		app_sync(&f->a);
+	assert_true(config_equal(&f->a.cfg, &app_pareto(&f->a)->best.cfg));
+	int n = f->a.n_undo;
+	act(f, APP_ACT_FIT);
+	assert_true(app_pareto(&f->a)->candidate_best || config_equal(&f->a.cfg, &app_pareto(&f->a)->best.cfg));
+	if (app_search_wait(&f->a) & APP_RECOMPUTE)
+		app_sync(&f->a);
+	assert_int_equal(f->a.n_undo, n);
+	assert_non_null(strstr(f->a.msg, "already the best"));
+	config_fini(&edited);
+	config_fini(&best1);
+}
+
 /* The man page lists every binding with its keys and help text (doc/mpqx.1 is generated from the same
  * table; this catches a table change that the page did not follow). */
 static void test_man_page_keys(void **state)
@@ -824,8 +1154,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_undo_redo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_all_bits_prompt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slots, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_compare_marks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_save_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prompt_replace_and_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_find, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_export_dialog, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_device, setup, teardown),
@@ -833,6 +1166,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_plot_scroll, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_action, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_search_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fit_edits_and_start, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -309,6 +309,102 @@ static void test_nothing_fits(void **state)
 	assert_non_null(strstr(err.msg, "margin"));
 }
 
+/* Restricts the options to the bit widths bits[0..n). */
+static void only_bits(struct mpqx_search_opts *o, const int *bits, int n)
+{
+	o->n_wbits = o->n_abits = n;
+	for (int i = 0; i < n; i++)
+		o->wbits[i] = o->abits[i] = bits[i];
+}
+
+/* A candidate: when it fits and beats what the search finds, it is the best; the result is never worse
+ * than it. Two searches in disjoint spaces (2-3 bits, 6-8 bits); the better one's best is the candidate
+ * of a search in the other space, where the search cannot reach it. A candidate the search beats leaves
+ * its result alone; one over the budget is not measured. */
+static void test_candidate(void **state)
+{
+	struct fix *f = *state;
+	struct mpqx_err err = {0};
+	static const int lo[] = {2, 3}, hi[] = {6, 7, 8};
+	struct mpqx_search_opts olo, ohi;
+	search_opts_default(&olo);
+	olo.polish = 4;
+	ohi = olo;
+	only_bits(&olo, lo, 2);
+	only_bits(&ohi, hi, 3);
+	struct mpqx_search_result rlo, rhi, r;
+	assert_int_equal(search_run(f->sr, &f->s->cfg, &olo, &rlo, &err), 0);
+	assert_int_equal(search_run(f->sr, &f->s->cfg, &ohi, &rhi, &err), 0);
+	assert_true(rlo.found && rhi.found);
+	assert_false(rlo.candidate_best || rhi.candidate_best);
+	assert_true(rlo.best.mse != rhi.best.mse);
+	bool lo_wins = rlo.best.mse < rhi.best.mse;
+	const struct mpqx_search_result *win = lo_wins ? &rlo : &rhi, *lose = lo_wins ? &rhi : &rlo;
+	struct mpqx_search_opts o = lo_wins ? ohi : olo;
+	o.candidate = &win->best.cfg;
+	assert_int_equal(search_run(f->sr, &f->s->cfg, &o, &r, &err), 0);
+	assert_true(r.found && r.candidate_fits && r.candidate_best);
+	assert_true(config_equal(&r.best.cfg, &win->best.cfg));
+	assert_true(r.best.mse == win->best.mse && r.candidate_mse == win->best.mse);
+	assert_true(r.best.exact && r.best.fits);
+	search_result_fini(&r);
+	/* The other way round the search's best stays. */
+	o = lo_wins ? olo : ohi;
+	o.candidate = &lose->best.cfg;
+	assert_int_equal(search_run(f->sr, &f->s->cfg, &o, &r, &err), 0);
+	assert_true(r.candidate_fits && r.candidate_mse == lose->best.mse);
+	assert_false(r.candidate_best);
+	assert_true(config_equal(&r.best.cfg, &win->best.cfg));
+	assert_true(r.best.mse == win->best.mse);
+	search_result_fini(&r);
+	/* Over the budget: not measured. */
+	o = lo_wins ? ohi : olo;
+	o.candidate = &win->best.cfg;
+	o.limit[MPQX_RES_LUT] = win->best.used[MPQX_RES_LUT] - 1;
+	assert_int_equal(search_run(f->sr, &f->s->cfg, &o, &r, &err), 0);
+	assert_false(r.candidate_fits || r.candidate_best);
+	search_result_fini(&r);
+	search_result_fini(&rlo);
+	search_result_fini(&rhi);
+}
+
+/* The same base and options give the same result whatever ran before on the same search object: no
+ * surrogate anchor and no exact evaluation of an earlier run steers a later one (its exact cache only
+ * saves time). The explorer relies on it: f finds the same from any edited config. */
+static void test_repeatable(void **state)
+{
+	struct fix *f = *state;
+	struct mpqx_err err = {0};
+	struct mpqx_search *sc;
+	assert_int_equal(search_new(f->s, MPQX_CALIB, 1, &sc, &err), 0);
+	struct mpqx_search_opts o;
+	search_opts_default(&o);
+	struct mpqx_config base = {0}, other = {0};
+	assert_int_equal(config_init(&base, f->s->model, 8), 0);
+	assert_int_equal(config_init(&other, f->s->model, 4), 0);
+	for (int l = 0; l < other.n_layers; l++)
+		other.layers[l].buffer = MPQX_STORE_BLOCK;
+	struct mpqx_search_result r1, r2, r3;
+	assert_int_equal(search_run(sc, &base, &o, &r1, &err), 0);
+	assert_int_equal(search_run(sc, &base, &o, &r2, &err), 0);
+	assert_int_equal(search_run(sc, &other, &o, &r3, &err), 0);
+	search_result_fini(&r3);
+	o.candidate = &other;
+	assert_int_equal(search_run(sc, &base, &o, &r3, &err), 0);
+	assert_true(r1.found && r2.found && r3.found);
+	assert_true(config_equal(&r1.best.cfg, &r2.best.cfg) && r1.best.mse == r2.best.mse);
+	if (!r3.candidate_best)
+		assert_true(config_equal(&r1.best.cfg, &r3.best.cfg) && r1.best.mse == r3.best.mse);
+	for (int k = 0; k < MPQX_FRONT_COUNT; k++)
+		assert_int_equal(r1.n_front[k], r2.n_front[k]);
+	search_result_fini(&r1);
+	search_result_fini(&r2);
+	search_result_fini(&r3);
+	config_fini(&base);
+	config_fini(&other);
+	search_free(sc);
+}
+
 /* The worker: sensitivity and search on a thread, results published by search_poll. */
 static void test_job(void **state)
 {
@@ -402,6 +498,8 @@ int main(void)
 		cmocka_unit_test(test_fronts),
 		cmocka_unit_test(test_nothing_fits),
 		cmocka_unit_test(test_other_split),
+		cmocka_unit_test(test_candidate),
+		cmocka_unit_test(test_repeatable),
 		cmocka_unit_test(test_rate),
 		cmocka_unit_test(test_job),
 	};

@@ -330,6 +330,31 @@ static void test_themes(void **state)
 	rmdir(dir);
 }
 
+static void test_ticks(void **state)
+{
+	(void)state;
+	double t[16];
+	int n = view_ticks(5233, 7855, 6, t);
+	assert_true(n >= 2 && n <= 6);
+	for (int i = 0; i < n; i++) {
+		assert_true(t[i] >= 5233 && t[i] <= 7855);
+		assert_true(fmod(t[i], 500) == 0);
+		if (i)
+			assert_true(t[i] > t[i - 1]);
+	}
+	assert_true(t[0] == 5500 && t[n - 1] == 7500);
+	n = view_ticks(0, 10, 6, t);
+	assert_int_equal(n, 6);
+	assert_true(t[0] == 0 && t[5] == 10);
+	n = view_ticks(1251.2, 1291.6, 4, t);
+	assert_true(n >= 2 && n <= 4);
+	assert_true(t[0] == 1260 && t[n - 1] == 1290);
+	n = view_ticks(0.5, 0.8, 4, t);
+	assert_true(n >= 2 && fabs(t[0] - 0.5) < 1e-12);
+	assert_int_equal(view_ticks(3, 3, 5, t), 0);
+	assert_int_equal(view_ticks(3, 2, 5, t), 0);
+}
+
 static void test_short_name(void **state)
 {
 	(void)state;
@@ -352,7 +377,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_layout), cmocka_unit_test(test_formats), cmocka_unit_test(test_bar),
 		cmocka_unit_test(test_slider), cmocka_unit_test(test_lanes),   cmocka_unit_test(test_plot),
-		cmocka_unit_test(test_fit),    cmocka_unit_test(test_themes), cmocka_unit_test(test_short_name),
+		cmocka_unit_test(test_fit),    cmocka_unit_test(test_themes), cmocka_unit_test(test_short_name), cmocka_unit_test(test_ticks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
