@@ -9,6 +9,7 @@
 
 #include "mpqx/config.h"
 #include "mpqx/err.h"
+#include "mpqx/export.h"
 #include "mpqx/search.h"
 #include "mpqx/session.h"
 
@@ -142,12 +143,6 @@ struct app_undo {
 	char what[96];
 };
 
-/* The function the export dialog calls; set by the caller that links an exporter. It writes the design
- * for the session's config into dir, simulates `windows` windows when sim, and puts the testbench's
- * RESULT line (or a short summary) into result. Returns MPQX_OK or an error filled into err. */
-typedef int (*app_export_fn)(const struct mpqx_session *s, const char *dir, int windows, bool sim, char *result,
-			     size_t result_size, struct mpqx_err *err);
-
 struct mpqx_app {
 	struct mpqx_session *s; /* borrowed */
 	struct mpqx_config cfg; /* the config being edited; the session follows it on app_sync */
@@ -182,8 +177,10 @@ struct mpqx_app {
 	enum app_xfield xfield;
 	bool export_done;
 	int export_rc;
-	char export_result[512];
-	app_export_fn export_fn;
+	char export_result[512];     /* the running export's progress, then its RESULT line or error */
+	struct mpqx_export_job *export_job; /* owned: the export running in the background, or NULL */
+	bool export_over_armed;      /* the design is OVER: warned once, Enter again exports */
+	char export_target[APP_TEXT_MAX]; /* the directory of the running or last export */
 
 	char config_path[APP_TEXT_MAX]; /* last saved or loaded */
 	char overwrite_path[APP_TEXT_MAX]; /* an existing file the user was asked about once (Enter again saves) */
@@ -268,8 +265,20 @@ bool app_pareto_cell(const struct app_axes *ax, double x, double mse, int w, int
 /* The x of a point on front f: LUT (all), BRAM tiles or latency in us. */
 double app_front_x(const struct mpqx_search_point *p, int f);
 
-/* Runs the export dialog's job through export_fn (blocking). Returns APP_REDRAW. */
+/* Starts the export dialog's job in the background (export_job_start on the edited config). Returns
+ * app_apply's flags. */
 int app_export_run(struct mpqx_app *a);
+
+/* Publishes the running export's progress into export_result and, when it ended, its result (the status
+ * line says so when the dialog is hidden). Call it from the event loop; returns APP_REDRAW when something
+ * changed. */
+int app_export_poll(struct mpqx_app *a);
+
+/* true while an export runs. */
+bool app_export_busy(const struct mpqx_app *a);
+
+/* Blocks until the running export ends, then app_export_poll. */
+int app_export_wait(struct mpqx_app *a);
 
 /* true when the edited config differs from the one last saved or loaded. */
 bool app_modified(const struct mpqx_app *a);

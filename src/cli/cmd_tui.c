@@ -11,7 +11,6 @@
 
 #include "cli.h"
 #include "mpqx/app.h"
-#include "mpqx/export.h"
 #include "mpqx/session.h"
 #include "tui.h"
 
@@ -241,7 +240,6 @@ int cmd_tui(int argc, char **argv)
 		session_free(s);
 		return CLI_FAIL;
 	}
-	app.export_fn = export_session;
 	int rc;
 	if (bench) {
 		rc = run_bench(&app, &to, dump ? rows : 48, dump ? cols : 160, keys, repeat, json);

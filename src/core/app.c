@@ -197,6 +197,8 @@ static int undo(struct mpqx_app *a, bool redo)
 
 /* ---- init ---- */
 
+static void export_commit_windows(struct mpqx_app *a);
+
 int app_init(struct mpqx_app *a, struct mpqx_session *s, const char *config_path)
 {
 	memset(a, 0, sizeof *a);
@@ -208,6 +210,7 @@ int app_init(struct mpqx_app *a, struct mpqx_session *s, const char *config_path
 	}
 	a->n_devices = session_list_devices(s->devices_dir, a->devices, MPQX_DEVICE_MAX);
 	a->export_windows = 10;
+	export_commit_windows(a);
 	a->export_sim = true;
 	snprintf(a->export_dir, sizeof a->export_dir, "%s-export", s->model->name);
 	if (config_path)
@@ -240,6 +243,7 @@ void app_fini(struct mpqx_app *a)
 	for (int k = 0; k < APP_SLOTS; k++)
 		slot_fini(&a->slots[k]);
 	search_free(a->search);
+	export_job_free(a->export_job);
 	config_fini(&a->cfg);
 	config_fini(&a->saved);
 	memset(a, 0, sizeof *a);
@@ -512,21 +516,65 @@ static int confirm_prompt(struct mpqx_app *a)
 
 /* ---- the export dialog ---- */
 
+/* The windows field holds what will run: 1 up to the test windows. */
+static void export_commit_windows(struct mpqx_app *a)
+{
+	if (a->export_windows > n_windows(a))
+		a->export_windows = n_windows(a);
+	if (a->export_windows < 1)
+		a->export_windows = 1;
+}
+
+static void export_field(struct mpqx_app *a, int d)
+{
+	export_commit_windows(a);
+	a->export_over_armed = false;
+	a->xfield = (enum app_xfield)((a->xfield + d + APP_X_COUNT) % APP_X_COUNT);
+}
+
+bool app_export_busy(const struct mpqx_app *a)
+{
+	return a->export_job != NULL;
+}
+
+/* Keys while an export runs: Esc cancels it, e and q hide the dialog (it goes on); nothing else acts, so
+ * keys typed while waiting do not start a second export or change its settings. */
+static int export_running_action(struct mpqx_app *a, enum app_action act)
+{
+	switch (act) {
+	case APP_ACT_CANCEL:
+		export_job_cancel(a->export_job);
+		snprintf(a->export_result, sizeof a->export_result, "cancelling...");
+		return set_msg(a, false, "cancelling the export; %s is left as it was", a->export_target);
+	case APP_ACT_EXPORT:
+	case APP_ACT_QUIT:
+		a->overlay = APP_OV_NONE;
+		return set_msg(a, false, "the export goes on in the background: e shows it, Esc there cancels it");
+	case APP_ACT_SLOT_LOAD:
+		return set_msg(a, false, "an export is running: Esc cancels it, e hides this dialog");
+	default:
+		return 0;
+	}
+}
+
 static int export_action(struct mpqx_app *a, enum app_action act)
 {
+	if (a->export_job)
+		return export_running_action(a, act);
 	switch (act) {
 	case APP_ACT_CANCEL:
 	case APP_ACT_EXPORT:
 	case APP_ACT_QUIT:
+		export_commit_windows(a);
 		a->overlay = APP_OV_NONE;
 		return APP_REDRAW;
 	case APP_ACT_UP:
 	case APP_ACT_FOCUS_PREV:
-		a->xfield = (enum app_xfield)((a->xfield + APP_X_COUNT - 1) % APP_X_COUNT);
+		export_field(a, -1);
 		return APP_REDRAW;
 	case APP_ACT_DOWN:
 	case APP_ACT_FOCUS_NEXT:
-		a->xfield = (enum app_xfield)((a->xfield + 1) % APP_X_COUNT);
+		export_field(a, 1);
 		return APP_REDRAW;
 	case APP_ACT_LEFT:
 	case APP_ACT_RIGHT:
@@ -535,54 +583,135 @@ static int export_action(struct mpqx_app *a, enum app_action act)
 		int d = act == APP_ACT_LEFT ? -1 : act == APP_ACT_RIGHT ? 1 : act == APP_ACT_BIG_LEFT ? -10 : 10;
 		if (a->xfield == APP_X_WINDOWS) {
 			a->export_windows += d;
-			if (a->export_windows < 1)
-				a->export_windows = 1;
-			if (a->export_windows > n_windows(a))
-				a->export_windows = n_windows(a);
+			export_commit_windows(a);
 		} else if (a->xfield == APP_X_SIM) {
 			a->export_sim = !a->export_sim;
 		}
 		return APP_REDRAW;
 	}
 	case APP_ACT_SLOT_LOAD:
+		/* Enter confirms a field and moves to the next; on the check box it toggles; only the button runs. */
 		if (a->xfield == APP_X_SIM) {
 			a->export_sim = !a->export_sim;
 			return APP_REDRAW;
 		}
 		if (a->xfield != APP_X_RUN) {
-			a->xfield = (enum app_xfield)(a->xfield + 1);
+			export_field(a, 1);
 			return APP_REDRAW;
 		}
-		if (!a->export_fn) {
-			a->export_done = true;
-			a->export_rc = MPQX_EINPUT;
-			snprintf(a->export_result, sizeof a->export_result, "no exporter in this build");
-			return APP_REDRAW;
+		export_commit_windows(a);
+		if (!a->s->est.fits && !a->export_over_armed) {
+			a->export_over_armed = true;
+			snprintf(a->export_result, sizeof a->export_result,
+				 "OVER: the design does not fit %s (%s at %.0f%%): Enter again exports anyway", a->s->dev.name,
+				 estimate_resource_name(a->s->est.limiting), 100 * a->s->est.util[a->s->est.limiting]);
+			a->export_done = false;
+			return set_msg(a, true, "the design does not fit %s: Enter again exports anyway", a->s->dev.name);
 		}
+		a->export_over_armed = false;
 		a->export_done = false;
-		snprintf(a->export_result, sizeof a->export_result, "%s", a->export_sim ? "exporting and simulating..." : "exporting...");
+		snprintf(a->export_result, sizeof a->export_result, "starting...");
 		return APP_REDRAW | APP_RUN_EXPORT;
 	default:
 		return 0;
 	}
 }
 
+static int export_open(struct mpqx_app *a)
+{
+	a->overlay = APP_OV_EXPORT;
+	if (a->export_job)
+		return APP_REDRAW; /* the running export's progress */
+	/* The settings stay as they were left; the focus goes to the button, the last result goes. */
+	a->xfield = APP_X_RUN;
+	a->export_done = false;
+	a->export_over_armed = false;
+	a->export_result[0] = '\0';
+	if (!a->s->est.fits)
+		snprintf(a->export_result, sizeof a->export_result, "OVER: the design does not fit %s", a->s->dev.name);
+	return APP_REDRAW;
+}
+
 int app_export_run(struct mpqx_app *a)
 {
 	struct mpqx_err err = {0};
-	if (!config_equal(&a->cfg, &a->s->cfg))
-		app_sync(a);
-	session_wait(a->s);
-	char result[512] = "";
-	int rc = a->export_fn(a->s, a->export_dir, a->export_windows, a->export_sim, result, sizeof result, &err);
-	a->export_done = true;
-	a->export_rc = rc;
-	if (rc) {
-		snprintf(a->export_result, sizeof a->export_result, "%.200s%s%.300s", result, result[0] ? ": " : "", err.msg);
+	if (a->export_job)
+		return set_msg(a, false, "an export is running: Esc in its dialog cancels it");
+	export_commit_windows(a);
+	if (fileio_expand_home(a->export_dir, a->export_target, sizeof a->export_target)) {
+		snprintf(a->export_target, sizeof a->export_target, "%s", a->export_dir);
+		err_set(&err, MPQX_EINPUT, "%s: the name is too long", a->export_dir);
+	} else {
+		export_job_start(a->s, &a->cfg, a->export_target, a->export_windows, a->export_sim, &a->export_job, &err);
+	}
+	if (err.code) {
+		a->export_done = true;
+		a->export_rc = err.code;
+		snprintf(a->export_result, sizeof a->export_result, "%s", err.msg);
 		return set_msg(a, true, "export failed: %s", err.msg);
 	}
-	snprintf(a->export_result, sizeof a->export_result, "%s", result);
-	return set_msg(a, false, "exported to %s", a->export_dir);
+	a->export_done = false;
+	a->export_rc = MPQX_OK;
+	snprintf(a->export_result, sizeof a->export_result, "writing the files...");
+	return APP_REDRAW;
+}
+
+/* "1 min 05 s" or "12 s". */
+static void fmt_left(char *buf, size_t size, double s)
+{
+	long t = lround(s);
+	if (t >= 60)
+		snprintf(buf, size, "%ld min %02ld s", t / 60, t % 60);
+	else
+		snprintf(buf, size, "%ld s", t);
+}
+
+int app_export_poll(struct mpqx_app *a)
+{
+	if (!a->export_job)
+		return 0;
+	struct mpqx_export_progress p;
+	export_job_progress(a->export_job, &p);
+	char text[sizeof a->export_result];
+	if (p.phase == MPQX_XP_WRITE) {
+		snprintf(text, sizeof text, "writing the files...");
+	} else if (p.phase == MPQX_XP_SIM) {
+		char left[32] = "";
+		if (p.left_s >= 0)
+			fmt_left(left, sizeof left, p.left_s);
+		snprintf(text, sizeof text, "simulating: %d/%d windows%s%s%s  (Esc cancels)", p.done, p.total,
+			 p.done ? ", " : ", compiling", p.done ? left : "", p.done ? " left" : "");
+	} else {
+		export_job_free(a->export_job);
+		a->export_job = NULL;
+		a->export_done = true;
+		a->export_rc = p.rc;
+		if (p.cancelled) {
+			a->export_rc = MPQX_EINPUT;
+			snprintf(a->export_result, sizeof a->export_result, "cancelled: %.400s left as it was", a->export_target);
+			return set_msg(a, false, "export cancelled: %s left as it was", a->export_target);
+		}
+		if (p.rc) {
+			snprintf(a->export_result, sizeof a->export_result, "%.200s%s%.300s", p.result, p.result[0] ? ": " : "",
+				 p.msg);
+			return set_msg(a, true, "export failed: %s", p.msg);
+		}
+		snprintf(a->export_result, sizeof a->export_result, "%s", p.result);
+		return set_msg(a, false, "exported to %s%s%s", a->export_target, p.result[0] ? ": " : "", p.result);
+	}
+	if (strcmp(text, a->export_result) == 0)
+		return 0;
+	snprintf(a->export_result, sizeof a->export_result, "%s", text);
+	if (a->overlay != APP_OV_EXPORT)
+		set_msg(a, false, "export: %s", text);
+	return APP_REDRAW;
+}
+
+int app_export_wait(struct mpqx_app *a)
+{
+	if (a->export_job)
+		export_job_wait(a->export_job);
+	return app_export_poll(a);
 }
 
 /* ---- compare view ---- */
@@ -968,6 +1097,11 @@ int app_apply(struct mpqx_app *a, enum app_action act)
 
 	switch (act) {
 	case APP_ACT_QUIT:
+		if (a->export_job && !a->quit_armed) {
+			a->quit_armed = true;
+			return set_msg(a, true, "an export is running%s: q again cancels it and quits",
+				       app_modified(a) ? " and the config has unsaved changes" : "");
+		}
 		if (app_modified(a) && !a->quit_armed) {
 			a->quit_armed = true;
 			return set_msg(a, true, "unsaved changes: q again to quit, s to save");
@@ -1050,11 +1184,7 @@ int app_apply(struct mpqx_app *a, enum app_action act)
 	case APP_ACT_SLOT_CLEAR:
 		return set_msg(a, false, "x empties a slot in the compare view (c)");
 	case APP_ACT_EXPORT:
-		a->overlay = APP_OV_EXPORT;
-		a->xfield = APP_X_RUN;
-		a->export_done = false;
-		a->export_result[0] = '\0';
-		return APP_REDRAW;
+		return export_open(a);
 	case APP_ACT_FIT:
 		return want_search(a, true);
 	case APP_ACT_PARETO: {
@@ -1130,7 +1260,7 @@ int app_key(struct mpqx_app *a, int key)
 		int f = edit_text(a, key, false);
 		if (f >= 0)
 			return f;
-	} else if (a->overlay == APP_OV_EXPORT && (a->xfield == APP_X_DIR || a->xfield == APP_X_WINDOWS)) {
+	} else if (a->overlay == APP_OV_EXPORT && !a->export_job && (a->xfield == APP_X_DIR || a->xfield == APP_X_WINDOWS)) {
 		/* The dialog's text fields edit in place; the text buffer is shared with prompts. */
 		bool dir = a->xfield == APP_X_DIR;
 		if (dir)
@@ -1148,7 +1278,7 @@ int app_key(struct mpqx_app *a, int key)
 			}
 			return f;
 		}
-	} else if (a->overlay == APP_OV_EXPORT && a->xfield == APP_X_SIM && key == ' ') {
+	} else if (a->overlay == APP_OV_EXPORT && !a->export_job && a->xfield == APP_X_SIM && key == ' ') {
 		a->export_sim = !a->export_sim;
 		return APP_REDRAW;
 	}

@@ -910,7 +910,9 @@ static void draw_export(const struct tui_ctx *t, const struct mpqx_app *a, const
 			put(t, y + 1, x, w, rr, p);
 		}
 	}
-	put(t, r->y + r->h - 2, x, w, MPQX_TH_DIM, "Up/Down field  Space toggle  Enter run  Esc close");
+	put(t, r->y + r->h - 2, x, w, MPQX_TH_DIM,
+	    app_export_busy(a) ? "runs in the background:  Esc cancel  e hide"
+			       : "Up/Down field  Enter next/run  Space toggle  Esc close");
 }
 
 static void draw_prompt(const struct tui_ctx *t, const struct mpqx_app *a, const struct view_layout *l)
