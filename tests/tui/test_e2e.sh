@@ -116,12 +116,38 @@ fi
 T send-keys -t e2e Escape
 wait_for "Layers \\(" 5
 
-# Export with simulation of 2 windows into a fresh directory.
+# Export with simulation in the background: progress shows, keys typed meanwhile do nothing to it, Esc
+# cancels and leaves no directory, temporary or final.
 T send-keys -t e2e e
 wait_for "Export Verilog" 5
 T send-keys -t e2e Up Up Up C-u
 T send-keys -t e2e -l "$tmp/export"
-T send-keys -t e2e Down BSpace BSpace BSpace BSpace 2 Down Down Enter
+T send-keys -t e2e Enter BSpace BSpace BSpace BSpace 8 Enter Down Enter
+if wait_for "simulating: [0-9]+/8 windows" 60; then
+	ok "export runs in the background with progress"
+else
+	not_ok "export runs in the background with progress" "$(screen)"
+fi
+T send-keys -t e2e Enter
+if wait_for "an export is running" 5; then ok "Enter during an export does not start another"; else not_ok "Enter during an export does not start another" "$(screen)"; fi
+T send-keys -t e2e Escape
+if wait_for "cancelled: .* left as it was" 20 && [ ! -e "$tmp/export" ] && ! ls -A "$tmp" | grep -q "^\.export\."; then
+	ok "Esc cancels the export and leaves nothing behind"
+else
+	not_ok "Esc cancels the export and leaves nothing behind" "$(ls -A "$tmp")" "$(screen)"
+fi
+
+# The same dialog keeps its settings: 2 windows this time, the dialog hidden meanwhile (the explorer stays
+# live and reports on the status line), shown again for the result.
+T send-keys -t e2e Up Up BSpace 2 Down Down Enter
+wait_for "simulating|writing" 10
+T send-keys -t e2e e
+if wait_for "goes on in the background" 5 && wait_for "Layers \\(" 5; then
+	ok "the export dialog hides while the export runs"
+else
+	not_ok "the export dialog hides while the export runs" "$(screen)"
+fi
+T send-keys -t e2e e
 if wait_for "RESULT windows=2 mismatches=0" 240; then
 	ok "export with simulation: mismatches=0"
 else
