@@ -141,6 +141,9 @@ struct app_undo {
 	struct mpqx_config before, after;
 	struct app_slot slot_before, slot_after;
 	char what[96];
+	/* A load also moves the save target and the saved state: undo puts them back (NULL paths: no move). */
+	char *path_before, *path_after;
+	struct mpqx_config saved_before, saved_after;
 };
 
 struct mpqx_app {
@@ -182,7 +185,7 @@ struct mpqx_app {
 	bool export_over_armed;      /* the design is OVER: warned once, Enter again exports */
 	char export_target[APP_TEXT_MAX]; /* the directory of the running or last export */
 
-	char config_path[APP_TEXT_MAX]; /* last saved or loaded */
+	char config_path[APP_TEXT_MAX]; /* the save target: last saved or loaded, "" when none yet */
 	char overwrite_path[APP_TEXT_MAX]; /* an existing file the user was asked about once (Enter again saves) */
 	struct mpqx_config saved;       /* the config as last saved or loaded, for the unsaved-changes check */
 	bool quit_armed;

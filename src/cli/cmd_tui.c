@@ -222,6 +222,7 @@ int cmd_tui(int argc, char **argv)
 	so.config = config;
 	so.device = device;
 	so.async = !dump || bench;
+	so.device_fallback = true;
 	if (so.async) {
 		/* The evaluation uses every core: the interface needs under a millisecond of CPU a key and the
 		 * worker runs below its priority, so a repaint still gets a core first. */
@@ -234,6 +235,8 @@ int cmd_tui(int argc, char **argv)
 		cli_error("%s", err.msg);
 		return CLI_FAIL;
 	}
+	if (s->note[0] && (dump || bench))
+		fprintf(stderr, "mpqx: warning: %s\n", s->note);
 	struct mpqx_app app;
 	if (app_init(&app, s, config)) {
 		cli_error("out of memory");

@@ -77,6 +77,10 @@ static void undo_fini(struct app_undo *u)
 	config_fini(&u->after);
 	slot_fini(&u->slot_before);
 	slot_fini(&u->slot_after);
+	free(u->path_before);
+	free(u->path_after);
+	config_fini(&u->saved_before);
+	config_fini(&u->saved_after);
 }
 
 /* Drops the redo entries and makes room for one more entry; returns it (zeroed) or NULL. */
@@ -189,6 +193,10 @@ static int undo(struct mpqx_app *a, bool redo)
 		if (config_copy(&a->cfg, redo ? &u->after : &u->before))
 			return set_msg(a, true, "out of memory");
 		f |= APP_RECOMPUTE;
+		if (u->path_before && u->path_after) {
+			snprintf(a->config_path, sizeof a->config_path, "%s", redo ? u->path_after : u->path_before);
+			config_copy(&a->saved, redo ? &u->saved_after : &u->saved_before);
+		}
 	}
 	a->n_undo += redo ? 1 : -1;
 	set_msg(a, false, "%s: %s", redo ? "redo" : "undo", u->what);
@@ -213,10 +221,9 @@ int app_init(struct mpqx_app *a, struct mpqx_session *s, const char *config_path
 	export_commit_windows(a);
 	a->export_sim = true;
 	snprintf(a->export_dir, sizeof a->export_dir, "%s-export", s->model->name);
+	/* No file yet: the title says so and s suggests MODEL.config.json. */
 	if (config_path)
 		snprintf(a->config_path, sizeof a->config_path, "%s", config_path);
-	else
-		snprintf(a->config_path, sizeof a->config_path, "%s.config.json", s->model->name);
 	a->graph_rows = 20;
 	a->plot_span = 64;
 	a->plot_per_cell = 2;
@@ -228,7 +235,10 @@ int app_init(struct mpqx_app *a, struct mpqx_session *s, const char *config_path
 			a->sel = l;
 			break;
 		}
-	set_msg(a, false, "%s on %s: ? for keys", s->model->name, s->dev.name);
+	if (s->note[0])
+		set_msg(a, true, "%s", s->note);
+	else
+		set_msg(a, false, "%s on %s: ? for keys", s->model->name, s->dev.name);
 	return MPQX_OK;
 }
 
@@ -434,6 +444,71 @@ static void close_prompt(struct mpqx_app *a)
 	a->under_prompt = APP_OV_NONE;
 }
 
+/* The file s and o offer: the save target, else MODEL.config.json. */
+static int open_file_prompt(struct mpqx_app *a, enum app_prompt p)
+{
+	char t[APP_TEXT_MAX];
+	if (!a->config_path[0])
+		snprintf(t, sizeof t, "%.1000s.config.json", model(a)->name);
+	else
+		snprintf(t, sizeof t, "%s", a->config_path);
+	return open_prompt(a, p, t);
+}
+
+/* Loads a config file as an undoable change that also moves the save target (undo moves it back). A
+ * config for another model loads with a warning; one naming an unknown device loads on the current one. */
+static int load_config(struct mpqx_app *a, const char *path)
+{
+	struct mpqx_err err = {0};
+	struct mpqx_config c = {0};
+	if (config_load(path, model(a), &c, &err)) {
+		config_fini(&c);
+		return set_msg(a, true, "%s", err.msg);
+	}
+	char note[APP_TEXT_MAX + 300] = "";
+	bool known = strchr(c.device, '/') != NULL;
+	for (int i = 0; i < a->n_devices && !known; i++)
+		known = strcmp(a->devices[i], c.device) == 0;
+	if (!known) {
+		char list[400] = "";
+		for (int i = 0; i < a->n_devices && strlen(list) + strlen(a->devices[i]) + 3 < sizeof list; i++)
+			snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", a->devices[i]);
+		snprintf(note, sizeof note, "%s: unknown device '%s', kept %s (known: %s)", path, c.device, a->cfg.device,
+			 list);
+		snprintf(c.device, sizeof c.device, "%s", a->cfg.device);
+	} else if (c.model[0] && strcmp(c.model, model(a)->name) != 0) {
+		snprintf(note, sizeof note, "loaded %s: saved for model '%s', not '%s'", path, c.model, model(a)->name);
+	}
+	char *before = strdup(a->config_path), *after = strdup(path);
+	struct mpqx_config saved_before = {0};
+	if (!before || !after || config_copy(&saved_before, &a->saved)) {
+		free(before);
+		free(after);
+		config_fini(&c);
+		return set_msg(a, true, "out of memory");
+	}
+	snprintf(a->config_path, sizeof a->config_path, "%s", path);
+	config_copy(&a->saved, &c);
+	char what[APP_TEXT_MAX + 16];
+	snprintf(what, sizeof what, "loaded %s", path);
+	int f = change(a, &c, what);
+	if (f & APP_RECOMPUTE) {
+		struct app_undo *u = &a->undo[a->n_undo - 1];
+		u->path_before = before;
+		u->path_after = after;
+		u->saved_before = saved_before;
+		config_copy(&u->saved_after, &a->saved);
+	} else {
+		free(before);
+		free(after);
+		config_fini(&saved_before);
+		set_msg(a, false, "loaded %s (same as the current config)", path);
+	}
+	if (note[0])
+		set_msg(a, true, "%s", note);
+	return f;
+}
+
 /* Parses "N" or "W/A" bit widths. */
 static bool parse_bits(const char *t, int *w, int *ab)
 {
@@ -499,19 +574,7 @@ static int confirm_prompt(struct mpqx_app *a)
 		snprintf(a->config_path, sizeof a->config_path, "%s", path);
 		return set_msg(a, false, "saved %s", path);
 	}
-	struct mpqx_config c = {0};
-	if (config_load(path, model(a), &c, &err)) {
-		config_fini(&c);
-		return set_msg(a, true, "%s", err.msg);
-	}
-	snprintf(a->config_path, sizeof a->config_path, "%s", path);
-	config_copy(&a->saved, &c);
-	char what[APP_TEXT_MAX + 16];
-	snprintf(what, sizeof what, "loaded %s", path);
-	int f = change(a, &c, what);
-	if (!(f & APP_RECOMPUTE))
-		set_msg(a, false, "loaded %s (same as the current config)", path);
-	return f;
+	return load_config(a, path);
 }
 
 /* ---- the export dialog ---- */
@@ -1160,9 +1223,9 @@ int app_apply(struct mpqx_app *a, enum app_action act)
 	case APP_ACT_REDO:
 		return undo(a, true);
 	case APP_ACT_SAVE:
-		return open_prompt(a, APP_PROMPT_SAVE, a->config_path);
+		return open_file_prompt(a, APP_PROMPT_SAVE);
 	case APP_ACT_LOAD:
-		return open_prompt(a, APP_PROMPT_LOAD, a->config_path);
+		return open_file_prompt(a, APP_PROMPT_LOAD);
 	case APP_ACT_DEVICE:
 	case APP_ACT_DEVICE_PREV:
 		return device_step(a, act == APP_ACT_DEVICE ? 1 : -1);

@@ -146,7 +146,7 @@ static void draw_title(const struct tui_ctx *t, const struct mpqx_app *a, const 
 	char buf[LINE_MAX_BYTES];
 	const char *sep = t->utf8 ? " \xe2\x94\x82 " : " | ";
 	const char *cfg = strrchr(a->config_path, '/');
-	cfg = cfg ? cfg + 1 : a->config_path;
+	cfg = !a->config_path[0] ? "no file (s saves)" : cfg ? cfg + 1 : a->config_path;
 	snprintf(buf, sizeof buf, " mpqx%s%s%s%s%s%s%s", sep, s->model->name, sep, s->dev.name, sep, cfg,
 		 app_modified(a) ? " (modified)" : "");
 	put_pad(t, l->title.y, 0, l->title.w, MPQX_TH_TITLE, buf);

@@ -482,6 +482,76 @@ static void test_save_load(void **state)
 	config_fini(&saved);
 }
 
+/* The save target: none at start (s suggests MODEL.config.json), the loaded file after a load, the previous
+ * one again after undoing the load; a config for another model or an unknown device loads with a warning. */
+static void test_save_target(void **state)
+{
+	struct fx *f = *state;
+	assert_string_equal(f->a.config_path, "");
+	act(f, APP_ACT_SAVE);
+	char want[300];
+	snprintf(want, sizeof want, "%s.config.json", f->s->model->name);
+	assert_string_equal(f->a.text, want);
+	act(f, APP_ACT_CANCEL);
+
+	char dir[] = "/tmp/mpqx-test-target-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char a_path[400], b_path[400], script[500];
+	snprintf(a_path, sizeof a_path, "%s/a.json", dir);
+	snprintf(b_path, sizeof b_path, "%s/b.json", dir);
+	/* a.json: every layer at 6 bits, saved for another model and naming an unknown device. */
+	FILE *fp = fopen(a_path, "w");
+	assert_non_null(fp);
+	fputs("{\"format\":\"mpqx-config\",\"version\":1,\"model\":\"another-model\",\"device\":\"xc9z999\","
+	      "\"defaults\":{\"w_bits\":6,\"a_bits\":6}}",
+	      fp);
+	fclose(fp);
+	fp = fopen(b_path, "w");
+	assert_non_null(fp);
+	fputs("{\"format\":\"mpqx-config\",\"version\":1,\"model\":\"another-model\",\"defaults\":{\"w_bits\":5}}", fp);
+	fclose(fp);
+	char dev0[64];
+	snprintf(dev0, sizeof dev0, "%s", f->a.cfg.device);
+
+	act(f, APP_ACT_LOAD);
+	snprintf(script, sizeof script, "<C-u>%s<Enter>", a_path);
+	keys(f, script);
+	assert_true(f->a.msg_error);
+	assert_non_null(strstr(f->a.msg, "a.json"));
+	assert_non_null(strstr(f->a.msg, "unknown device 'xc9z999'"));
+	assert_non_null(strstr(f->a.msg, "xc7s15")); /* the known devices are listed */
+	assert_string_equal(f->a.cfg.device, dev0);
+	assert_int_equal(f->a.cfg.layers[layer(f, "input")].a_bits, 6);
+	assert_string_equal(f->a.config_path, a_path);
+
+	act(f, APP_ACT_LOAD);
+	snprintf(script, sizeof script, "<C-u>%s<Enter>", b_path);
+	keys(f, script);
+	assert_true(f->a.msg_error);
+	assert_non_null(strstr(f->a.msg, "saved for model 'another-model'"));
+	assert_string_equal(f->a.config_path, b_path);
+	assert_false(app_modified(&f->a));
+
+	/* Undo the second load: the target is a.json again, and the config is a.json's as loaded. */
+	act(f, APP_ACT_UNDO);
+	assert_string_equal(f->a.config_path, a_path);
+	assert_false(app_modified(&f->a));
+	act(f, APP_ACT_UNDO);
+	assert_string_equal(f->a.config_path, "");
+	assert_false(app_modified(&f->a));
+	act(f, APP_ACT_REDO);
+	assert_string_equal(f->a.config_path, a_path);
+	/* s offers the target: saving there does not ask. */
+	act(f, APP_ACT_SAVE);
+	assert_string_equal(f->a.text, a_path);
+	keys(f, "<Enter>");
+	assert_int_equal(f->a.overlay, APP_OV_NONE);
+	assert_false(f->a.msg_error);
+	unlink(a_path);
+	unlink(b_path);
+	rmdir(dir);
+}
+
 static void test_quit(void **state)
 {
 	struct fx *f = *state;
@@ -911,6 +981,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_all_bits_prompt, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_save_load, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_save_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_export_dialog, setup, teardown),
