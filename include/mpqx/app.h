@@ -74,7 +74,7 @@ enum app_keycode {
 	X(STORE4, '4', 0, 0, "4", "store the config in slot 4")                                              \
 	X(SLOT_LOAD, APP_KEY_ENTER, '\n', 0, "Enter", "compare: load the selected slot; dialogs: confirm")    \
 	X(SLOT_CLEAR, 'x', APP_KEY_DELETE, 0, "x Del", "compare: empty the selected slot")                   \
-	X(EXPORT, 'e', 0, 0, "e", "export Verilog and testbench, optionally simulate")                       \
+	X(EXPORT, 'e', 0, 0, "e", "export Verilog and testbench, optionally simulate (in the background; Esc cancels)")                       \
 	X(FIT, 'f', 0, 0, "f", "search: apply the best configuration that fits the device (u undoes)")     \
 	X(PARETO, 'p', 0, 0, "p", "Pareto view: MSE against LUT, BRAM or latency; Enter applies a point")  \
 	X(CANCEL, APP_KEY_ESC, 0, 0, "Esc", "close the overlay or dialog")                                   \
