@@ -166,6 +166,7 @@ struct mpqx_app {
 	int n_undo, n_redo;
 
 	struct app_slot slots[APP_SLOTS];
+	char slots_path[APP_TEXT_MAX]; /* the file that keeps the slots between runs (slots.h), "" for none */
 	int slot_sel;
 	int compare_top; /* first layer row of the compare view */
 
@@ -282,6 +283,10 @@ bool app_export_busy(const struct mpqx_app *a);
 
 /* Blocks until the running export ends, then app_export_poll. */
 int app_export_wait(struct mpqx_app *a);
+
+/* Keeps the compare slots in path from now on (every store, empty, undo and redo of a slot writes it) and
+ * restores the slots it holds. Returns APP_REDRAW; a problem with the file is the status message. */
+int app_slots_open(struct mpqx_app *a, const char *path);
 
 /* true when the edited config differs from the one last saved or loaded. */
 bool app_modified(const struct mpqx_app *a);

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "mpqx/app.h"
 #include "mpqx/session.h"
+#include "mpqx/slots.h"
 #include "tui.h"
 
 /* The bench replays this on every layer: the output bits down and up (recomputing the layer and all after
@@ -251,6 +252,11 @@ int cmd_tui(int argc, char **argv)
 		if (rc)
 			cli_error("%s", err.msg);
 	} else {
+		/* The slots come back on the next start (not in the headless forms, which must not depend on them). */
+		char sp[4200];
+		struct mpqx_err se = {0};
+		if (slots_default_path(s->model, sp, sizeof sp, &se) == MPQX_OK)
+			app_slots_open(&app, sp);
 		rc = tui_run(&app, &to) ? CLI_FAIL : CLI_OK;
 	}
 	app_fini(&app);

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "mpqx/fileio.h"
+#include "mpqx/slots.h"
 #include "mpqx/view.h"
 
 const struct app_binding app_bindings[] = {
@@ -148,6 +149,32 @@ static void slot_fill(struct mpqx_app *a, struct app_slot *sl)
 	snprintf(sl->device, sizeof sl->device, "%s", s->dev.name);
 }
 
+/* Writes the slots to their file, when there is one. */
+static void slots_keep(struct mpqx_app *a)
+{
+	struct mpqx_err err = {0};
+	if (a->slots_path[0] && slots_save(a->slots_path, model(a), a->slots, APP_SLOTS, &err))
+		set_msg(a, true, "slots not kept: %s", err.msg);
+}
+
+int app_slots_open(struct mpqx_app *a, const char *path)
+{
+	struct mpqx_err err = {0};
+	char note[600];
+	snprintf(a->slots_path, sizeof a->slots_path, "%s", path);
+	if (slots_load(path, model(a), a->slots, APP_SLOTS, note, sizeof note, &err))
+		return set_msg(a, true, "slots not restored: %s", err.msg);
+	if (note[0])
+		return set_msg(a, true, "%s", note);
+	int n = 0;
+	for (int k = 0; k < APP_SLOTS; k++)
+		n += a->slots[k].used;
+	if (n && !a->msg_error)
+		set_msg(a, false, "%s on %s: %d slot%s restored (c compares); ? for keys", model(a)->name, a->s->dev.name, n,
+			n == 1 ? "" : "s");
+	return APP_REDRAW;
+}
+
 static int slot_set(struct mpqx_app *a, int k, const struct app_slot *nv, const char *what)
 {
 	struct app_undo *u = undo_push(a);
@@ -159,7 +186,9 @@ static int slot_set(struct mpqx_app *a, int k, const struct app_slot *nv, const 
 	snprintf(u->what, sizeof u->what, "%s", what);
 	a->n_undo++;
 	a->n_redo = a->n_undo;
-	return set_msg(a, false, "%s", what);
+	set_msg(a, false, "%s", what);
+	slots_keep(a);
+	return APP_REDRAW;
 }
 
 static int store(struct mpqx_app *a, int k)
@@ -189,6 +218,7 @@ static int undo(struct mpqx_app *a, bool redo)
 	if (u->slot >= 0) {
 		if (slot_copy(&a->slots[u->slot], redo ? &u->slot_after : &u->slot_before))
 			return set_msg(a, true, "out of memory");
+		slots_keep(a);
 	} else {
 		if (config_copy(&a->cfg, redo ? &u->after : &u->before))
 			return set_msg(a, true, "out of memory");

@@ -60,7 +60,7 @@ start() {
 	T kill-server 2> /dev/null
 	runs=$((runs + 1))
 	sock=mpqx-e2e-$$-$runs
-	T new-session -d -s e2e -x 120 -y 36 "cd '$tmp' && stty sane && env -u NO_COLOR TERM=xterm-256color MPQX_DATA_DIR='$src' '$mpqx' $*; echo EXIT=\$?; stty -a | tr ' ' '\n' | grep -E '^-?(icanon|echo)$' | tr '\n' ' '; echo; sleep 600"
+	T new-session -d -s e2e -x 120 -y 36 "cd '$tmp' && stty sane && env -u NO_COLOR TERM=xterm-256color XDG_STATE_HOME='$tmp/state' MPQX_DATA_DIR='$src' '$mpqx' $*; echo EXIT=\$?; stty -a | tr ' ' '\n' | grep -E '^-?(icanon|echo)$' | tr '\n' ' '; echo; sleep 600"
 }
 
 start
@@ -169,9 +169,14 @@ if wait_for "EXIT=0" 10; then ok "^C q quits with status 0"; else not_ok "^C q q
 if wait_for "^icanon echo" 5; then ok "terminal restored (icanon echo)"; else not_ok "terminal restored (icanon echo)" "$(screen)"; fi
 if [ "$(T display -p -t e2e '#{alternate_on}')" = 0 ]; then ok "alternate screen left"; else not_ok "alternate screen left"; fi
 
-# A signal restores the terminal too.
+# The slots stored in the first run come back; a signal restores the terminal too.
 start
 wait_for "Layers \\(" 60
+if wait_for "2 slots restored" 10 && ls "$tmp"/state/mpqx/slots/seattle-hourly-*.json > /dev/null; then
+	ok "slots come back on the next start"
+else
+	not_ok "slots come back on the next start" "$(ls -R "$tmp/state" 2>&1)" "$(screen)"
+fi
 pid=$(T list-panes -t e2e -F '#{pane_pid}')
 child=$(pgrep -P "$pid" -f mpqx | head -1)
 [ -n "$child" ] && kill -TERM "$child"

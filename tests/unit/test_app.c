@@ -552,6 +552,70 @@ static void test_save_target(void **state)
 	rmdir(dir);
 }
 
+/* Slots are kept in their file and come back in a new app on the same model. */
+static void test_slots_persist(void **state)
+{
+	struct fx *f = *state;
+	char dir[] = "/tmp/mpqx-test-slots-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[300];
+	snprintf(path, sizeof path, "%s/state/mpqx/slots/tiny.json", dir);
+	app_slots_open(&f->a, path);
+	assert_false(f->a.msg_error);
+	assert_int_not_equal(access(path, F_OK), 0); /* nothing written before a slot changes */
+	act(f, APP_ACT_STORE1);
+	act(f, APP_ACT_A_DEC);
+	act(f, APP_ACT_STORE3);
+	assert_int_equal(access(path, F_OK), 0);
+	struct mpqx_app b;
+	assert_int_equal(app_init(&b, f->s, NULL), 0);
+	app_slots_open(&b, path);
+	assert_false(b.msg_error);
+	assert_non_null(strstr(b.msg, "2 slots restored"));
+	for (int k = 0; k < APP_SLOTS; k++) {
+		assert_int_equal(b.slots[k].used, f->a.slots[k].used);
+		if (!b.slots[k].used)
+			continue;
+		assert_true(config_equal(&b.slots[k].cfg, &f->a.slots[k].cfg));
+		assert_string_equal(b.slots[k].device, f->a.slots[k].device);
+		assert_int_equal(b.slots[k].fits, f->a.slots[k].fits);
+		assert_int_equal(b.slots[k].limiting, f->a.slots[k].limiting);
+		assert_true(fabs(b.slots[k].mse - f->a.slots[k].mse) <= 1e-12 * fabs(f->a.slots[k].mse));
+		for (int r = 0; r < MPQX_RES_COUNT; r++)
+			assert_true(fabs(b.slots[k].used_res[r] - f->a.slots[k].used_res[r]) < 1e-9);
+	}
+	app_fini(&b);
+	/* Undoing a store is kept too. */
+	act(f, APP_ACT_UNDO);
+	assert_false(f->a.slots[2].used);
+	assert_int_equal(app_init(&b, f->s, NULL), 0);
+	app_slots_open(&b, path);
+	assert_true(b.slots[0].used);
+	assert_false(b.slots[2].used);
+	app_fini(&b);
+	/* Slots kept for an earlier version of the model file are not restored, and the message says so. */
+	char cmd[700];
+	snprintf(cmd, sizeof cmd, "sed -i 's/\"model_mtime\":.*/\"model_mtime\": 1,/' '%s'", path);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(app_init(&b, f->s, NULL), 0);
+	app_slots_open(&b, path);
+	assert_true(b.msg_error);
+	assert_non_null(strstr(b.msg, "earlier version"));
+	assert_false(b.slots[0].used);
+	app_fini(&b);
+	/* A broken file is reported with its name. */
+	FILE *fp = fopen(path, "w");
+	fputs("{\"format\":\"mpqx-slots\",\"version\":1,\"slots\":3}", fp);
+	fclose(fp);
+	assert_int_equal(app_init(&b, f->s, NULL), 0);
+	app_slots_open(&b, path);
+	assert_true(b.msg_error);
+	assert_non_null(strstr(b.msg, "tiny.json: slots: expected an array"));
+	app_fini(&b);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_quit(void **state)
 {
 	struct fx *f = *state;
@@ -982,6 +1046,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_save_load, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_save_target, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slots_persist, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_help, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_export_dialog, setup, teardown),
