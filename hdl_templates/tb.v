@@ -166,6 +166,7 @@ module /*{{MODULE*/mpqx_tb/*}}*/;
 				$fwrite(dump, " %0d", $signed(dut.u_relu.u_buf.mem[i]));
 			$fwrite(dump, "\n");
 			/*}}*/
+			$fflush(dump); // a window at a time: the explorer counts them for its progress
 		end
 		$fclose(dump);
 		$display("RESULT windows=%0d mismatches=%0d cycles=%0d", WINDOWS, mismatches, cycles);

@@ -9,6 +9,7 @@
 
 #include "mpqx/config.h"
 #include "mpqx/err.h"
+#include "mpqx/export.h"
 #include "mpqx/search.h"
 #include "mpqx/session.h"
 
@@ -74,7 +75,7 @@ enum app_keycode {
 	X(STORE4, '4', 0, 0, "4", "store the config in slot 4")                                              \
 	X(SLOT_LOAD, APP_KEY_ENTER, '\n', 0, "Enter", "compare: load the selected slot; dialogs: confirm")    \
 	X(SLOT_CLEAR, 'x', APP_KEY_DELETE, 0, "x Del", "compare: empty the selected slot")                   \
-	X(EXPORT, 'e', 0, 0, "e", "export Verilog and testbench, optionally simulate")                       \
+	X(EXPORT, 'e', 0, 0, "e", "export Verilog and testbench, optionally simulate (in the background; Esc cancels)")                       \
 	X(FIT, 'f', 0, 0, "f", "search: apply the best configuration that fits the device (u undoes)")     \
 	X(PARETO, 'p', 0, 0, "p", "Pareto view: MSE against LUT, BRAM or latency; Enter applies a point")  \
 	X(FIND, '/', 0, 0, "/", "find a layer by name (as you type; Enter keeps it, Esc goes back)")         \
@@ -143,13 +144,10 @@ struct app_undo {
 	struct mpqx_config before, after;
 	struct app_slot slot_before, slot_after;
 	char what[96];
+	/* A load also moves the save target and the saved state: undo puts them back (NULL paths: no move). */
+	char *path_before, *path_after;
+	struct mpqx_config saved_before, saved_after;
 };
-
-/* The function the export dialog calls; set by the caller that links an exporter. It writes the design
- * for the session's config into dir, simulates `windows` windows when sim, and puts the testbench's
- * RESULT line (or a short summary) into result. Returns MPQX_OK or an error filled into err. */
-typedef int (*app_export_fn)(const struct mpqx_session *s, const char *dir, int windows, bool sim, char *result,
-			     size_t result_size, struct mpqx_err *err);
 
 struct mpqx_app {
 	struct mpqx_session *s; /* borrowed */
@@ -171,6 +169,7 @@ struct mpqx_app {
 	int n_undo, n_redo;
 
 	struct app_slot slots[APP_SLOTS];
+	char slots_path[APP_TEXT_MAX]; /* the file that keeps the slots between runs (slots.h), "" for none */
 	int slot_sel;
 	int compare_top; /* first layer row of the compare view */
 	int compare_base; /* the column the others are diffed against: 0 the current config, k slot k */
@@ -195,10 +194,12 @@ struct mpqx_app {
 	enum app_xfield xfield;
 	bool export_done;
 	int export_rc;
-	char export_result[512];
-	app_export_fn export_fn;
+	char export_result[512];     /* the running export's progress, then its RESULT line or error */
+	struct mpqx_export_job *export_job; /* owned: the export running in the background, or NULL */
+	bool export_over_armed;      /* the design is OVER: warned once, Enter again exports */
+	char export_target[APP_TEXT_MAX]; /* the directory of the running or last export */
 
-	char config_path[APP_TEXT_MAX]; /* last saved or loaded */
+	char config_path[APP_TEXT_MAX]; /* the save target: last saved or loaded, "" when none yet */
 	char overwrite_path[APP_TEXT_MAX]; /* an existing file the user was asked about once (Enter again saves) */
 	struct mpqx_config saved;       /* the config as last saved or loaded, for the unsaved-changes check */
 	bool quit_armed;
@@ -342,8 +343,24 @@ bool app_pareto_cell(const struct app_axes *ax, double x, double mse, int w, int
 /* The x of a point on front f: LUT (all), BRAM tiles or latency in us. */
 double app_front_x(const struct mpqx_search_point *p, int f);
 
-/* Runs the export dialog's job through export_fn (blocking). Returns APP_REDRAW. */
+/* Starts the export dialog's job in the background (export_job_start on the edited config). Returns
+ * app_apply's flags. */
 int app_export_run(struct mpqx_app *a);
+
+/* Publishes the running export's progress into export_result and, when it ended, its result (the status
+ * line says so when the dialog is hidden). Call it from the event loop; returns APP_REDRAW when something
+ * changed. */
+int app_export_poll(struct mpqx_app *a);
+
+/* true while an export runs. */
+bool app_export_busy(const struct mpqx_app *a);
+
+/* Blocks until the running export ends, then app_export_poll. */
+int app_export_wait(struct mpqx_app *a);
+
+/* Keeps the compare slots in path from now on (every store, empty, undo and redo of a slot writes it) and
+ * restores the slots it holds. Returns APP_REDRAW; a problem with the file is the status message. */
+int app_slots_open(struct mpqx_app *a, const char *path);
 
 /* true when the edited config differs from the one last saved or loaded. */
 bool app_modified(const struct mpqx_app *a);

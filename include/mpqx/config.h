@@ -32,6 +32,7 @@ struct mpqx_layer_cfg {
 
 struct mpqx_config {
 	char device[64];
+	char model[128]; /* the model the loaded file names ("" when none); not compared by config_equal */
 	struct mpqx_layer_cfg defaults;
 	int n_layers;
 	struct mpqx_layer_cfg *layers; /* one per model layer, every key resolved; owned */

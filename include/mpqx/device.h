@@ -16,4 +16,8 @@ struct mpqx_device {
  * and line. */
 int device_load(const char *dir, const char *name_or_path, struct mpqx_device *d, struct mpqx_err *err);
 
+/* Lists the device names of dir (NAME.ini files other than *-cost.ini), sorted, into names. Returns the
+ * count (at most max). */
+int device_list(const char *dir, char (*names)[64], int max);
+
 #endif

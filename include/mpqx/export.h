@@ -86,10 +86,47 @@ const char *export_templates_dir(void);
 
 struct mpqx_session;
 
-/* The explorer's export (app_export_fn of include/mpqx/app.h): exports the session's current integer
- * model into dir and, when sim, simulates it. result gets the RESULT line (or a summary); a mismatch,
- * a differing buffer or a cycle count off the formula is an error naming the first difference. */
-int export_session(const struct mpqx_session *s, const char *dir, int windows, bool sim, char *result,
-		   size_t result_size, struct mpqx_err *err);
+/* ---- the explorer's export, in the background ---- */
+
+struct mpqx_export_job;
+
+enum mpqx_export_phase {
+	MPQX_XP_WRITE,    /* building the integer model and writing the files */
+	MPQX_XP_SIM,      /* iverilog and vvp run; done counts the simulated windows */
+	MPQX_XP_DONE,     /* finished: rc says how */
+};
+
+/* A snapshot of a job. */
+struct mpqx_export_progress {
+	enum mpqx_export_phase phase;
+	int done, total;   /* windows simulated and to simulate */
+	double elapsed_s;  /* since the start */
+	double left_s;     /* estimated time to the end of the simulation, < 0 while unknown */
+	bool cancelled;    /* ended by export_job_cancel: nothing was left behind */
+	int rc;            /* when DONE: MPQX_OK, or the error in msg */
+	char result[256];  /* when DONE: the RESULT line, or a summary of a run without simulation */
+	char msg[MPQX_ERR_LEN];
+};
+
+/* Starts exporting config c of session s into dir on a thread of its own: the integer model is built
+ * from c (the session may change meanwhile; its model, data and float reference must outlive the job),
+ * the files are written into a temporary sibling of dir, simulated there as a child process group when
+ * sim, and renamed into place at the end, replacing only an earlier export or an empty directory. dir is
+ * checked before the job starts. The caller owns *out (export_job_free). */
+int export_job_start(const struct mpqx_session *s, const struct mpqx_config *c, const char *dir, int windows,
+		     bool sim, struct mpqx_export_job **out, struct mpqx_err *err);
+
+/* The job's state now (any thread). */
+void export_job_progress(struct mpqx_export_job *j, struct mpqx_export_progress *p);
+
+/* Asks the job to stop: the simulation's process group is killed and the temporary directory removed;
+ * the destination is left as it was. Returns at once; the job reaches DONE shortly after. */
+void export_job_cancel(struct mpqx_export_job *j);
+
+/* Waits for the job to end. */
+void export_job_wait(struct mpqx_export_job *j);
+
+/* Cancels a running job, waits for it and frees it; NULL is a no-op. */
+void export_job_free(struct mpqx_export_job *j);
 
 #endif

@@ -31,6 +31,8 @@ struct mpqx_session_opts {
 	const char *device;      /* device name or .ini path overriding the config's, or NULL */
 	int threads;             /* evaluation threads, 0: one per core */
 	bool async;              /* start a worker thread for session_request */
+	bool device_fallback;    /* a config naming an unknown device opens on the default device (note says
+				  * so) instead of failing */
 };
 
 struct mpqx_session_priv; /* opaque: the worker and scratch space */
@@ -62,6 +64,9 @@ struct mpqx_session {
 
 	struct mpqx_err eval_err; /* code != 0 when the last deferred evaluation failed */
 
+	/* A warning from session_open for the user ("" when none): the config was saved for another model,
+	 * or its unknown device was replaced by the default. */
+	char note[MPQX_ERR_LEN];
 	struct mpqx_session_priv *priv;
 };
 

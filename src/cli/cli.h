@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "mpqx/config.h"
 #include "mpqx/dataset.h"
 #include "mpqx/err.h"
 #include "mpqx/model.h"
@@ -21,6 +22,9 @@ void cli_error(const char *fmt, ...)
 /* Width of a table's layer-name column: the longest layer name, at least min (imported models carry their
  * module paths as names, e.g. encoder.encoder_layers.0.mha.linear_q). */
 int cli_name_width(const struct mpqx_model *m, int min);
+
+/* Warns on stderr ("mpqx: warning: ...") when the config loaded from path names another model than m. */
+void cli_config_check(const char *path, const struct mpqx_config *c, const struct mpqx_model *m);
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 #if defined(__GNUC__)

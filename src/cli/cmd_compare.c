@@ -198,6 +198,8 @@ int cmd_compare(int argc, char **argv)
 			rc = config_init(&col->cfg, s->model, bits);
 		else
 			rc = config_load(p, s->model, &col->cfg, &err);
+		if (!rc && col->cfg.model[0])
+			cli_config_check(p, &col->cfg, s->model);
 		if (!rc && device)
 			snprintf(col->cfg.device, sizeof col->cfg.device, "%s", device);
 		if (!rc)

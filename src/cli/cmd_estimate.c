@@ -226,8 +226,14 @@ int cmd_estimate(int argc, char **argv)
 	}
 	char ddir[4400];
 	snprintf(ddir, sizeof ddir, "%s", cli_data_dir("devices"));
-	if (device_load(ddir, device ? device : cfg.device, &dev, &err))
+	cli_config_check(config, &cfg, m);
+	if (device_load(ddir, device ? device : cfg.device, &dev, &err)) {
+		if (config && !device) {
+			struct mpqx_err e2 = err;
+			err_set(&err, e2.code, "%s: device: %s", config, e2.msg);
+		}
 		goto fail;
+	}
 	char kpath[4500];
 	if (costs)
 		snprintf(kpath, sizeof kpath, "%s", costs);

@@ -243,6 +243,7 @@ static int eval_int(const struct mpqx_model *m, const struct mpqx_dataset *d, co
 	int rc = CLI_FAIL;
 	if (config ? config_load(config, m, &c, &err) : config_init(&c, m, 8))
 		goto fail;
+	cli_config_check(config, &c, m);
 	if (fref_run(m, d, true, &f, &err) || quant_build(m, f, &c, &q, &err) ||
 	    ieval_new(m, d, f, 0, &ev, &err) || ieval_run(ev, q, &c, true, &r, &err))
 		goto fail;

@@ -151,6 +151,7 @@ int cmd_export(int argc, char **argv)
 			err_set(&err, MPQX_ENOMEM, "out of memory");
 		goto fail;
 	}
+	cli_config_check(config, &cfg, m);
 	char tdir[4400];
 	snprintf(tdir, sizeof tdir, "%s", cli_data_dir("hdl_templates"));
 	struct mpqx_export_opts o = {.templates = tdir, .windows = windows, .config_path = config, .prefix = prefix};

@@ -303,8 +303,11 @@ int cmd_search(int argc, char **argv)
 	struct mpqx_session *s = NULL;
 	struct mpqx_err err = {0};
 	int rc = CLI_FAIL;
-	if (session_open(cli_model_path(optind < argc ? argv[optind] : NULL), &o, &s, &err) ||
-	    report_search_run(s, &r, &err))
+	if (session_open(cli_model_path(optind < argc ? argv[optind] : NULL), &o, &s, &err))
+		goto fail;
+	if (s->note[0])
+		fprintf(stderr, "mpqx: warning: %s\n", s->note);
+	if (report_search_run(s, &r, &err))
 		goto fail;
 	if (json) {
 		cJSON *out = report_search(s, &r);

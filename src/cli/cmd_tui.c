@@ -11,8 +11,8 @@
 
 #include "cli.h"
 #include "mpqx/app.h"
-#include "mpqx/export.h"
 #include "mpqx/session.h"
+#include "mpqx/slots.h"
 #include "tui.h"
 
 /* The bench replays this on every layer: the output bits down and up (recomputing the layer and all after
@@ -223,6 +223,7 @@ int cmd_tui(int argc, char **argv)
 	so.config = config;
 	so.device = device;
 	so.async = !dump || bench;
+	so.device_fallback = true;
 	if (so.async) {
 		/* The evaluation uses every core: the interface needs under a millisecond of CPU a key and the
 		 * worker runs below its priority, so a repaint still gets a core first. */
@@ -235,13 +236,14 @@ int cmd_tui(int argc, char **argv)
 		cli_error("%s", err.msg);
 		return CLI_FAIL;
 	}
+	if (s->note[0] && (dump || bench))
+		fprintf(stderr, "mpqx: warning: %s\n", s->note);
 	struct mpqx_app app;
 	if (app_init(&app, s, config)) {
 		cli_error("out of memory");
 		session_free(s);
 		return CLI_FAIL;
 	}
-	app.export_fn = export_session;
 	int rc;
 	if (bench) {
 		rc = run_bench(&app, &to, dump ? rows : 48, dump ? cols : 160, keys, repeat, json);
@@ -250,6 +252,11 @@ int cmd_tui(int argc, char **argv)
 		if (rc)
 			cli_error("%s", err.msg);
 	} else {
+		/* The slots come back on the next start (not in the headless forms, which must not depend on them). */
+		char sp[4200];
+		struct mpqx_err se = {0};
+		if (slots_default_path(s->model, sp, sizeof sp, &se) == MPQX_OK)
+			app_slots_open(&app, sp);
 		rc = tui_run(&app, &to) ? CLI_FAIL : CLI_OK;
 	}
 	app_fini(&app);

@@ -47,6 +47,13 @@ void cli_error(const char *fmt, ...)
 	va_end(ap);
 }
 
+void cli_config_check(const char *path, const struct mpqx_config *c, const struct mpqx_model *m)
+{
+	if (path && c->model[0] && strcmp(c->model, m->name) != 0)
+		fprintf(stderr, "mpqx: warning: %s: saved for model '%s', not '%s': check that it is meant for this one\n",
+			path, c->model, m->name);
+}
+
 int cli_name_width(const struct mpqx_model *m, int min)
 {
 	int w = min;

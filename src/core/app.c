@@ -12,6 +12,7 @@
 
 #include "mpqx/fileio.h"
 #include "mpqx/quant.h"
+#include "mpqx/slots.h"
 #include "mpqx/view.h"
 
 const struct app_binding app_bindings[] = {
@@ -79,6 +80,10 @@ static void undo_fini(struct app_undo *u)
 	config_fini(&u->after);
 	slot_fini(&u->slot_before);
 	slot_fini(&u->slot_after);
+	free(u->path_before);
+	free(u->path_after);
+	config_fini(&u->saved_before);
+	config_fini(&u->saved_after);
 }
 
 /* Drops the redo entries and makes room for one more entry; returns it (zeroed) or NULL. */
@@ -146,6 +151,32 @@ static void slot_fill(struct mpqx_app *a, struct app_slot *sl)
 	snprintf(sl->device, sizeof sl->device, "%s", s->dev.name);
 }
 
+/* Writes the slots to their file, when there is one. */
+static void slots_keep(struct mpqx_app *a)
+{
+	struct mpqx_err err = {0};
+	if (a->slots_path[0] && slots_save(a->slots_path, model(a), a->slots, APP_SLOTS, &err))
+		set_msg(a, true, "slots not kept: %s", err.msg);
+}
+
+int app_slots_open(struct mpqx_app *a, const char *path)
+{
+	struct mpqx_err err = {0};
+	char note[600];
+	snprintf(a->slots_path, sizeof a->slots_path, "%s", path);
+	if (slots_load(path, model(a), a->slots, APP_SLOTS, note, sizeof note, &err))
+		return set_msg(a, true, "slots not restored: %s", err.msg);
+	if (note[0])
+		return set_msg(a, true, "%s", note);
+	int n = 0;
+	for (int k = 0; k < APP_SLOTS; k++)
+		n += a->slots[k].used;
+	if (n && !a->msg_error)
+		set_msg(a, false, "%s on %s: %d slot%s restored (c compares); ? for keys", model(a)->name, a->s->dev.name, n,
+			n == 1 ? "" : "s");
+	return APP_REDRAW;
+}
+
 static int slot_set(struct mpqx_app *a, int k, const struct app_slot *nv, const char *what)
 {
 	struct app_undo *u = undo_push(a);
@@ -157,7 +188,9 @@ static int slot_set(struct mpqx_app *a, int k, const struct app_slot *nv, const 
 	snprintf(u->what, sizeof u->what, "%s", what);
 	a->n_undo++;
 	a->n_redo = a->n_undo;
-	return set_msg(a, false, "%s", what);
+	set_msg(a, false, "%s", what);
+	slots_keep(a);
+	return APP_REDRAW;
 }
 
 static int store(struct mpqx_app *a, int k)
@@ -187,10 +220,15 @@ static int undo(struct mpqx_app *a, bool redo)
 	if (u->slot >= 0) {
 		if (slot_copy(&a->slots[u->slot], redo ? &u->slot_after : &u->slot_before))
 			return set_msg(a, true, "out of memory");
+		slots_keep(a);
 	} else {
 		if (config_copy(&a->cfg, redo ? &u->after : &u->before))
 			return set_msg(a, true, "out of memory");
 		f |= APP_RECOMPUTE;
+		if (u->path_before && u->path_after) {
+			snprintf(a->config_path, sizeof a->config_path, "%s", redo ? u->path_after : u->path_before);
+			config_copy(&a->saved, redo ? &u->saved_after : &u->saved_before);
+		}
 	}
 	a->n_undo += redo ? 1 : -1;
 	set_msg(a, false, "%s: %s", redo ? "redo" : "undo", u->what);
@@ -198,6 +236,8 @@ static int undo(struct mpqx_app *a, bool redo)
 }
 
 /* ---- init ---- */
+
+static void export_commit_windows(struct mpqx_app *a);
 
 int app_init(struct mpqx_app *a, struct mpqx_session *s, const char *config_path)
 {
@@ -212,12 +252,12 @@ int app_init(struct mpqx_app *a, struct mpqx_session *s, const char *config_path
 	/* The search chooses on the calibration windows, so that the test MSE shown is not selected on. */
 	a->search_split = MPQX_CALIB;
 	a->export_windows = 10;
+	export_commit_windows(a);
 	a->export_sim = true;
 	snprintf(a->export_dir, sizeof a->export_dir, "%s-export", s->model->name);
+	/* No file yet: the title says so and s suggests MODEL.config.json. */
 	if (config_path)
 		snprintf(a->config_path, sizeof a->config_path, "%s", config_path);
-	else
-		snprintf(a->config_path, sizeof a->config_path, "%s.config.json", s->model->name);
 	a->graph_rows = 20;
 	a->plot_span = 64;
 	a->plot_per_cell = 2;
@@ -229,7 +269,10 @@ int app_init(struct mpqx_app *a, struct mpqx_session *s, const char *config_path
 			a->sel = l;
 			break;
 		}
-	set_msg(a, false, "%s on %s: ? for keys", s->model->name, s->dev.name);
+	if (s->note[0])
+		set_msg(a, true, "%s", s->note);
+	else
+		set_msg(a, false, "%s on %s: ? for keys", s->model->name, s->dev.name);
 	return MPQX_OK;
 }
 
@@ -250,6 +293,7 @@ void app_fini(struct mpqx_app *a)
 		config_fini(&a->cmp_key[c]);
 		config_fini(&a->cmp_res[c]);
 	}
+	export_job_free(a->export_job);
 	config_fini(&a->cfg);
 	config_fini(&a->saved);
 	memset(a, 0, sizeof *a);
@@ -461,6 +505,71 @@ static void close_prompt(struct mpqx_app *a)
 	a->under_prompt = APP_OV_NONE;
 }
 
+/* The file s and o offer: the save target, else MODEL.config.json. */
+static int open_file_prompt(struct mpqx_app *a, enum app_prompt p)
+{
+	char t[APP_TEXT_MAX];
+	if (!a->config_path[0])
+		snprintf(t, sizeof t, "%.1000s.config.json", model(a)->name);
+	else
+		snprintf(t, sizeof t, "%s", a->config_path);
+	return open_prompt(a, p, t);
+}
+
+/* Loads a config file as an undoable change that also moves the save target (undo moves it back). A
+ * config for another model loads with a warning; one naming an unknown device loads on the current one. */
+static int load_config(struct mpqx_app *a, const char *path)
+{
+	struct mpqx_err err = {0};
+	struct mpqx_config c = {0};
+	if (config_load(path, model(a), &c, &err)) {
+		config_fini(&c);
+		return set_msg(a, true, "%s", err.msg);
+	}
+	char note[APP_TEXT_MAX + 300] = "";
+	bool known = strchr(c.device, '/') != NULL;
+	for (int i = 0; i < a->n_devices && !known; i++)
+		known = strcmp(a->devices[i], c.device) == 0;
+	if (!known) {
+		char list[400] = "";
+		for (int i = 0; i < a->n_devices && strlen(list) + strlen(a->devices[i]) + 3 < sizeof list; i++)
+			snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", a->devices[i]);
+		snprintf(note, sizeof note, "%s: unknown device '%s', kept %s (known: %s)", path, c.device, a->cfg.device,
+			 list);
+		snprintf(c.device, sizeof c.device, "%s", a->cfg.device);
+	} else if (c.model[0] && strcmp(c.model, model(a)->name) != 0) {
+		snprintf(note, sizeof note, "loaded %s: saved for model '%s', not '%s'", path, c.model, model(a)->name);
+	}
+	char *before = strdup(a->config_path), *after = strdup(path);
+	struct mpqx_config saved_before = {0};
+	if (!before || !after || config_copy(&saved_before, &a->saved)) {
+		free(before);
+		free(after);
+		config_fini(&c);
+		return set_msg(a, true, "out of memory");
+	}
+	snprintf(a->config_path, sizeof a->config_path, "%s", path);
+	config_copy(&a->saved, &c);
+	char what[APP_TEXT_MAX + 16];
+	snprintf(what, sizeof what, "loaded %s", path);
+	int f = change(a, &c, what);
+	if (f & APP_RECOMPUTE) {
+		struct app_undo *u = &a->undo[a->n_undo - 1];
+		u->path_before = before;
+		u->path_after = after;
+		u->saved_before = saved_before;
+		config_copy(&u->saved_after, &a->saved);
+	} else {
+		free(before);
+		free(after);
+		config_fini(&saved_before);
+		set_msg(a, false, "loaded %s (same as the current config)", path);
+	}
+	if (note[0])
+		set_msg(a, true, "%s", note);
+	return f;
+}
+
 /* Parses "N" or "W/A" bit widths. */
 static bool parse_bits(const char *t, int *w, int *ab)
 {
@@ -602,39 +711,78 @@ static int confirm_prompt(struct mpqx_app *a)
 		snprintf(a->config_path, sizeof a->config_path, "%s", path);
 		return set_msg(a, false, "saved %s", path);
 	}
+	/* A file that does not load keeps the prompt and the name typed. */
 	struct mpqx_config c = {0};
 	if (config_load(path, model(a), &c, &err)) {
 		config_fini(&c);
 		return set_msg(a, true, "%s", err.msg);
 	}
+	config_fini(&c);
 	close_prompt(a);
-	snprintf(a->config_path, sizeof a->config_path, "%s", path);
-	config_copy(&a->saved, &c);
-	char what[APP_TEXT_MAX + 16];
-	snprintf(what, sizeof what, "loaded %s", path);
-	int f = change(a, &c, what);
-	if (!(f & APP_RECOMPUTE))
-		set_msg(a, false, "loaded %s (same as the current config)", path);
-	return f;
+	return load_config(a, path);
 }
 
 /* ---- the export dialog ---- */
 
+/* The windows field holds what will run: 1 up to the test windows. */
+static void export_commit_windows(struct mpqx_app *a)
+{
+	if (a->export_windows > n_windows(a))
+		a->export_windows = n_windows(a);
+	if (a->export_windows < 1)
+		a->export_windows = 1;
+}
+
+static void export_field(struct mpqx_app *a, int d)
+{
+	export_commit_windows(a);
+	a->export_over_armed = false;
+	a->xfield = (enum app_xfield)((a->xfield + d + APP_X_COUNT) % APP_X_COUNT);
+}
+
+bool app_export_busy(const struct mpqx_app *a)
+{
+	return a->export_job != NULL;
+}
+
+/* Keys while an export runs: Esc cancels it, e and q hide the dialog (it goes on); nothing else acts, so
+ * keys typed while waiting do not start a second export or change its settings. */
+static int export_running_action(struct mpqx_app *a, enum app_action act)
+{
+	switch (act) {
+	case APP_ACT_CANCEL:
+		export_job_cancel(a->export_job);
+		snprintf(a->export_result, sizeof a->export_result, "cancelling...");
+		return set_msg(a, false, "cancelling the export; %s is left as it was", a->export_target);
+	case APP_ACT_EXPORT:
+	case APP_ACT_QUIT:
+		a->overlay = APP_OV_NONE;
+		return set_msg(a, false, "the export goes on in the background: e shows it, Esc there cancels it");
+	case APP_ACT_SLOT_LOAD:
+		return set_msg(a, false, "an export is running: Esc cancels it, e hides this dialog");
+	default:
+		return 0;
+	}
+}
+
 static int export_action(struct mpqx_app *a, enum app_action act)
 {
+	if (a->export_job)
+		return export_running_action(a, act);
 	switch (act) {
 	case APP_ACT_CANCEL:
 	case APP_ACT_EXPORT:
 	case APP_ACT_QUIT:
+		export_commit_windows(a);
 		a->overlay = APP_OV_NONE;
 		return APP_REDRAW;
 	case APP_ACT_UP:
 	case APP_ACT_FOCUS_PREV:
-		a->xfield = (enum app_xfield)((a->xfield + APP_X_COUNT - 1) % APP_X_COUNT);
+		export_field(a, -1);
 		return APP_REDRAW;
 	case APP_ACT_DOWN:
 	case APP_ACT_FOCUS_NEXT:
-		a->xfield = (enum app_xfield)((a->xfield + 1) % APP_X_COUNT);
+		export_field(a, 1);
 		return APP_REDRAW;
 	case APP_ACT_LEFT:
 	case APP_ACT_RIGHT:
@@ -643,54 +791,135 @@ static int export_action(struct mpqx_app *a, enum app_action act)
 		int d = act == APP_ACT_LEFT ? -1 : act == APP_ACT_RIGHT ? 1 : act == APP_ACT_BIG_LEFT ? -10 : 10;
 		if (a->xfield == APP_X_WINDOWS) {
 			a->export_windows += d;
-			if (a->export_windows < 1)
-				a->export_windows = 1;
-			if (a->export_windows > n_windows(a))
-				a->export_windows = n_windows(a);
+			export_commit_windows(a);
 		} else if (a->xfield == APP_X_SIM) {
 			a->export_sim = !a->export_sim;
 		}
 		return APP_REDRAW;
 	}
 	case APP_ACT_SLOT_LOAD:
+		/* Enter confirms a field and moves to the next; on the check box it toggles; only the button runs. */
 		if (a->xfield == APP_X_SIM) {
 			a->export_sim = !a->export_sim;
 			return APP_REDRAW;
 		}
 		if (a->xfield != APP_X_RUN) {
-			a->xfield = (enum app_xfield)(a->xfield + 1);
+			export_field(a, 1);
 			return APP_REDRAW;
 		}
-		if (!a->export_fn) {
-			a->export_done = true;
-			a->export_rc = MPQX_EINPUT;
-			snprintf(a->export_result, sizeof a->export_result, "no exporter in this build");
-			return APP_REDRAW;
+		export_commit_windows(a);
+		if (!a->s->est.fits && !a->export_over_armed) {
+			a->export_over_armed = true;
+			snprintf(a->export_result, sizeof a->export_result,
+				 "OVER: the design does not fit %s (%s at %.0f%%): Enter again exports anyway", a->s->dev.name,
+				 estimate_resource_name(a->s->est.limiting), 100 * a->s->est.util[a->s->est.limiting]);
+			a->export_done = false;
+			return set_msg(a, true, "the design does not fit %s: Enter again exports anyway", a->s->dev.name);
 		}
+		a->export_over_armed = false;
 		a->export_done = false;
-		snprintf(a->export_result, sizeof a->export_result, "%s", a->export_sim ? "exporting and simulating..." : "exporting...");
+		snprintf(a->export_result, sizeof a->export_result, "starting...");
 		return APP_REDRAW | APP_RUN_EXPORT;
 	default:
 		return 0;
 	}
 }
 
+static int export_open(struct mpqx_app *a)
+{
+	a->overlay = APP_OV_EXPORT;
+	if (a->export_job)
+		return APP_REDRAW; /* the running export's progress */
+	/* The settings stay as they were left; the focus goes to the button, the last result goes. */
+	a->xfield = APP_X_RUN;
+	a->export_done = false;
+	a->export_over_armed = false;
+	a->export_result[0] = '\0';
+	if (!a->s->est.fits)
+		snprintf(a->export_result, sizeof a->export_result, "OVER: the design does not fit %s", a->s->dev.name);
+	return APP_REDRAW;
+}
+
 int app_export_run(struct mpqx_app *a)
 {
 	struct mpqx_err err = {0};
-	if (!config_equal(&a->cfg, &a->s->cfg))
-		app_sync(a);
-	session_wait(a->s);
-	char result[512] = "";
-	int rc = a->export_fn(a->s, a->export_dir, a->export_windows, a->export_sim, result, sizeof result, &err);
-	a->export_done = true;
-	a->export_rc = rc;
-	if (rc) {
-		snprintf(a->export_result, sizeof a->export_result, "%.200s%s%.300s", result, result[0] ? ": " : "", err.msg);
+	if (a->export_job)
+		return set_msg(a, false, "an export is running: Esc in its dialog cancels it");
+	export_commit_windows(a);
+	if (fileio_expand_home(a->export_dir, a->export_target, sizeof a->export_target)) {
+		snprintf(a->export_target, sizeof a->export_target, "%s", a->export_dir);
+		err_set(&err, MPQX_EINPUT, "%s: the name is too long", a->export_dir);
+	} else {
+		export_job_start(a->s, &a->cfg, a->export_target, a->export_windows, a->export_sim, &a->export_job, &err);
+	}
+	if (err.code) {
+		a->export_done = true;
+		a->export_rc = err.code;
+		snprintf(a->export_result, sizeof a->export_result, "%s", err.msg);
 		return set_msg(a, true, "export failed: %s", err.msg);
 	}
-	snprintf(a->export_result, sizeof a->export_result, "%s", result);
-	return set_msg(a, false, "exported to %s", a->export_dir);
+	a->export_done = false;
+	a->export_rc = MPQX_OK;
+	snprintf(a->export_result, sizeof a->export_result, "writing the files...");
+	return APP_REDRAW;
+}
+
+/* "1 min 05 s" or "12 s". */
+static void fmt_left(char *buf, size_t size, double s)
+{
+	long t = lround(s);
+	if (t >= 60)
+		snprintf(buf, size, "%ld min %02ld s", t / 60, t % 60);
+	else
+		snprintf(buf, size, "%ld s", t);
+}
+
+int app_export_poll(struct mpqx_app *a)
+{
+	if (!a->export_job)
+		return 0;
+	struct mpqx_export_progress p;
+	export_job_progress(a->export_job, &p);
+	char text[sizeof a->export_result];
+	if (p.phase == MPQX_XP_WRITE) {
+		snprintf(text, sizeof text, "writing the files...");
+	} else if (p.phase == MPQX_XP_SIM) {
+		char left[32] = "";
+		if (p.left_s >= 0)
+			fmt_left(left, sizeof left, p.left_s);
+		snprintf(text, sizeof text, "simulating: %d/%d windows%s%s%s  (Esc cancels)", p.done, p.total,
+			 p.done ? ", " : ", compiling", p.done ? left : "", p.done ? " left" : "");
+	} else {
+		export_job_free(a->export_job);
+		a->export_job = NULL;
+		a->export_done = true;
+		a->export_rc = p.rc;
+		if (p.cancelled) {
+			a->export_rc = MPQX_EINPUT;
+			snprintf(a->export_result, sizeof a->export_result, "cancelled: %.400s left as it was", a->export_target);
+			return set_msg(a, false, "export cancelled: %s left as it was", a->export_target);
+		}
+		if (p.rc) {
+			snprintf(a->export_result, sizeof a->export_result, "%.200s%s%.300s", p.result, p.result[0] ? ": " : "",
+				 p.msg);
+			return set_msg(a, true, "export failed: %s", p.msg);
+		}
+		snprintf(a->export_result, sizeof a->export_result, "%s", p.result);
+		return set_msg(a, false, "exported to %s%s%s", a->export_target, p.result[0] ? ": " : "", p.result);
+	}
+	if (strcmp(text, a->export_result) == 0)
+		return 0;
+	snprintf(a->export_result, sizeof a->export_result, "%s", text);
+	if (a->overlay != APP_OV_EXPORT)
+		set_msg(a, false, "export: %s", text);
+	return APP_REDRAW;
+}
+
+int app_export_wait(struct mpqx_app *a)
+{
+	if (a->export_job)
+		export_job_wait(a->export_job);
+	return app_export_poll(a);
 }
 
 /* ---- compare view ---- */
@@ -1540,6 +1769,11 @@ static int apply(struct mpqx_app *a, enum app_action act)
 
 	switch (act) {
 	case APP_ACT_QUIT:
+		if (a->export_job && !a->quit_armed) {
+			a->quit_armed = true;
+			return set_msg(a, true, "an export is running%s: q again cancels it and quits",
+				       app_modified(a) ? " and the config has unsaved changes" : "");
+		}
 		if (app_modified(a) && !a->quit_armed) {
 			a->quit_armed = true;
 			return set_msg(a, true, "unsaved changes: q again to quit, s to save");
@@ -1599,9 +1833,9 @@ static int apply(struct mpqx_app *a, enum app_action act)
 	case APP_ACT_REDO:
 		return undo(a, true);
 	case APP_ACT_SAVE:
-		return open_prompt(a, APP_PROMPT_SAVE, a->config_path);
+		return open_file_prompt(a, APP_PROMPT_SAVE);
 	case APP_ACT_LOAD:
-		return open_prompt(a, APP_PROMPT_LOAD, a->config_path);
+		return open_file_prompt(a, APP_PROMPT_LOAD);
 	case APP_ACT_DEVICE:
 	case APP_ACT_DEVICE_PREV:
 		return device_step(a, act == APP_ACT_DEVICE ? 1 : -1);
@@ -1623,11 +1857,7 @@ static int apply(struct mpqx_app *a, enum app_action act)
 	case APP_ACT_SLOT_CLEAR:
 		return set_msg(a, false, "x empties a slot in the compare view (c)");
 	case APP_ACT_EXPORT:
-		a->overlay = APP_OV_EXPORT;
-		a->xfield = APP_X_RUN;
-		a->export_done = false;
-		a->export_result[0] = '\0';
-		return APP_REDRAW;
+		return export_open(a);
 	case APP_ACT_FIT:
 		return want_search(a, true);
 	case APP_ACT_PARETO: {
@@ -1716,7 +1946,8 @@ int app_key(struct mpqx_app *a, int key)
 		int f = edit_text(a, key, false);
 		if (f >= 0)
 			return a->prompt == APP_PROMPT_FIND ? f | find_update(a) : f;
-	} else if (a->overlay == APP_OV_EXPORT && (a->xfield == APP_X_DIR || a->xfield == APP_X_WINDOWS)) {
+	} else if (a->overlay == APP_OV_EXPORT && !a->export_job &&
+		   (a->xfield == APP_X_DIR || a->xfield == APP_X_WINDOWS)) {
 		/* The dialog's text fields edit in place; the text buffer is shared with prompts. */
 		bool dir = a->xfield == APP_X_DIR;
 		if (dir)
@@ -1734,7 +1965,7 @@ int app_key(struct mpqx_app *a, int key)
 			}
 			return f;
 		}
-	} else if (a->overlay == APP_OV_EXPORT && a->xfield == APP_X_SIM && key == ' ') {
+	} else if (a->overlay == APP_OV_EXPORT && !a->export_job && a->xfield == APP_X_SIM && key == ' ') {
 		a->export_sim = !a->export_sim;
 		return APP_REDRAW;
 	}

@@ -155,6 +155,12 @@ static int parse(const char *file, const cJSON *root, const struct mpqx_model *m
 			return err_set(err, MPQX_EINPUT, "%s: device: expected a device name such as \"xc7s15\"", file);
 		snprintf(c->device, sizeof c->device, "%s", d->valuestring);
 	}
+	const cJSON *mn = cJSON_GetObjectItemCaseSensitive(root, "model");
+	if (mn) {
+		if (!cJSON_IsString(mn))
+			return err_set(err, MPQX_EINPUT, "%s: model: expected the model's name as a string", file);
+		snprintf(c->model, sizeof c->model, "%s", mn->valuestring);
+	}
 	const cJSON *e;
 	cJSON_ArrayForEach(e, root)
 	{

@@ -2,6 +2,7 @@
  * handler; ini_parse_string's positive return is the line to report. */
 #include "mpqx/device.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
@@ -159,6 +160,33 @@ static int parse(const char *path, const char *text, struct mpqx_device *d, stru
 	return MPQX_OK;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int device_list(const char *dir, char (*names)[64], int max)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;
+	int n = 0;
+	struct dirent *e;
+	while (n < max && (e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		if (len < 5 || len - 4 >= 64 || strcmp(e->d_name + len - 4, ".ini") != 0 || e->d_name[0] == '.')
+			continue;
+		if (len >= 9 && strcmp(e->d_name + len - 9, "-cost.ini") == 0)
+			continue;
+		memcpy(names[n], e->d_name, len - 4);
+		names[n][len - 4] = '\0';
+		n++;
+	}
+	closedir(d);
+	qsort(names, (size_t)n, sizeof names[0], cmp_name);
+	return n;
+}
+
 int device_load(const char *dir, const char *name_or_path, struct mpqx_device *d, struct mpqx_err *err)
 {
 	char path[4300];
@@ -182,8 +210,14 @@ int device_load(const char *dir, const char *name_or_path, struct mpqx_device *d
 	struct mpqx_err e2 = {0};
 	int rc = fileio_read(path, &text, &len, &e2);
 	if (rc) {
-		if (!strchr(name_or_path, '/') && !(n > 4 && strcmp(name_or_path + n - 4, ".ini") == 0))
-			return err_set(err, rc, "unknown device '%s' (%s)", name_or_path, e2.msg);
+		if (!strchr(name_or_path, '/') && !(n > 4 && strcmp(name_or_path + n - 4, ".ini") == 0)) {
+			char names[32][64], known[400] = "";
+			int nn = device_list(dir ? dir : ".", names, 32);
+			for (int i = 0; i < nn && strlen(known) + strlen(names[i]) + 3 < sizeof known; i++)
+				snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", names[i]);
+			return err_set(err, rc, "unknown device '%s' (known: %s; or give a path to an .ini file)",
+				       name_or_path, nn ? known : "none");
+		}
 		return err_set(err, rc, "%s", e2.msg);
 	}
 	if (memchr(text, '\0', len)) {

@@ -7,12 +7,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mpqx/estimate.h"
@@ -1017,49 +1020,60 @@ static int valid_prefix(const char *p)
 	return 1;
 }
 
-int export_write(const char *dir, const struct mpqx_qmodel *q, const struct mpqx_config *c,
-		 const struct mpqx_dataset *d, const struct mpqx_export_opts *o, struct mpqx_export_info *info,
-		 struct mpqx_err *err)
+/* Where an export goes: the destination, its parent and base name, and what is there now. */
+struct dest {
+	char dest[PATH_LEN], parent[PATH_LEN], base[PATH_LEN];
+	int existing; /* -2: nothing; else replaceable()'s 0 (empty) or 1 (an earlier export) */
+};
+
+/* Checks that dir may receive an export: new, empty, or an earlier export. */
+static int dest_check(const char *dir, struct dest *d, struct mpqx_err *err)
 {
-	struct ctx x = {.q = q, .m = q->m, .c = c, .d = d, .o = o, .err = err};
+	size_t dl = strlen(dir);
+	while (dl > 1 && dir[dl - 1] == '/')
+		dl--;
+	if (dl == 0 || dl >= sizeof d->dest - 64)
+		return err_set(err, MPQX_EINPUT, "%s: not a usable directory name", dir);
+	memcpy(d->dest, dir, dl);
+	d->dest[dl] = '\0';
+	fileio_dirname(d->dest, d->parent, sizeof d->parent);
+	const char *slash = strrchr(d->dest, '/');
+	snprintf(d->base, sizeof d->base, "%s", slash ? slash + 1 : d->dest);
+	struct stat st;
+	d->existing = -2;
+	if (stat(d->dest, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return err_set(err, MPQX_EINPUT, "%s: exists and is not a directory", d->dest);
+		d->existing = replaceable(d->dest);
+		if (d->existing < 0)
+			return err_set(err, MPQX_EINPUT,
+				       "%s: exists and is not an mpqx export (no manifest.json of format %s); "
+				       "refusing to overwrite it",
+				       d->dest, EXPORT_FORMAT);
+	}
+	return MPQX_OK;
+}
+
+/* Writes the export into a new temporary sibling of the destination, root (PATH_LEN bytes); on an error
+ * nothing is left behind. */
+static int write_staged(const struct dest *d, const struct mpqx_qmodel *q, const struct mpqx_config *c,
+			const struct mpqx_dataset *data, const struct mpqx_export_opts *o, struct mpqx_export_info *info,
+			char *root, struct mpqx_err *err)
+{
+	struct ctx x = {.q = q, .m = q->m, .c = c, .d = data, .o = o, .err = err};
 	x.prefix = o->prefix ? o->prefix : "mpqx_";
 	if (!valid_prefix(x.prefix))
 		return err_set(err, MPQX_EINPUT, "module prefix '%s': expected a Verilog identifier", x.prefix);
 	if (o->windows < 1)
 		return err_set(err, MPQX_EINPUT, "windows: expected at least 1, got %d", o->windows);
-	x.windows = o->windows < d->windows[MPQX_TEST] ? o->windows : d->windows[MPQX_TEST];
+	x.windows = o->windows < data->windows[MPQX_TEST] ? o->windows : data->windows[MPQX_TEST];
 	if (x.windows < 1)
 		return err_set(err, MPQX_EINPUT, "%s: the test split has no windows", q->m->path);
 	snprintf(x.tdir, sizeof x.tdir, "%s", o->templates ? o->templates : export_templates_dir());
-
-	/* The destination: new, empty, or an earlier export. */
-	size_t dl = strlen(dir);
-	while (dl > 1 && dir[dl - 1] == '/')
-		dl--;
-	char dest[PATH_LEN], parent[PATH_LEN], base[PATH_LEN];
-	if (dl == 0 || dl >= sizeof dest - 64)
-		return err_set(err, MPQX_EINPUT, "%s: not a usable directory name", dir);
-	memcpy(dest, dir, dl);
-	dest[dl] = '\0';
-	fileio_dirname(dest, parent, sizeof parent);
-	const char *slash = strrchr(dest, '/');
-	snprintf(base, sizeof base, "%s", slash ? slash + 1 : dest);
-	struct stat st;
-	int existing = -2; /* none */
-	if (stat(dest, &st) == 0) {
-		if (!S_ISDIR(st.st_mode))
-			return err_set(err, MPQX_EINPUT, "%s: exists and is not a directory", dest);
-		existing = replaceable(dest);
-		if (existing < 0)
-			return err_set(err, MPQX_EINPUT,
-				       "%s: exists and is not an mpqx export (no manifest.json of format %s); "
-				       "refusing to overwrite it",
-				       dest, EXPORT_FORMAT);
-	}
-	if (snprintf(x.root, sizeof x.root, "%s/.%s.tmp-XXXXXX", parent, base) >= (int)sizeof x.root)
-		return err_set(err, MPQX_EINPUT, "%s: path too long", dest);
+	if (snprintf(x.root, sizeof x.root, "%s/.%s.tmp-XXXXXX", d->parent, d->base) >= (int)sizeof x.root)
+		return err_set(err, MPQX_EINPUT, "%s: path too long", d->dest);
 	if (!mkdtemp(x.root))
-		return err_set(err, MPQX_EIO, "%s: cannot create a temporary directory: %s", parent, strerror(errno));
+		return err_set(err, MPQX_EIO, "%s: cannot create a temporary directory: %s", d->parent, strerror(errno));
 	chmod(x.root, 0755);
 	x.lx = calloc((size_t)q->m->n_layers, sizeof *x.lx);
 	x.files = cJSON_CreateArray();
@@ -1070,28 +1084,35 @@ int export_write(const char *dir, const struct mpqx_qmodel *q, const struct mpqx
 		remove_tree(x.root);
 		return rc;
 	}
-	/* Swap it in: an earlier export (or an empty directory) moves aside first, then goes. */
+	snprintf(root, PATH_LEN, "%s", x.root);
+	return MPQX_OK;
+}
+
+/* Moves the finished tree root into d's place: an earlier export (or an empty directory) moves aside
+ * first, then goes. On an error root is removed and the destination is as it was. */
+static int swap_in(const char *root, const struct dest *d, struct mpqx_err *err)
+{
 	char old[PATH_LEN] = "";
-	if (existing >= 0) {
-		if (!fits(snprintf(old, sizeof old, "%s/.%s.old-XXXXXX", parent, base), sizeof old) || !mkdtemp(old) ||
-		    rename(dest, old) != 0) {
+	if (d->existing >= 0) {
+		if (!fits(snprintf(old, sizeof old, "%s/.%s.old-XXXXXX", d->parent, d->base), sizeof old) ||
+		    !mkdtemp(old) || rename(d->dest, old) != 0) {
 			int e = errno;
 			if (old[0])
 				rmdir(old);
-			remove_tree(x.root);
-			return err_set(err, MPQX_EIO, "%s: cannot move the earlier export aside: %s", dest, strerror(e));
+			remove_tree(root);
+			return err_set(err, MPQX_EIO, "%s: cannot move the earlier export aside: %s", d->dest, strerror(e));
 		}
 	}
-	if (rename(x.root, dest) != 0) {
+	if (rename(root, d->dest) != 0) {
 		int e = errno;
-		if (old[0] && existing >= 0)
-			rename(old, dest);
-		remove_tree(x.root);
-		return err_set(err, MPQX_EIO, "%s: cannot rename the export into place: %s", dest, strerror(e));
+		if (old[0] && d->existing >= 0)
+			rename(old, d->dest);
+		remove_tree(root);
+		return err_set(err, MPQX_EIO, "%s: cannot rename the export into place: %s", d->dest, strerror(e));
 	}
-	if (existing >= 0)
+	if (d->existing >= 0)
 		remove_tree(old);
-	int dfd = open(parent, O_RDONLY | O_DIRECTORY);
+	int dfd = open(d->parent, O_RDONLY | O_DIRECTORY);
 	if (dfd >= 0) {
 		fsync(dfd);
 		close(dfd);
@@ -1099,14 +1120,32 @@ int export_write(const char *dir, const struct mpqx_qmodel *q, const struct mpqx
 	return MPQX_OK;
 }
 
+int export_write(const char *dir, const struct mpqx_qmodel *q, const struct mpqx_config *c,
+		 const struct mpqx_dataset *d, const struct mpqx_export_opts *o, struct mpqx_export_info *info,
+		 struct mpqx_err *err)
+{
+	struct dest dst;
+	char root[PATH_LEN];
+	int rc = dest_check(dir, &dst, err);
+	if (!rc)
+		rc = write_staged(&dst, q, c, d, o, info, root, err);
+	if (!rc)
+		rc = swap_in(root, &dst, err);
+	return rc;
+}
+
 /* ---- simulation ---- */
 
-static int run_script(const char *dir, const char *name, const char *log)
+/* Starts the script dir/name (run_sim.sh, run_sim_verilator.sh) with its output in log, in a process group of its own (a cancel stops the compiler
+ * and the simulator together; the terminal's ^C does not reach them). Returns the pid or -1. */
+static pid_t spawn_script(const char *dir, const char *name, const char *log)
 {
-	pid_t pid = fork();
-	if (pid < 0)
+	char script[PATH_LEN];
+	if (!fits(snprintf(script, sizeof script, "%s/%s", dir, name), sizeof script))
 		return -1;
+	pid_t pid = fork();
 	if (pid == 0) {
+		setpgid(0, 0);
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (fd < 0)
 			_exit(126);
@@ -1118,16 +1157,29 @@ static int run_script(const char *dir, const char *name, const char *log)
 			dup2(nul, 0);
 			close(nul);
 		}
-		char script[PATH_LEN];
-		snprintf(script, sizeof script, "%s/%s", dir, name);
 		execl("/bin/sh", "sh", script, (char *)NULL);
 		_exit(127);
 	}
+	if (pid > 0)
+		setpgid(pid, pid);
+	return pid;
+}
+
+static int exit_status(int status)
+{
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static int run_script(const char *dir, const char *name, const char *log)
+{
+	pid_t pid = spawn_script(dir, name, log);
+	if (pid < 0)
+		return -1;
 	int status;
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return exit_status(status);
 }
 
 /* Next line of *p (NUL-terminated in place), or NULL at the end. */
@@ -1254,13 +1306,9 @@ int export_simulator_parse(const char *name, enum mpqx_simulator *s)
 	return -1;
 }
 
-int export_simulate(const char *dir, struct mpqx_sim_result *r, struct mpqx_err *err)
-{
-	return export_simulate_with(dir, MPQX_SIM_ICARUS, r, err);
-}
-
-int export_simulate_with(const char *dir, enum mpqx_simulator sim, struct mpqx_sim_result *r,
-			 struct mpqx_err *err)
+/* Prepares a simulation of dir with sim: r's simulator, expected cycles and log path, dir/sim, no old
+ * dump. */
+static int sim_prepare(const char *dir, enum mpqx_simulator sim, struct mpqx_sim_result *r, struct mpqx_err *err)
 {
 	memset(r, 0, sizeof *r);
 	r->simulator = sim;
@@ -1282,7 +1330,12 @@ int export_simulate_with(const char *dir, enum mpqx_simulator sim, struct mpqx_s
 	    !fits(snprintf(dump, sizeof dump, "%s/dump.txt", simdir), sizeof dump))
 		return err_set(err, MPQX_EINPUT, "%s: path too long", dir);
 	unlink(dump);
-	r->status = run_script(dir, simulators[sim].script, r->log);
+	return MPQX_OK;
+}
+
+/* Reads the finished simulation's log and dump into r (r->status set by the caller). */
+static int sim_read(const char *dir, struct mpqx_sim_result *r, struct mpqx_err *err)
+{
 	if (r->status < 0)
 		return err_set(err, MPQX_EIO, "%s: cannot run the simulation: %s", dir, strerror(errno));
 	char *text;
@@ -1298,13 +1351,28 @@ int export_simulate_with(const char *dir, enum mpqx_simulator sim, struct mpqx_s
 	free(text);
 	if (!r->have_result) {
 		if (r->status == 127)
-			return err_set(err, MPQX_EIO, "%s: %s is not installed (see %s)", dir, simulators[sim].tools,
-				       r->log);
+			return err_set(err, MPQX_EIO, "%s: %s is not installed (see %s)", dir,
+				       simulators[r->simulator].tools, r->log);
 		return err_set(err, MPQX_EIO, "%s: the simulation ended without a RESULT line (exit status %d); see %s",
 			       dir, r->status, r->log);
 	}
 	compare_dump(dir, r);
 	return MPQX_OK;
+}
+
+int export_simulate(const char *dir, struct mpqx_sim_result *r, struct mpqx_err *err)
+{
+	return export_simulate_with(dir, MPQX_SIM_ICARUS, r, err);
+}
+
+int export_simulate_with(const char *dir, enum mpqx_simulator sim, struct mpqx_sim_result *r,
+			 struct mpqx_err *err)
+{
+	int rc = sim_prepare(dir, sim, r, err);
+	if (rc)
+		return rc;
+	r->status = run_script(dir, simulators[sim].script, r->log);
+	return sim_read(dir, r, err);
 }
 
 bool export_sim_ok(const struct mpqx_sim_result *r)
@@ -1324,34 +1392,289 @@ void export_sim_divergence(const struct mpqx_sim_result *r, char *buf, size_t si
 		snprintf(buf, size, "%s", "");
 }
 
-int export_session(const struct mpqx_session *s, const char *dir, int windows, bool sim, char *result,
-		   size_t result_size, struct mpqx_err *err)
+/* MPQX_OK when the simulation matched, else an error naming the first difference. */
+static int sim_verdict(const struct mpqx_sim_result *r, struct mpqx_err *err)
 {
-	struct mpqx_export_opts o = {.windows = windows > 0 ? windows : MPQX_EXPORT_WINDOWS};
-	struct mpqx_export_info info;
-	if (result_size)
-		result[0] = '\0';
-	int rc = export_write(dir, s->q, &s->cfg, s->data, &o, &info, err);
-	if (rc)
-		return rc;
-	if (!sim) {
-		snprintf(result, result_size, "%d files, %d windows, %ld cycles per window", info.files, info.windows,
-			 info.cycles);
-		return MPQX_OK;
-	}
-	struct mpqx_sim_result r;
-	if ((rc = export_simulate(dir, &r, err)))
-		return rc;
-	snprintf(result, result_size, "%s", r.result);
-	if (export_sim_ok(&r))
+	if (export_sim_ok(r))
 		return MPQX_OK;
 	char why[400];
-	export_sim_divergence(&r, why, sizeof why);
-	if (r.mismatches)
-		return err_set(err, MPQX_EINPUT, "%d output values differ%s%s", r.mismatches, why[0] ? "; " : "", why);
+	export_sim_divergence(r, why, sizeof why);
+	if (r->mismatches)
+		return err_set(err, MPQX_EINPUT, "%d output values differ%s%s", r->mismatches, why[0] ? "; " : "", why);
 	if (why[0])
 		return err_set(err, MPQX_EINPUT, "%s", why);
-	if (r.cycles != r.expected_cycles)
-		return err_set(err, MPQX_EINPUT, "%ld cycles simulated, %ld computed", r.cycles, r.expected_cycles);
-	return err_set(err, MPQX_EINPUT, "the testbench exited with status %d (see %s)", r.status, r.log);
+	if (r->cycles != r->expected_cycles)
+		return err_set(err, MPQX_EINPUT, "%ld cycles simulated, %ld computed", r->cycles, r->expected_cycles);
+	return err_set(err, MPQX_EINPUT, "the testbench exited with status %d (see %s)", r->status, r->log);
+}
+
+/* ---- the background job ---- */
+
+struct mpqx_export_job {
+	pthread_t th;
+	pthread_mutex_t mu;
+	/* Inputs, set before the thread starts. */
+	const struct mpqx_model *m;
+	const struct mpqx_fref *fref;
+	const struct mpqx_dataset *data;
+	struct mpqx_config cfg;
+	char dir[PATH_LEN];
+	int windows;
+	bool sim;
+	struct timespec t0;
+	/* Shared, under mu. */
+	bool cancel;
+	struct mpqx_export_progress p;
+};
+
+static double since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static bool job_cancelled(struct mpqx_export_job *j)
+{
+	pthread_mutex_lock(&j->mu);
+	bool c = j->cancel;
+	pthread_mutex_unlock(&j->mu);
+	return c;
+}
+
+/* Counts the lines starting with "window " that the testbench has flushed to its dump since the last call. */
+struct dump_counter {
+	int fd;
+	int match; /* characters of "window " matched at the start of the current line; -1: not at a line start */
+	int windows;
+};
+
+static void count_windows(struct dump_counter *dc, const char *path)
+{
+	static const char key[] = "window ";
+	if (dc->fd < 0 && (dc->fd = open(path, O_RDONLY)) < 0)
+		return;
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(dc->fd, buf, sizeof buf)) > 0)
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\n') {
+				dc->match = 0;
+			} else if (dc->match >= 0) {
+				if (buf[i] == key[dc->match]) {
+					if (++dc->match == (int)sizeof key - 1) {
+						dc->windows++;
+						dc->match = -1;
+					}
+				} else {
+					dc->match = -1;
+				}
+			}
+		}
+}
+
+/* Runs the simulation in root, reporting the windows done; returns false when cancelled. */
+static bool job_simulate(struct mpqx_export_job *j, const char *root, struct mpqx_sim_result *r)
+{
+	pid_t pid = spawn_script(root, "run_sim.sh", r->log);
+	if (pid < 0) {
+		r->status = -1;
+		return true;
+	}
+	char dump[PATH_LEN];
+	snprintf(dump, sizeof dump, "%s/sim/dump.txt", root);
+	struct dump_counter dc = {.fd = -1};
+	double t_first = -1, t_sim = since(&j->t0);
+	int status = 0, first_done = 0;
+	bool killed = false;
+	for (;;) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		if (w == pid || (w < 0 && errno != EINTR))
+			break;
+		if (!killed && job_cancelled(j)) {
+			kill(-pid, SIGKILL);
+			killed = true;
+		}
+		count_windows(&dc, dump);
+		double now = since(&j->t0);
+		pthread_mutex_lock(&j->mu);
+		int done = dc.windows < j->p.total ? dc.windows : j->p.total;
+		if (done > 0 && t_first < 0) {
+			t_first = now;
+			first_done = done;
+		}
+		/* The rate from the windows after the first report (the first includes the compilation). */
+		if (done > first_done && t_first >= 0)
+			j->p.left_s = (now - t_first) / (done - first_done) * (j->p.total - done);
+		else if (done > 0)
+			j->p.left_s = (t_first - t_sim) / done * (j->p.total - done);
+		j->p.done = done;
+		j->p.elapsed_s = now;
+		pthread_mutex_unlock(&j->mu);
+		struct timespec ts = {0, 50 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	if (dc.fd >= 0)
+		close(dc.fd);
+	r->status = exit_status(status);
+	return !killed;
+}
+
+/* Replaces the temporary root at the start of s by the final directory (the log's path, in messages). */
+static void retarget(char *s, size_t size, const char *root, const char *dest)
+{
+	char *p = strstr(s, root);
+	if (!p)
+		return;
+	char tail[MPQX_ERR_LEN + PATH_LEN];
+	snprintf(tail, sizeof tail, "%s", p + strlen(root));
+	snprintf(p, size - (size_t)(p - s), "%s%s", dest, tail);
+}
+
+static void job_finish(struct mpqx_export_job *j, int rc, bool cancelled, const char *result, const struct mpqx_err *err)
+{
+	pthread_mutex_lock(&j->mu);
+	j->p.phase = MPQX_XP_DONE;
+	j->p.rc = rc;
+	j->p.cancelled = cancelled;
+	j->p.elapsed_s = since(&j->t0);
+	j->p.left_s = 0;
+	snprintf(j->p.result, sizeof j->p.result, "%s", result ? result : "");
+	snprintf(j->p.msg, sizeof j->p.msg, "%s", rc && err ? err->msg : "");
+	pthread_mutex_unlock(&j->mu);
+}
+
+static void *job_main(void *arg)
+{
+	struct mpqx_export_job *j = arg;
+	struct mpqx_err err = {0};
+	struct mpqx_qmodel *q = NULL;
+	struct dest d;
+	char root[PATH_LEN] = "", result[256] = "";
+	struct mpqx_export_opts o = {.windows = j->windows};
+	struct mpqx_export_info info;
+	int rc = quant_build(j->m, j->fref, &j->cfg, &q, &err);
+	if (!rc)
+		rc = dest_check(j->dir, &d, &err);
+	if (!rc)
+		rc = write_staged(&d, q, &j->cfg, j->data, &o, &info, root, &err);
+	quant_free(q);
+	if (rc) {
+		job_finish(j, rc, false, NULL, &err);
+		return NULL;
+	}
+	if (job_cancelled(j)) {
+		remove_tree(root);
+		job_finish(j, MPQX_OK, true, NULL, NULL);
+		return NULL;
+	}
+	int sim_rc = MPQX_OK;
+	struct mpqx_err sim_err = {0};
+	if (j->sim) {
+		struct mpqx_sim_result r;
+		pthread_mutex_lock(&j->mu);
+		j->p.phase = MPQX_XP_SIM;
+		j->p.total = info.windows;
+		pthread_mutex_unlock(&j->mu);
+		sim_rc = sim_prepare(root, MPQX_SIM_ICARUS, &r, &sim_err);
+		if (!sim_rc && !job_simulate(j, root, &r)) {
+			remove_tree(root);
+			job_finish(j, MPQX_OK, true, NULL, NULL);
+			return NULL;
+		}
+		if (!sim_rc)
+			sim_rc = sim_read(root, &r, &sim_err);
+		if (!sim_rc) {
+			snprintf(result, sizeof result, "%s", r.result);
+			sim_rc = sim_verdict(&r, &sim_err);
+		}
+		retarget(sim_err.msg, sizeof sim_err.msg, root, d.dest);
+	} else {
+		snprintf(result, sizeof result, "%d files, %d windows, %ld cycles per window", info.files, info.windows,
+			 info.cycles);
+	}
+	/* A failed simulation still goes into place: its log and dump are what a user looks at next. The
+	 * destination may have changed meanwhile: check it again. */
+	if ((rc = dest_check(j->dir, &d, &err)) || (rc = swap_in(root, &d, &err))) {
+		remove_tree(root);
+		job_finish(j, rc, false, NULL, &err);
+		return NULL;
+	}
+	job_finish(j, sim_rc, false, result, &sim_err);
+	return NULL;
+}
+
+int export_job_start(const struct mpqx_session *s, const struct mpqx_config *c, const char *dir, int windows,
+		     bool sim, struct mpqx_export_job **out, struct mpqx_err *err)
+{
+	*out = NULL;
+	struct dest d;
+	int rc = dest_check(dir, &d, err);
+	if (rc)
+		return rc;
+	if (windows < 1)
+		return err_set(err, MPQX_EINPUT, "windows: expected at least 1, got %d", windows);
+	struct mpqx_export_job *j = calloc(1, sizeof *j);
+	if (!j || config_copy(&j->cfg, c)) {
+		free(j);
+		return err_set(err, MPQX_ENOMEM, "out of memory");
+	}
+	j->m = s->model;
+	j->fref = s->fref;
+	j->data = s->data;
+	snprintf(j->dir, sizeof j->dir, "%s", dir);
+	j->windows = windows;
+	j->sim = sim;
+	j->p.phase = MPQX_XP_WRITE;
+	j->p.total = windows < s->data->windows[MPQX_TEST] ? windows : s->data->windows[MPQX_TEST];
+	j->p.left_s = -1;
+	clock_gettime(CLOCK_MONOTONIC, &j->t0);
+	pthread_mutex_init(&j->mu, NULL);
+	if (pthread_create(&j->th, NULL, job_main, j) != 0) {
+		pthread_mutex_destroy(&j->mu);
+		config_fini(&j->cfg);
+		free(j);
+		return err_set(err, MPQX_EIO, "cannot start the export thread");
+	}
+	*out = j;
+	return MPQX_OK;
+}
+
+void export_job_progress(struct mpqx_export_job *j, struct mpqx_export_progress *p)
+{
+	pthread_mutex_lock(&j->mu);
+	*p = j->p;
+	if (p->phase != MPQX_XP_DONE)
+		p->elapsed_s = since(&j->t0);
+	pthread_mutex_unlock(&j->mu);
+}
+
+void export_job_cancel(struct mpqx_export_job *j)
+{
+	pthread_mutex_lock(&j->mu);
+	j->cancel = true;
+	pthread_mutex_unlock(&j->mu);
+}
+
+void export_job_wait(struct mpqx_export_job *j)
+{
+	for (;;) {
+		struct mpqx_export_progress p;
+		export_job_progress(j, &p);
+		if (p.phase == MPQX_XP_DONE)
+			return;
+		struct timespec ts = {0, 20 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+}
+
+void export_job_free(struct mpqx_export_job *j)
+{
+	if (!j)
+		return;
+	export_job_cancel(j);
+	pthread_join(j->th, NULL);
+	pthread_mutex_destroy(&j->mu);
+	config_fini(&j->cfg);
+	free(j);
 }

@@ -392,6 +392,28 @@ int session_open(const char *path, const struct mpqx_session_opts *opts, struct 
 		else
 			snprintf(c.device, sizeof c.device, "%s", opts->device);
 	}
+	if (!rc && opts->config && c.model[0] && strcmp(c.model, m->name) != 0)
+		snprintf(s->note, sizeof s->note, "%s: saved for model '%s', not '%s': check that it is meant for this one",
+			 opts->config, c.model, m->name);
+	if (!rc && opts->config && !opts->device) {
+		/* The config's device, checked here so that the message names the config. */
+		struct mpqx_device probe;
+		struct mpqx_err derr = {0};
+		if (device_load(s->devices_dir, c.device, &probe, &derr)) {
+			if (!opts->device_fallback) {
+				rc = err_set(err, derr.code, "%s: device: %s", opts->config, derr.msg);
+			} else {
+				struct mpqx_config d0;
+				if (config_init(&d0, m, 8) == MPQX_OK) {
+					const char *known = strstr(derr.msg, "(known: ");
+					snprintf(s->note, sizeof s->note, "%.200s: unknown device '%.63s', opened on %.63s %.150s",
+						 opts->config, c.device, d0.device, known ? known : derr.msg);
+					snprintf(c.device, sizeof c.device, "%s", d0.device);
+				}
+				config_fini(&d0);
+			}
+		}
+	}
 	if (rc) {
 		config_fini(&c);
 		goto fail;
@@ -651,29 +673,8 @@ long session_clipped(const struct mpqx_session *s)
 	return n;
 }
 
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
 
 int session_list_devices(const char *dir, char (*names)[64], int max)
 {
-	DIR *d = opendir(dir);
-	if (!d)
-		return 0;
-	int n = 0;
-	struct dirent *e;
-	while (n < max && (e = readdir(d))) {
-		size_t len = strlen(e->d_name);
-		if (len < 5 || len - 4 >= 64 || strcmp(e->d_name + len - 4, ".ini") != 0 || e->d_name[0] == '.')
-			continue;
-		if (len >= 9 && strcmp(e->d_name + len - 9, "-cost.ini") == 0)
-			continue;
-		memcpy(names[n], e->d_name, len - 4);
-		names[n][len - 4] = '\0';
-		n++;
-	}
-	closedir(d);
-	qsort(names, (size_t)n, sizeof names[0], cmp_name);
-	return n;
+	return device_list(dir, names, max);
 }

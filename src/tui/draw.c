@@ -146,7 +146,7 @@ static void draw_title(const struct tui_ctx *t, const struct mpqx_app *a, const 
 	char buf[LINE_MAX_BYTES];
 	const char *sep = t->utf8 ? " \xe2\x94\x82 " : " | ";
 	const char *cfg = strrchr(a->config_path, '/');
-	cfg = cfg ? cfg + 1 : a->config_path;
+	cfg = !a->config_path[0] ? "no file (s saves)" : cfg ? cfg + 1 : a->config_path;
 	/* A fine-tuned model is shown with the config it was tuned for: its figures hold for that config. */
 	const char *ft = strrchr(s->model->finetuned, '/');
 	ft = ft ? ft + 1 : s->model->finetuned;
@@ -1001,7 +1001,9 @@ static void draw_export(const struct tui_ctx *t, const struct mpqx_app *a, const
 			put(t, y + 1, x, w, rr, p);
 		}
 	}
-	put(t, r->y + r->h - 2, x, w, MPQX_TH_DIM, "Up/Down field  Space toggle  Enter run  Esc close");
+	put(t, r->y + r->h - 2, x, w, MPQX_TH_DIM,
+	    app_export_busy(a) ? "runs in the background:  Esc cancel  e hide"
+			       : "Up/Down field  Enter next/run  Space toggle  Esc close");
 }
 
 static void draw_prompt(const struct tui_ctx *t, const struct mpqx_app *a, const struct view_layout *l)

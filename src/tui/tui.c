@@ -190,12 +190,9 @@ static bool settle(struct tui_ctx *t, struct mpqx_app *a, int flags)
 {
 	if (flags & APP_RECOMPUTE)
 		app_sync(a);
-	if (flags & APP_RUN_EXPORT) {
-		/* Show "exporting..." before the blocking run. */
-		tui_draw(t, a);
-		refresh();
-		app_export_run(a);
-	}
+	(void)t;
+	if (flags & APP_RUN_EXPORT)
+		app_export_run(a); /* in the background: app_export_poll reports its progress */
 	return !(flags & APP_QUIT);
 }
 
@@ -250,6 +247,8 @@ int tui_run(struct mpqx_app *a, const struct tui_opts *o)
 			break;
 		if (session_poll(a->s))
 			dirty = true;
+		if (app_export_poll(a))
+			dirty = true;
 		/* The search: sensitivity marks, a best fit to apply, a Pareto front. */
 		int pf = app_poll(a);
 		if (pf) {
@@ -264,7 +263,7 @@ int tui_run(struct mpqx_app *a, const struct tui_opts *o)
 			dirty = false;
 		}
 		/* Poll often while an evaluation is pending, else wake up only for signals. */
-		timeout(a->s->eval_pending || a->s->sqnr_pending ? 10 : app_search_busy(a) ? 100 : 250);
+		timeout(a->s->eval_pending || a->s->sqnr_pending ? 10 : app_search_busy(a) || app_export_busy(a) ? 100 : 250);
 		wint_t ch;
 		int r = get_wch(&ch);
 		if (r == ERR)
@@ -389,8 +388,10 @@ int tui_dump(struct mpqx_app *a, const struct tui_opts *o, int rows, int cols, c
 		int f = app_key(a, kb[i]);
 		if (f & APP_RECOMPUTE)
 			app_sync(a);
-		if (f & APP_RUN_EXPORT)
+		if (f & APP_RUN_EXPORT) {
 			app_export_run(a);
+			app_export_wait(a);
+		}
 		session_wait(a->s);
 		if (app_search_wait(a) & APP_RECOMPUTE)
 			app_sync(a);

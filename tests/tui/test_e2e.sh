@@ -60,7 +60,7 @@ start() {
 	T kill-server 2> /dev/null
 	runs=$((runs + 1))
 	sock=mpqx-e2e-$$-$runs
-	T new-session -d -s e2e -x 120 -y 36 "cd '$tmp' && stty sane && env -u NO_COLOR TERM=xterm-256color MPQX_DATA_DIR='$src' '$mpqx' $*; echo EXIT=\$?; stty -a | tr ' ' '\n' | grep -E '^-?(icanon|echo)$' | tr '\n' ' '; echo; sleep 600"
+	T new-session -d -s e2e -x 120 -y 36 "cd '$tmp' && stty sane && env -u NO_COLOR TERM=xterm-256color XDG_STATE_HOME='$tmp/state' MPQX_DATA_DIR='$src' '$mpqx' $*; echo EXIT=\$?; stty -a | tr ' ' '\n' | grep -E '^-?(icanon|echo)$' | tr '\n' ' '; echo; sleep 600"
 }
 
 start
@@ -130,12 +130,38 @@ wait_for " Compare " 5
 T send-keys -t e2e Escape
 wait_for "Layers \\(" 5
 
-# Export with simulation of 2 windows into a fresh directory.
+# Export with simulation in the background: progress shows, keys typed meanwhile do nothing to it, Esc
+# cancels and leaves no directory, temporary or final.
 T send-keys -t e2e e
 wait_for "Export Verilog" 5
 T send-keys -t e2e Up Up Up C-u
 T send-keys -t e2e -l "$tmp/export"
-T send-keys -t e2e Down BSpace BSpace BSpace BSpace 2 Down Down Enter
+T send-keys -t e2e Enter BSpace BSpace BSpace BSpace 8 Enter Down Enter
+if wait_for "simulating: [0-9]+/8 windows" 60; then
+	ok "export runs in the background with progress"
+else
+	not_ok "export runs in the background with progress" "$(screen)"
+fi
+T send-keys -t e2e Enter
+if wait_for "an export is running" 5; then ok "Enter during an export does not start another"; else not_ok "Enter during an export does not start another" "$(screen)"; fi
+T send-keys -t e2e Escape
+if wait_for "cancelled: .* left as it was" 20 && [ ! -e "$tmp/export" ] && ! ls -A "$tmp" | grep -q "^\.export\."; then
+	ok "Esc cancels the export and leaves nothing behind"
+else
+	not_ok "Esc cancels the export and leaves nothing behind" "$(ls -A "$tmp")" "$(screen)"
+fi
+
+# The same dialog keeps its settings: 2 windows this time, the dialog hidden meanwhile (the explorer stays
+# live and reports on the status line), shown again for the result.
+T send-keys -t e2e Up Up BSpace 2 Down Down Enter
+wait_for "simulating|writing" 10
+T send-keys -t e2e e
+if wait_for "goes on in the background" 5 && wait_for "Layers \\(" 5; then
+	ok "the export dialog hides while the export runs"
+else
+	not_ok "the export dialog hides while the export runs" "$(screen)"
+fi
+T send-keys -t e2e e
 if wait_for "RESULT windows=2 mismatches=0" 240; then
 	ok "export with simulation: mismatches=0"
 else
@@ -157,9 +183,14 @@ if wait_for "EXIT=0" 10; then ok "^C q quits with status 0"; else not_ok "^C q q
 if wait_for "^icanon echo" 5; then ok "terminal restored (icanon echo)"; else not_ok "terminal restored (icanon echo)" "$(screen)"; fi
 if [ "$(T display -p -t e2e '#{alternate_on}')" = 0 ]; then ok "alternate screen left"; else not_ok "alternate screen left"; fi
 
-# A signal restores the terminal too.
+# The slots stored in the first run come back; a signal restores the terminal too.
 start
 wait_for "Layers \\(" 60
+if wait_for "2 slots restored" 10 && ls "$tmp"/state/mpqx/slots/seattle-hourly-*.json > /dev/null; then
+	ok "slots come back on the next start"
+else
+	not_ok "slots come back on the next start" "$(ls -R "$tmp/state" 2>&1)" "$(screen)"
+fi
 pid=$(T list-panes -t e2e -F '#{pane_pid}')
 child=$(pgrep -P "$pid" -f mpqx | head -1)
 [ -n "$child" ] && kill -TERM "$child"

@@ -50,7 +50,7 @@ start() {
 	local try
 	for ((try = 0; try < 5; try++)); do
 		T new-session -d -s sig -x 100 -y 30 "cd '$tmp' && stty sane && stty -g > before; \
-			sh -c 'echo \$\$ > pid; exec env -u NO_COLOR TERM=xterm-256color MPQX_DATA_DIR=\"$src\" $* \"$mpqx\" tiny'; \
+			sh -c 'echo \$\$ > pid; exec env -u NO_COLOR TERM=xterm-256color XDG_STATE_HOME=\"$tmp/state\" MPQX_DATA_DIR=\"$src\" $* \"$mpqx\" tiny'; \
 			echo \$? > status; stty -g > after; sleep 600" 2>/dev/null && break
 		sleep 0.2 # the previous server may still be going away
 	done

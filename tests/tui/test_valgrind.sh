@@ -47,7 +47,7 @@ keys() {
 	done
 }
 
-T new-session -d -s vg -x 120 -y 36 "cd '$tmp' && env -u NO_COLOR TERM=xterm-256color MPQX_DATA_DIR='$src' \
+T new-session -d -s vg -x 120 -y 36 "cd '$tmp' && env -u NO_COLOR TERM=xterm-256color XDG_STATE_HOME='$tmp/state' MPQX_DATA_DIR='$src' \
 	valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite \
 	--track-fds=no --log-file='$tmp/vg.log' '$mpqx' tiny; echo EXIT=\$?; sleep 600"
 if wait_for "Layers \\(" 180 && wait_for "MSE [0-9]" 180; then ok "opens under valgrind"; else not_ok "opens under valgrind" "$(screen)"; fi

@@ -582,6 +582,140 @@ static void test_save_load(void **state)
 	config_fini(&saved);
 }
 
+/* The save target: none at start (s suggests MODEL.config.json), the loaded file after a load, the previous
+ * one again after undoing the load; a config for another model or an unknown device loads with a warning. */
+static void test_save_target(void **state)
+{
+	struct fx *f = *state;
+	assert_string_equal(f->a.config_path, "");
+	act(f, APP_ACT_SAVE);
+	char want[300];
+	snprintf(want, sizeof want, "%s.config.json", f->s->model->name);
+	assert_string_equal(f->a.text, want);
+	act(f, APP_ACT_CANCEL);
+
+	char dir[] = "/tmp/mpqx-test-target-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char a_path[400], b_path[400], script[500];
+	snprintf(a_path, sizeof a_path, "%s/a.json", dir);
+	snprintf(b_path, sizeof b_path, "%s/b.json", dir);
+	/* a.json: every layer at 6 bits, saved for another model and naming an unknown device. */
+	FILE *fp = fopen(a_path, "w");
+	assert_non_null(fp);
+	fputs("{\"format\":\"mpqx-config\",\"version\":1,\"model\":\"another-model\",\"device\":\"xc9z999\","
+	      "\"defaults\":{\"w_bits\":6,\"a_bits\":6}}",
+	      fp);
+	fclose(fp);
+	fp = fopen(b_path, "w");
+	assert_non_null(fp);
+	fputs("{\"format\":\"mpqx-config\",\"version\":1,\"model\":\"another-model\",\"defaults\":{\"w_bits\":5}}", fp);
+	fclose(fp);
+	char dev0[64];
+	snprintf(dev0, sizeof dev0, "%s", f->a.cfg.device);
+
+	act(f, APP_ACT_LOAD);
+	snprintf(script, sizeof script, "<C-u>%s<Enter>", a_path);
+	keys(f, script);
+	assert_true(f->a.msg_error);
+	assert_non_null(strstr(f->a.msg, "a.json"));
+	assert_non_null(strstr(f->a.msg, "unknown device 'xc9z999'"));
+	assert_non_null(strstr(f->a.msg, "xc7s15")); /* the known devices are listed */
+	assert_string_equal(f->a.cfg.device, dev0);
+	assert_int_equal(f->a.cfg.layers[layer(f, "input")].a_bits, 6);
+	assert_string_equal(f->a.config_path, a_path);
+
+	act(f, APP_ACT_LOAD);
+	snprintf(script, sizeof script, "<C-u>%s<Enter>", b_path);
+	keys(f, script);
+	assert_true(f->a.msg_error);
+	assert_non_null(strstr(f->a.msg, "saved for model 'another-model'"));
+	assert_string_equal(f->a.config_path, b_path);
+	assert_false(app_modified(&f->a));
+
+	/* Undo the second load: the target is a.json again, and the config is a.json's as loaded. */
+	act(f, APP_ACT_UNDO);
+	assert_string_equal(f->a.config_path, a_path);
+	assert_false(app_modified(&f->a));
+	act(f, APP_ACT_UNDO);
+	assert_string_equal(f->a.config_path, "");
+	assert_false(app_modified(&f->a));
+	act(f, APP_ACT_REDO);
+	assert_string_equal(f->a.config_path, a_path);
+	/* s offers the target: saving there does not ask. */
+	act(f, APP_ACT_SAVE);
+	assert_string_equal(f->a.text, a_path);
+	keys(f, "<Enter>");
+	assert_int_equal(f->a.overlay, APP_OV_NONE);
+	assert_false(f->a.msg_error);
+	unlink(a_path);
+	unlink(b_path);
+	rmdir(dir);
+}
+
+/* Slots are kept in their file and come back in a new app on the same model. */
+static void test_slots_persist(void **state)
+{
+	struct fx *f = *state;
+	char dir[] = "/tmp/mpqx-test-slots-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[300];
+	snprintf(path, sizeof path, "%s/state/mpqx/slots/tiny.json", dir);
+	app_slots_open(&f->a, path);
+	assert_false(f->a.msg_error);
+	assert_int_not_equal(access(path, F_OK), 0); /* nothing written before a slot changes */
+	act(f, APP_ACT_STORE1);
+	act(f, APP_ACT_A_DEC);
+	act(f, APP_ACT_STORE3);
+	assert_int_equal(access(path, F_OK), 0);
+	struct mpqx_app b;
+	assert_int_equal(app_init(&b, f->s, NULL), 0);
+	app_slots_open(&b, path);
+	assert_false(b.msg_error);
+	assert_non_null(strstr(b.msg, "2 slots restored"));
+	for (int k = 0; k < APP_SLOTS; k++) {
+		assert_int_equal(b.slots[k].used, f->a.slots[k].used);
+		if (!b.slots[k].used)
+			continue;
+		assert_true(config_equal(&b.slots[k].cfg, &f->a.slots[k].cfg));
+		assert_string_equal(b.slots[k].device, f->a.slots[k].device);
+		assert_int_equal(b.slots[k].fits, f->a.slots[k].fits);
+		assert_int_equal(b.slots[k].limiting, f->a.slots[k].limiting);
+		assert_true(fabs(b.slots[k].mse - f->a.slots[k].mse) <= 1e-12 * fabs(f->a.slots[k].mse));
+		for (int r = 0; r < MPQX_RES_COUNT; r++)
+			assert_true(fabs(b.slots[k].used_res[r] - f->a.slots[k].used_res[r]) < 1e-9);
+	}
+	app_fini(&b);
+	/* Undoing a store is kept too. */
+	act(f, APP_ACT_UNDO);
+	assert_false(f->a.slots[2].used);
+	assert_int_equal(app_init(&b, f->s, NULL), 0);
+	app_slots_open(&b, path);
+	assert_true(b.slots[0].used);
+	assert_false(b.slots[2].used);
+	app_fini(&b);
+	/* Slots kept for an earlier version of the model file are not restored, and the message says so. */
+	char cmd[700];
+	snprintf(cmd, sizeof cmd, "sed -i 's/\"model_mtime\":.*/\"model_mtime\": 1,/' '%s'", path);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(app_init(&b, f->s, NULL), 0);
+	app_slots_open(&b, path);
+	assert_true(b.msg_error);
+	assert_non_null(strstr(b.msg, "earlier version"));
+	assert_false(b.slots[0].used);
+	app_fini(&b);
+	/* A broken file is reported with its name. */
+	FILE *fp = fopen(path, "w");
+	fputs("{\"format\":\"mpqx-slots\",\"version\":1,\"slots\":3}", fp);
+	fclose(fp);
+	assert_int_equal(app_init(&b, f->s, NULL), 0);
+	app_slots_open(&b, path);
+	assert_true(b.msg_error);
+	assert_non_null(strstr(b.msg, "tiny.json: slots: expected an array"));
+	app_fini(&b);
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_quit(void **state)
 {
 	struct fx *f = *state;
@@ -784,79 +918,188 @@ static void test_help(void **state)
 	assert_int_equal(f->a.overlay, APP_OV_NONE);
 }
 
-static struct {
-	int calls;
-	char dir[256];
-	int windows;
-	bool sim;
-	bool fail;
-} xp;
-
-static int fake_export(const struct mpqx_session *s, const char *dir, int windows, bool sim, char *result,
-		       size_t size, struct mpqx_err *err)
+static bool have_iverilog(void)
 {
-	xp.calls++;
-	snprintf(xp.dir, sizeof xp.dir, "%s", dir);
-	xp.windows = windows;
-	xp.sim = sim;
-	if (xp.fail)
-		return err_set(err, MPQX_EINPUT, "simulation failed");
-	snprintf(result, size, "RESULT windows=%d mismatches=0 cycles=1", windows);
-	return MPQX_OK;
+	return system("command -v iverilog > /dev/null 2>&1 && command -v vvp > /dev/null 2>&1") == 0;
+}
+
+/* Names in dir other than . and .., for the check that nothing temporary is left behind. */
+static int dir_entries(const char *dir)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "test $(ls -A '%s' | wc -l) -eq", dir);
+	for (int n = 0; n < 8; n++) {
+		char c[600];
+		snprintf(c, sizeof c, "%s %d", cmd, n);
+		if (system(c) == 0)
+			return n;
+	}
+	return -1;
+}
+
+static bool exists(const char *dir, const char *rel)
+{
+	char p[600];
+	snprintf(p, sizeof p, "%s/%s", dir, rel);
+	return access(p, F_OK) == 0;
 }
 
 static void test_export_dialog(void **state)
 {
 	struct fx *f = *state;
-	memset(&xp, 0, sizeof xp);
+	char parent[] = "/tmp/mpqx-app-export-XXXXXX";
+	assert_non_null(mkdtemp(parent));
+	char dir[256];
+	snprintf(dir, sizeof dir, "%s/out", parent);
+	int nw = f->s->fref->windows;
+
 	act(f, APP_ACT_EXPORT);
 	assert_int_equal(f->a.overlay, APP_OV_EXPORT);
 	assert_int_equal(f->a.xfield, APP_X_RUN);
-	/* Without an exporter the dialog says so. */
-	int fl = act(f, APP_ACT_SLOT_LOAD);
-	assert_int_equal(fl & APP_RUN_EXPORT, 0);
-	assert_non_null(strstr(f->a.export_result, "no exporter"));
-	f->a.export_fn = fake_export;
+	/* The windows field shows what will run. */
+	assert_true(f->a.export_windows >= 1 && f->a.export_windows <= nw);
 	act(f, APP_ACT_DOWN); /* wraps to the directory */
 	assert_int_equal(f->a.xfield, APP_X_DIR);
-	keys(f, "<C-u>/tmp/x");
-	assert_string_equal(f->a.export_dir, "/tmp/x");
-	act(f, APP_ACT_DOWN);
+	keys(f, "<C-u>");
+	for (const char *p = dir; *p; p++) {
+		char k[2] = {*p, 0};
+		keys(f, *p == '<' ? "<lt>" : k);
+	}
+	assert_string_equal(f->a.export_dir, dir);
+	/* Enter confirms the field and moves to the next one, not to the button. */
+	act(f, APP_ACT_SLOT_LOAD);
 	assert_int_equal(f->a.xfield, APP_X_WINDOWS);
-	keys(f, "<BS><BS>3");
+	keys(f, "<C-u>0");
+	assert_int_equal(f->a.export_windows, 0);
+	act(f, APP_ACT_SLOT_LOAD); /* 0 windows cannot run: the field shows the 1 that will */
+	assert_int_equal(f->a.export_windows, 1);
+	assert_int_equal(f->a.xfield, APP_X_SIM);
+	act(f, APP_ACT_UP);
+	keys(f, "<C-u>9999<Down>");
+	assert_int_equal(f->a.export_windows, nw);
+	act(f, APP_ACT_UP);
+	keys(f, "<C-u>3");
 	assert_int_equal(f->a.export_windows, 3);
 	act(f, APP_ACT_RIGHT);
-	assert_int_equal(f->a.export_windows, 4);
-	act(f, APP_ACT_BIG_RIGHT);
-	assert_int_equal(f->a.export_windows, f->s->fref->windows < 14 ? f->s->fref->windows : 14);
-	act(f, APP_ACT_BIG_LEFT);
+	assert_int_equal(f->a.export_windows, 4 < nw ? 4 : nw);
 	act(f, APP_ACT_BIG_LEFT);
 	assert_int_equal(f->a.export_windows, 1);
 	act(f, APP_ACT_DOWN);
 	assert_int_equal(f->a.xfield, APP_X_SIM);
 	keys(f, " ");
 	assert_false(f->a.export_sim);
-	act(f, APP_ACT_LEFT);
+	act(f, APP_ACT_SLOT_LOAD); /* Enter on the check box toggles it */
 	assert_true(f->a.export_sim);
-	act(f, APP_ACT_DOWN);
-	fl = act(f, APP_ACT_SLOT_LOAD);
+	keys(f, "<Space>");
+	assert_false(f->a.export_sim);
+
+	/* Settings are kept between opens. */
+	act(f, APP_ACT_CANCEL);
+	assert_int_equal(f->a.overlay, APP_OV_NONE);
+	act(f, APP_ACT_EXPORT);
+	assert_string_equal(f->a.export_dir, dir);
+	assert_int_equal(f->a.export_windows, 1);
+	assert_false(f->a.export_sim);
+	assert_int_equal(f->a.xfield, APP_X_RUN);
+
+	/* An export without simulation, in the background. */
+	int fl = act(f, APP_ACT_SLOT_LOAD);
 	assert_true(fl & APP_RUN_EXPORT);
 	app_export_run(&f->a);
-	assert_int_equal(xp.calls, 1);
-	assert_string_equal(xp.dir, "/tmp/x");
-	assert_int_equal(xp.windows, 1);
-	assert_true(xp.sim);
+	assert_true(app_export_busy(&f->a));
+	/* Keys typed meanwhile are not export actions: no second run, no edits, no moves. */
+	fl = act(f, APP_ACT_SLOT_LOAD);
+	assert_int_equal(fl & APP_RUN_EXPORT, 0);
+	keys(f, "<Up>x<Space>");
+	assert_int_equal(f->a.xfield, APP_X_RUN);
+	assert_string_equal(f->a.export_dir, dir);
+	assert_false(f->a.export_sim);
+	app_export_wait(&f->a);
+	assert_false(app_export_busy(&f->a));
 	assert_true(f->a.export_done);
 	assert_int_equal(f->a.export_rc, 0);
-	assert_non_null(strstr(f->a.export_result, "mismatches=0"));
-	xp.fail = true;
-	act(f, APP_ACT_SLOT_LOAD);
+	assert_non_null(strstr(f->a.export_result, "1 windows"));
+	assert_true(exists(dir, "manifest.json"));
+	assert_false(exists(dir, "sim"));
+	assert_int_equal(dir_entries(parent), 1); /* no temporary sibling left */
+	assert_non_null(strstr(f->a.msg, "exported to"));
+
+	if (have_iverilog()) {
+		/* Simulation, cancelled at once: the earlier export stays as it was, nothing temporary remains. */
+		act(f, APP_ACT_UP);
+		keys(f, " ");
+		assert_true(f->a.export_sim);
+		act(f, APP_ACT_DOWN);
+		assert_int_equal(f->a.xfield, APP_X_RUN);
+		assert_int_equal(f->a.export_windows, 1);
+		fl = act(f, APP_ACT_SLOT_LOAD);
+		assert_true(fl & APP_RUN_EXPORT);
+		app_export_run(&f->a);
+		assert_true(app_export_busy(&f->a));
+		act(f, APP_ACT_CANCEL);
+		assert_int_equal(f->a.overlay, APP_OV_EXPORT); /* Esc cancels the run, the dialog stays */
+		app_export_wait(&f->a);
+		assert_true(f->a.export_done);
+		assert_non_null(strstr(f->a.export_result, "cancelled"));
+		assert_true(exists(dir, "manifest.json"));
+		assert_false(exists(dir, "sim"));
+		assert_int_equal(dir_entries(parent), 1);
+
+		/* Simulated to the end, with the dialog hidden meanwhile: the status line reports. */
+		fl = act(f, APP_ACT_SLOT_LOAD);
+		assert_true(fl & APP_RUN_EXPORT);
+		app_export_run(&f->a);
+		act(f, APP_ACT_EXPORT);
+		assert_int_equal(f->a.overlay, APP_OV_NONE);
+		assert_true(app_export_busy(&f->a));
+		/* q while it runs asks first. */
+		fl = act(f, APP_ACT_QUIT);
+		assert_int_equal(fl & APP_QUIT, 0);
+		assert_non_null(strstr(f->a.msg, "export is running"));
+		act(f, APP_ACT_REDRAW);
+		app_export_wait(&f->a);
+		assert_int_equal(f->a.export_rc, 0);
+		assert_non_null(strstr(f->a.export_result, "RESULT windows=1 mismatches=0"));
+		assert_non_null(strstr(f->a.msg, "mismatches=0"));
+		assert_true(exists(dir, "sim/sim.log"));
+		assert_int_equal(dir_entries(parent), 1);
+		act(f, APP_ACT_EXPORT);
+	}
+
+	/* A directory that is not an export is refused before anything runs. */
+	char other[300];
+	snprintf(other, sizeof other, "%s/keep", parent);
+	assert_int_equal(system(NULL) != 0, 1);
+	FILE *fp = fopen(other, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	snprintf(f->a.export_dir, sizeof f->a.export_dir, "%s", other);
+	fl = act(f, APP_ACT_SLOT_LOAD);
 	app_export_run(&f->a);
+	assert_false(app_export_busy(&f->a));
 	assert_int_not_equal(f->a.export_rc, 0);
-	assert_non_null(strstr(f->a.export_result, "simulation failed"));
+	assert_non_null(strstr(f->a.export_result, "not a directory"));
 	assert_true(f->a.msg_error);
 	act(f, APP_ACT_CANCEL);
 	assert_int_equal(f->a.overlay, APP_OV_NONE);
+
+	/* An over-capacity design: the dialog says so and Enter asks once more. */
+	act(f, APP_ACT_ALL_BITS);
+	keys(f, "<C-u>16<Enter>");
+	session_wait(f->s);
+	assert_false(f->s->est.fits);
+	act(f, APP_ACT_EXPORT);
+	assert_non_null(strstr(f->a.export_result, "OVER"));
+	fl = act(f, APP_ACT_SLOT_LOAD);
+	assert_int_equal(fl & APP_RUN_EXPORT, 0);
+	assert_non_null(strstr(f->a.export_result, "Enter again"));
+	fl = act(f, APP_ACT_SLOT_LOAD);
+	assert_true(fl & APP_RUN_EXPORT);
+	act(f, APP_ACT_CANCEL);
+
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", parent);
+	assert_int_equal(system(cmd), 0);
 }
 
 static void test_device(void **state)
@@ -1156,6 +1399,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_slots, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compare_marks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_save_load, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_save_target, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slots_persist, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_quit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prompt_replace_and_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_find, setup, teardown),

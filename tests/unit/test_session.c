@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -171,9 +172,39 @@ static void test_devices(void **state)
 	struct mpqx_err err = {0};
 	assert_int_not_equal(session_open(DATA_DIR "/tiny", &o, &s, &err), 0);
 	assert_null(s);
+	assert_non_null(strstr(err.msg, "known: "));
 	o.device = NULL;
 	assert_int_not_equal(session_open(DATA_DIR "/nonexistent", &o, &s, &err), 0);
 	assert_non_null(strstr(err.msg, "nonexistent"));
+
+	/* A config naming an unknown device: the error names the config and the known devices; with
+	 * device_fallback the session opens on the default device and its note says so. */
+	char cfg[] = "/tmp/mpqx-test-baddev-XXXXXX";
+	int fd = mkstemp(cfg);
+	assert_true(fd >= 0);
+	FILE *fp = fdopen(fd, "w");
+	fputs("{\"format\":\"mpqx-config\",\"version\":1,\"model\":\"other\",\"device\":\"xc9z999\"}", fp);
+	fclose(fp);
+	o.config = cfg;
+	assert_int_not_equal(session_open(DATA_DIR "/tiny", &o, &s, &err), 0);
+	assert_non_null(strstr(err.msg, cfg));
+	assert_non_null(strstr(err.msg, "xc9z999"));
+	assert_non_null(strstr(err.msg, "xc7s15"));
+	o.device_fallback = true;
+	assert_int_equal(session_open(DATA_DIR "/tiny", &o, &s, &err), 0);
+	assert_string_equal(s->dev.name, "xc7s15");
+	assert_non_null(strstr(s->note, cfg));
+	assert_non_null(strstr(s->note, "opened on xc7s15"));
+	session_free(s);
+	/* A config saved for another model opens with a note. */
+	fp = fopen(cfg, "w");
+	fputs("{\"format\":\"mpqx-config\",\"version\":1,\"model\":\"other\"}", fp);
+	fclose(fp);
+	o.device_fallback = false;
+	assert_int_equal(session_open(DATA_DIR "/tiny", &o, &s, &err), 0);
+	assert_non_null(strstr(s->note, "saved for model 'other'"));
+	session_free(s);
+	unlink(cfg);
 }
 
 int main(void)
