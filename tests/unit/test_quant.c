@@ -88,7 +88,7 @@ static void test_range_methods(void **state)
 	f.lo = &lo0;
 	f.hi = &hi0;
 	f.hist = hp;
-	struct mpqx_layer_cfg c = {8, 8, MPQX_STORE_AUTO, MPQX_STORE_AUTO, MPQX_CALIB_MINMAX};
+	struct mpqx_layer_cfg c = {.w_bits = 8, .a_bits = 8, .calib = MPQX_CALIB_MINMAX};
 	double lo, hi;
 	quant_range(&m, &f, 0, &c, &lo, &hi);
 	assert_true(fabs(lo - (-1 - 0.05 * 4)) < 1e-12 && fabs(hi - (3 + 0.05 * 4)) < 1e-12);
