@@ -1609,8 +1609,12 @@ int app_help_lines(const struct mpqx_app *a, int width, struct app_help_line *ou
 		help_add(&h, "Up Down Tab", "the next field");
 		help_add(&h, "typing", "edits the directory or the number of test windows; BS deletes, ^U clears");
 		help_add(&h, "Space", "simulate with Icarus Verilog or not");
-		help_add(&h, "Enter", "on the button: export (and simulate); the RESULT line shows below");
-		help_add(&h, "Esc", "close the dialog");
+		help_add(&h, "Enter", "the next field; on the button: export (and simulate) in the background, the "
+				  "progress and then the RESULT line below; a design that does not fit asks for a "
+				  "second Enter");
+		help_add(&h, "Esc", "cancel a running export (nothing is left behind), else close the dialog");
+		help_add(&h, "e q", "hide the dialog; a running export goes on, the status line reports it, e shows "
+				    "it again");
 		help_add(&h, "F1", "this help (? too, outside the text fields)");
 		break;
 	case APP_OV_PROMPT:
