@@ -118,7 +118,8 @@ class QatGraph(nn.Module):
         if learn_ranges:
             for L in doc["layers"]:
                 P = params.get(L["name"])
-                if P and P["range_source"] != "op":
+                # a softmax's range (its largest probability) sets the scale 1/N by its own rule: kept
+                if P and P["range_source"] != "op" and P["op"] != "softmax":
                     key = L["name"].replace(".", "__")
                     self.lo[key] = nn.Parameter(torch.tensor(float(P["range"][0]), dtype=torch.float64))
                     self.hi[key] = nn.Parameter(torch.tensor(float(P["range"][1]), dtype=torch.float64))

@@ -82,9 +82,9 @@ struct cJSON *report_qparams(const struct mpqx_model *m, const struct mpqx_confi
 	for (int l = 0; l < m->n_layers; l++) {
 		const struct mpqx_layer *ly = &m->layers[l];
 		const struct mpqx_op_class *oc = op_class(ly->op);
-		double lo = f->lo[l], hi = f->hi[l];
-		if (oc->out_range)
-			oc->out_range(ly, &lo, &hi);
+		/* The range the output is quantized over: after the calibration method and the headroom, the
+		 * softmax's [0, largest probability], or the op's own or the model's fixed range. */
+		double lo = q->l[l].lo, hi = q->l[l].hi;
 		cJSON *e = cJSON_CreateObject();
 		cJSON_AddStringToObject(e, "name", ly->name);
 		cJSON_AddStringToObject(e, "op", model_op_name(ly->op));

@@ -505,6 +505,11 @@ static void same_fref(const struct mpqx_fref *a, const struct mpqx_fref *b, int 
 	assert_memory_equal(a->hi, b->hi, sizeof(double) * (size_t)a->n_layers);
 	assert_memory_equal(a->pred, b->pred, sizeof(float) * (size_t)n_pred);
 	assert_true(a->mse == b->mse && a->mae == b->mae && a->mse_persistence == b->mse_persistence);
+	/* the calibration histograms too (the percentile and MSE methods read them) */
+	assert_non_null(a->hist);
+	assert_non_null(b->hist);
+	for (int l = 0; l < a->n_layers; l++)
+		assert_memory_equal(a->hist[l], b->hist[l], sizeof(uint64_t) * MPQX_CALIB_BINS);
 }
 
 static void put(const char *path, const char *text)
@@ -554,9 +559,12 @@ static void test_calib_cache(void **state)
 	char *c = NULL;
 	assert_int_equal(fileio_read(cache, &c, NULL, &err), 0);
 	char *l1 = strchr(c, '\n') + 1, *sp = strchr(l1, ' ');
-	char buf[100000];
-	snprintf(buf, sizeof buf, "%.*s-0x1p+3%s", (int)(l1 - c), c, sp);
+	size_t blen = strlen(c) + 64;
+	char *buf = malloc(blen);
+	assert_non_null(buf);
+	snprintf(buf, blen, "%.*s-0x1p+3%s", (int)(l1 - c), c, sp);
 	put(cache, buf);
+	free(buf);
 	assert_int_equal(fref_run(m, fx->d, false, &b, &err), 0);
 	assert_true(b->lo[0] == -8.0);
 	fref_free(b);
