@@ -20,6 +20,11 @@
 // @placeholder ACCW    accumulator bits
 // @placeholder MW      multiplier bits
 // @placeholder MUL     multiplier m
+// @placeholder CH      1: per-channel weights (w_granularity "channel"): the weight zero point and the
+//                      multiplier of each output row come from the scale ROM, {z_w, m} per row, read
+//                      by the row index like the bias; 0: WZ and MUL
+// @placeholder SROM    module of the scale ROM's variant
+// @placeholder S_INIT  scale ROM .mem file ("" when CH is 0)
 // @placeholder LOGIC   1: multipliers in logic, 0: in DSP slices (the config's mult)
 // @placeholder SHR     right shift n
 // @placeholder YB      output bits
@@ -43,6 +48,8 @@ module /*{{MODULE*/mpqx_affine/*}}*/ #(
 	parameter ACCW = /*{{ACCW*/18/*}}*/,
 	parameter MW = /*{{MW*/15/*}}*/,
 	parameter [63:0] MUL = /*{{MUL*/64'd21000/*}}*/,
+	parameter CH = /*{{CH*/0/*}}*/,
+	parameter S_INIT = /*{{S_INIT*/""/*}}*/,
 	parameter LOGIC = /*{{LOGIC*/0/*}}*/,
 	parameter SHR = /*{{SHR*/20/*}}*/,
 	parameter YB = /*{{YB*/8/*}}*/,
@@ -93,7 +100,25 @@ module /*{{MODULE*/mpqx_affine/*}}*/ #(
 
 	// One multiplier for the product g' * x' (phase 1) and the rescale |acc + b| * m (phase 2).
 	wire signed [XB:0]     xv = $signed(x_data) - XZ;
-	wire signed [WB:0]     wv = $signed(w_data) - WZ;
+	// Per channel, the row's weight zero point and multiplier from the scale ROM (registered read of
+	// the same index as the bias: valid from phase 1 of the element on).
+	wire signed [WB-1:0]   wzr;
+	wire        [MW-1:0]   mr;
+	generate
+		if (CH) begin : g_ch
+			wire [WB+MW-1:0] s_data;
+			/*{{SROM*/mpqx_rom/*}}*/ #(.WIDTH(WB + MW), .AW(WAW), .INIT(S_INIT)) u_srom (
+				.clk(clk), .addr(c[WAW-1:0]), .data(s_data));
+			assign wzr = s_data[WB+MW-1:MW];
+			assign mr = s_data[MW-1:0];
+		end else begin : g_tensor
+			/* verilator lint_off WIDTH */
+			assign wzr = WZ;
+			assign mr = MUL;
+			/* verilator lint_on WIDTH */
+		end
+	endgenerate
+	wire signed [WB:0]     wv = $signed(w_data) - wzr;
 	wire signed [ACCW-1:0] bias = {{(ACCW - BB + 1){b_data[BB-1]}}, b_data[BB-2:0]};
 	wire signed [ACCW-1:0] sum = acc + bias;
 	wire        [ACCW-1:0] mag = sum[ACCW-1] ? (~sum + 1'b1) : sum;
@@ -126,13 +151,20 @@ module /*{{MODULE*/mpqx_affine/*}}*/ #(
 				if (wv[WB])
 					lp = lp - (xe <<< WB);
 			end
+			// per channel, m is data: a LUT multiplier, plain shift-add over the bits of m
 			always @* begin
 				cp = {RPW{1'b0}};
-				for (j = 0; j <= MW; j = j + 1) begin
-					if (CP[j])
-						cp = cp + (me << j);
-					if (CN[j])
-						cp = cp - (me << j);
+				if (CH) begin
+					for (j = 0; j < MW; j = j + 1)
+						if (mr[j])
+							cp = cp + (me << j);
+				end else begin
+					for (j = 0; j <= MW; j = j + 1) begin
+						if (CP[j])
+							cp = cp + (me << j);
+						if (CN[j])
+							cp = cp - (me << j);
+					end
 				end
 			end
 			/* verilator lint_off WIDTH */
@@ -141,7 +173,8 @@ module /*{{MODULE*/mpqx_affine/*}}*/ #(
 			assign prod_r = cp;
 		end else begin : g_dsp
 			wire signed [SA-1:0]    opa = rs ? $signed(mag) : {{(SA - XB){xv[XB]}}, xv[XB-1:0]};
-			wire signed [SB-1:0]    opb = rs ? MS : {{(SB - WB){wv[WB]}}, wv[WB-1:0]};
+			wire signed [SB-1:0]    mo = CH ? $signed({{(SB - MW){1'b0}}, mr}) : MS;
+			wire signed [SB-1:0]    opb = rs ? mo : {{(SB - WB){wv[WB]}}, wv[WB-1:0]};
 			wire signed [SA+SB-1:0] prod = opa * opb;
 			assign prod_x = prod[ACCW-1:0];
 			assign prod_r = prod[RPW-1:0];

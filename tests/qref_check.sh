@@ -4,14 +4,18 @@
 # plus the clamp counts, accumulator widths and MSE that `mpqx eval --json` reports; and tools/calib_spread.py
 # (built on qref.py) reproducing mpqx's MSE, float MSE and output step when it widens nothing.
 # Configurations: uniform 8 bits, uniform 4 bits, and SAMPLE/configs/mixed.json (when the sample has none,
-# a mixed one is generated from the layer names: a_bits and w_bits cycling through 3..12).
+# a mixed one is generated from the layer names: a_bits and w_bits cycling through 3..12); with CHANNEL
+# also uniform 4 bits with every layer's weights per channel and the mixed config with every other layer
+# per channel.
 #
-# usage: qref_check.sh MPQX SRCDIR SAMPLE_DIR
+# usage: qref_check.sh MPQX SRCDIR SAMPLE_DIR [CHANNEL]
 # Exit 0 when everything matches, 1 on a mismatch or failure, 77 (skip) when NumPy is missing.
 set -u
 mpqx=$1
 src=$2
 sample=$3
+configs="uniform8 uniform4 mixed"
+[ "${4:-}" = channel ] && configs="uniform8 uniform4 channel4 mixed mixedch"
 py=${QREF_PYTHON:-/usr/bin/python3}
 
 if ! [ -x "$py" ] || ! "$py" -c 'import numpy' 2>/dev/null; then
@@ -27,6 +31,8 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 printf '{"format":"mpqx-config","version":1,"device":"xc7s15","defaults":{"w_bits":4,"a_bits":4,"buffer":"auto","rom":"auto"},"layers":{}}\n' \
 	>"$tmp/uniform4.json"
+printf '{"format":"mpqx-config","version":1,"device":"xc7s15","defaults":{"w_bits":4,"a_bits":4,"w_granularity":"channel"},"layers":{}}\n' \
+	>"$tmp/channel4.json"
 mixed=$sample/configs/mixed.json
 if ! [ -f "$mixed" ]; then
 	mixed=$tmp/mixed.json
@@ -40,13 +46,23 @@ json.dump({"format": "mpqx-config", "version": 1, "device": "xc7s15",
 PY
 fi
 
+"$py" - "$mixed" "$tmp/mixedch.json" <<'PY' || exit 1
+import json, sys
+c = json.load(open(sys.argv[1]))
+for i, lc in enumerate(c.setdefault("layers", {}).values()):
+    lc["w_granularity"] = ("channel", "tensor")[i % 2]
+json.dump(c, open(sys.argv[2], "w"), indent=1)
+PY
+
 fail=0
 "$py" "$src/tools/qref.py" --selftest || fail=1
-for name in uniform8 uniform4 mixed; do
+for name in $configs; do
 	case $name in
 	uniform8) cfg=() ;;
 	uniform4) cfg=(-c "$tmp/uniform4.json") ;;
+	channel4) cfg=(-c "$tmp/channel4.json") ;;
 	mixed) cfg=(-c "$mixed") ;;
+	mixedch) cfg=(-c "$tmp/mixedch.json") ;;
 	esac
 	echo "== $sample, $name"
 	if ! "$mpqx" eval "$sample" "${cfg[@]}" --json --dump "$tmp/$name" >"$tmp/$name.eval.json" 2>"$tmp/$name.err"; then

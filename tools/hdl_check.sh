@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # The full hardware check of doc/hardware.md: for every sample, uniform 8, 6 and 4 bits and N random
-# mixed configs (bits 2..16 per layer, random storage), export, lint with Verilator, simulate W windows
-# (Icarus by default) and require mismatches=0, every buffer equal to the integer model and the simulated
+# mixed configs (bits 2..16 per layer, random storage, multipliers and weight granularity), export, lint
+# with Verilator, simulate W windows (Icarus by default) and require mismatches=0, every buffer equal to the integer model and the simulated
 # cycles equal to the latency formula. One line per run, a summary at the end; exit 1 on any failure.
 #
 #   tools/hdl_check.sh [-b BUILD] [-n MIXED] [-w WINDOWS|all] [-s SEED] [-o WORKDIR] [--simulator S]
-#                      [--synth] [MODEL_DIR...]
+#                      [--synth] [--channel] [MODEL_DIR...]
 #
 # MODEL_DIR defaults to every samples/*/ with a model.json. --simulator verilator runs the same testbench
 # in Verilator 5 (about 40 ms per window of seattle-hourly against about 3 s in Icarus, after a build of
 # about 20 s CPU): `-w all --simulator verilator` checks every test window. --synth also runs Yosys
-# synth_xilinx on the first model's uniform 8-bit export and prints its cell counts.
+# synth_xilinx on the first model's uniform 8-bit export and prints its cell counts. --channel adds
+# uniform 8, 6 and 4 bits with every layer's weights per channel (w_granularity "channel").
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${MPQX_BUILD_DIR:-$root/build}
@@ -19,6 +20,7 @@ windows=32
 seed=1
 work=""
 synth=0
+channel=0
 simulator=icarus
 models=()
 while (($#)); do
@@ -30,7 +32,8 @@ while (($#)); do
 	-o) work=$2; shift 2 ;;
 	--simulator) simulator=$2; shift 2 ;;
 	--synth) synth=1; shift ;;
-	-h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--channel) channel=1; shift ;;
+	-h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "hdl_check: unknown option $1" >&2; exit 2 ;;
 	*) models+=("$1"); shift ;;
 	esac
@@ -65,6 +68,11 @@ for model in "${models[@]}"; do
 		printf '{"format":"mpqx-config","version":1,"device":"xc7s15","defaults":{"w_bits":%d,"a_bits":%d,"buffer":"auto","rom":"auto"},"layers":{}}\n' \
 			"$b" "$b" >"$cfgdir/uniform-$b.json"
 		configs+=("$cfgdir/uniform-$b.json")
+		if ((channel)); then
+			printf '{"format":"mpqx-config","version":1,"device":"xc7s15","defaults":{"w_bits":%d,"a_bits":%d,"buffer":"auto","rom":"auto","w_granularity":"channel"},"layers":{}}\n' \
+				"$b" "$b" >"$cfgdir/uniform-$b-ch.json"
+			configs+=("$cfgdir/uniform-$b-ch.json")
+		fi
 	done
 	/usr/bin/python3 "$root/tools/hdl_configs.py" "$model" "$cfgdir" "$mixed" "$seed" || exit 1
 	for ((i = 0; i < mixed; i++)); do configs+=("$cfgdir/mixed-$seed-$i.json"); done

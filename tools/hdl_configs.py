@@ -5,8 +5,9 @@
 
 Each config draws w_bits and a_bits from 2..16 for every layer (each independently) and a random buffer
 (block, distributed, auto) and ROM (block, logic, auto) storage, and a multiplier choice (dsp, logic,
-auto) from a second generator, so that the bits and storage of a seed are those drawn before the
-multiplier choice existed; files are OUTDIR/mixed-SEED-I.json.
+auto) from a second generator and a weight granularity (tensor, channel) from a third, so that the bits
+and storage of a seed are those drawn before the multiplier choice and the granularity existed; files are
+OUTDIR/mixed-SEED-I.json.
 """
 import json
 import os
@@ -25,6 +26,7 @@ def main():
     os.makedirs(out, exist_ok=True)
     rng = random.Random(seed)
     mrng = random.Random(seed * 7919 + 1)
+    grng = random.Random(seed * 104729 + 3)
     for i in range(count):
         layers = {}
         for l in model["layers"]:
@@ -34,6 +36,7 @@ def main():
                 "buffer": rng.choice(["block", "distributed", "auto"]),
                 "rom": rng.choice(["block", "logic", "auto"]),
                 "mult": mrng.choice(["dsp", "logic", "auto"]),
+                "w_granularity": grng.choice(["tensor", "channel"]),
             }
         cfg = {"format": "mpqx-config", "version": 1, "device": "xc7s15",
                "defaults": {"w_bits": 8, "a_bits": 8, "buffer": "auto", "rom": "auto"},

@@ -194,6 +194,14 @@ def finish(acc, m, n, z, b):
     return np.clip(r, lo, hi), clamped
 
 
+def finish_channel(acc, Q):
+    """finish() with one multiplier per output column (the last axis), the layer's shift."""
+    r = rshift_round_array(acc * np.array(Q.mc, dtype=np.int64), Q.rs[0][1]) + np.int64(Q.z)
+    lo, hi = qmin(Q.b), qmax(Q.b)
+    clamped = int(np.count_nonzero((r < lo) | (r > hi)))
+    return np.clip(r, lo, hi), clamped
+
+
 # ---------------------------------------------------------------------------------------------------
 # Model, config and data
 
@@ -356,6 +364,48 @@ def load_calibration(path, model):
     return out
 
 
+def load_granularity(path, model):
+    """The weight granularity per layer (config key "w_granularity": "tensor", the default, or "channel")."""
+    d, per = WGRAN_DEFAULT, {}
+    if path:
+        try:
+            with open(path, encoding="utf-8") as f:
+                j = json.load(f)
+        except (OSError, ValueError) as e:
+            raise QrefError("%s: %s" % (path, e))
+        d = (j.get("defaults") or {}).get("w_granularity", d)
+        per = {n: lc["w_granularity"] for n, lc in (j.get("layers") or {}).items() if "w_granularity" in lc}
+    out = [per.get(L.name, d) for L in model["layers"]]
+    for L, g in zip(model["layers"], out):
+        if g not in WGRAN_NAMES:
+            raise QrefError("%s: layer %s: w_granularity %r: expected tensor or channel" % (path, L.name, g))
+    return out
+
+
+def quant_weights(w, n_ch, b):
+    """Per-channel weights (doc/quantization.md, "Per-channel weight scales"): w float64 with n_ch rows of
+    equal length; per row its scale and zero point from its own range, the span at least 1/64 of the
+    tensor's. Returns (scales, zero points, q_w) with q_w shaped as w."""
+    w2 = w.reshape(n_ch, -1)
+    floor_span = max(max(float(w.max()), 0.0) - min(float(w.min()), 0.0), 1e-6) / 64
+    sw, zw, qw = [], [], []
+    for o in range(n_ch):
+        rl, rh = min(float(w2[o].min()), 0.0), max(float(w2[o].max()), 0.0)
+        s, z = quant_param(rl, rl + max(rh - rl, floor_span), b)
+        q, _ = quantize_array(w2[o], s, z, b)
+        sw.append(s)
+        zw.append(z)
+        qw.append(q)
+    return sw, zw, np.stack(qw).reshape(w.shape)
+
+
+def channel_rescale(sx, sw, sy):
+    """Per channel: the shift from the largest M_o = (s_x * s_w[o]) / s_y, each m_o = round(M_o * 2^n)."""
+    Ms = [(sx * s) / sy for s in sw]
+    _, n = multiplier(max(Ms))
+    return [round_half_away(math.ldexp(M, n)) for M in Ms], n
+
+
 def read_csv(model):
     """Raw values [n_rows, features + 1] (the input columns, then the target) as doubles."""
     path = model["csv"]
@@ -450,6 +500,8 @@ HEADROOM = 0.05
 CALIB_BINS = 2048
 CALIB_METHODS = ("minmax", "percentile", "mse")
 CALIB_DEFAULT = "percentile"
+WGRAN_NAMES = ("tensor", "channel")
+WGRAN_DEFAULT = "tensor"  # MPQX_WGRAN_DEFAULT in include/mpqx/config.h
 
 
 def histogram(v, lo, hi):
@@ -574,9 +626,11 @@ def float_forward(model, x):
     return vals
 
 
-def build(model, bits, ranges):
-    """Every layer's quantization parameters (doc/quantization.md). ranges: name -> (lo, hi)."""
+def build(model, bits, ranges, gran=None):
+    """Every layer's quantization parameters (doc/quantization.md). ranges: name -> (lo, hi); gran: the
+    weight granularity per layer (default: every layer per tensor)."""
     layers = model["layers"]
+    gran = gran or [WGRAN_DEFAULT] * len(layers)
     q = []
     for li, L in enumerate(layers):
         Q = QLayer()
@@ -602,15 +656,28 @@ def build(model, bits, ranges):
         if L.op in ("linear", "affine"):
             w = L.weight.astype(np.float64)
             Q.sw, Q.zw = quant_param(float(w.min()), float(w.max()), Q.w_bits)
-            qw, _ = quantize_array(w, Q.sw, Q.zw, Q.w_bits)
-            Q.wd = qw - Q.zw  # w' = q_w - z_w
-            if L.op == "linear":
-                Q.wd = Q.wd.reshape(L.cols, -1)  # [O, I]
-            sp = x.s * Q.sw
+            Q.chan = gran[li] == "channel"
+            if Q.chan:
+                sws, zws, qw = quant_weights(w, L.cols, Q.w_bits)
+                zcol = np.array(zws, dtype=np.int64)
+                Q.wd = qw.reshape(L.cols, -1) - zcol[:, None]  # w' = q_w - z_w[o], [O, I] ([C, 1])
+                if L.op == "affine":
+                    Q.wd = Q.wd.reshape(-1)
+                sp = x.s * np.array(sws, dtype=np.float64)
+            else:
+                qw, _ = quantize_array(w, Q.sw, Q.zw, Q.w_bits)
+                Q.wd = qw - Q.zw  # w' = q_w - z_w
+                if L.op == "linear":
+                    Q.wd = Q.wd.reshape(L.cols, -1)  # [O, I]
+                sp = x.s * Q.sw
             Q.qb = round_half_away_array(L.bias.astype(np.float64) / sp).astype(np.int64)
-            fan = Q.wd.shape[1] if L.op == "linear" else 1
+            fan = w.size // L.cols if L.op == "linear" else 1
             Q.B = int(np.abs(Q.qb).max()) + fan * ((1 << x.b) - 1) * ((1 << Q.w_bits) - 1)
-            Q.rs = [multiplier(sp / Q.s)]
+            if Q.chan:
+                Q.mc, n = channel_rescale(x.s, sws, Q.s)
+                Q.rs = [(max(Q.mc), n)]
+            else:
+                Q.rs = [multiplier(sp / Q.s)]
         elif L.op == "add":
             a, b = ins
             Ma, Mb = a.s / Q.s, b.s / Q.s
@@ -683,10 +750,10 @@ def forward(model, q, xwin):
         elif L.op == "linear":
             x = xd[0]
             acc = np.matmul(x.reshape(-1, x.shape[2]), Q.wd.T).reshape(N, L.rows, L.cols) + Q.qb
-            y, c = finish(acc, *Q.rs[0], Q.z, Q.b)
+            y, c = finish(acc, *Q.rs[0], Q.z, Q.b) if not Q.chan else finish_channel(acc, Q)
         elif L.op == "affine":
             acc = xd[0] * Q.wd + Q.qb
-            y, c = finish(acc, *Q.rs[0], Q.z, Q.b)
+            y, c = finish(acc, *Q.rs[0], Q.z, Q.b) if not Q.chan else finish_channel(acc, Q)
         elif L.op == "add":
             (ma, n), (mb, _) = Q.rs
             acc = np.int64(ma) * xd[0] + np.int64(mb) * xd[1]
@@ -873,7 +940,7 @@ def cmd_check(args):
     dump = load_ranges(args.dump)
     ranges = dump_ranges(dump, model)
     xwin, targets, notes = windows(model)
-    q = build(model, bits, ranges)
+    q = build(model, bits, ranges, load_granularity(args.config, model))
     out, clamps = forward(model, q, xwin)
     ok, lines = compare(model, dump, args.dump, bits, out)
     if args.eval_json:
@@ -892,7 +959,7 @@ def cmd_time(args, model, bits, ranges, xwin):
     t_total, t_eval, t_build = [], [], []
     for _ in range(args.runs):
         t0 = time.perf_counter()
-        qq = build(model, bits, ranges)
+        qq = build(model, bits, ranges, load_granularity(args.config, model))
         t1 = time.perf_counter()
         forward(model, qq, xwin)
         t2 = time.perf_counter()

@@ -61,6 +61,8 @@ enum app_keycode {
 	X(BUFFER, 'b', 0, 0, "b", "selected layer: output buffer auto -> block -> distributed")              \
 	X(ROM, 'r', 0, 0, "r", "selected layer: ROM auto -> block -> logic")                                 \
 	X(MULT, 'm', 0, 0, "m", "selected layer: multipliers auto -> dsp -> logic")                          \
+	X(WGRAN, 't', 0, 0, "t", "selected layer: weight scales per tensor <-> per channel (shown after the weight bits)") \
+	X(CALIB, 'C', 0, 0, "C", "selected layer: output calibration minmax -> pct (percentile) -> mse (after the output bits)") \
 	X(ALL_BITS, '=', 0, 0, "=", "set every layer to N bits (N, or W/A such as 6/8)")                     \
 	X(UNDO, 'u', 0, 0, "u", "undo the last change")                                                      \
 	X(REDO, APP_CTRL('r'), 0, 0, "^R", "redo")                                                           \

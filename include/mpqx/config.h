@@ -22,12 +22,17 @@ enum mpqx_mult { MPQX_MULT_AUTO, MPQX_MULT_DSP, MPQX_MULT_LOGIC, MPQX_MULT_COUNT
 enum mpqx_calib { MPQX_CALIB_MINMAX, MPQX_CALIB_PERCENTILE, MPQX_CALIB_MSE, MPQX_CALIB_COUNT };
 /* The default method: the one with the least MSE on the calib windows (tools/calib_select.py). */
 #define MPQX_CALIB_DEFAULT MPQX_CALIB_PERCENTILE
+/* Weight scales of a layer with weights: one for the tensor, or one per output row (doc/quantization.md,
+ * "Per-channel weight scales"). */
+enum mpqx_wgran { MPQX_WGRAN_TENSOR, MPQX_WGRAN_CHANNEL, MPQX_WGRAN_COUNT };
+#define MPQX_WGRAN_DEFAULT MPQX_WGRAN_TENSOR
 
 struct mpqx_layer_cfg {
 	int w_bits, a_bits;
 	enum mpqx_storage buffer, rom;
 	enum mpqx_mult mult;
 	enum mpqx_calib calib;
+	enum mpqx_wgran w_gran;
 };
 
 struct mpqx_config {
@@ -73,5 +78,7 @@ const char *config_storage_name(enum mpqx_storage s, bool rom);
 const char *config_mult_name(enum mpqx_mult m);
 /* Name of a calibration method ("minmax", "percentile", "mse"). */
 const char *config_calib_name(enum mpqx_calib m);
+/* Name of a weight granularity ("tensor", "channel"). */
+const char *config_wgran_name(enum mpqx_wgran g);
 
 #endif

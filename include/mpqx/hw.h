@@ -10,9 +10,10 @@
 #include "mpqx/err.h"
 #include "mpqx/quant.h"
 
-#define MPQX_HW_MAX_ROMS 2
+#define MPQX_HW_MAX_ROMS 3
 
-enum mpqx_hw_role { MPQX_HW_BUFFER, MPQX_HW_WEIGHTS, MPQX_HW_BIAS, MPQX_HW_EXP, MPQX_HW_CONST, MPQX_HW_TABLE };
+enum mpqx_hw_role { MPQX_HW_BUFFER, MPQX_HW_WEIGHTS, MPQX_HW_BIAS, MPQX_HW_EXP, MPQX_HW_CONST, MPQX_HW_TABLE,
+			MPQX_HW_SCALE };
 
 /* One memory: a simple dual-port RAM (buffer) or a ROM, registered read. */
 struct mpqx_hw_mem {
@@ -28,7 +29,8 @@ struct mpqx_hw_layer {
 	bool has_buf;            /* owns an output buffer (all but const, whose table is a ROM) */
 	struct mpqx_hw_mem buf;  /* the output buffer: rows*cols words of a_bits */
 	int n_roms;
-	struct mpqx_hw_mem rom[MPQX_HW_MAX_ROMS]; /* linear/affine: weights, bias; softmax: exp; const */
+	struct mpqx_hw_mem rom[MPQX_HW_MAX_ROMS]; /* linear/affine: weights, bias (per
+						     channel: scales); softmax: exp; const */
 	long elements;           /* values written per window */
 	int phases;              /* cycles per element (softmax: per element of its output pass) */
 	long cycles;             /* from the edge that samples start to the edge that samples done */

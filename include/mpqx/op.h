@@ -167,6 +167,8 @@ struct mpqx_op_class {
 	/* calib_peak: the output is a probability whose scale comes from the largest calibration value
 	 * (quant_out: s = 1 / quant_softmax_n), with no calibration method and no headroom. */
 	bool calib_peak;
+	/* w_channel: the weights may be quantized per output row (config w_granularity "channel"). */
+	bool w_channel;
 	int (*quantize)(struct mpqx_op_quant *c);
 	bool acc_scaled;
 

@@ -27,6 +27,13 @@ struct mpqx_qlayer {
 	struct mpqx_qparam w;    /* weights (linear, affine) */
 	int32_t *qw;             /* linear [O*I], affine [C]: quantized weights q_w (not w'), owned */
 	int64_t *qb;             /* bias at the product scale, owned */
+	/* Per-channel weights (config w_granularity "channel"; linear, affine): per output row (channel) o
+	 * its weight scale, zero point and requantizer multiplier; the shift rs[0].n is the layer's, rs[0].m
+	 * the largest multiplier. NULL per tensor. Owned. */
+	double *wcs;
+	int32_t *wcz;
+	int64_t *wcm;
+	int64_t *wcw;            /* the scale ROM's words {z_w[o], m[o]}: z_w in w_bits above bitlen(rs[0].m) bits */
 	int32_t *qconst;         /* const: quantized values [rows*cols], owned */
 	/* One rescale per input for add and concat (add: common n), one in rs[0] for the others. */
 	struct mpqx_rescale rs[MPQX_MAX_INPUTS];
@@ -93,9 +100,21 @@ static inline int64_t quant_span(int bits)
 /* Whether a rescale factor fits the fixed-point multiplier without overflow. */
 bool quant_factor_ok(double M);
 /* Quantizes the weights and bias of a layer l with a weight tensor (linear, affine) into ql, its input at
- * x, fan_in products per output: MPQX_OK, MPQX_ENOMEM, or MPQX_ERANGE when a bias does not fit. */
+ * x, fan_in products per output, per tensor or per channel (one scale per bias entry's weights: a
+ * linear's output row, an affine's channel): MPQX_OK, MPQX_ENOMEM, or MPQX_ERANGE when a bias does not
+ * fit. */
 int quant_weights(const struct mpqx_layer *l, struct mpqx_qlayer *ql, const struct mpqx_qparam *x, int w_bits,
-		  int fan_in);
+		  int fan_in, bool channel);
+/* The rescale of a layer with weights into an output of scale sy from an input of scale sx: per tensor
+ * *M = sx * s_w / sy (quant_build makes rs[0]); per channel rs[0] from the largest M_o and ql->wcm[o] =
+ * round(M_o * 2^n) with its shift, *M = 0. MPQX_OK, or 100 (MPQX_OP_EFACTOR) when a factor is out of
+ * range. */
+int quant_weight_rescale(struct mpqx_qlayer *ql, int n_ch, double sx, double sy, double *M);
+/* Weight zero point of output row (channel) o. */
+static inline int32_t quant_wz(const struct mpqx_qlayer *ql, int o)
+{
+	return ql->wcz ? ql->wcz[o] : ql->w.z;
+}
 static inline int32_t quant_qmin(int bits) { return -(1 << (bits - 1)); }
 static inline int32_t quant_qmax(int bits) { return (1 << (bits - 1)) - 1; }
 

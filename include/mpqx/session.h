@@ -111,6 +111,11 @@ bool session_layer_has_wbits(const struct mpqx_session *s, int layer);
 bool session_layer_has_rom(const struct mpqx_session *s, int layer);
 /* true when the layer has a multiplier choice (config "mult"; hw_mult_kind). */
 bool session_layer_has_mult(const struct mpqx_session *s, int layer);
+/* true when the layer's weights may be per channel (config "w_granularity": linear, affine). */
+bool session_layer_has_wgran(const struct mpqx_session *s, int layer);
+/* true when the layer's output range comes from its calibration method (config "calibration": every
+ * layer but const and softmax). */
+bool session_layer_has_calib(const struct mpqx_session *s, int layer);
 
 /* The resource of layer l's estimate that takes the largest share of the device; *frac gets the share
  * (may be NULL). */

@@ -426,6 +426,36 @@ static int cycle_mult(struct mpqx_app *a, int d)
 	return change(a, &c, what);
 }
 
+static int cycle_wgran(struct mpqx_app *a)
+{
+	if (!session_layer_has_wgran(a->s, a->sel))
+		return set_msg(a, true, "%s has no weights to scale per channel", layer_name(a, a->sel));
+	struct mpqx_config c;
+	if (edit_copy(a, &c))
+		return set_msg(a, true, "out of memory");
+	enum mpqx_wgran *g = &c.layers[a->sel].w_gran, old = *g;
+	*g = (enum mpqx_wgran)(((int)*g + 1) % MPQX_WGRAN_COUNT);
+	char what[128];
+	snprintf(what, sizeof what, "%s weight scales per %s -> per %s", layer_name(a, a->sel),
+		 config_wgran_name(old), config_wgran_name(*g));
+	return change(a, &c, what);
+}
+
+static int cycle_calib(struct mpqx_app *a)
+{
+	if (!session_layer_has_calib(a->s, a->sel))
+		return set_msg(a, true, "%s has a range fixed by rule (no calibration method)", layer_name(a, a->sel));
+	struct mpqx_config c;
+	if (edit_copy(a, &c))
+		return set_msg(a, true, "out of memory");
+	enum mpqx_calib *m = &c.layers[a->sel].calib, old = *m;
+	*m = (enum mpqx_calib)(((int)*m + 1) % MPQX_CALIB_COUNT);
+	char what[128];
+	snprintf(what, sizeof what, "%s calibration %s -> %s", layer_name(a, a->sel), config_calib_name(old),
+		 config_calib_name(*m));
+	return change(a, &c, what);
+}
+
 /* LEFT/RIGHT and their big steps on the current field. */
 static int adjust(struct mpqx_app *a, int d)
 {
@@ -1827,6 +1857,10 @@ static int apply(struct mpqx_app *a, enum app_action act)
 		return cycle_storage(a, true, 1);
 	case APP_ACT_MULT:
 		return cycle_mult(a, 1);
+	case APP_ACT_WGRAN:
+		return cycle_wgran(a);
+	case APP_ACT_CALIB:
+		return cycle_calib(a);
 	case APP_ACT_ALL_BITS: {
 		char t[16];
 		snprintf(t, sizeof t, "%d", a->cfg.layers[a->sel].a_bits);

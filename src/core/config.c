@@ -19,6 +19,13 @@ const char *config_calib_name(enum mpqx_calib m)
 	return (unsigned)m < MPQX_CALIB_COUNT ? calib_names[m] : "?";
 }
 
+static const char *const wgran_names[MPQX_WGRAN_COUNT] = {"tensor", "channel"};
+
+const char *config_wgran_name(enum mpqx_wgran g)
+{
+	return (unsigned)g < MPQX_WGRAN_COUNT ? wgran_names[g] : "?";
+}
+
 const char *config_storage_name(enum mpqx_storage s, bool rom)
 {
 	if ((unsigned)s >= MPQX_STORE_COUNT)
@@ -38,7 +45,7 @@ int config_init(struct mpqx_config *c, const struct mpqx_model *m, int bits)
 	memset(c, 0, sizeof *c);
 	snprintf(c->device, sizeof c->device, "xc7s15");
 	c->defaults = (struct mpqx_layer_cfg){bits, bits, MPQX_STORE_AUTO, MPQX_STORE_AUTO, MPQX_MULT_AUTO,
-						MPQX_CALIB_DEFAULT};
+						MPQX_CALIB_DEFAULT, MPQX_WGRAN_DEFAULT};
 	c->n_layers = m->n_layers;
 	c->layers = malloc(sizeof *c->layers * (size_t)m->n_layers);
 	if (!c->layers)
@@ -76,7 +83,7 @@ bool config_equal(const struct mpqx_config *a, const struct mpqx_config *b)
 	for (int i = 0; i < a->n_layers; i++) {
 		const struct mpqx_layer_cfg *x = &a->layers[i], *y = &b->layers[i];
 		if (x->w_bits != y->w_bits || x->a_bits != y->a_bits || x->buffer != y->buffer || x->rom != y->rom ||
-		    x->mult != y->mult || x->calib != y->calib)
+		    x->mult != y->mult || x->calib != y->calib || x->w_gran != y->w_gran)
 			return false;
 	}
 	return true;
@@ -126,9 +133,19 @@ static int read_layer(const char *file, const cJSON *o, const char *path, struct
 				return err_set(err, MPQX_EINPUT,
 					       "%s: %s.%s: expected \"minmax\", \"percentile\" or \"mse\"", file, path, k);
 			l->calib = (enum mpqx_calib)mth;
+		} else if (strcmp(k, "w_granularity") == 0) {
+			int g;
+			for (g = 0; g < MPQX_WGRAN_COUNT; g++)
+				if (cJSON_IsString(e) && strcmp(e->valuestring, wgran_names[g]) == 0)
+					break;
+			if (g == MPQX_WGRAN_COUNT)
+				return err_set(err, MPQX_EINPUT, "%s: %s.%s: expected \"tensor\" or \"channel\"", file,
+					       path, k);
+			l->w_gran = (enum mpqx_wgran)g;
 		} else {
 			return err_set(err, MPQX_EINPUT,
-				       "%s: %s.%s: unknown key (expected w_bits, a_bits, buffer, rom, mult or calibration)",
+				       "%s: %s.%s: unknown key (expected w_bits, a_bits, buffer, rom, mult, calibration or "
+				       "w_granularity)",
 				       file, path, k);
 		}
 	}
@@ -239,6 +256,7 @@ static cJSON *layer_json(const struct mpqx_layer_cfg *l)
 	cJSON_AddStringToObject(o, "rom", config_storage_name(l->rom, true));
 	cJSON_AddStringToObject(o, "mult", mult_names[l->mult]);
 	cJSON_AddStringToObject(o, "calibration", config_calib_name(l->calib));
+	cJSON_AddStringToObject(o, "w_granularity", config_wgran_name(l->w_gran));
 	return o;
 }
 

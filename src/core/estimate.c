@@ -630,6 +630,9 @@ static void rom_data(const struct blk *b, const struct mpqx_hw_mem *m, const int
 	case MPQX_HW_CONST:
 		*v32 = ql->qconst;
 		break;
+	case MPQX_HW_SCALE:
+		*v64 = ql->wcw;
+		break;
 	case MPQX_HW_BUFFER:
 		break;
 	}
@@ -793,6 +796,13 @@ static void blk_layer(const struct blk *b, struct mpqx_cost *c)
 		double g[FM_N] = {[FM_ONE] = 1, [FM_PP] = (double)xb2 * (xa + xb2 - 1),
 				  [FM_CSD] = (double)imax(0, hw_csd_digits(ql->rs[0].m) - 1) * rpw,
 				  [FM_ACC] = h->acc_bits, [FM_PREG] = hw_prod_kept(rpw, ql->rs[0].n)};
+		if (ql->wcm) {
+			/* per channel the multiplier is data (the scale ROM's m): a second LUT multiplier, one
+			 * shifted copy of |acc + b| per bit of m, costed with the data product's coefficient
+			 * (not fitted on this shape) instead of the constant's shift-add */
+			g[FM_CSD] = 0;
+			g[FM_PP] += (double)h->rescale_m * (h->acc_bits - 1 + h->rescale_m - 1);
+		}
 		f[FL_MUX] = 0;
 		struct mpqx_cost rm = {0};
 		model(b, K_MULT, g, &rm, c);

@@ -295,7 +295,7 @@ static int write_mems(struct ctx *x)
 		struct layer_x *L = &x->lx[i];
 		for (int r = 0; !rc && r < L->hw.n_roms; r++) {
 			const struct mpqx_hw_mem *mm = &L->hw.rom[r];
-			static const char *const suffix[] = {"", "_w", "_b", "_e", "", "_t"};
+			static const char *const suffix[] = {"", "_w", "_b", "_e", "", "_t", "_s"};
 			snprintf(L->rom_file[r], sizeof L->rom_file[r], "mem/%s%s.mem", L->id, suffix[mm->role]);
 			switch (mm->role) {
 			case MPQX_HW_WEIGHTS:
@@ -310,6 +310,9 @@ static int write_mems(struct ctx *x)
 				break;
 			case MPQX_HW_CONST:
 				rc = write_rom(x, L->rom_file[r], mm, ql->qconst, NULL);
+				break;
+			case MPQX_HW_SCALE:
+				rc = write_rom(x, L->rom_file[r], mm, NULL, ql->wcw);
 				break;
 			case MPQX_HW_BUFFER:
 				break;
@@ -880,7 +883,7 @@ static int write_manifest(struct ctx *x, const char *top)
 		}
 		cJSON *ra = cJSON_AddArrayToObject(e, "roms");
 		for (int r = 0; r < L->hw.n_roms; r++) {
-			static const char *const role[] = {"buffer", "weights", "bias", "exp", "const", "table"};
+			static const char *const role[] = {"buffer", "weights", "bias", "exp", "const", "table", "scales"};
 			cJSON *ro = cJSON_CreateObject();
 			cJSON_AddStringToObject(ro, "role", role[L->hw.rom[r].role]);
 			cJSON_AddStringToObject(ro, "file", L->rom_file[r]);

@@ -71,6 +71,10 @@ void quant_free(struct mpqx_qmodel *q)
 	for (int i = 0; q->l && i < q->n_layers; i++) {
 		free(q->l[i].qw);
 		free(q->l[i].qb);
+		free(q->l[i].wcs);
+		free(q->l[i].wcz);
+		free(q->l[i].wcm);
+		free(q->l[i].wcw);
 		free(q->l[i].qconst);
 		free(q->l[i].sm_table);
 		free(q->l[i].tclamp);
@@ -80,9 +84,11 @@ void quant_free(struct mpqx_qmodel *q)
 }
 
 int quant_weights(const struct mpqx_layer *l, struct mpqx_qlayer *ql, const struct mpqx_qparam *x, int w_bits,
-		  int fan_in)
+		  int fan_in, bool channel)
 {
 	size_t n = (size_t)l->weight.rows * l->weight.cols;
+	int n_ch = l->bias.cols;
+	size_t per = n / (size_t)n_ch;
 	double lo = INFINITY, hi = -INFINITY;
 	for (size_t i = 0; i < n; i++) {
 		lo = fmin(lo, l->weight.data[i]);
@@ -90,14 +96,38 @@ int quant_weights(const struct mpqx_layer *l, struct mpqx_qlayer *ql, const stru
 	}
 	ql->w = quant_param(lo, hi, w_bits);
 	ql->qw = malloc(sizeof(int32_t) * n);
-	ql->qb = malloc(sizeof(int64_t) * (size_t)l->bias.cols);
+	ql->qb = malloc(sizeof(int64_t) * (size_t)n_ch);
 	if (!ql->qw || !ql->qb)
 		return MPQX_ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		ql->qw[i] = quant_value(l->weight.data[i], ql->w, NULL);
-	double sb = x->s * ql->w.s;
+	if (channel) {
+		ql->wcs = malloc(sizeof(double) * (size_t)n_ch);
+		ql->wcz = malloc(sizeof(int32_t) * (size_t)n_ch);
+		ql->wcm = malloc(sizeof(int64_t) * (size_t)n_ch);
+		ql->wcw = malloc(sizeof(int64_t) * (size_t)n_ch);
+		if (!ql->wcs || !ql->wcz || !ql->wcm || !ql->wcw)
+			return MPQX_ENOMEM;
+		/* Each row's own range, its span at least 1/64 of the tensor's (doc/quantization.md). */
+		double floor_span = fmax(fmax(hi, 0.0) - fmin(lo, 0.0), 1e-6) / 64;
+		for (int o = 0; o < n_ch; o++) {
+			const float *w = l->weight.data + (size_t)o * per;
+			double rl = 0.0, rh = 0.0;
+			for (size_t i = 0; i < per; i++) {
+				rl = fmin(rl, w[i]);
+				rh = fmax(rh, w[i]);
+			}
+			struct mpqx_qparam p = quant_param(rl, rl + fmax(rh - rl, floor_span), w_bits);
+			ql->wcs[o] = p.s;
+			ql->wcz[o] = p.z;
+			for (size_t i = 0; i < per; i++)
+				ql->qw[(size_t)o * per + i] = quant_value(w[i], p, NULL);
+		}
+	} else {
+		for (size_t i = 0; i < n; i++)
+			ql->qw[i] = quant_value(l->weight.data[i], ql->w, NULL);
+	}
 	int64_t bmax = 0;
-	for (int o = 0; o < l->bias.cols; o++) {
+	for (int o = 0; o < n_ch; o++) {
+		double sb = x->s * (channel ? ql->wcs[o] : ql->w.s);
 		double r = round((double)l->bias.data[o] / sb);
 		if (fabs(r) > 4e15)
 			return MPQX_ERANGE;
@@ -107,6 +137,28 @@ int quant_weights(const struct mpqx_layer *l, struct mpqx_qlayer *ql, const stru
 	}
 	ql->bias_bits = quant_bitlen((uint64_t)bmax) + 1;
 	ql->acc_bound = bmax + (int64_t)fan_in * quant_span(x->bits) * quant_span(w_bits);
+	return MPQX_OK;
+}
+
+int quant_weight_rescale(struct mpqx_qlayer *ql, int n_ch, double sx, double sy, double *M)
+{
+	if (!ql->wcs) {
+		*M = (sx * ql->w.s) / sy;
+		return MPQX_OK;
+	}
+	*M = 0;
+	double mx = 0;
+	for (int o = 0; o < n_ch; o++)
+		mx = fmax(mx, (sx * ql->wcs[o]) / sy);
+	if (!quant_factor_ok(mx))
+		return MPQX_OP_EFACTOR;
+	ql->rs[0] = quant_multiplier(mx);
+	int mw = quant_bitlen((uint64_t)ql->rs[0].m);
+	uint64_t zmask = ((uint64_t)1 << ql->w.bits) - 1;
+	for (int o = 0; o < n_ch; o++) {
+		ql->wcm[o] = (int64_t)round(ldexp((sx * ql->wcs[o]) / sy, ql->rs[0].n));
+		ql->wcw[o] = (int64_t)((((uint64_t)ql->wcz[o] & zmask) << mw) | (uint64_t)ql->wcm[o]);
+	}
 	return MPQX_OK;
 }
 

@@ -420,7 +420,8 @@ static uint64_t ckey(const struct mpqx_search *s, const struct mpqx_config *c, i
 	const struct mpqx_layer_cfg *x = &c->layers[l];
 	uint64_t k = (uint64_t)l | (uint64_t)(li->has_w ? x->w_bits - MPQX_BITS_MIN : 0) << 16 |
 		     (uint64_t)(x->a_bits - MPQX_BITS_MIN) << 20 | (uint64_t)(li->has_buf ? x->buffer : 0) << 24 |
-		     (uint64_t)(li->has_rom ? x->rom : 0) << 26 | (uint64_t)(li->has_mult ? x->mult : 0) << 60;
+		     (uint64_t)(li->has_rom ? x->rom : 0) << 26 | (uint64_t)(li->has_mult ? x->mult : 0) << 60 |
+		     (uint64_t)(li->has_w ? x->w_gran : 0) << 62;
 	for (int i = 0; i < li->n_in; i++)
 		k |= (uint64_t)(c->layers[li->in[i]].a_bits - MPQX_BITS_MIN) << (28 + 4 * i);
 	return k | (uint64_t)1 << 63;

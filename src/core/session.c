@@ -3,6 +3,7 @@
 #include "mpqx/session.h"
 
 #include "mpqx/hw.h"
+#include "mpqx/op.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -566,6 +567,19 @@ bool session_layer_has_mult(const struct mpqx_session *s, int layer)
 {
 	return layer >= 0 && layer < s->model->n_layers &&
 	       hw_mult_kind(s->model->layers[layer].op) != MPQX_HW_MULT_NONE;
+}
+
+bool session_layer_has_wgran(const struct mpqx_session *s, int layer)
+{
+	return layer >= 0 && layer < s->model->n_layers && op_class(s->model->layers[layer].op)->w_channel;
+}
+
+bool session_layer_has_calib(const struct mpqx_session *s, int layer)
+{
+	if (layer < 0 || layer >= s->model->n_layers)
+		return false;
+	const struct mpqx_op_class *oc = op_class(s->model->layers[layer].op);
+	return !oc->out_range && !oc->calib_peak;
 }
 
 bool session_layer_has_rom(const struct mpqx_session *s, int layer)

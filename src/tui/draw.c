@@ -336,7 +336,7 @@ static void draw_layer(const struct tui_ctx *t, const struct mpqx_app *a, const 
 	for (int y = p->y + 1; y < p->y + p->h; y++)
 		put_pad(t, y, p->x, p->w, MPQX_TH_NORMAL, "");
 
-	int sw = p->w - 19;
+	int sw = p->w - 25;
 	if (sw < 6)
 		sw = 6;
 	for (int f = 0; f < APP_F_COUNT; f++) {
@@ -357,7 +357,15 @@ static void draw_layer(const struct tui_ctx *t, const struct mpqx_app *a, const 
 			int v = f == APP_F_WBITS ? lc->w_bits : lc->a_bits;
 			view_slider_str(buf, sizeof buf, v, MPQX_BITS_MIN, MPQX_BITS_MAX, sw, t->utf8);
 			x += put(t, y, x, sw, cur ? MPQX_TH_BAR : MPQX_TH_DIM, buf);
-			snprintf(buf, sizeof buf, " %2d bit", v);
+			/* the weight scales' granularity after the weight bits, the calibration method after the
+			 * output bits (t and C switch them) */
+			const char *word = "";
+			if (f == APP_F_WBITS && session_layer_has_wgran(s, i))
+				word = lc->w_gran == MPQX_WGRAN_CHANNEL ? "channel" : "tensor";
+			else if (f == APP_F_ABITS)
+				word = !session_layer_has_calib(s, i) ? "rule" : lc->calib == MPQX_CALIB_PERCENTILE ? "pct"
+													: config_calib_name(lc->calib);
+			snprintf(buf, sizeof buf, " %2d bit %s", v, word);
 			put(t, y, x, p->x + p->w - x, cur ? MPQX_TH_KEY : MPQX_TH_NORMAL, buf);
 			break;
 		}
@@ -428,7 +436,7 @@ static void draw_layer(const struct tui_ctx *t, const struct mpqx_app *a, const 
 		put(t, y++, p->x, p->w, MPQX_TH_DIM, buf);
 	}
 	if (l->wide && y < p->y + p->h) {
-		snprintf(buf, sizeof buf, " %s 1 bit  H/L 4 bits  w/W a/A  b buffer  r ROM",
+		snprintf(buf, sizeof buf, " %s 1 bit  H/L 4 bits  w/W a/A  b buffer  r ROM  t scales  C calib",
 			 t->utf8 ? "\xe2\x86\x90\xe2\x86\x92" : "<>");
 		put(t, y++, p->x, p->w, MPQX_TH_DIM, buf);
 	}

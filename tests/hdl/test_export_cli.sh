@@ -49,6 +49,20 @@ else
 	not_ok "storage attributes"
 fi
 
+# Per-channel weights: the scale ROM ({z_w, m} per output row) in the RTL, in DSP slices and in logic
+# (a data multiplier for m), bit-exact with the integer model at the computed cycle count.
+for mult in dsp logic; do
+	printf '{"format":"mpqx-config","version":1,"defaults":{"w_bits":5,"a_bits":7,"w_granularity":"channel","mult":"%s"},"layers":{"k":{"w_granularity":"tensor"}}}\n' \
+		"$mult" >"$tmp/ch-$mult.json"
+	expect 0 "RESULT windows=2 mismatches=0" "per-channel weights simulate ($mult)" -- export "$tiny" -c "$tmp/ch-$mult.json" -o "$tmp/ch-$mult" --windows 2 --sim
+done
+if grep -q '"role":	"scales"' "$tmp/ch-dsp/manifest.json" && [ -f "$tmp/ch-dsp/mem/q_s.mem" ] && [ ! -e "$tmp/ch-dsp/mem/k_s.mem" ] &&
+	grep -q '\.CH(1)\|CH = 1' "$tmp/ch-dsp/rtl/mpqx_layer_q.v" && grep -q 'CH = 0' "$tmp/ch-dsp/rtl/mpqx_layer_k.v"; then
+	ok "per-channel layers get a scale ROM, per-tensor layers none"
+else
+	not_ok "scale ROM" "$(grep -n 'CH' "$tmp/ch-dsp/rtl/mpqx_layer_q.v" | head -3)"
+fi
+
 # Destination rules.
 mkdir "$tmp/mine" && echo keep >"$tmp/mine/notes.txt"
 expect 1 "refusing to overwrite" "a directory mpqx did not create is refused" -- export "$tiny" -o "$tmp/mine"

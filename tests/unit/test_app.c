@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "mpqx/app.h"
+#include "mpqx/hw.h"
 #include "mpqx/view.h"
 
 static const char *devices_dir(void)
@@ -284,6 +285,34 @@ static void test_storage(void **state)
 	assert_int_equal(f->a.cfg.layers[q].mult, MPQX_MULT_AUTO);
 	f->a.sel = layer(f, "softmax");
 	assert_int_equal(act(f, APP_ACT_MULT) & APP_RECOMPUTE, 0);
+	assert_true(f->a.msg_error);
+}
+
+/* t and C: the weight granularity and the calibration method of the selected layer, each a change the
+ * integer model sees (undo restores it); layers where they mean nothing refuse with a message. */
+static void test_granularity_and_calibration(void **state)
+{
+	struct fx *f = *state;
+	int q = layer(f, "q");
+	f->a.sel = q;
+	assert_int_equal(f->a.cfg.layers[q].w_gran, MPQX_WGRAN_TENSOR);
+	assert_int_not_equal(act(f, APP_ACT_WGRAN) & APP_RECOMPUTE, 0);
+	assert_int_equal(f->a.cfg.layers[q].w_gran, MPQX_WGRAN_CHANNEL);
+	assert_non_null(f->s->q->l[q].wcm);
+	assert_int_equal(f->s->est.layers[q].cycles, hw_layer_cycles(f->s->q, q));
+	act(f, APP_ACT_UNDO);
+	assert_int_equal(f->a.cfg.layers[q].w_gran, MPQX_WGRAN_TENSOR);
+	assert_null(f->s->q->l[q].wcm);
+	assert_int_equal(f->a.cfg.layers[q].calib, MPQX_CALIB_PERCENTILE);
+	act(f, APP_ACT_CALIB);
+	assert_int_equal(f->a.cfg.layers[q].calib, MPQX_CALIB_MSE);
+	act(f, APP_ACT_CALIB);
+	assert_int_equal(f->a.cfg.layers[q].calib, MPQX_CALIB_MINMAX);
+	f->a.sel = layer(f, "softmax");
+	assert_int_equal(act(f, APP_ACT_CALIB) & APP_RECOMPUTE, 0);
+	assert_true(f->a.msg_error);
+	f->a.sel = layer(f, "ln"); /* layernorm: w_bits, but one scale for its weights */
+	assert_int_equal(act(f, APP_ACT_WGRAN) & APP_RECOMPUTE, 0);
 	assert_true(f->a.msg_error);
 }
 
@@ -1393,6 +1422,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sliders, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_storage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_granularity_and_calibration, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recompute_changes_figures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_undo_redo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_all_bits_prompt, setup, teardown),

@@ -73,6 +73,22 @@ static void test_load(void **state)
 	free(js);
 	config_fini(&c2);
 	config_fini(&c);
+	/* w_granularity: tensor by default, channel per layer; saved and read back */
+	assert_int_equal(load_text("{\"format\":\"mpqx-config\",\"version\":1,"
+				   "\"layers\":{\"q\":{\"w_granularity\":\"channel\"}}}",
+				   m, &c, &err),
+			 0);
+	assert_int_equal(c.layers[q].w_gran, MPQX_WGRAN_CHANNEL);
+	assert_int_equal(c.layers[0].w_gran, MPQX_WGRAN_TENSOR);
+	js = config_to_json(m, &c);
+	assert_non_null(strstr(js, "\"channel\""));
+	assert_int_equal(config_parse(js, strlen(js), "saved", m, &c2, &err), 0);
+	assert_true(config_equal(&c, &c2));
+	c2.layers[q].w_gran = MPQX_WGRAN_TENSOR;
+	assert_false(config_equal(&c, &c2));
+	free(js);
+	config_fini(&c2);
+	config_fini(&c);
 	model_free(m);
 }
 
@@ -133,6 +149,7 @@ static void test_bad(void **state)
 		{"{\"format\":\"mpqx-config\",\"version\":1,\"layers\":{\"q\":{\"bits\":4}}}", "layers.q.bits: unknown key"},
 		{"{\"format\":\"mpqx-config\",\"version\":1,\"layers\":{\"q\":{\"calibration\":\"max\"}}}", "layers.q.calibration: expected \"minmax\", \"percentile\" or \"mse\""},
 		{"{\"format\":\"mpqx-config\",\"version\":1,\"defaults\":{\"calibration\":3}}", "defaults.calibration: expected"},
+		{"{\"format\":\"mpqx-config\",\"version\":1,\"layers\":{\"q\":{\"w_granularity\":\"row\"}}}", "layers.q.w_granularity: expected \"tensor\" or \"channel\""},
 		{"{\"format\":\"mpqx-config\",\"version\":2}", "version: unsupported version 2"},
 		{"{\"format\":\"mpqx-model\",\"version\":1}", "format: expected \"mpqx-config\""},
 		{"{\"format\":\"mpqx-config\",\"version\":1,\"defaults\":[]}", "defaults: expected an object"},

@@ -42,9 +42,12 @@ static void fwd(const struct mpqx_op_fwd *c)
 
 static int quantize(struct mpqx_op_quant *c)
 {
-	int rc = quant_weights(c->l, c->ql, c->x, c->cfg->w_bits, 1);
-	c->M = (c->x->s * c->ql->w.s) / c->ql->out.s;
-	return rc;
+	bool ch = c->cfg->w_gran == MPQX_WGRAN_CHANNEL;
+	int rc = quant_weights(c->l, c->ql, c->x, c->cfg->w_bits, 1, ch);
+	if (rc)
+		return rc;
+	c->n_rs = ch;
+	return quant_weight_rescale(c->ql, c->l->cols, c->x->s, c->ql->out.s, &c->M);
 }
 
 static void ieval(const struct mpqx_op_kernel *k)
@@ -55,6 +58,15 @@ static void ieval(const struct mpqx_op_kernel *k)
 	const int16_t *x = k->in[0];
 	int16_t *y = k->y;
 	int R = l->rows, C = l->cols;
+	if (ql->wcm) {
+		for (int r = 0; r < R; r++)
+			for (int c = 0; c < C; c++) {
+				int64_t acc = ql->qb[c] + (int64_t)(ql->qw[c] - ql->wcz[c]) * (x[r * C + c] - px->z);
+				struct mpqx_rescale rs = {ql->wcm[c], ql->rs[0].n};
+				y[r * C + c] = kern_finish(kern_rescale(acc, rs), &ql->out, k->clip);
+			}
+		return;
+	}
 	if (ql->acc_bits <= 32) {
 		int32_t *acc = k->scratch;
 		for (int r = 0; r < R; r++)
@@ -78,6 +90,8 @@ static void hw(const struct mpqx_op_hw *c, struct mpqx_hw_layer *h)
 	h->n_roms = 2;
 	h->rom[0] = hw_mem(MPQX_HW_WEIGHTS, l->cols, wb);
 	h->rom[1] = hw_mem(MPQX_HW_BIAS, l->cols, op_imax(2, c->ql->bias_bits));
+	if (c->ql->wcw) /* per channel: {z_w, m} per output row */
+		h->rom[h->n_roms++] = hw_mem(MPQX_HW_SCALE, l->cols, wb + hw_mbits(c->ql->rs[0].m));
 	h->phases = 1 + 3;
 	h->acc_bits = op_imax(c->ql->acc_bits, c->xb + wb + 1);
 	h->n_mul = 1;
@@ -106,6 +120,9 @@ static void bind_tmpl(struct mpqx_op_bind *b)
 	const struct mpqx_layer *l = b->l;
 	op_bind_weighted(b);
 	op_set_i(b, "LOGIC", b->logic);
+	op_set_i(b, "CH", b->ql->wcw != NULL);
+	op_set_s(b, "SROM", b->rom);
+	op_set_q(b, "S_INIT", b->ql->wcw ? b->rom_file[2] : "");
 	op_set_i(b, "R", l->rows);
 	op_set_i(b, "C", l->cols);
 }
@@ -116,6 +133,7 @@ const struct mpqx_op_class op_class_AFFINE = {
 	.macs = macs,
 	.has_weights = true,
 	.forward = fwd,
+	.w_channel = true,
 	.quantize = quantize,
 	.ieval = ieval,
 	.runs = true,

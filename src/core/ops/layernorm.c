@@ -80,7 +80,7 @@ static int quantize(struct mpqx_op_quant *c)
 		ql->ln_e = cap;
 	ql->ln_f = ql->out.bits + 2 + (quant_bitlen((uint64_t)C) + 1) / 2;
 	struct mpqx_qparam n = {.s = sqrt((double)C) / (double)((int64_t)1 << ql->ln_f), .z = 0, .bits = 2};
-	int rc = quant_weights(l, ql, &n, c->cfg->w_bits, 1);
+	int rc = quant_weights(l, ql, &n, c->cfg->w_bits, 1, false);
 	if (rc)
 		return rc;
 	int64_t bmax = 0;

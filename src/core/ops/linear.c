@@ -68,9 +68,12 @@ static void fwd(const struct mpqx_op_fwd *c)
 
 static int quantize(struct mpqx_op_quant *c)
 {
-	int rc = quant_weights(c->l, c->ql, c->x, c->cfg->w_bits, c->l->weight.cols);
-	c->M = (c->x->s * c->ql->w.s) / c->ql->out.s;
-	return rc;
+	bool ch = c->cfg->w_gran == MPQX_WGRAN_CHANNEL;
+	int rc = quant_weights(c->l, c->ql, c->x, c->cfg->w_bits, c->l->weight.cols, ch);
+	if (rc)
+		return rc;
+	c->n_rs = ch;
+	return quant_weight_rescale(c->ql, c->l->cols, c->x->s, c->ql->out.s, &c->M);
 }
 
 /* The centred weights in the width the engine's path needs: int16 pairs with the bias as an int32 row
@@ -92,7 +95,7 @@ static int ieval_prepare(const struct mpqx_model *m, const struct mpqx_qmodel *q
 			return MPQX_ENOMEM;
 		}
 		for (size_t i = 0; i < n; i++)
-			wc[i] = (int16_t)(ql->qw[i] - ql->w.z);
+			wc[i] = (int16_t)(ql->qw[i] - quant_wz(ql, (int)(i / (size_t)I)));
 		kern_pack_pairs(wc, 1, I, 0, I, O, Np, *w16); /* B[i][o] = w'[o][i] */
 		free(wc);
 		for (int o = 0; o < Np; o++) {
@@ -104,7 +107,8 @@ static int ieval_prepare(const struct mpqx_model *m, const struct mpqx_qmodel *q
 			return MPQX_ENOMEM;
 		for (int o = 0; o < l->weight.rows; o++)
 			for (int i = 0; i < l->weight.cols; i++)
-				(*w32)[(size_t)i * l->weight.rows + o] = ql->qw[(size_t)o * l->weight.cols + i] - ql->w.z;
+				(*w32)[(size_t)i * l->weight.rows + o] =
+					ql->qw[(size_t)o * l->weight.cols + i] - quant_wz(ql, o);
 	}
 	return MPQX_OK;
 }
@@ -126,6 +130,15 @@ static void ieval(const struct mpqx_op_kernel *k)
 		for (int r = 0; r < R; r++)
 			memcpy(acc + (size_t)r * Np, bias, sizeof *acc * (size_t)Np);
 		kern_gemm_pairs(xs, k->w16, R, Kp, Np, acc);
+		if (ql->wcm) {
+			/* per channel: each output column its own multiplier, the layer's shift */
+			for (int r = 0; r < R; r++)
+				for (int o = 0; o < O; o++)
+					y[(size_t)r * O + o] = kern_finish(
+						quant_rshift_round((int64_t)acc[(size_t)r * Np + o] * ql->wcm[o], ql->rs[0].n),
+						&ql->out, k->clip);
+			return;
+		}
 		if (Np == O) {
 			*k->clip += kern_requant32(acc, R * O, ql->rs[0].m, ql->rs[0].n, ql->out.z, ql->out.bits, y);
 			return;
@@ -142,6 +155,13 @@ static void ieval(const struct mpqx_op_kernel *k)
 			for (int o = 0; o < O; o++)
 				acc[r * O + o] = ql->qb[o];
 		kern_gemm32(xs, I, k->w32, O, R, I, O, acc, O);
+		if (ql->wcm) {
+			for (int r = 0; r < R; r++)
+				for (int o = 0; o < O; o++)
+					y[(size_t)r * O + o] = kern_finish(quant_rshift_round(acc[r * O + o] * ql->wcm[o], ql->rs[0].n),
+									   &ql->out, k->clip);
+			return;
+		}
 		*k->clip += kern_requant64(acc, R * O, ql->rs[0], &ql->out, y);
 	}
 }
@@ -154,6 +174,8 @@ static void hw(const struct mpqx_op_hw *c, struct mpqx_hw_layer *h)
 	h->n_roms = 2;
 	h->rom[0] = hw_mem(MPQX_HW_WEIGHTS, (long)l->weight.rows * l->weight.cols, wb);
 	h->rom[1] = hw_mem(MPQX_HW_BIAS, l->cols, op_imax(2, c->ql->bias_bits));
+	if (c->ql->wcw) /* per channel: {z_w, m} per output row */
+		h->rom[h->n_roms++] = hw_mem(MPQX_HW_SCALE, l->cols, wb + hw_mbits(c->ql->rs[0].m));
 	h->phases = l->weight.cols + 3;
 	h->acc_bits = op_imax(c->ql->acc_bits, c->xb + wb + 1);
 	h->n_mul = 1;
@@ -184,6 +206,9 @@ static void bind_tmpl(struct mpqx_op_bind *b)
 	const struct mpqx_hw_layer *h = b->h;
 	op_bind_weighted(b);
 	op_set_i(b, "LOGIC", b->logic);
+	op_set_i(b, "CH", b->ql->wcw != NULL);
+	op_set_s(b, "SROM", b->rom);
+	op_set_q(b, "S_INIT", b->ql->wcw ? b->rom_file[2] : "");
 	op_set_i(b, "R", l->rows);
 	op_set_i(b, "I", l->weight.cols);
 	op_set_i(b, "O", l->cols);
@@ -197,6 +222,7 @@ const struct mpqx_op_class op_class_LINEAR = {
 	.has_weights = true,
 	.forward_init = fwd_init,
 	.forward = fwd,
+	.w_channel = true,
 	.quantize = quantize,
 	.ieval = ieval,
 	.ieval_prepare = ieval_prepare,
