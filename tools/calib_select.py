@@ -9,7 +9,11 @@ with the smallest geometric mean of MSE / float MSE over every sample and width 
 default (MPQX_CALIB_DEFAULT in include/mpqx/config.h, CALIB_DEFAULT in tools/qref.py). The test windows
 are never read.
 
-    /usr/bin/python3 tools/calib_select.py samples/seattle-hourly samples/seattle-daily [--json]
+With --granularity the same measurement compares the weight granularities instead (w_granularity
+"tensor" and "channel", every layer alike, the default calibration method): the one with the smaller
+geometric mean is the one mpqx makes its default (MPQX_WGRAN_DEFAULT, WGRAN_DEFAULT).
+
+    /usr/bin/python3 tools/calib_select.py samples/seattle-hourly samples/seattle-daily [--granularity] [--json]
 
 Exit status 0; 1 on bad input; 2 on a usage error.
 """
@@ -27,8 +31,9 @@ import numpy as np  # noqa: E402
 BITS = (8, 6, 4)
 
 
-def measure(path):
-    """{(method, bits): calib MSE / float calib MSE - 1} for one sample."""
+def measure(path, granularity=False):
+    """{(choice, bits): calib MSE / float calib MSE - 1} for one sample; the choices are the calibration
+    methods, or with granularity the weight granularities."""
     model = qref.load_model(path)
     xc, tc, _ = qref.windows(model, 1)
     o = model["index"][model["output"]]
@@ -38,9 +43,10 @@ def measure(path):
     res = {}
     for b in BITS:
         bits = [(b, b)] * n
-        for m in qref.CALIB_METHODS:
-            ranges = qref.float_ranges(model, bits, [m] * n, parts=(0,))
-            q = qref.build(model, bits, ranges)
+        for m in (qref.WGRAN_NAMES if granularity else qref.CALIB_METHODS):
+            method, gran = (qref.CALIB_DEFAULT, m) if granularity else (m, qref.WGRAN_DEFAULT)
+            ranges = qref.float_ranges(model, bits, [method] * n, parts=(0,))
+            q = qref.build(model, bits, ranges, [gran] * n)
             out, _ = qref.forward(model, q, xc)
             pred = q[o].s * (out[o].reshape(xc.shape[0], -1).astype(np.float64) - q[o].z)
             res[(m, b)] = float(np.mean((pred - t) ** 2)) / fmse - 1.0
@@ -50,33 +56,38 @@ def measure(path):
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="calib_select.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("samples", nargs="+", help="sample directories or model.json files")
+    ap.add_argument("--granularity", action="store_true",
+                    help="compare the weight granularities (tensor, channel) instead of the methods")
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = ap.parse_args(argv)
     try:
-        per = {s: measure(s) for s in args.samples}
+        per = {s: measure(s, args.granularity) for s in args.samples}
     except qref.QrefError as e:
         sys.stderr.write("calib_select: %s\n" % e)
         return 1
+    choices = qref.WGRAN_NAMES if args.granularity else qref.CALIB_METHODS
+    default = qref.WGRAN_DEFAULT if args.granularity else qref.CALIB_DEFAULT
     score = {}
-    for m in qref.CALIB_METHODS:
+    for m in choices:
         logs = [math.log1p(r[(m, b)]) for r in per.values() for b in BITS]
         score[m] = math.expm1(sum(logs) / len(logs))
-    best = min(qref.CALIB_METHODS, key=lambda m: score[m])
+    best = min(choices, key=lambda m: score[m])
     if args.json:
         print(json.dumps({"format": "calib-select", "version": 1, "bits": list(BITS),
+                          "choice": "w_granularity" if args.granularity else "calibration",
                           "samples": {s: {"%s/%d" % k: v for k, v in r.items()} for s, r in per.items()},
-                          "geomean": score, "best": best, "default": qref.CALIB_DEFAULT}))
+                          "geomean": score, "best": best, "default": default}))
         return 0
     print("calib windows, ranges from the train windows: MSE over float")
-    print("| sample | method | " + " | ".join("%d bits" % b for b in BITS) + " |")
+    print("| sample | %s | " % ("weights" if args.granularity else "method") + " | ".join("%d bits" % b for b in BITS) + " |")
     print("|---|---|" + "---|" * len(BITS))
     for s, r in per.items():
-        for m in qref.CALIB_METHODS:
+        for m in choices:
             print("| %s | %s | %s |" % (os.path.basename(os.path.normpath(s)), m,
                                        " | ".join("%+.1f%%" % (100 * r[(m, b)]) for b in BITS)))
     print("geometric mean of MSE / float over samples and widths: " +
-          ", ".join("%s %.3f" % (m, 1 + score[m]) for m in qref.CALIB_METHODS))
-    print("best: %s (the default now: %s)" % (best, qref.CALIB_DEFAULT))
+          ", ".join("%s %.3f" % (m, 1 + score[m]) for m in choices))
+    print("best: %s (the default now: %s)" % (best, default))
     return 0
 
 

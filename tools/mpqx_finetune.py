@@ -3,7 +3,8 @@
 The forward follows the integer model of doc/quantization.md for that configuration: every layer's output
 is quantized to the scale, zero point and width that mpqx itself uses (read from `mpqx eval -c CONFIG
 --params`, never derived here), with the same rounding (half away from zero) and clamps; weights are
-quantized at the config's `w_bits` from their own min/max as the spec says, biases at the product scale.
+quantized at the config's `w_bits` from their own min/max as the spec says (per output row when the
+config's `w_granularity` is "channel"), biases at the product scale.
 Rounding and clamping pass gradients straight through (zero outside the clamp range). The epoch kept is
 the one with the lowest error of this forward on the calibration windows (epoch 0: the float weights
 unchanged). The result is a model directory whose `ranges` fix every calibrated activation range to the
@@ -87,6 +88,18 @@ def weight_qparam(w, b):
     return s, z
 
 
+def weight_qparam_channel(w, b, op):
+    """Per-channel (s, z) of a weight tensor, one per output row (a linear's row of W [O, I], an affine's
+    single weight per channel): qref.quant_weights, the spec's rule, shaped to broadcast over w; no
+    gradient."""
+    with torch.no_grad():
+        n = w.shape[0] if op == "linear" else w.numel()
+        sw, zw, _ = qref.quant_weights(w.detach().numpy().astype(np.float64).reshape(n, -1), n, b)
+    shape = (n, 1) if op == "linear" else w.shape
+    return (torch.tensor(sw, dtype=torch.float64).reshape(shape),
+            torch.tensor(zw, dtype=torch.float64).reshape(shape))
+
+
 def fake_bias(bias, sp):
     """round(b / sp) * sp: the bias at the product scale, zero point 0, not clamped."""
     r = _round(bias / sp) * sp
@@ -146,8 +159,13 @@ class QatGraph(nn.Module):
             if op in ("linear", "affine", "layernorm"):
                 W, B = self.w[key], self.b[key]
                 if quant:
-                    sw, zw = weight_qparam(W, P["w_bits"])
-                    W = fake_quant(W, sw, zw, P["w_bits"])
+                    if P.get("w_granularity") == "channel":
+                        sw, zw = weight_qparam_channel(W, P["w_bits"], op)
+                        W = fake_quant(W, sw, zw, P["w_bits"])
+                        sw = sw.reshape(-1)  # the bias of row o at s_x * s_w[o]
+                    else:
+                        sw, zw = weight_qparam(W, P["w_bits"])
+                        W = fake_quant(W, sw, zw, P["w_bits"])
                     if op == "layernorm":  # the normalised value's scale s_n (doc/quantization.md)
                         C = L["shape"][1]
                         sx = math.sqrt(float(C)) / float(1 << qref.layernorm_f(C, P["a_bits"]))

@@ -2,28 +2,36 @@
 # Prints the README's accuracy table: for every sample, the test MSE of persistence, the float model and the
 # integer model at uniform 8, 6 and 4 bits (normalised), with the RMSE in the target's unit.
 # With --methods: per sample and calibration method (doc/quantization.md), the test MSE over float at
-# uniform 8, 6 and 4 bits.
-# Usage: tools/sample_table.sh [--methods] [MPQX]   (default build/src/cli/mpqx)
+# uniform 8, 6 and 4 bits. With --granularity: the same per weight granularity (w_granularity tensor or
+# channel, every layer alike, the default calibration).
+# Usage: tools/sample_table.sh [--methods | --granularity] [MPQX]   (default build/src/cli/mpqx)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 methods=0
+key=calibration
+choices="minmax percentile mse"
 if [ "${1:-}" = "--methods" ]; then
 	methods=1
+	shift
+elif [ "${1:-}" = "--granularity" ]; then
+	methods=1
+	key=w_granularity
+	choices="tensor channel"
 	shift
 fi
 mpqx=${1:-build/src/cli/mpqx}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 if [ $methods = 1 ]; then
-	echo "| sample | calibration | 8 bits | 6 bits | 4 bits |"
+	echo "| sample | $key | 8 bits | 6 bits | 4 bits |"
 	echo "|---|---|---|---|---|"
 	for s in samples/*/; do
 		s=${s%/}
 		"$mpqx" eval "$s" --float --json > "$tmp/f.json"
-		for m in minmax percentile mse; do
+		for m in $choices; do
 			for b in 8 6 4; do
-				printf '{"format":"mpqx-config","version":1,"defaults":{"w_bits":%d,"a_bits":%d,"calibration":"%s"}}\n' \
-					"$b" "$b" "$m" > "$tmp/c.json"
+				printf '{"format":"mpqx-config","version":1,"defaults":{"w_bits":%d,"a_bits":%d,"%s":"%s"}}\n' \
+					"$b" "$b" "$key" "$m" > "$tmp/c.json"
 				"$mpqx" eval "$s" -c "$tmp/c.json" --json > "$tmp/q$b.json"
 			done
 			/usr/bin/python3 - "$s" "$tmp" "$m" <<'PY'

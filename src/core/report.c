@@ -97,6 +97,8 @@ struct cJSON *report_qparams(const struct mpqx_model *m, const struct mpqx_confi
 		if (model_layer_has_weights(ly)) {
 			cJSON_AddNumberToObject(e, "w_bits", c->layers[l].w_bits);
 			cJSON_AddItemToObject(e, "weight", qparam_json(q->l[l].w));
+			/* per channel the per-row scales replace "weight"'s (which stays the tensor's) */
+			cJSON_AddStringToObject(e, "w_granularity", q->l[l].wcs ? "channel" : "tensor");
 		}
 		cJSON_AddItemToArray(arr, e);
 	}
