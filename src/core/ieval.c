@@ -307,7 +307,8 @@ int ieval_run(struct mpqx_ieval *e, const struct mpqx_qmodel *q, const struct mp
 		bool d = force_all || !e->have_prev || e->chunked;
 		if (!d) {
 			const struct mpqx_layer_cfg *a = &c->layers[li], *b = &e->prev.layers[li];
-			d = a->a_bits != b->a_bits || a->calib != b->calib || (model_layer_has_weights(l) && (a->w_bits != b->w_bits || a->w_gran != b->w_gran));
+			d = a->a_bits != b->a_bits || a->calib != b->calib ||
+			    (model_layer_has_weights(l) && (a->w_bits != b->w_bits || a->w_gran != b->w_gran));
 		}
 		for (int k = 0; !d && k < l->n_inputs; k++)
 			d = e->dirty[l->inputs[k]];

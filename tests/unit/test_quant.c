@@ -10,6 +10,8 @@
 
 #include "mpqx/quant.h"
 
+#include <stdlib.h>
+
 static void test_param(void **state)
 {
 	(void)state;
@@ -118,6 +120,50 @@ static void test_range_methods(void **state)
 	assert_int_equal(quant_softmax_n(0.9487, 4, 24), 15);
 }
 
+/* Per-channel weights: each row's own scale and zero point (its span at least 1/64 of the tensor's), the
+ * bias at its row's product scale, one multiplier per row with the layer's shift. */
+static void test_channel_weights(void **state)
+{
+	(void)state;
+	float w[3 * 2] = {1.0f, -0.5f, 0.25f, 0.125f, 0.0f, 0.0f}; /* rows: [-0.5, 1], [0, 0.25], zeros */
+	float b[3] = {0.1f, 0.1f, 0.1f};
+	struct mpqx_layer l;
+	memset(&l, 0, sizeof l);
+	l.op = MPQX_OP_LINEAR;
+	l.rows = 1;
+	l.cols = 3;
+	l.weight = (struct mpqx_tensor){3, 2, w};
+	l.bias = (struct mpqx_tensor){1, 3, b};
+	struct mpqx_qparam x = {0.01, 0, 8};
+	struct mpqx_qlayer ql;
+	memset(&ql, 0, sizeof ql);
+	assert_int_equal(quant_weights(&l, &ql, &x, 8, 2, true), MPQX_OK);
+	assert_true(fabs(ql.wcs[0] - 1.5 / 255) < 1e-15 && fabs(ql.wcs[1] - 0.25 / 255) < 1e-15);
+	assert_true(fabs(ql.wcs[2] - 1.5 / 64 / 255) < 1e-15); /* the zero row: the floor, 1/64 of 1.5 */
+	assert_int_equal(ql.wcz[1], -128);
+	assert_int_equal(ql.qw[2], 127);                      /* 0.25 at the top of row 1 */
+	assert_int_equal(ql.qw[3] - ql.wcz[1], 128);          /* 0.125: half of 255 steps, rounded up */
+	assert_true(ql.qb[1] == (int64_t)round(0.1f / (0.01 * ql.wcs[1])));
+	double M;
+	assert_int_equal(quant_weight_rescale(&ql, 3, 0.01, 0.001, &M), MPQX_OK);
+	assert_true(M == 0);
+	struct mpqx_rescale r0 = quant_multiplier((0.01 * ql.wcs[0]) / 0.001);
+	assert_int_equal(ql.rs[0].m, r0.m);
+	assert_int_equal(ql.rs[0].n, r0.n);
+	assert_int_equal(ql.wcm[0], r0.m);
+	assert_int_equal(ql.wcm[1], (int64_t)round(ldexp((0.01 * ql.wcs[1]) / 0.001, r0.n)));
+	assert_true(ql.wcm[2] >= 1 << 8); /* the floor keeps at least 9 bits */
+	/* the scale ROM's words: z_w above m */
+	int mw = quant_bitlen((uint64_t)ql.rs[0].m);
+	assert_int_equal(ql.wcw[1], ((int64_t)(ql.wcz[1] & 0xff) << mw) | ql.wcm[1]);
+	free(ql.qw);
+	free(ql.qb);
+	free(ql.wcs);
+	free(ql.wcz);
+	free(ql.wcm);
+	free(ql.wcw);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -125,6 +171,7 @@ int main(void)
 		cmocka_unit_test(test_multiplier),
 		cmocka_unit_test(test_rshift),
 		cmocka_unit_test(test_range_methods),
+		cmocka_unit_test(test_channel_weights),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
