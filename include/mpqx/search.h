@@ -50,6 +50,9 @@ struct mpqx_search_opts {
 	int finalists;       /* best configurations by surrogate re-evaluated exactly (default 8) */
 	int polish;          /* further exact evaluations around the best (default 48) */
 	int front_points;    /* points per Pareto front, each evaluated exactly (default 12) */
+	/* After the exact polish, try per-channel weights (w_granularity "channel") on the best, one layer
+	 * with weights at a time, each evaluated exactly and kept when it still fits and lowers the MSE. */
+	bool channel;
 	/* A configuration that competes with what the search finds (borrowed, NULL: none): when it fits, it
 	 * is evaluated exactly after the search and becomes the best when its MSE is lower, so that the result
 	 * is never worse than it (the explorer passes the edited config). The search itself does not start

@@ -18,7 +18,7 @@ static int usage_text(void)
 {
 	printf("usage: mpqx search MODEL [-c CONFIG] [-d DEVICE] [-o CONFIG] [--json] [--sensitivity]\n"
 	       "                   [--latency-us X] [--margin F] [--limit RES=N] [--wbits LIST] [--abits LIST]\n"
-	       "                   [--keep-storage] [--select PART] [--exhaustive] [--bench-price] [--threads N]\n"
+	       "                   [--keep-storage] [--channel] [--select PART] [--exhaustive] [--bench-price] [--threads N]\n"
 	       "  -c CONFIG        start config: its device, and its storage with --keep-storage\n"
 	       "                   (default: uniform 8 bits, storage auto, xc7s15)\n"
 	       "  -d DEVICE        device name (devices/NAME.ini) or an .ini path\n"
@@ -31,6 +31,7 @@ static int usage_text(void)
 	       "  --wbits LIST     weight bit choices, e.g. 4,6,8 or 2-16 (default 2-16)\n"
 	       "  --abits LIST     output bit choices (default 2-16)\n"
 	       "  --keep-storage   keep the start config's buffer and ROM storage and multipliers instead of choosing them\n"
+	       "  --channel        then try each linear and affine layer's weights per channel on the best (exact)\n"
 	       "  --select PART    windows the search minimises the MSE on: test (default), calib or train;\n"
 	       "                   with calib or train the test MSE of what it chose is reported beside\n"
 	       "  --exact N        exact evaluations around the best after the surrogate phase (default 48)\n"
@@ -175,6 +176,7 @@ int cmd_search(int argc, char **argv)
 		{"wbits", required_argument, NULL, 'W'},
 		{"abits", required_argument, NULL, 'A'},
 		{"keep-storage", no_argument, NULL, 'k'},
+		{"channel", no_argument, NULL, 'C'},
 		{"exact", required_argument, NULL, 'e'},
 		{"front", required_argument, NULL, 'f'},
 		{"exhaustive", no_argument, NULL, 'x'},
@@ -241,6 +243,9 @@ int cmd_search(int argc, char **argv)
 		}
 		case 'k':
 			so.keep_storage = true;
+			break;
+		case 'C':
+			so.channel = true;
 			break;
 		case 'e':
 		case 'f': {

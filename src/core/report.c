@@ -350,6 +350,8 @@ static cJSON *point_json(const struct mpqx_model *m, const struct mpqx_search_po
 			cJSON_AddStringToObject(L, "rom", config_storage_name(lc->rom, true));
 		if (hw_mult_kind(ly->op) != MPQX_HW_MULT_NONE)
 			cJSON_AddStringToObject(L, "mult", config_mult_name(lc->mult));
+		if (lc->w_gran == MPQX_WGRAN_CHANNEL && op_class(ly->op)->w_channel)
+			cJSON_AddStringToObject(L, "w_granularity", config_wgran_name(lc->w_gran));
 		cJSON_AddItemToArray(a, L);
 	}
 	return o;

@@ -673,11 +673,14 @@ static void set_budget(const struct mpqx_search *s, const struct mpqx_search_opt
 
 /* ---- exact evaluation ---- */
 
+/* The exact cache's key of c: per layer the weight bits with the weights' granularity above them (bit 5)
+ * and the output bits with the calibration method above them (bits 5, 6), everything the MSE depends on. */
 static void bits_of(const struct mpqx_search *s, const struct mpqx_config *c, signed char *bits)
 {
 	for (int l = 0; l < s->L; l++) {
-		bits[2 * l] = (signed char)(s->li[l].has_w ? c->layers[l].w_bits : 0);
-		bits[2 * l + 1] = (signed char)c->layers[l].a_bits;
+		const struct mpqx_layer_cfg *x = &c->layers[l];
+		bits[2 * l] = (signed char)(s->li[l].has_w ? x->w_bits | (int)x->w_gran << 5 : 0);
+		bits[2 * l + 1] = (signed char)(x->a_bits | (int)x->calib << 5);
 	}
 }
 
@@ -1485,6 +1488,49 @@ static void point_fini(struct mpqx_search_point *p)
 	config_fini(&p->cfg);
 }
 
+/* Per-channel weights tried on best (opts.channel): each linear or affine layer in turn, evaluated
+ * exactly, kept when the configuration still fits and its MSE is lower. */
+static int try_channel(struct run *R, struct mpqx_search_point *best)
+{
+	struct mpqx_search *s = R->s;
+	struct mpqx_config c = {0};
+	if (config_copy(&c, &best->cfg))
+		return MPQX_ENOMEM;
+	int rc = MPQX_OK;
+	for (int l = 0; l < s->L && !rc && !cancelled(s); l++) {
+		if (!op_class(s->m->layers[l].op)->w_channel || c.layers[l].w_gran == MPQX_WGRAN_CHANNEL)
+			continue;
+		c.layers[l].w_gran = MPQX_WGRAN_CHANNEL;
+		struct price p;
+		double mse = INFINITY;
+		bool keep = false;
+		if (!rprice(R, &c, &p)) {
+			rc = R->rc;
+			break;
+		}
+		if (p.fits) {
+			rc = search_exact(s, &c, &mse, R->err);
+			if (rc == MPQX_ERANGE)
+				rc = MPQX_OK;
+			else if (!rc && mse < best->mse)
+				keep = true;
+		}
+		if (keep) {
+			struct mpqx_search_point np;
+			if ((rc = point_from(R, c.layers, &best->cfg, &p, &np)))
+				break;
+			np.mse = mse;
+			np.exact = true;
+			point_fini(best);
+			*best = np;
+		} else {
+			c.layers[l].w_gran = MPQX_WGRAN_TENSOR;
+		}
+	}
+	config_fini(&c);
+	return rc;
+}
+
 /* Exact hill climbing from best: the most promising feasible neighbours by surrogate (single bit moves,
  * and a one-step rise paired with a compensating move), evaluated exactly, a few per round. */
 static int polish(struct run *R, struct mpqx_search_point *best, int budget)
@@ -1929,6 +1975,8 @@ int search_run(struct mpqx_search *s, const struct mpqx_config *base, const stru
 			res->found = true;
 			int budget = o->polish >= 0 ? o->polish : 48;
 			if ((rc = polish(&R, &res->best, budget)))
+				goto done;
+			if (o->channel && (rc = try_channel(&R, &res->best)))
 				goto done;
 			res->best.fits = true;
 		}

@@ -122,6 +122,23 @@ expect 1 "nothing fits" "nothing fits: exit 1 with -o" -- search "$tiny" --limit
 [ "$(cat "$tmp/old.json")" = keep ] && ok "nothing fits: -o leaves the old file" || not_ok "nothing fits: -o leaves the old file"
 expect 0 "no configuration fits: DSP needs at least" "nothing fits: the reason" -- search "$tiny" --limit dsp=1
 
+# --channel: per-channel weights tried on the best; the written config reproduces its exact MSE and never
+# does worse than without.
+"$mpqx" search "$tiny" --select calib --json > "$tmp/t0.json" 2> "$tmp/err"
+if "$mpqx" search "$tiny" --select calib --channel --json -o "$tmp/ch.json" > "$tmp/t1.json" 2> "$tmp/err" &&
+	"$mpqx" eval "$tiny" -c "$tmp/ch.json" --json > "$tmp/che.json" 2>> "$tmp/err"; then
+	ok "search --channel exits 0"
+else
+	not_ok "search --channel exits 0" "$(tail -3 "$tmp/err")"
+fi
+$py - "$tmp/t0.json" "$tmp/t1.json" "$tmp/ch.json" <<'PY' && ok "--channel: no worse on the windows it selects on, granularity in the JSON and the config" || not_ok "--channel result"
+import json, sys
+t0, t1, c = (json.load(open(p)) for p in sys.argv[1:4])
+assert t1["best"]["mse"] <= t0["best"]["mse"], (t1["best"]["mse"], t0["best"]["mse"])
+ch = sorted(l["name"] for l in t1["best"]["layers"] if l.get("w_granularity") == "channel")
+assert ch == sorted(n for n, l in c["layers"].items() if l["w_granularity"] == "channel"), ch
+PY
+
 # Usage errors.
 expect 2 "--margin '1.5'" "bad margin" -- search "$tiny" --margin 1.5
 expect 2 "--wbits '1,4'" "bad bit list" -- search "$tiny" --wbits 1,4
