@@ -10,6 +10,7 @@
 
 #include "mpqx/config.h"
 #include "mpqx/dataset.h"
+#include "mpqx/device.h"
 #include "mpqx/err.h"
 #include "mpqx/quant.h"
 
@@ -20,6 +21,8 @@ struct mpqx_export_opts {
 	int windows;             /* first test windows to simulate, at least 1; more than exist: all */
 	const char *config_path; /* recorded in the manifest; NULL: the defaults */
 	const char *prefix;      /* module name prefix, NULL: "mpqx_" */
+	const struct mpqx_device *device; /* its family picks the storage rules, the RAM variants and the
+					     synthesis script (synth_ice40 or synth_xilinx); NULL: xc7 */
 };
 
 struct mpqx_export_info {

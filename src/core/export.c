@@ -248,9 +248,17 @@ static void make_ids(struct ctx *x)
 	}
 }
 
+static bool ice40(const struct ctx *x)
+{
+	return x->o->device && x->o->device->fam == MPQX_FAMILY_ICE40;
+}
+
+/* The buffer's module: block RAM (EBR on iCE40), distributed (LUT RAM on xc7, flip-flops "regs" on
+ * iCE40) or SPRAM. */
 static const char *ram_module(struct ctx *x, enum mpqx_storage s, char *buf, size_t size)
 {
-	snprintf(buf, size, "%sram_%s", x->prefix, s == MPQX_STORE_BLOCK ? "block" : "distributed");
+	snprintf(buf, size, "%sram_%s", x->prefix,
+		 s == MPQX_STORE_BLOCK ? "block" : s == MPQX_STORE_SPRAM ? "spram" : ice40(x) ? "regs" : "distributed");
 	return buf;
 }
 
@@ -428,13 +436,13 @@ static int write_lib(struct ctx *x, const char *tname, const char *module, const
 
 static int write_libs(struct ctx *x)
 {
-	bool ram[2] = {false, false}, rom[2] = {false, false}, rescale[2] = {false, false}, requant = false,
+	bool ram[MPQX_STORE_COUNT] = {false}, rom[2] = {false, false}, rescale[2] = {false, false}, requant = false,
 	     div = false;
 	for (int i = 0; i < x->m->n_layers; i++) {
 		const struct layer_x *L = &x->lx[i];
 		const struct mpqx_op_class *oc = op_class(x->m->layers[i].op);
 		if (L->hw.has_buf)
-			ram[L->buf == MPQX_STORE_BLOCK] = true;
+			ram[L->buf] = true;
 		if (L->hw.n_roms)
 			rom[L->rom == MPQX_STORE_BLOCK] = true;
 		if (oc->requant == MPQX_OP_RQ_RESCALE)
@@ -444,10 +452,14 @@ static int write_libs(struct ctx *x)
 	}
 	char name[120];
 	int rc = MPQX_OK;
-	if (!rc && ram[1])
+	if (!rc && ram[MPQX_STORE_BLOCK])
 		rc = write_lib(x, "ram.v", ram_module(x, MPQX_STORE_BLOCK, name, sizeof name), "block", 0);
-	if (!rc && ram[0])
-		rc = write_lib(x, "ram.v", ram_module(x, MPQX_STORE_DIST, name, sizeof name), "distributed", 0);
+	/* iCE40 has no LUT RAM: Yosys keeps a "logic" memory in flip-flops */
+	if (!rc && ram[MPQX_STORE_DIST])
+		rc = write_lib(x, "ram.v", ram_module(x, MPQX_STORE_DIST, name, sizeof name),
+			       ice40(x) ? "logic" : "distributed", 0);
+	if (!rc && ram[MPQX_STORE_SPRAM])
+		rc = write_lib(x, "ram_sp.v", ram_module(x, MPQX_STORE_SPRAM, name, sizeof name), "huge", 0);
 	if (!rc && rom[1])
 		rc = write_lib(x, "rom.v", rom_module(x, MPQX_STORE_BLOCK, name, sizeof name), "block", 0);
 	if (!rc && rom[0])
@@ -798,17 +810,23 @@ static int write_scripts(struct ctx *x, const char *top)
 	static const char *const ys[2][3] = {
 		{"synth.ys", " -flatten", "flattened: the totals a real flow would see"},
 		{"synth_hier.ys", "", "hierarchy kept: cells per layer module"}};
+	bool ice = ice40(x);
 	for (int k = 0; k < 2 && !rc; k++) {
 		sb_add(&b,
-		       "# Yosys synthesis of the exported design for a Xilinx 7-series part, %s\n"
+		       "# Yosys synthesis of the exported design for %s, %s\n"
 		       "# (run from this directory):  yosys -s %s\n",
-		       ys[k][2], ys[k][0]);
+		       ice ? "a Lattice iCE40 part" : "a Xilinx 7-series part", ys[k][2], ys[k][0]);
 		for (int i = 0; i < x->n_files; i++) {
 			const char *f = cJSON_GetArrayItem(x->files, i)->valuestring;
 			if (strncmp(f, "rtl/", 4) == 0)
 				sb_add(&b, "read_verilog %s\n", f);
 		}
-		sb_add(&b, "synth_xilinx -family xc7 -noiopad -noclkbuf%s -top %s\nstat\n", ys[k][1], top);
+		if (ice)
+			/* synth_ice40 flattens unless told not to; -dsp maps products to SB_MAC16 (UltraPlus) */
+			sb_add(&b, "synth_ice40%s%s -top %s%s\nstat\n", x->o->device->dsp > 0 ? " -dsp" : "",
+			       k == 0 ? "" : " -noflatten", top, k == 0 ? " -json synth.json" : "");
+		else
+			sb_add(&b, "synth_xilinx -family xc7 -noiopad -noclkbuf%s -top %s\nstat\n", ys[k][1], top);
 		rc = write_sb(x, ys[k][0], &b);
 		sb_free(&b);
 	}
@@ -839,7 +857,8 @@ static int write_manifest(struct ctx *x, const char *top)
 	free(cj);
 	if (cv)
 		cJSON_AddItemToObject(co, "settings", cv);
-	cJSON_AddStringToObject(o, "device", x->c->device);
+	cJSON_AddStringToObject(o, "device", x->o->device ? x->o->device->name : x->c->device);
+	cJSON_AddStringToObject(o, "family", x->o->device ? x->o->device->family : "xc7");
 	cJSON_AddStringToObject(o, "top", top);
 	char tb[120];
 	cJSON_AddStringToObject(o, "testbench", lib_module(x, "tb", tb, sizeof tb));
@@ -986,9 +1005,9 @@ static int fill(struct ctx *x, struct mpqx_export_info *info)
 		return err_set(x->err, MPQX_EINPUT, "%s: the model has no input layer", m->path);
 	for (int i = 0; i < m->n_layers; i++) {
 		hw_layer(x->q, i, &x->lx[i].hw);
-		x->lx[i].buf = estimate_resolve_buffer(x->q, x->c, i);
-		x->lx[i].rom = estimate_resolve_rom(x->q, x->c, i);
-		x->lx[i].mult = estimate_resolve_mult(x->q, x->c, i);
+		x->lx[i].buf = estimate_resolve_buffer_on(x->q, x->c, i, x->o->device);
+		x->lx[i].rom = estimate_resolve_rom_on(x->q, x->c, i, x->o->device);
+		x->lx[i].mult = estimate_resolve_mult_on(x->q, x->c, i, x->o->device);
 	}
 	x->cycles = hw_cycles(x->q);
 	make_ids(x);
@@ -1421,6 +1440,7 @@ struct mpqx_export_job {
 	char dir[PATH_LEN];
 	int windows;
 	bool sim;
+	struct mpqx_device dev; /* the session's device when the job started: its family's RTL */
 	struct timespec t0;
 	/* Shared, under mu. */
 	bool cancel;
@@ -1551,7 +1571,7 @@ static void *job_main(void *arg)
 	struct mpqx_qmodel *q = NULL;
 	struct dest d;
 	char root[PATH_LEN] = "", result[256] = "";
-	struct mpqx_export_opts o = {.windows = j->windows};
+	struct mpqx_export_opts o = {.windows = j->windows, .device = &j->dev};
 	struct mpqx_export_info info;
 	int rc = quant_build(j->m, j->fref, &j->cfg, &q, &err);
 	if (!rc)
@@ -1625,6 +1645,7 @@ int export_job_start(const struct mpqx_session *s, const struct mpqx_config *c, 
 	snprintf(j->dir, sizeof j->dir, "%s", dir);
 	j->windows = windows;
 	j->sim = sim;
+	j->dev = s->dev;
 	j->p.phase = MPQX_XP_WRITE;
 	j->p.total = windows < s->data->windows[MPQX_TEST] ? windows : s->data->windows[MPQX_TEST];
 	j->p.left_s = -1;

@@ -258,6 +258,9 @@ static int prepare_and_commit(struct mpqx_session *s, const struct mpqx_config *
 	if (!s->coeffs || strcmp(c->device, s->cfg.device) != 0)
 		if ((rc = load_device(s, c->device, &dev, &coeffs, err)))
 			goto fail;
+	/* storage the device lacks (SPRAM off the iCE40 UltraPlus) */
+	if ((rc = device_check_config(&dev, s->model, c, NULL, NULL, 0, err)))
+		goto fail;
 	if ((rc = quant_build(s->model, s->fref, c, &q, err)))
 		goto fail;
 	if ((rc = estimate_run(q, c, &dev, coeffs ? coeffs : s->coeffs, &p->est_tmp, err)))
