@@ -51,8 +51,8 @@ const char *device_resource_label(const struct mpqx_device *d, int r);
 
 /* Checks config c of model m against what device d has: a buffer in SPRAM on a device without SPRAM is
  * an error naming where (file, "layers.NAME.buffer" or "defaults.buffer"; file NULL: "config"). DSP
- * multipliers asked of a device without DSP are not an error (the estimate counts them over capacity):
- * they go into warn (one line per layer, "" when none). */
+ * multipliers asked of a device without DSP are not an error (they go to logic,
+ * estimate_resolve_mult_on): they go into warn (one line per layer, "" when none). */
 int device_check_config(const struct mpqx_device *d, const struct mpqx_model *m, const struct mpqx_config *c,
 			const char *file, char *warn, size_t warn_size, struct mpqx_err *err);
 

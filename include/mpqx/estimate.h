@@ -32,6 +32,11 @@ struct mpqx_estimate {
 						LUTs against all LUTs, as Vivado's "Slice LUTs" */
 	bool fits;
 	enum mpqx_resource limiting;         /* the resource with the highest utilisation */
+	/* The clock estimate (doc/estimator.md, "Clock"): the longest path of the block kinds the design
+	 * has ([clock] of the cost file), 0 when the cost file has none. */
+	double fmax_mhz;
+	int fmax_layer;                      /* the layer with the longest path, -1 for the top module */
+	const char *fmax_kind;               /* its block kind (static string), NULL when fmax_mhz is 0 */
 };
 
 struct mpqx_coeffs; /* the family's fitted LUT/FF coefficients, opaque */

@@ -161,6 +161,16 @@ static void print_text(const struct mpqx_model *m, const struct mpqx_config *c, 
 	printf("\n%s: limiting resource %s at %.1f%%; latency %.2f us per window (%ld cycles at %g MHz)\n",
 	       e->fits ? "FITS" : "DOES NOT FIT", device_resource_label(dev, (int)e->limiting), 100 * e->util[e->limiting],
 	       e->latency_us, e->total.cycles, dev->clock_mhz);
+	if (e->fmax_mhz > 0) {
+		printf("expected maximum clock %.1f MHz (longest path: %s, %s)%s\n", e->fmax_mhz,
+		       e->fmax_layer >= 0 ? m->layers[e->fmax_layer].name : "(top)", e->fmax_kind ? e->fmax_kind : "?",
+		       dev->fam == MPQX_FAMILY_ICE40 ? "; fitted on nextpnr-ice40 post-route reports"
+						     : "; a model from logic levels, not yet checked against a timing report");
+		if (dev->clock_mhz > e->fmax_mhz)
+			fprintf(stderr, "mpqx: warning: the device clock %g MHz is above the expected maximum clock %.1f MHz "
+					"of %s: the latency above assumes a clock the design may not meet\n",
+				dev->clock_mhz, e->fmax_mhz, dev->name);
+	}
 	printf("* = resolved from auto; %s.\n", report_auto_rule_for(dev));
 }
 

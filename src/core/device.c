@@ -180,7 +180,7 @@ static int parse(const char *path, const char *text, struct mpqx_device *d, stru
 	for (int i = 0; i < 3; i++) {
 		enum key k = ice ? other_ice40[i] : other_xc7[i];
 		if (c.seen[k])
-			return err_set(err, MPQX_EINPUT, "%s: '%s' is not a key of a %s device (%s)", path, key_names[k],
+			return err_set(err, MPQX_EINPUT, "%s: '%s' is not a key of an %s device (%s)", path, key_names[k],
 				       d->family, ice ? "iCE40 has no LUT RAM; its keys are lc, ff, ebr, spram, dsp"
 						      : "only ice40 devices have lc, ebr and spram");
 	}
@@ -325,7 +325,7 @@ int device_check_config(const struct mpqx_device *d, const struct mpqx_model *m,
 		    warn && warn_size) {
 			size_t u = strlen(warn);
 			snprintf(warn + u, warn_size - u, "%s%s: layers.%s.mult: \"dsp\" on device %s, which has no DSP "
-				 "blocks: the estimate counts them over capacity",
+				 "blocks: its multipliers go to logic",
 				 u ? "\n" : "", f, m->layers[l].name, d->name);
 		}
 	}

@@ -460,6 +460,8 @@ struct blk {
 	enum mpqx_mult mult;            /* resolved multiplier choice */
 	struct mpqx_est_block *sink;    /* when set, each block's features are recorded here */
 	int *n_sink;
+	double *path_ns;                /* when set, the longest [clock] path of the blocks costed */
+	int *path_kind;
 };
 
 typedef void (*block_fn)(const struct blk *b, struct mpqx_cost *c);
@@ -508,6 +510,10 @@ static void model(const struct blk *b, enum kind kd, const double *f, const stru
 	for (int i = 0; i < nf; i++) {
 		vl += b->k->lut[kd][i] * f[i];
 		vf += b->k->ff[kd][i] * f[i];
+	}
+	if (b->path_ns && b->k->path_ns[kd] > *b->path_ns) {
+		*b->path_ns = b->k->path_ns[kd];
+		*b->path_kind = kd;
 	}
 	struct mpqx_cost m = *r;
 	if (b->ice)
@@ -1035,8 +1041,14 @@ int estimate_run(const struct mpqx_qmodel *q, const struct mpqx_config *c, const
 	if (!dev || dev->clock_mhz <= 0)
 		return err_set(err, MPQX_EINPUT, "estimate: no device clock");
 	memset(&est->total, 0, sizeof est->total);
-	struct blk b = {.q = q, .c = c, .k = k, .dev = dev, .ice = dev->fam == MPQX_FAMILY_ICE40};
+	double worst = 0, path = 0;
+	int kind = -1;
+	est->fmax_layer = -1;
+	est->fmax_kind = NULL;
+	struct blk b = {.q = q, .c = c, .k = k, .dev = dev, .ice = dev->fam == MPQX_FAMILY_ICE40, .path_ns = &path,
+			.path_kind = &kind};
 	for (int i = 0; i < n; i++) {
+		path = 0;
 		struct mpqx_hw_layer h;
 		hw_layer(q, i, &h);
 		b.l = i;
@@ -1049,11 +1061,23 @@ int estimate_run(const struct mpqx_qmodel *q, const struct mpqx_config *c, const
 		est->mult[i] = b.mult;
 		layer_cost(&b, &est->layers[i]);
 		add_cost(&est->total, &est->layers[i]);
+		if (path > worst) {
+			worst = path;
+			est->fmax_layer = i;
+			est->fmax_kind = kind_name(kind);
+		}
 	}
 	b.l = -1;
 	b.h = NULL;
+	path = 0;
 	top_cost(q, &b, &est->top);
 	add_cost(&est->total, &est->top);
+	if (path > worst) {
+		worst = path;
+		est->fmax_layer = -1;
+		est->fmax_kind = kind_name(kind);
+	}
+	est->fmax_mhz = worst > 0 ? 1000.0 / worst : 0;
 
 	const struct mpqx_cost *t = &est->total;
 	est->bram_tiles = (double)t->bram18 / 2.0;

@@ -210,6 +210,15 @@ struct cJSON *report_estimate(const struct mpqx_model *m, const struct mpqx_conf
 	cJSON_AddNumberToObject(t, "bram_tiles", e->bram_tiles);
 	cJSON_AddNumberToObject(t, "latency_us", e->latency_us);
 	cJSON_AddItemToObject(o, "total", t);
+	/* the clock estimate (doc/estimator.md, "Clock"); null without a [clock] model */
+	if (e->fmax_mhz > 0) {
+		cJSON_AddNumberToObject(o, "fmax_mhz", e->fmax_mhz);
+		cJSON_AddStringToObject(o, "fmax_path", e->fmax_layer >= 0 ? m->layers[e->fmax_layer].name : "(top)");
+		cJSON_AddStringToObject(o, "fmax_kind", e->fmax_kind ? e->fmax_kind : "?");
+		cJSON_AddBoolToObject(o, "clock_ok", dev->clock_mhz <= e->fmax_mhz);
+	} else {
+		cJSON_AddNullToObject(o, "fmax_mhz");
+	}
 	cJSON *cap = cJSON_CreateObject();
 	for (int r = 0; r < MPQX_RES_COUNT; r++)
 		cJSON_AddNumberToObject(cap, estimate_resource_name((enum mpqx_resource)r),

@@ -65,12 +65,13 @@ enum mpqx_mult estimate_resolve_mult_on(const struct mpqx_qmodel *q, const struc
 {
 	if (hw_mult_kind(q->m->layers[l].op) == MPQX_HW_MULT_NONE)
 		return MPQX_MULT_DSP;
+	/* a device without DSP blocks (iCE40 HX) multiplies in logic, whatever the config asks (the config
+	 * check warns about "dsp" there) */
+	if (dev && dev->dsp == 0)
+		return MPQX_MULT_LOGIC;
 	enum mpqx_mult s = c->layers[l].mult;
 	if (s != MPQX_MULT_AUTO)
 		return s;
-	/* a device without DSP blocks (iCE40 HX) multiplies in logic */
-	if (dev && dev->dsp == 0)
-		return MPQX_MULT_LOGIC;
 	int a, b;
 	hw_mult_data(q, l, &a, &b);
 	return a > 0 && b > 0 && a + b < MPQX_MULT_LOGIC_BELOW ? MPQX_MULT_LOGIC : MPQX_MULT_DSP;
