@@ -84,6 +84,10 @@ bool export_sim_ok(const struct mpqx_sim_result *r);
 /* One line describing the first differing buffer (empty when none) into buf. */
 void export_sim_divergence(const struct mpqx_sim_result *r, char *buf, size_t size);
 
+/* Yosys commands of synth_ice40's coarse step without ice40_dsp, as the exported synth.ys runs them
+ * between `synth_ice40 -dsp -run begin:coarse` and `-run map_ram:` (doc/hardware.md, "iCE40"). */
+extern const char export_ice40_coarse[];
+
 /* The templates directory: $MPQX_DATA_DIR/hdl_templates, the source tree's, or the installed one. */
 const char *export_templates_dir(void);
 

@@ -780,15 +780,22 @@ static void blk_roms(const struct blk *b, struct mpqx_cost *c)
 		const struct mpqx_hw_mem *m = &b->h->rom[i];
 		/* one word (the bias of a layer with one output) is read at a constant address: a
 		 * flattening synthesis turns it into a constant, without block RAM or register */
-		if (m->words <= 1)
+		if (m->words <= 1 && !(b->ice && b->rom == MPQX_STORE_BLOCK))
 			continue;
-		if (b->rom == MPQX_STORE_BLOCK) {
-			c->bram18 += b->ice ? estimate_ebr(m->depth, m->width) : estimate_bram18(m->depth, m->width);
-			continue;
-		}
 		const int32_t *v32;
 		const int64_t *v64;
 		rom_data(b, m, &v32, &v64);
+		if (b->rom == MPQX_STORE_BLOCK && b->ice) {
+			/* synth_ice40 maps a ROM to EBR with only its distinct non-constant bit columns (the
+			 * sign copies and constant bits dropped), a one-word ROM included */
+			int cols = v32 || v64 ? rom_stats(m, v32, v64).cols : m->width;
+			c->bram18 += estimate_ebr(m->depth, cols);
+			continue;
+		}
+		if (b->rom == MPQX_STORE_BLOCK) {
+			c->bram18 += estimate_bram18(m->depth, m->width);
+			continue;
+		}
 		struct rom_stats st = {m->width, m->width, (double)m->width * (double)m->words / 2};
 		if (v32 || v64)
 			st = rom_stats(m, v32, v64);

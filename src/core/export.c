@@ -125,6 +125,16 @@ struct ctx {
 	struct mpqx_err *err;
 };
 
+const char export_ice40_coarse[] =
+	"# synth_ice40's coarse step without ice40_dsp (Yosys 0.23 asserts in it on narrow products;\n"
+	"# YosysHQ/yosys#4155, fixed in later releases)\n"
+	"opt_expr\nopt_clean\ncheck\nopt -nodffe -nosdff\nfsm\nopt\nwreduce\npeepopt\nopt_clean\nshare\n"
+	"techmap -map +/cmp2lut.v -D LUT_WIDTH=4\nopt_expr\nopt_clean\nmemory_dff\nwreduce t:$mul\n"
+	"techmap -map +/mul2dsp.v -map +/ice40/dsp_map.v -D DSP_A_MAXWIDTH=16 -D DSP_B_MAXWIDTH=16 "
+	"-D DSP_A_MINWIDTH=2 -D DSP_B_MINWIDTH=2 -D DSP_Y_MINWIDTH=11 -D DSP_NAME=$__MUL16X16\n"
+	"select a:mul2dsp\nsetattr -unset mul2dsp\nopt_expr -fine\nwreduce\nselect -clear\n"
+	"chtype -set $mul t:$__soft_mul\nalumacc\nopt\nmemory -nomap\nopt_clean\n";
+
 const char *export_templates_dir(void)
 {
 	static char buf[PATH_LEN];
@@ -821,10 +831,18 @@ static int write_scripts(struct ctx *x, const char *top)
 			if (strncmp(f, "rtl/", 4) == 0)
 				sb_add(&b, "read_verilog %s\n", f);
 		}
-		if (ice)
-			/* synth_ice40 flattens unless told not to; -dsp maps products to SB_MAC16 (UltraPlus) */
-			sb_add(&b, "synth_ice40%s%s -top %s%s\nstat\n", x->o->device->dsp > 0 ? " -dsp" : "",
-			       k == 0 ? "" : " -noflatten", top, k == 0 ? " -json synth.json" : "");
+		if (ice && x->o->device->dsp > 0)
+			/* synth_ice40 -dsp with its coarse step spelt out without ice40_dsp, whose register packing
+			 * fails an assertion of Yosys 0.23 on products narrower than their users (doc/hardware.md,
+			 * "iCE40"); the products still map to SB_MAC16 through mul2dsp and dsp_map */
+			sb_add(&b, "synth_ice40 -dsp%s -top %s -run begin:coarse\n%s"
+				   "synth_ice40 -dsp%s -top %s%s -run map_ram:\nstat\n",
+			       k == 0 ? "" : " -noflatten", top, export_ice40_coarse, k == 0 ? "" : " -noflatten", top,
+			       k == 0 ? " -json synth.json" : "");
+		else if (ice)
+			/* synth_ice40 flattens unless told not to */
+			sb_add(&b, "synth_ice40%s -top %s%s\nstat\n", k == 0 ? "" : " -noflatten", top,
+			       k == 0 ? " -json synth.json" : "");
 		else
 			sb_add(&b, "synth_xilinx -family xc7 -noiopad -noclkbuf%s -top %s\nstat\n", ys[k][1], top);
 		rc = write_sb(x, ys[k][0], &b);

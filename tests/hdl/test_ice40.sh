@@ -56,8 +56,10 @@ assert all(l.get("mult", "logic") == "logic" for l in e["layers"])' &&
 out=$("$mpqx" export "$tiny" -d ice40up5k -o "$tmp/u8" --windows 3 --sim 2>"$tmp/err")
 [ $? -eq 0 ] && [ "$out" = "RESULT windows=3 mismatches=0 cycles=3637" ] && ok "uniform 8 on ice40up5k: $out" ||
 	not_ok "uniform 8 on ice40up5k" "$out" "$(head -c 400 "$tmp/err")"
-grep -q '^synth_ice40 -dsp -top mpqx_top -json synth.json$' "$tmp/u8/synth.ys" &&
-	grep -q '^synth_ice40 -dsp -noflatten -top mpqx_top$' "$tmp/u8/synth_hier.ys" &&
+grep -q '^synth_ice40 -dsp -top mpqx_top -run begin:coarse$' "$tmp/u8/synth.ys" &&
+	grep -q '^synth_ice40 -dsp -top mpqx_top -json synth.json -run map_ram:$' "$tmp/u8/synth.ys" &&
+	! grep -q '^ice40_dsp' "$tmp/u8/synth.ys" &&
+	grep -q '^synth_ice40 -dsp -noflatten -top mpqx_top -run map_ram:$' "$tmp/u8/synth_hier.ys" &&
 	grep -q '"family":	"ice40"' "$tmp/u8/manifest.json" &&
 	ok "synth.ys runs synth_ice40 -dsp; the manifest names the family" || not_ok "synth_ice40 scripts"
 
