@@ -184,6 +184,9 @@ static int parse(const char *path, const char *text, struct mpqx_device *d, stru
 				       d->family, ice ? "iCE40 has no LUT RAM; its keys are lc, ff, ebr, spram, dsp"
 						      : "only ice40 devices have lc, ebr and spram");
 	}
+	/* iCE40 has no LUT RAM: the lutram slot of the estimate and the budgets holds its SPRAM blocks */
+	if (ice)
+		d->lutram = d->spram;
 	if (d->lutram > d->lut)
 		return err_set(err, MPQX_EINPUT, "%s: lutram (%ld) is more than lut (%ld): LUTs usable as memory are "
 			       "a part of all LUTs", path, d->lutram, d->lut);

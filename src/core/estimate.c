@@ -1092,7 +1092,7 @@ int estimate_run(const struct mpqx_qmodel *q, const struct mpqx_config *c, const
 	/* iCE40: logic cells alone against the device's; the lutram slot holds SPRAM blocks */
 	bool ice = dev->fam == MPQX_FAMILY_ICE40;
 	est->util[MPQX_RES_LUT] = share((double)(t->lut + (ice ? 0 : t->lutram)), (double)dev->lut);
-	est->util[MPQX_RES_LUTRAM] = share((double)t->lutram, (double)(ice ? dev->spram : dev->lutram));
+	est->util[MPQX_RES_LUTRAM] = share((double)t->lutram, (double)dev->lutram);
 	est->util[MPQX_RES_FF] = share((double)t->ff, (double)dev->ff);
 	est->util[MPQX_RES_BRAM] = share((double)t->bram18, (double)dev->bram18);
 	est->util[MPQX_RES_DSP] = share((double)t->dsp, (double)dev->dsp);

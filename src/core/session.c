@@ -582,7 +582,7 @@ double session_capacity(const struct mpqx_session *s, enum mpqx_resource r)
 	case MPQX_RES_LUT:
 		return (double)s->dev.lut;
 	case MPQX_RES_LUTRAM:
-		return (double)(s->dev.fam == MPQX_FAMILY_ICE40 ? s->dev.spram : s->dev.lutram);
+		return (double)s->dev.lutram; /* iCE40: its SPRAM blocks */
 	case MPQX_RES_FF:
 		return (double)s->dev.ff;
 	case MPQX_RES_BRAM:

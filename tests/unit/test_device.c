@@ -91,7 +91,7 @@ static void test_ice40(void **state)
 		fail_msg("%s", err.msg);
 	assert_int_equal(d.fam, MPQX_FAMILY_ICE40);
 	assert_int_equal(d.lut, 5280);
-	assert_int_equal(d.lutram, 0);
+	assert_int_equal(d.lutram, 4); /* the SPRAM blocks, in the lutram slot */
 	assert_int_equal(d.bram18, 30);
 	assert_int_equal(d.spram, 4);
 	assert_int_equal(d.dsp, 8);
