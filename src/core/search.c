@@ -633,7 +633,8 @@ static int price(struct mpqx_search *s, const struct mpqx_config *c, const struc
 	s->priced++;
 	p->mse = surrogate(s, c);
 
-	p->used[MPQX_RES_LUT] = (double)(t.lut + t.lutram);
+	/* iCE40: logic cells alone (the lutram slot holds SPRAM blocks) */
+	p->used[MPQX_RES_LUT] = (double)(t.lut + (s->dev.fam == MPQX_FAMILY_ICE40 ? 0 : t.lutram));
 	p->used[MPQX_RES_LUTRAM] = (double)t.lutram;
 	p->used[MPQX_RES_FF] = (double)t.ff;
 	p->used[MPQX_RES_BRAM] = (double)t.bram18 / 2.0;
