@@ -421,7 +421,7 @@ def vivado_mode(pairs, ini, out):
     print(f"scales: LUT x{sl:.4f}, FF x{sf:.4f} (of the fitted part; what the rules count is not scaled: "
           f"pass `mpqx estimate --json --features` output to separate it)")
     write_ini(out, family, f"scaled to Vivado report_utilization of {len(pairs)} design(s)", coef,
-              {k: "scaled" for k in coef})
+              {k: "scaled" for k in coef}, extra=extra_sections(ini))
 
 
 REQUANT_OPS = ("linear", "affine", "matmul", "add", "relu", "split", "avgpool", "concat")
@@ -549,7 +549,7 @@ def main():
     keep = section_comments(a.ini) if kinds else None
     for k in kinds if kinds and not a.keep_blocks else []:
         keep.pop(k, None)  # refitted: its old comments no longer hold
-    write_ini(out, family, src + (" + ram.v probes" if a.probe_ram else ""), coef, stats, keep)
+    write_ini(out, family, src + (" + ram.v probes" if a.probe_ram else ""), coef, stats, keep, extra_sections(a.ini))
     print(f"wrote {out} from {len(records)} designs" + (" and the RAM probes" if a.probe_ram else ""))
     for k in ORDER:
         if k in stats:
