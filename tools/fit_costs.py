@@ -477,11 +477,12 @@ def ice40_fit(records, coef, ini, out, ridge):
         extra["clock"][kind] = fmt(float(np.median(v)))
         print(f"  clock: {kind} {np.median(v):.1f} ns, the median of {len(v)} designs where it was critical "
               f"({min(v):.1f}..{max(v):.1f} ns)")
-    src = (f"Yosys synth_ice40 and nextpnr-ice40 (--up5k, the device clock): {len(placed)} placed designs tagged "
-           f"fit; LUT4 and FF per kind scaled to Yosys's flattened totals from the starting coefficients, "
+    npk = sum(1 for r in placed if r["pnr"]["placed"].get("packed_only"))
+    src = (f"Yosys synth_ice40 and nextpnr-ice40 (--up5k, the device clock): {len(placed)} designs tagged fit "
+           f"({len(placed) - npk} placed, {npk} larger than the device, packed only); LUT4 and FF per kind scaled to Yosys's flattened totals from the starting coefficients, "
            f"logic cells = lc.lut x LUT4 + lc.ff x FF fitted on nextpnr's ICESTORM_LC")
     write_ini(out, "ice40", src, coef, stats, None, extra)
-    print(f"wrote {out} from {len(placed)} placed designs")
+    print(f"wrote {out} from {len(placed)} designs")
     return 0
 
 

@@ -95,7 +95,7 @@ def pnr(exp, top, device, dev_caps, clock, seed, log):
     ty = time.time() - t0
     flag, package = PARTS[device]
     cmd = ["nice", "-n", "10", "nextpnr-ice40", flag, "--package", package, "--json", "design.json",
-           "--freq", f"{clock:g}", "--timing-allow-fail", "--seed", str(seed), "--report", "report.json", "-q", "-l",
+           "--freq", f"{clock:g}", "--timing-allow-fail", "--seed", str(seed), "--report", "report.json", "-l",
            os.path.abspath(log + ".nextpnr")]
     p = run(cmd, cwd=exp)
     with open(os.path.join(exp, "stat-ice40.json")) as fp:
@@ -107,8 +107,13 @@ def pnr(exp, top, device, dev_caps, clock, seed, log):
     err = None
     if p.returncode != 0 or rep is None:
         with open(log + ".nextpnr") as fp:
-            tail = [ln for ln in fp.read().split("\n") if "ERROR" in ln]
+            text = fp.read()
+        tail = [ln for ln in text.split("\n") if "ERROR" in ln]
         err = "; ".join(tail[-3:]) or p.stderr[-500:]
+        # the packer's utilisation, printed before placement fails
+        m = re.findall(r"ICESTORM_LC:\s+(\d+)/", text)
+        if m and "ICESTORM_LCs" not in err:
+            err += f" (packed: of {m[-1]} ICESTORM_LCs)"
     return mods, rep, err, round(ty, 1), round(time.time() - t0 - ty, 1)
 
 
