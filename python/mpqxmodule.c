@@ -404,19 +404,21 @@ static PyObject *Model_estimate(Model *self, PyObject *args, PyObject *kw)
 	struct mpqx_config c = {0};
 	struct mpqx_qmodel *q = NULL;
 	struct mpqx_err err = {0};
-	PyObject *r = NULL;
-	if (get_config(self, carg, &c, NULL))
+	PyObject *r = NULL, *cpath = NULL;
+	if (get_config(self, carg, &c, &cpath))
 		goto out;
 	lock_model(self);
 	const struct mpqx_session *s = self->s;
 	if (load_estimate_device(self, dev ? PyBytes_AS_STRING(dev) : c.device, costs ? PyBytes_AS_STRING(costs) : NULL,
 				 &err) ||
+	    device_check_config(&self->dev, s->model, &c, cpath ? PyBytes_AS_STRING(cpath) : NULL, NULL, 0, &err) ||
 	    quant_build(s->model, s->fref, &c, &q, &err) || estimate_run(q, &c, &self->dev, self->k, &self->est, &err))
 		raise(&err);
 	else
 		r = take(report_estimate(s->model, &c, q, &self->dev, self->k, &self->est, features));
 	unlock_model(self);
 out:
+	Py_XDECREF(cpath);
 	quant_free(q);
 	config_fini(&c);
 	Py_XDECREF(dev);
@@ -555,13 +557,13 @@ out:
 
 static PyObject *Model_export(Model *self, PyObject *args, PyObject *kw)
 {
-	static char *kwlist[] = {"outdir", "config", "windows", "sim", "prefix", "simulator", NULL};
-	PyObject *dir = NULL, *carg = Py_None, *cpath = NULL;
+	static char *kwlist[] = {"outdir", "config", "windows", "sim", "prefix", "simulator", "device", NULL};
+	PyObject *dir = NULL, *carg = Py_None, *cpath = NULL, *dev = NULL;
 	int windows = 8, sim = 0;
 	const char *prefix = NULL, *simulator = "icarus";
 	enum mpqx_simulator which;
-	if (!ready(self) || !PyArg_ParseTupleAndKeywords(args, kw, "O&|Oipzs:export", kwlist, PyUnicode_FSConverter,
-							 &dir, &carg, &windows, &sim, &prefix, &simulator))
+	if (!ready(self) || !PyArg_ParseTupleAndKeywords(args, kw, "O&|OipzsO&:export", kwlist, PyUnicode_FSConverter,
+							 &dir, &carg, &windows, &sim, &prefix, &simulator, opt_path, &dev))
 		return NULL;
 	if (export_simulator_parse(simulator, &which)) {
 		PyErr_Format(mpqx_error, "simulator: expected icarus or verilator, got '%s'", simulator);
@@ -588,6 +590,14 @@ static PyObject *Model_export(Model *self, PyObject *args, PyObject *kw)
 	lock_model(self);
 	const struct mpqx_session *s = self->s;
 	int rc;
+	/* the device (the argument, else the config's): its family's RTL, and storage it lacks refused */
+	if (load_estimate_device(self, dev ? PyBytes_AS_STRING(dev) : c.device, NULL, &err) ||
+	    device_check_config(&self->dev, s->model, &c, o.config_path, NULL, 0, &err)) {
+		raise(&err);
+		unlock_model(self);
+		goto out;
+	}
+	o.device = &self->dev;
 	Py_BEGIN_ALLOW_THREADS
 	rc = quant_build(s->model, s->fref, &c, &q, &err) || export_write(d, q, &c, s->data, &o, &info, &err) ||
 	     (sim && export_simulate_with(d, which, &sr, &err));
@@ -601,6 +611,7 @@ out:
 	quant_free(q);
 	config_fini(&c);
 	Py_XDECREF(cpath);
+	Py_XDECREF(dev);
 	Py_XDECREF(dir);
 	return res;
 }

@@ -3,6 +3,7 @@
 
     tools/fit_costs.py [--cache DIR] [--tag fit] [--probe-ram] [--refresh] [-o devices/xc7-cost.ini]
     tools/fit_costs.py --vivado ESTIMATE.json REPORT.txt [ESTIMATE.json REPORT.txt ...] [-o INI]
+    tools/fit_costs.py --ini devices/ice40-cost.ini [--tag fit]    (records of tools/pnr_check.py)
 
 Yosys mode (the default) reads the records tools/synth_check.py stored in the cache (only those with the
 given --tag, so that test configurations stay out of the fit). It fits in two steps:
@@ -143,12 +144,23 @@ def section_comments(path):
     return out
 
 
-def write_ini(path, family, source, coef, stats, keep=None):
+def extra_sections(path):
+    """What write_ini keeps of an existing ini besides the kinds: [family] keys other than name and source
+    (iCE40's lc.lut, lc.ff) and the [clock] section, with the comments above it."""
+    ini = read_ini(path) if os.path.exists(path) else {}
+    fam = {k: v for k, v in ini.get("family", {}).items() if k not in ("name", "source")}
+    return {"family": fam, "clock": ini.get("clock", {}), "clock_comments": section_comments(path).get("clock", [])}
+
+
+def write_ini(path, family, source, coef, stats, keep=None, extra=None):
+    if extra is None:
+        extra = extra_sections(path)
     lines = ["; Estimator coefficients for the " + family + " family (doc/estimator.md), written by "
              "tools/fit_costs.py.",
              "; Each [kind] is one block of the RTL; lut.F / ff.F multiply feature F of src/core/estimate.c.",
              "; Memories, DSPs and exactly known registers come from rules and are not in this file.",
-             "[family]", f"name = {family}", f"source = {source}", ""]
+             "[family]", f"name = {family}", f"source = {source}"]
+    lines += [f"{k} = {v}" for k, v in extra.get("family", {}).items()] + [""]
     for kind in ORDER:
         if kind not in coef:
             continue
@@ -162,6 +174,8 @@ def write_ini(path, family, source, coef, stats, keep=None):
             if fmt(v) != "0":
                 lines.append(f"{key} = {fmt(v)}")
         lines.append("")
+    if extra.get("clock"):
+        lines += extra.get("clock_comments", []) + ["[clock]"] + [f"{k} = {v}" for k, v in extra["clock"].items()] + [""]
     tmp = path + ".tmp"
     with open(tmp, "w") as fp:
         fp.write("\n".join(lines))
@@ -407,7 +421,69 @@ def vivado_mode(pairs, ini, out):
     print(f"scales: LUT x{sl:.4f}, FF x{sf:.4f} (of the fitted part; what the rules count is not scaled: "
           f"pass `mpqx estimate --json --features` output to separate it)")
     write_ini(out, family, f"scaled to Vivado report_utilization of {len(pairs)} design(s)", coef,
-              {k: "scaled" for k in coef})
+              {k: "scaled" for k in coef}, extra=extra_sections(ini))
+
+
+REQUANT_OPS = ("linear", "affine", "matmul", "add", "relu", "split", "avgpool", "concat")
+
+
+def ice40_fit(records, coef, ini, out, ridge):
+    """iCE40 (records of tools/pnr_check.py): step 2 scales each kind's LUT4 coefficients to Yosys's
+    flattened SB_LUT4 totals (and FF to its flip-flops); then the packing lc.lut, lc.ff (logic cells per
+    LUT4 and per flip-flop) is a least-squares fit of nextpnr's ICESTORM_LC on the relative error; the
+    [clock] path of a kind is the median of the critical paths (1 / fmax) nextpnr reported with a layer of
+    that kind at both ends, layers with a requantizer counting for the requant kind (kinds never critical
+    keep their value)."""
+    placed = [r for r in records if r.get("pnr", {}).get("placed")]
+    if not placed:
+        sys.exit("fit_costs: no placed iCE40 records (tools/pnr_check.py)")
+    view = [dict(r, synth_flat={"total": r["synth_flat"]["yosys_cells"]}) for r in placed]
+    stats = {}
+    flat_scale(view, coef, ridge, stats)
+    L, F, R, T = [], [], [], []
+    for rec in placed:
+        est = rec["estimate"]
+        blocks = [b for le in est["layers"] for b in le.get("blocks", [])] + est["top"].get("blocks", [])
+        lsum = sum(coef[b["kind"]].get(f"lut.{n}", 0) * v for b in blocks for n, v in b["features"].items())
+        fsum = sum(coef[b["kind"]].get(f"ff.{n}", 0) * v for b in blocks for n, v in b["features"].items())
+        fsum += sum(b["rule_ff"] for b in blocks)
+        L.append(lsum)
+        F.append(fsum)
+        R.append(sum(b["rule_lut"] for b in blocks))
+        T.append(rec["pnr"]["placed"]["lut"])
+    L, F, R, T = map(np.array, (L, F, R, T))
+    A = np.vstack([L / T, F / T]).T
+    x = nnls(A, (T - R) / T)
+    err = (R + A @ x * T - T) / T
+    print(f"  packing: lc.lut {x[0]:.4f}, lc.ff {x[1]:.4f}; LC median |error| {100 * np.median(np.abs(err)):.2f}%, "
+          f"worst {100 * np.abs(err).max():.2f}% over {len(T)} designs")
+    extra = extra_sections(ini)
+    extra["family"]["lc.lut"] = fmt(x[0])
+    extra["family"]["lc.ff"] = fmt(x[1])
+    crit = {}
+    for rec in placed:
+        c = rec["pnr"].get("critical")
+        if not c or not rec["pnr"].get("fmax_mhz"):
+            continue
+        ops = {le["name"]: le["op"] for le in rec["estimate"]["layers"]}
+        kind = ops.get(c["from_layer"]) if c["from_layer"] == c["to_layer"] else None
+        # a layer with a requantizer: its product register through the requantizer's tail (a 34-bit sum,
+        # the shift, the clamp) into the buffer is the path nextpnr names, whatever the op
+        if kind in REQUANT_OPS:
+            kind = "requant"
+        if kind:
+            crit.setdefault(kind, []).append(1000.0 / rec["pnr"]["fmax_mhz"])
+    for kind, v in sorted(crit.items()):
+        extra["clock"][kind] = fmt(float(np.median(v)))
+        print(f"  clock: {kind} {np.median(v):.1f} ns, the median of {len(v)} designs where it was critical "
+              f"({min(v):.1f}..{max(v):.1f} ns)")
+    npk = sum(1 for r in placed if r["pnr"]["placed"].get("packed_only"))
+    src = (f"Yosys synth_ice40 and nextpnr-ice40 (--up5k, the device clock): {len(placed)} designs tagged fit "
+           f"({len(placed) - npk} placed, {npk} larger than the device, packed only); LUT4 and FF per kind scaled to Yosys's flattened totals from the starting coefficients, "
+           f"logic cells = lc.lut x LUT4 + lc.ff x FF fitted on nextpnr's ICESTORM_LC")
+    write_ini(out, "ice40", src, coef, stats, None, extra)
+    print(f"wrote {out} from {len(placed)} designs")
+    return 0
 
 
 def main():
@@ -447,6 +523,8 @@ def main():
     if not records and not a.probe_ram:
         sys.exit(f"fit_costs: no records tagged '{a.tag}' in {cache} (run tools/synth_check.py --tag {a.tag})")
     family, coef = current_coef(a.ini)
+    if family == "ice40":
+        return ice40_fit(records, coef, a.ini, out, a.flat_ridge)
     rows = collect(records)
     if a.probe_ram:
         rows["ram"]["lut"] += probe_ram_rows(cache, os.path.join(ROOT, "hdl_templates"))
@@ -472,7 +550,7 @@ def main():
     keep = section_comments(a.ini) if kinds else None
     for k in kinds if kinds and not a.keep_blocks else []:
         keep.pop(k, None)  # refitted: its old comments no longer hold
-    write_ini(out, family, src + (" + ram.v probes" if a.probe_ram else ""), coef, stats, keep)
+    write_ini(out, family, src + (" + ram.v probes" if a.probe_ram else ""), coef, stats, keep, extra_sections(a.ini))
     print(f"wrote {out} from {len(records)} designs" + (" and the RAM probes" if a.probe_ram else ""))
     for k in ORDER:
         if k in stats:

@@ -11,9 +11,10 @@
 #define MPQX_BITS_MIN 2
 #define MPQX_BITS_MAX 16
 
-/* Where a memory lives. For buffers: block RAM, distributed (LUT) RAM, or auto. For ROMs: block RAM,
- * logic (LUTs), or auto. */
-enum mpqx_storage { MPQX_STORE_AUTO, MPQX_STORE_BLOCK, MPQX_STORE_DIST, MPQX_STORE_COUNT };
+/* Where a memory lives. For buffers: block RAM, distributed (LUT RAM on xc7, flip-flops on iCE40), SPRAM
+ * (iCE40 UltraPlus single-port RAM, buffers only), or auto. For ROMs: block RAM, logic (LUTs), or auto.
+ * What a device offers: device_storage_ok (device.h). */
+enum mpqx_storage { MPQX_STORE_AUTO, MPQX_STORE_BLOCK, MPQX_STORE_DIST, MPQX_STORE_SPRAM, MPQX_STORE_COUNT };
 
 /* Where a layer's multipliers go: DSP48 slices, logic (a LUT multiplier for the data product and a
  * shift-add network for the requantizer's constant), or auto (doc/hardware.md, "Multipliers"). */
@@ -70,8 +71,9 @@ int config_save(const char *path, const struct mpqx_model *m, const struct mpqx_
 /* Serialises c as JSON text; the caller frees the result. NULL on out of memory. */
 char *config_to_json(const struct mpqx_model *m, const struct mpqx_config *c);
 
-/* Name of a storage value for buffers ("block", "distributed", "auto") or ROMs ("block", "logic",
- * "auto"). */
+/* Name of a storage value for buffers ("block", "distributed", "spram", "auto") or ROMs ("block", "logic",
+ * "auto"; "?" for spram). The loader also reads "ebr" for block and, for buffers, "logic" and
+ * "registers" for distributed (the iCE40 words). */
 const char *config_storage_name(enum mpqx_storage s, bool rom);
 
 /* Name of a multiplier choice ("auto", "dsp", "logic"). */

@@ -9,7 +9,9 @@
 #include "mpqx/device.h"
 #include "mpqx/quant.h"
 
-/* Resources of one block or layer. lut counts logic LUTs only; LUTs used as memory are in lutram. */
+/* Resources of one block or layer. lut counts logic LUTs only; LUTs used as memory are in lutram. On an
+ * iCE40 device (doc/estimator.md, "iCE40"): lut counts logic cells, lutram SPRAM blocks, bram18 EBRs and
+ * dsp SB_MAC16 blocks, so that the search, the meters and the budgets read the same five resources. */
 struct mpqx_cost {
 	long lut, lutram, ff, bram18, dsp;
 	long cycles;
@@ -30,6 +32,11 @@ struct mpqx_estimate {
 						LUTs against all LUTs, as Vivado's "Slice LUTs" */
 	bool fits;
 	enum mpqx_resource limiting;         /* the resource with the highest utilisation */
+	/* The clock estimate (doc/estimator.md, "Clock"): the longest path of the block kinds the design
+	 * has ([clock] of the cost file), 0 when the cost file has none. */
+	double fmax_mhz;
+	int fmax_layer;                      /* the layer with the longest path, -1 for the top module */
+	const char *fmax_kind;               /* its block kind (static string), NULL when fmax_mhz is 0 */
 };
 
 struct mpqx_coeffs; /* the family's fitted LUT/FF coefficients, opaque */
@@ -50,11 +57,22 @@ int estimate_run(const struct mpqx_qmodel *q, const struct mpqx_config *c, const
 enum mpqx_storage estimate_resolve_buffer(const struct mpqx_qmodel *q, const struct mpqx_config *c, int l);
 enum mpqx_storage estimate_resolve_rom(const struct mpqx_qmodel *q, const struct mpqx_config *c, int l);
 
+/* The same on device dev, whose family decides (NULL: xc7). iCE40: a buffer goes to EBR from 256 bits,
+ * to SPRAM when it would take more than 8 EBRs and the device has SPRAM, else to flip-flops; a ROM to
+ * EBR from 1024 bits, else to logic (doc/hardware.md, "iCE40"). */
+enum mpqx_storage estimate_resolve_buffer_on(const struct mpqx_qmodel *q, const struct mpqx_config *c, int l,
+					     const struct mpqx_device *dev);
+enum mpqx_storage estimate_resolve_rom_on(const struct mpqx_qmodel *q, const struct mpqx_config *c, int l,
+					  const struct mpqx_device *dev);
+
 /* Where layer l's multipliers go when the config says auto (doc/hardware.md, "Multipliers"): logic when
  * its data product is narrower than MPQX_MULT_LOGIC_BELOW bits (the operands' widths added), else DSP
  * slices; layers without a choice (hw_mult_kind) and rescale-only layers resolve to DSP. */
 #define MPQX_MULT_LOGIC_BELOW 9
 enum mpqx_mult estimate_resolve_mult(const struct mpqx_qmodel *q, const struct mpqx_config *c, int l);
+/* On dev: as above, and logic on a device without DSP blocks. */
+enum mpqx_mult estimate_resolve_mult_on(const struct mpqx_qmodel *q, const struct mpqx_config *c, int l,
+					const struct mpqx_device *dev);
 
 const char *estimate_resource_name(enum mpqx_resource r);
 
@@ -63,6 +81,15 @@ const char *estimate_resource_name(enum mpqx_resource r);
 /* RAMB18 count of a simple dual-port memory of depth x width with a registered read, as Yosys maps it
  * (the cheapest RAMB18 shape; RAMB36 sites count as two). */
 long estimate_bram18(long depth, int width);
+
+/* SB_RAM40_4K count of a depth x width memory (256 x 16, 512 x 8, 1024 x 4 or 2048 x 2 each, the
+ * cheapest as Yosys's memory_libmap picks) and SB_SPRAM256KA count (16K x 16 each). */
+long estimate_ebr(long depth, int width);
+long estimate_spram(long depth, int width);
+
+/* SB_MAC16 count of an a-bit by b-bit product with y result bits, as synth_ice40 -dsp splits it (16 x 16
+ * slices; operands of at least 2 bits and a product of at least 11). */
+int estimate_dsp_ice40(int a, int b, int y, bool a_signed, bool b_signed);
 
 /* LUTs used as memory by a distributed simple dual-port RAM of depth x width: RAM32M below 64 words,
  * RAM64M banks of 64 words above, RAM128X1D for 128 x 1. */
@@ -96,5 +123,8 @@ struct mpqx_est_block {
  * module (l = -1). Returns the number of blocks. */
 int estimate_layer_blocks(const struct mpqx_qmodel *q, const struct mpqx_config *c,
 			  const struct mpqx_coeffs *k, int l, struct mpqx_est_block *out);
+/* The same on device dev (its family's rules; NULL: xc7). */
+int estimate_layer_blocks_on(const struct mpqx_qmodel *q, const struct mpqx_config *c, const struct mpqx_device *dev,
+			     const struct mpqx_coeffs *k, int l, struct mpqx_est_block *out);
 
 #endif

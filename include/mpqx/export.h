@@ -10,6 +10,7 @@
 
 #include "mpqx/config.h"
 #include "mpqx/dataset.h"
+#include "mpqx/device.h"
 #include "mpqx/err.h"
 #include "mpqx/quant.h"
 
@@ -20,6 +21,8 @@ struct mpqx_export_opts {
 	int windows;             /* first test windows to simulate, at least 1; more than exist: all */
 	const char *config_path; /* recorded in the manifest; NULL: the defaults */
 	const char *prefix;      /* module name prefix, NULL: "mpqx_" */
+	const struct mpqx_device *device; /* its family picks the storage rules, the RAM variants and the
+					     synthesis script (synth_ice40 or synth_xilinx); NULL: xc7 */
 };
 
 struct mpqx_export_info {
@@ -80,6 +83,10 @@ bool export_sim_ok(const struct mpqx_sim_result *r);
 
 /* One line describing the first differing buffer (empty when none) into buf. */
 void export_sim_divergence(const struct mpqx_sim_result *r, char *buf, size_t size);
+
+/* Yosys commands of synth_ice40's coarse step without ice40_dsp, as the exported synth.ys runs them
+ * between `synth_ice40 -dsp -run begin:coarse` and `-run map_ram:` (doc/hardware.md, "iCE40"). */
+extern const char export_ice40_coarse[];
 
 /* The templates directory: $MPQX_DATA_DIR/hdl_templates, the source tree's, or the installed one. */
 const char *export_templates_dir(void);

@@ -40,6 +40,8 @@ struct mpqx_hw_layer {
 	int mul_a, mul_b;        /* signed operand widths of the (widest) multiplier */
 	bool mul_const;          /* operand b is a constant (the rescale multiplier alone) */
 	int const_dsp;           /* DSPs of a constant multiplication inside the layer (softmax: e * N) */
+	int const_vbits;         /* its operands (0 when none), for the families' own DSP rules */
+	int64_t const_m;
 	int acc_bits;            /* width of the accumulator or sum in the RTL */
 	int n_rescale;           /* requantizers (concat: one per input) */
 	int rescale_in;          /* widest requantizer input (magnitude bits + 1) */

@@ -45,6 +45,8 @@ struct cJSON *report_estimate(const struct mpqx_model *m, const struct mpqx_conf
 
 /* The auto storage rule in words (doc/estimator.md, "Storage"), as `estimate` prints it. */
 extern const char report_auto_rule[];
+/* The auto rule of dev's family (report_auto_rule on xc7). Static string. */
+const char *report_auto_rule_for(const struct mpqx_device *dev);
 
 /* A whole `mpqx search` run: inputs first, then what report_search_run fills. */
 struct mpqx_report_search {

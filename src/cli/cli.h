@@ -6,6 +6,7 @@
 
 #include "mpqx/config.h"
 #include "mpqx/dataset.h"
+#include "mpqx/device.h"
 #include "mpqx/err.h"
 #include "mpqx/model.h"
 
@@ -25,6 +26,12 @@ int cli_name_width(const struct mpqx_model *m, int min);
 
 /* Warns on stderr ("mpqx: warning: ...") when the config loaded from path names another model than m. */
 void cli_config_check(const char *path, const struct mpqx_config *c, const struct mpqx_model *m);
+
+/* Loads the device (the -d name, else the config's) into dev, sets the config's device to it when -d
+ * named it, and checks the config against it (device_check_config): an error for storage the device
+ * lacks, warnings on stderr. Errors name the config file when the device came from it. */
+int cli_device(const char *config, const char *device, struct mpqx_config *c, const struct mpqx_model *m,
+	       struct mpqx_device *dev, struct mpqx_err *err);
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -24,7 +24,8 @@ static int usage_text(void)
 	       "  --costs INI   estimator coefficients (default: devices/FAMILY-cost.ini)\n"
 	       "  --json        one JSON object on stdout\n"
 	       "  --features    with --json: each layer's blocks and model features (for tools/fit_costs.py)\n"
-	       "Resources: logic LUTs, LUTs as memory, flip-flops, RAMB18 (a Block RAM tile is two), DSP48E1.\n"
+	       "Resources: logic LUTs, LUTs as memory, flip-flops, RAMB18 (a Block RAM tile is two), DSP48E1;\n"
+	       "on iCE40: logic cells (LC), SPRAM, flip-flops, EBR (SB_RAM40_4K), DSP (SB_MAC16).\n"
 	       "The LUT utilisation counts logic and memory LUTs against all LUTs of the device.\n");
 	return CLI_OK;
 }
@@ -86,10 +87,10 @@ static const char *num(char *buf, size_t size, long v)
 	return buf;
 }
 
-static const char *storage_cell(char *buf, size_t size, enum mpqx_storage resolved, enum mpqx_storage configured,
-				bool rom)
+static const char *storage_cell(char *buf, size_t size, const struct mpqx_device *dev, enum mpqx_storage resolved,
+				enum mpqx_storage configured, bool rom)
 {
-	const char *n = resolved == MPQX_STORE_BLOCK ? "block" : rom ? "logic" : "lut";
+	const char *n = device_storage_label(dev, resolved, rom);
 	snprintf(buf, size, "%s%s", n, configured == MPQX_STORE_AUTO ? "*" : "");
 	return buf;
 }
@@ -101,8 +102,9 @@ static void print_text(const struct mpqx_model *m, const struct mpqx_config *c, 
 	printf("%s on %s (%s, %g MHz), %s\n\n", m->name, dev->name, dev->family, dev->clock_mhz,
 	       config ? config : "uniform 8 bits, storage auto");
 	int nw = cli_name_width(m, 16);
+	bool ice = dev->fam == MPQX_FAMILY_ICE40;
 	printf("%-*s %-9s %5s %-7s %-7s %-6s %6s %6s %6s %6s %4s %9s\n", nw, "layer", "op", "bits", "buffer", "rom",
-	       "mult", "LUT", "LUTRAM", "FF", "BRAM18", "DSP", "cycles");
+	       "mult", ice ? "LC" : "LUT", ice ? "SPRAM" : "LUTRAM", "FF", ice ? "EBR" : "BRAM18", "DSP", "cycles");
 	for (int l = 0; l < m->n_layers; l++) {
 		const struct mpqx_layer *ly = &m->layers[l];
 		const struct mpqx_cost *cc = &e->layers[l];
@@ -118,8 +120,8 @@ static void print_text(const struct mpqx_model *m, const struct mpqx_config *c, 
 				 c->layers[l].mult == MPQX_MULT_AUTO ? "*" : "");
 		printf("%-*s %-9s %5s %-7s %-7s %-6s %6s %6s %6s %6s %4s %9ld\n", nw, ly->name, model_op_name(ly->op), bits,
 		       !model_layer_has_buffer(ly) ? "-"
-					       : storage_cell(b1, sizeof b1, e->buffer[l], c->layers[l].buffer, false),
-		       has_rom ? storage_cell(b2, sizeof b2, e->rom[l], c->layers[l].rom, true) : "-", b3,
+					       : storage_cell(b1, sizeof b1, dev, e->buffer[l], c->layers[l].buffer, false),
+		       has_rom ? storage_cell(b2, sizeof b2, dev, e->rom[l], c->layers[l].rom, true) : "-", b3,
 		       num(n[0], sizeof n[0], cc->lut), num(n[1], sizeof n[1], cc->lutram), num(n[2], sizeof n[2], cc->ff),
 		       num(n[3], sizeof n[3], cc->bram18), num(n[4], sizeof n[4], cc->dsp), cc->cycles);
 	}
@@ -135,14 +137,16 @@ static void print_text(const struct mpqx_model *m, const struct mpqx_config *c, 
 	for (int r = 0; r < MPQX_RES_COUNT; r++) {
 		char used[32], avail[32], pct[16];
 		enum mpqx_resource rr = (enum mpqx_resource)r;
-		if (rr == MPQX_RES_LUT)
+		if (rr == MPQX_RES_LUT && !ice)
 			snprintf(used, sizeof used, "%ld", e->total.lut + e->total.lutram);
-		else if (rr == MPQX_RES_BRAM)
+		else if (rr == MPQX_RES_BRAM && !ice)
 			snprintf(used, sizeof used, "%.1f", e->bram_tiles);
 		else
 			snprintf(used, sizeof used, "%ld", res_of(&e->total, rr));
-		if (rr == MPQX_RES_BRAM)
+		if (rr == MPQX_RES_BRAM && !ice)
 			snprintf(avail, sizeof avail, "%.1f", dev->bram18 / 2.0);
+		else if (rr == MPQX_RES_LUTRAM && ice)
+			snprintf(avail, sizeof avail, "%ld", dev->spram);
 		else
 			snprintf(avail, sizeof avail, "%ld", cap_of(dev, rr));
 		if (isfinite(e->util[r]))
@@ -150,13 +154,24 @@ static void print_text(const struct mpqx_model *m, const struct mpqx_config *c, 
 		else
 			snprintf(pct, sizeof pct, "inf");
 		static const char *const label[MPQX_RES_COUNT] = {"LUT (all)", "LUT as mem", "FF", "BRAM tiles", "DSP"};
-		printf("%-12s %12s %12s %8s%s\n", label[r], used, avail, pct,
+		static const char *const label_ice[MPQX_RES_COUNT] = {"LC", "SPRAM", "FF", "EBR", "DSP"};
+		printf("%-12s %12s %12s %8s%s\n", ice ? label_ice[r] : label[r], used, avail, pct,
 		       e->util[r] > 1 ? "  OVER" : (rr == e->limiting ? "  <- limiting" : ""));
 	}
 	printf("\n%s: limiting resource %s at %.1f%%; latency %.2f us per window (%ld cycles at %g MHz)\n",
-	       e->fits ? "FITS" : "DOES NOT FIT", estimate_resource_name(e->limiting), 100 * e->util[e->limiting],
+	       e->fits ? "FITS" : "DOES NOT FIT", device_resource_label(dev, (int)e->limiting), 100 * e->util[e->limiting],
 	       e->latency_us, e->total.cycles, dev->clock_mhz);
-	printf("* = resolved from auto; %s.\n", report_auto_rule);
+	if (e->fmax_mhz > 0) {
+		printf("expected maximum clock %.1f MHz (longest path: %s, %s)%s\n", e->fmax_mhz,
+		       e->fmax_layer >= 0 ? m->layers[e->fmax_layer].name : "(top)", e->fmax_kind ? e->fmax_kind : "?",
+		       dev->fam == MPQX_FAMILY_ICE40 ? "; fitted on nextpnr-ice40 post-route reports"
+						     : "; a model from logic levels, not yet checked against a timing report");
+		if (dev->clock_mhz > e->fmax_mhz)
+			fprintf(stderr, "mpqx: warning: the device clock %g MHz is above the expected maximum clock %.1f MHz "
+					"of %s: the latency above assumes a clock the design may not meet\n",
+				dev->clock_mhz, e->fmax_mhz, dev->name);
+	}
+	printf("* = resolved from auto; %s.\n", report_auto_rule_for(dev));
 }
 
 int cmd_estimate(int argc, char **argv)
@@ -227,13 +242,8 @@ int cmd_estimate(int argc, char **argv)
 	char ddir[4400];
 	snprintf(ddir, sizeof ddir, "%s", cli_data_dir("devices"));
 	cli_config_check(config, &cfg, m);
-	if (device_load(ddir, device ? device : cfg.device, &dev, &err)) {
-		if (config && !device) {
-			struct mpqx_err e2 = err;
-			err_set(&err, e2.code, "%s: device: %s", config, e2.msg);
-		}
+	if (cli_device(config, device, &cfg, m, &dev, &err))
 		goto fail;
-	}
 	char kpath[4500];
 	if (costs)
 		snprintf(kpath, sizeof kpath, "%s", costs);

@@ -24,8 +24,10 @@ static void print_json(const char *dir, const struct mpqx_export_info *info, con
 
 static int usage_text(void)
 {
-	printf("usage: mpqx export MODEL [-c CONFIG] -o DIR [--windows N] [--sim [--simulator S]]\n"
+	printf("usage: mpqx export MODEL [-c CONFIG] [-d DEVICE] -o DIR [--windows N] [--sim [--simulator S]]\n"
 	       "  -c CONFIG      per-layer bits and storage (default: uniform 8 bits, storage auto)\n"
+	       "  -d DEVICE      device name (devices/NAME.ini) or an .ini path (default: the config's device);\n"
+	       "                 its family picks the RAM variants and the Yosys script (xc7, ice40)\n"
 	       "  -o DIR         output directory; replaced only if it is an earlier export or empty\n"
 	       "  --windows N    test windows for the testbench (default %d; at most the test split)\n"
 	       "  --sim          run Icarus Verilog on the export and compare with the integer model:\n"
@@ -75,6 +77,7 @@ int cmd_export(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
+		{"device", required_argument, NULL, 'd'},
 		{"output", required_argument, NULL, 'o'},
 		{"windows", required_argument, NULL, 'w'},
 		{"sim", no_argument, NULL, 's'},
@@ -85,17 +88,20 @@ int cmd_export(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *config = NULL, *out = NULL, *prefix = NULL;
+	const char *config = NULL, *out = NULL, *prefix = NULL, *device = NULL;
 	int windows = MPQX_EXPORT_WINDOWS;
 	bool sim = false, quiet = false, json = false;
 	enum mpqx_simulator simulator = MPQX_SIM_ICARUS;
 	int c;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "c:o:hq", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:d:o:hq", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			config = optarg;
+			break;
+		case 'd':
+			device = optarg;
 			break;
 		case 'o':
 			out = optarg;
@@ -152,9 +158,13 @@ int cmd_export(int argc, char **argv)
 		goto fail;
 	}
 	cli_config_check(config, &cfg, m);
+	struct mpqx_device dev;
+	if (cli_device(config, device, &cfg, m, &dev, &err))
+		goto fail;
 	char tdir[4400];
 	snprintf(tdir, sizeof tdir, "%s", cli_data_dir("hdl_templates"));
-	struct mpqx_export_opts o = {.templates = tdir, .windows = windows, .config_path = config, .prefix = prefix};
+	struct mpqx_export_opts o = {.templates = tdir, .windows = windows, .config_path = config, .prefix = prefix,
+				     .device = &dev};
 	if (fref_run(m, d, false, &f, &err) || quant_build(m, f, &cfg, &q, &err) ||
 	    export_write(out, q, &cfg, d, &o, &info, &err))
 		goto fail;

@@ -54,6 +54,33 @@ void cli_config_check(const char *path, const struct mpqx_config *c, const struc
 			path, c->model, m->name);
 }
 
+int cli_device(const char *config, const char *device, struct mpqx_config *c, const struct mpqx_model *m,
+	       struct mpqx_device *dev, struct mpqx_err *err)
+{
+	char ddir[4400];
+	snprintf(ddir, sizeof ddir, "%s", cli_data_dir("devices"));
+	if (device_load(ddir, device ? device : c->device, dev, err)) {
+		if (config && !device) {
+			struct mpqx_err e2 = *err;
+			err_set(err, e2.code, "%s: device: %s", config, e2.msg);
+		}
+		return err->code ? err->code : MPQX_EINPUT;
+	}
+	if (device)
+		snprintf(c->device, sizeof c->device, "%s", dev->name);
+	char warn[2048];
+	int rc = device_check_config(dev, m, c, config, warn, sizeof warn, err);
+	if (rc)
+		return rc;
+	for (char *line = warn, *nl; *line; line = nl ? nl + 1 : line + strlen(line)) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		fprintf(stderr, "mpqx: warning: %s\n", line);
+	}
+	return MPQX_OK;
+}
+
 int cli_name_width(const struct mpqx_model *m, int min)
 {
 	int w = min;

@@ -404,7 +404,10 @@ static int cycle_storage(struct mpqx_app *a, bool rom, int d)
 		return set_msg(a, true, "out of memory");
 	enum mpqx_storage *st = rom ? &c.layers[a->sel].rom : &c.layers[a->sel].buffer;
 	enum mpqx_storage old = *st;
-	*st = (enum mpqx_storage)(((int)*st + d + MPQX_STORE_COUNT) % MPQX_STORE_COUNT);
+	/* only what the device's family offers (no SPRAM on xc7, none for a ROM) */
+	do
+		*st = (enum mpqx_storage)(((int)*st + d + MPQX_STORE_COUNT) % MPQX_STORE_COUNT);
+	while (!device_storage_ok(&a->s->dev, *st, rom));
 	char what[128];
 	snprintf(what, sizeof what, "%s %s %s -> %s", layer_name(a, a->sel), rom ? "ROM" : "buffer",
 		 config_storage_name(old, rom), config_storage_name(*st, rom));
@@ -1059,8 +1062,8 @@ static void compare_refresh(struct mpqx_app *a)
 			continue;
 		}
 		for (int l = 0; l < r->n_layers; l++) {
-			r->layers[l].buffer = estimate_resolve_buffer(q, cfg, l);
-			r->layers[l].rom = estimate_resolve_rom(q, cfg, l);
+			r->layers[l].buffer = estimate_resolve_buffer_on(q, cfg, l, &s->dev);
+			r->layers[l].rom = estimate_resolve_rom_on(q, cfg, l, &s->dev);
 		}
 		quant_free(q);
 	}

@@ -9,8 +9,19 @@
 
 #include "mpqx/fileio.h"
 
-static const char *const buffer_names[MPQX_STORE_COUNT] = {"auto", "block", "distributed"};
-static const char *const rom_names[MPQX_STORE_COUNT] = {"auto", "block", "logic"};
+static const char *const buffer_names[MPQX_STORE_COUNT] = {"auto", "block", "distributed", "spram"};
+static const char *const rom_names[MPQX_STORE_COUNT] = {"auto", "block", "logic", "?"};
+
+/* The iCE40 words, read as aliases (doc/config-format.md): EBR is the block RAM, flip-flops the
+ * distributed storage of a buffer. */
+static int storage_alias(const char *v, bool rom)
+{
+	if (strcmp(v, "ebr") == 0)
+		return MPQX_STORE_BLOCK;
+	if (!rom && (strcmp(v, "logic") == 0 || strcmp(v, "registers") == 0))
+		return MPQX_STORE_DIST;
+	return -1;
+}
 
 static const char *const calib_names[MPQX_CALIB_COUNT] = {"minmax", "percentile", "mse"};
 
@@ -109,11 +120,14 @@ static int read_layer(const char *file, const cJSON *o, const char *path, struct
 			bool rom = k[0] == 'r';
 			int s;
 			for (s = 0; s < MPQX_STORE_COUNT; s++)
-				if (cJSON_IsString(e) && strcmp(e->valuestring, config_storage_name(s, rom)) == 0)
+				if (cJSON_IsString(e) && !(rom && s == MPQX_STORE_SPRAM) &&
+				    strcmp(e->valuestring, config_storage_name(s, rom)) == 0)
 					break;
+			if (s == MPQX_STORE_COUNT && cJSON_IsString(e) && storage_alias(e->valuestring, rom) >= 0)
+				s = storage_alias(e->valuestring, rom);
 			if (s == MPQX_STORE_COUNT)
-				return err_set(err, MPQX_EINPUT, "%s: %s.%s: expected \"block\", \"%s\" or \"auto\"", file,
-					       path, k, rom ? "logic" : "distributed");
+				return err_set(err, MPQX_EINPUT, "%s: %s.%s: expected \"block\", %s or \"auto\"", file, path,
+					       k, rom ? "\"logic\"" : "\"distributed\", \"spram\"");
 			*(rom ? &l->rom : &l->buffer) = (enum mpqx_storage)s;
 		} else if (strcmp(k, "mult") == 0) {
 			int s;

@@ -14,11 +14,14 @@
 #include <string.h>
 
 #include "mpqx/fileio.h"
+#include "mpqx/hw.h"
 
-/* The keys of [device]: every one is required except clock_mhz. */
-enum key { K_NAME, K_FAMILY, K_LUT, K_LUTRAM, K_FF, K_BRAM18, K_DSP, K_CLOCK, K_COUNT };
+/* The keys of [device]. An xc7-like family needs name, family, lut, lutram, ff, bram18 and dsp; iCE40
+ * needs name, family, lc, ff, ebr and dsp (spram optional, no lutram); clock_mhz is optional. lc and ebr
+ * are iCE40's words for lut and bram18. */
+enum key { K_NAME, K_FAMILY, K_LUT, K_LUTRAM, K_FF, K_BRAM18, K_DSP, K_CLOCK, K_LC, K_EBR, K_SPRAM, K_COUNT };
 static const char *const key_names[K_COUNT] = {"name", "family", "lut", "lutram", "ff", "bram18", "dsp",
-					       "clock_mhz"};
+					       "clock_mhz", "lc", "ebr", "spram"};
 
 struct ctx {
 	const char *path;
@@ -81,7 +84,8 @@ static int handler(void *user, const char *section, const char *name, const char
 		if (strcmp(name, key_names[i]) == 0)
 			k = i;
 	if (k < 0)
-		return fail(c, "unknown key '%s': expected name, family, lut, lutram, ff, bram18, dsp or clock_mhz",
+		return fail(c, "unknown key '%s': expected name, family, lut, lutram, ff, bram18, dsp or clock_mhz "
+			    "(iCE40: lc, ebr, spram for lut, bram18 and its SPRAM blocks)",
 			    name);
 	if (c->seen[k])
 		return fail(c, "'%s' is set twice", name);
@@ -114,7 +118,14 @@ static int handler(void *user, const char *section, const char *name, const char
 	}
 	switch ((enum key)k) {
 	case K_LUT:
+	case K_LC:
 		d->lut = v;
+		break;
+	case K_EBR:
+		d->bram18 = v;
+		break;
+	case K_SPRAM:
+		d->spram = v;
 		break;
 	case K_LUTRAM:
 		d->lutram = v;
@@ -151,9 +162,31 @@ static int parse(const char *path, const char *text, struct mpqx_device *d, stru
 	}
 	if (rc < 0)
 		return err_set(err, MPQX_ENOMEM, "%s: out of memory", path);
-	for (int k = 0; k < K_CLOCK; k++)
-		if (!c.seen[k])
-			return err_set(err, MPQX_EINPUT, "%s: [device] has no '%s'", path, key_names[k]);
+	d->fam = device_family_of(d->family);
+	static const enum key need_xc7[] = {K_NAME, K_FAMILY, K_LUT, K_LUTRAM, K_FF, K_BRAM18, K_DSP};
+	static const enum key need_ice40[] = {K_NAME, K_FAMILY, K_LC, K_FF, K_EBR, K_DSP};
+	bool ice = d->fam == MPQX_FAMILY_ICE40;
+	const enum key *need = ice ? need_ice40 : need_xc7;
+	int n_need = ice ? (int)(sizeof need_ice40 / sizeof need_ice40[0]) : (int)(sizeof need_xc7 / sizeof need_xc7[0]);
+	for (int i = 0; i < n_need && c.seen[K_FAMILY]; i++)
+		if (!c.seen[need[i]])
+			return err_set(err, MPQX_EINPUT, "%s: [device] has no '%s'%s", path, key_names[need[i]],
+				       ice ? " (an ice40 device has name, family, lc, ff, ebr, dsp, spram, clock_mhz)" : "");
+	if (!c.seen[K_NAME])
+		return err_set(err, MPQX_EINPUT, "%s: [device] has no 'name'", path);
+	if (!c.seen[K_FAMILY])
+		return err_set(err, MPQX_EINPUT, "%s: [device] has no 'family'", path);
+	static const enum key other_xc7[] = {K_LC, K_EBR, K_SPRAM}, other_ice40[] = {K_LUT, K_LUTRAM, K_BRAM18};
+	for (int i = 0; i < 3; i++) {
+		enum key k = ice ? other_ice40[i] : other_xc7[i];
+		if (c.seen[k])
+			return err_set(err, MPQX_EINPUT, "%s: '%s' is not a key of an %s device (%s)", path, key_names[k],
+				       d->family, ice ? "iCE40 has no LUT RAM; its keys are lc, ff, ebr, spram, dsp"
+						      : "only ice40 devices have lc, ebr and spram");
+	}
+	/* iCE40 has no LUT RAM: the lutram slot of the estimate and the budgets holds its SPRAM blocks */
+	if (ice)
+		d->lutram = d->spram;
 	if (d->lutram > d->lut)
 		return err_set(err, MPQX_EINPUT, "%s: lutram (%ld) is more than lut (%ld): LUTs usable as memory are "
 			       "a part of all LUTs", path, d->lutram, d->lut);
@@ -227,4 +260,77 @@ int device_load(const char *dir, const char *name_or_path, struct mpqx_device *d
 	rc = parse(path, text, d, err);
 	free(text);
 	return rc;
+}
+
+enum mpqx_family_id device_family_of(const char *family)
+{
+	return strcmp(family, "ice40") == 0 ? MPQX_FAMILY_ICE40 : MPQX_FAMILY_XC7;
+}
+
+bool device_storage_ok(const struct mpqx_device *d, enum mpqx_storage s, bool rom)
+{
+	if ((unsigned)s >= MPQX_STORE_COUNT)
+		return false;
+	if (s == MPQX_STORE_SPRAM)
+		return !rom && d && d->spram > 0;
+	return true;
+}
+
+const char *device_storage_label(const struct mpqx_device *d, enum mpqx_storage s, bool rom)
+{
+	bool ice = d && d->fam == MPQX_FAMILY_ICE40;
+	switch (s) {
+	case MPQX_STORE_AUTO:
+		return "auto";
+	case MPQX_STORE_BLOCK:
+		return ice ? "ebr" : "block";
+	case MPQX_STORE_DIST:
+		return rom ? "logic" : ice ? "regs" : "lut";
+	case MPQX_STORE_SPRAM:
+		return "spram";
+	default:
+		return "?";
+	}
+}
+
+const char *device_resource_label(const struct mpqx_device *d, int r)
+{
+	static const char *const xc7[] = {"lut", "lutram", "ff", "bram18", "dsp", "spram"};
+	static const char *const ice[] = {"lc", "-", "ff", "ebr", "dsp", "spram"};
+	if (r < 0 || r > 5)
+		return "?";
+	return d && d->fam == MPQX_FAMILY_ICE40 ? ice[r] : xc7[r];
+}
+
+int device_check_config(const struct mpqx_device *d, const struct mpqx_model *m, const struct mpqx_config *c,
+			const char *file, char *warn, size_t warn_size, struct mpqx_err *err)
+{
+	if (warn && warn_size)
+		warn[0] = '\0';
+	const char *f = file ? file : "config";
+	const char *why = d->fam == MPQX_FAMILY_ICE40 ? "it has no SPRAM blocks" : "SPRAM is an iCE40 UltraPlus block";
+	if (!device_storage_ok(d, c->defaults.buffer, false) && c->defaults.buffer == MPQX_STORE_SPRAM) {
+		/* the defaults only matter through the layers, but name them when every layer took them */
+		bool all = true;
+		for (int l = 0; l < c->n_layers && all; l++)
+			all = c->layers[l].buffer == MPQX_STORE_SPRAM || !model_layer_has_buffer(&m->layers[l]);
+		if (all)
+			return err_set(err, MPQX_EINPUT, "%s: defaults.buffer: \"spram\" on device %s (%s family): %s; "
+				       "expected \"block\", \"distributed\" or \"auto\"", f, d->name, d->family, why);
+	}
+	for (int l = 0; l < c->n_layers && l < m->n_layers; l++) {
+		const struct mpqx_layer_cfg *lc = &c->layers[l];
+		if (model_layer_has_buffer(&m->layers[l]) && !device_storage_ok(d, lc->buffer, false))
+			return err_set(err, MPQX_EINPUT, "%s: layers.%s.buffer: \"spram\" on device %s (%s family): %s; "
+				       "expected \"block\", \"distributed\" or \"auto\"", f, m->layers[l].name, d->name,
+				       d->family, why);
+		if (lc->mult == MPQX_MULT_DSP && d->dsp == 0 && hw_mult_kind(m->layers[l].op) != MPQX_HW_MULT_NONE &&
+		    warn && warn_size) {
+			size_t u = strlen(warn);
+			snprintf(warn + u, warn_size - u, "%s%s: layers.%s.mult: \"dsp\" on device %s, which has no DSP "
+				 "blocks: its multipliers go to logic",
+				 u ? "\n" : "", f, m->layers[l].name, d->name);
+		}
+	}
+	return MPQX_OK;
 }

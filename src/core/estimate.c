@@ -48,7 +48,9 @@ enum {
 
 /* Distributed buffer: the read multiplexer of RAM64M banks, per address width 7..13 (a*width + b). */
 static const char *const f_ram[] = {"w7", "one7", "w8", "one8", "w9", "one9", "w10", "one10",
-				    "w11", "one11", "w12", "one12", "w13", "one13"};
+				    "w11", "one11", "w12", "one12", "w13", "one13", "bits"};
+/* iCE40 buffer in flip-flops: bits = depth x width (its read multiplexer, in LUT4s per stored bit). */
+#define FRAM_BITS 14
 #define RAM_AW_MIN 7
 #define RAM_AW_MAX 13
 
@@ -125,6 +127,12 @@ struct mpqx_coeffs {
 	char family[32];
 	double lut[K_COUNT][MPQX_EST_MAX_FEATURES];
 	double ff[K_COUNT][MPQX_EST_MAX_FEATURES];
+	/* iCE40 ([family] lc.lut, lc.ff): a block's logic cells are lc.lut x its LUT4s + lc.ff x its
+	 * flip-flops (the part of the flip-flops nextpnr cannot pack with a LUT4 of their own) */
+	double lc_lut, lc_ff;
+	/* [clock]: the longest path of each block kind in ns (doc/estimator.md, "Clock") */
+	double path_ns[K_COUNT];
+	bool has_path;
 };
 
 /* ---- coefficient file ---- */
@@ -156,6 +164,32 @@ static int chandler(void *user, const char *section, const char *name, const cha
 	struct cctx *c = user;
 	if (c->failed)
 		return 0;
+	if (strcmp(section, "family") == 0 && (strcmp(name, "lc.lut") == 0 || strcmp(name, "lc.ff") == 0)) {
+		char *end;
+		errno = 0;
+		double v = strtod(value, &end);
+		if (errno || end == value || *end || !isfinite(v) || v < 0 || v > 100)
+			return cfail(c, "[family] %s = '%s': expected a number from 0 to 100", name, value);
+		*(name[3] == 'l' ? &c->k->lc_lut : &c->k->lc_ff) = v;
+		return 1;
+	}
+	if (strcmp(section, "clock") == 0) {
+		int kd = -1;
+		for (int i = 0; i < K_COUNT; i++)
+			if (kind_name(i) && strcmp(name, kind_name(i)) == 0)
+				kd = i;
+		char *end;
+		errno = 0;
+		double v = kd < 0 ? 0 : strtod(value, &end);
+		if (kd < 0)
+			return cfail(c, "[clock] %s: expected a block kind (linear, ..., top)", name);
+		if (errno || end == value || *end || !isfinite(v) || v <= 0 || v > 1000)
+			return cfail(c, "[clock] %s = '%s': expected a path delay in ns, above 0 and at most 1000", name,
+				     value);
+		c->k->path_ns[kd] = v;
+		c->k->has_path = true;
+		return 1;
+	}
 	if (strcmp(section, "family") == 0) {
 		if (strcmp(name, "name") == 0) {
 			size_t n = strlen(value);
@@ -224,6 +258,8 @@ int estimate_coeffs_load(const char *path, struct mpqx_coeffs **out, struct mpqx
 		free(text);
 		return err_set(err, MPQX_ENOMEM, "%s: out of memory", path);
 	}
+	k->lc_lut = 1;
+	k->lc_ff = 1;
 	struct cctx c = {.path = path, .k = k, .err = err};
 	int line = ini_parse_string(text, chandler, &c);
 	free(text);
@@ -351,6 +387,64 @@ int estimate_dsp_const(int vbits, int64_t m)
 	return estimate_dsp(vbits, mb, vbits + mb, false, false);
 }
 
+long estimate_ebr(long depth, int width)
+{
+	/* SB_RAM40_4K shapes (iCE40 sysMEM): memory_libmap picks the cheapest */
+	static const struct {
+		long d;
+		int w;
+	} shapes[] = {{2048, 2}, {1024, 4}, {512, 8}, {256, 16}};
+	if (depth <= 0 || width <= 0)
+		return 0;
+	long best = -1;
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+		long n = ceil_div(depth, shapes[i].d) * ceil_div(width, shapes[i].w);
+		if (best < 0 || n < best)
+			best = n;
+	}
+	return best;
+}
+
+long estimate_spram(long depth, int width)
+{
+	if (depth <= 0 || width <= 0)
+		return 0;
+	return ceil_div(depth, 16384) * ceil_div(width, 16);
+}
+
+/* Yosys's mul2dsp for synth_ice40 -dsp: 16 x 16 per SB_MAC16 (no sign headroom), operands of at least 2
+ * bits, a product of at least 11; wider operands split into 16-bit slices. */
+static int mul16(int a, int b, int y, bool top)
+{
+	if (a < 2 || b < 2 || y < 11)
+		return 0;
+	if (top && a < b) {
+		int t = a;
+		a = b;
+		b = t;
+	}
+	if (a > 16) {
+		int n = (a - 1) / 16;
+		int la = a - n * 16;
+		int py = y < b + 16 ? y : b + 16;
+		return n * mul16(16, b, py, false) + mul16(la, b, b + la, false);
+	}
+	if (b > 16) {
+		int n = (b - 1) / 16;
+		int lb = b - n * 16;
+		int py = y < a + 16 ? y : a + 16;
+		return n * mul16(a, 16, py, false) + mul16(a, lb, a + lb, false);
+	}
+	return 1;
+}
+
+int estimate_dsp_ice40(int a, int b, int y, bool a_signed, bool b_signed)
+{
+	(void)a_signed;
+	(void)b_signed;
+	return mul16(a, b, y, true);
+}
+
 /* ---- the blocks ---- */
 
 /* What a block function sees. */
@@ -358,15 +452,38 @@ struct blk {
 	const struct mpqx_qmodel *q;
 	const struct mpqx_config *c;
 	const struct mpqx_coeffs *k;
+	const struct mpqx_device *dev;  /* NULL: xc7 */
+	bool ice;                       /* iCE40: lut counts logic cells, lutram SPRAM blocks, bram18 EBRs */
 	int l;                          /* model layer, -1 for the top module */
 	const struct mpqx_hw_layer *h;  /* hw facts of layer l */
 	enum mpqx_storage buf, rom;     /* resolved storage */
 	enum mpqx_mult mult;            /* resolved multiplier choice */
 	struct mpqx_est_block *sink;    /* when set, each block's features are recorded here */
 	int *n_sink;
+	double *path_ns;                /* when set, the longest [clock] path of the blocks costed */
+	int *path_kind;
 };
 
 typedef void (*block_fn)(const struct blk *b, struct mpqx_cost *c);
+
+/* The DSPs of a product on the block's family; 0 on a device without DSPs (the product is in logic). */
+static int blk_dsp(const struct blk *b, int a, int bb, int y, bool as, bool bs)
+{
+	if (!b->ice)
+		return estimate_dsp(a, bb, y, as, bs);
+	return b->dev && b->dev->dsp == 0 ? 0 : estimate_dsp_ice40(a, bb, y, as, bs);
+}
+
+static int blk_dsp_const(const struct blk *b, int vbits, int64_t m)
+{
+	if (!b->ice)
+		return estimate_dsp_const(vbits, m);
+	int64_t o = odd_part(m);
+	if (o <= 1)
+		return 0;
+	int mb = quant_bitlen((uint64_t)o);
+	return blk_dsp(b, vbits, mb, vbits + mb, false, false);
+}
 
 static void add_cost(struct mpqx_cost *d, const struct mpqx_cost *s)
 {
@@ -394,8 +511,15 @@ static void model(const struct blk *b, enum kind kd, const double *f, const stru
 		vl += b->k->lut[kd][i] * f[i];
 		vf += b->k->ff[kd][i] * f[i];
 	}
+	if (b->path_ns && b->k->path_ns[kd] > *b->path_ns) {
+		*b->path_ns = b->k->path_ns[kd];
+		*b->path_kind = kd;
+	}
 	struct mpqx_cost m = *r;
-	m.lut += round_nonneg(vl);
+	if (b->ice)
+		m.lut += round_nonneg(b->k->lc_lut * vl + b->k->lc_ff * (vf + (double)r->ff));
+	else
+		m.lut += round_nonneg(vl);
 	m.ff += round_nonneg(vf);
 	add_cost(c, &m);
 	if (!b->sink)
@@ -439,7 +563,20 @@ static void blk_buffer(const struct blk *b, struct mpqx_cost *c)
 {
 	const struct mpqx_hw_mem *m = &b->h->buf;
 	if (b->buf == MPQX_STORE_BLOCK) {
-		c->bram18 = estimate_bram18(m->depth, m->width);
+		c->bram18 = b->ice ? estimate_ebr(m->depth, m->width) : estimate_bram18(m->depth, m->width);
+		return;
+	}
+	if (b->buf == MPQX_STORE_SPRAM) {
+		/* ice40 only: the lutram column counts SPRAM blocks there */
+		c->lutram = estimate_spram(m->depth, m->width);
+		return;
+	}
+	if (b->ice) {
+		/* flip-flops: every stored bit and the read register, and the read multiplexer */
+		struct mpqx_cost r = {.ff = m->depth * m->width + m->width};
+		double f[NF(f_ram)] = {0};
+		f[FRAM_BITS] = (double)m->depth * m->width;
+		model(b, K_RAM, f, &r, c);
 		return;
 	}
 	struct mpqx_cost r = {.lutram = estimate_lutram(m->depth, m->width), .ff = m->width};
@@ -646,15 +783,22 @@ static void blk_roms(const struct blk *b, struct mpqx_cost *c)
 		const struct mpqx_hw_mem *m = &b->h->rom[i];
 		/* one word (the bias of a layer with one output) is read at a constant address: a
 		 * flattening synthesis turns it into a constant, without block RAM or register */
-		if (m->words <= 1)
+		if (m->words <= 1 && !(b->ice && b->rom == MPQX_STORE_BLOCK))
 			continue;
+		const int32_t *v32;
+		const int64_t *v64;
+		rom_data(b, m, &v32, &v64);
+		if (b->rom == MPQX_STORE_BLOCK && b->ice) {
+			/* synth_ice40 maps a ROM to EBR with only its distinct non-constant bit columns (the
+			 * sign copies and constant bits dropped), a one-word ROM included */
+			int cols = v32 || v64 ? rom_stats(m, v32, v64).cols : m->width;
+			c->bram18 += estimate_ebr(m->depth, cols);
+			continue;
+		}
 		if (b->rom == MPQX_STORE_BLOCK) {
 			c->bram18 += estimate_bram18(m->depth, m->width);
 			continue;
 		}
-		const int32_t *v32;
-		const int64_t *v64;
-		rom_data(b, m, &v32, &v64);
 		struct rom_stats st = {m->width, m->width, (double)m->width * (double)m->words / 2};
 		if (v32 || v64)
 			st = rom_stats(m, v32, v64);
@@ -696,7 +840,7 @@ static void rescale(const struct blk *b, int iw, int64_t m, int n, struct mpqx_c
 	int64_t o = odd_part(m);
 	int ob = o > 1 ? quant_bitlen((uint64_t)o) : 0;
 	bool logic = b->mult == MPQX_MULT_LOGIC;
-	int dsp = logic ? 0 : estimate_dsp_const(iw, m);
+	int dsp = logic ? 0 : blk_dsp_const(b, iw, m);
 	double f[FS_N] = {[FS_ONE] = 1, [FS_IW] = iw};
 	if (logic) {
 		/* the shift-add: its adders, and the product register (bits from the trailing zeros of m up) */
@@ -807,13 +951,13 @@ static void blk_layer(const struct blk *b, struct mpqx_cost *c)
 		struct mpqx_cost rm = {0};
 		model(b, K_MULT, g, &rm, c);
 	} else if (h->n_mul && !h->mul_const) {
-		r.dsp = estimate_dsp(h->mul_a, h->mul_b, h->mul_a + h->mul_b, true, true);
+		r.dsp = blk_dsp(b, h->mul_a, h->mul_b, h->mul_a + h->mul_b, true, true);
 		if (r.dsp > 1) {
 			f[FL_DSPX] = r.dsp - 1;
 			f[FL_SPLIT] = (double)(r.dsp - 1) * (h->mul_a + h->mul_b);
 		}
 	}
-	r.dsp += h->const_dsp;
+	r.dsp += b->ice ? (h->const_m ? blk_dsp_const(b, h->const_vbits, h->const_m) : 0) : h->const_dsp;
 	model(b, (enum kind)l->op, f, &r, c);
 }
 
@@ -914,30 +1058,50 @@ int estimate_run(const struct mpqx_qmodel *q, const struct mpqx_config *c, const
 	if (!dev || dev->clock_mhz <= 0)
 		return err_set(err, MPQX_EINPUT, "estimate: no device clock");
 	memset(&est->total, 0, sizeof est->total);
-	struct blk b = {.q = q, .c = c, .k = k};
+	double worst = 0, path = 0;
+	int kind = -1;
+	est->fmax_layer = -1;
+	est->fmax_kind = NULL;
+	struct blk b = {.q = q, .c = c, .k = k, .dev = dev, .ice = dev->fam == MPQX_FAMILY_ICE40, .path_ns = &path,
+			.path_kind = &kind};
 	for (int i = 0; i < n; i++) {
+		path = 0;
 		struct mpqx_hw_layer h;
 		hw_layer(q, i, &h);
 		b.l = i;
 		b.h = &h;
-		b.buf = estimate_resolve_buffer(q, c, i);
-		b.rom = estimate_resolve_rom(q, c, i);
-		b.mult = estimate_resolve_mult(q, c, i);
+		b.buf = estimate_resolve_buffer_on(q, c, i, dev);
+		b.rom = estimate_resolve_rom_on(q, c, i, dev);
+		b.mult = estimate_resolve_mult_on(q, c, i, dev);
 		est->buffer[i] = b.buf;
 		est->rom[i] = b.rom;
 		est->mult[i] = b.mult;
 		layer_cost(&b, &est->layers[i]);
 		add_cost(&est->total, &est->layers[i]);
+		if (path > worst) {
+			worst = path;
+			est->fmax_layer = i;
+			est->fmax_kind = kind_name(kind);
+		}
 	}
 	b.l = -1;
 	b.h = NULL;
+	path = 0;
 	top_cost(q, &b, &est->top);
 	add_cost(&est->total, &est->top);
+	if (path > worst) {
+		worst = path;
+		est->fmax_layer = -1;
+		est->fmax_kind = kind_name(kind);
+	}
+	est->fmax_mhz = worst > 0 ? 1000.0 / worst : 0;
 
 	const struct mpqx_cost *t = &est->total;
 	est->bram_tiles = (double)t->bram18 / 2.0;
 	est->latency_us = (double)t->cycles / dev->clock_mhz;
-	est->util[MPQX_RES_LUT] = share((double)(t->lut + t->lutram), (double)dev->lut);
+	/* iCE40: logic cells alone against the device's; the lutram slot holds SPRAM blocks */
+	bool ice = dev->fam == MPQX_FAMILY_ICE40;
+	est->util[MPQX_RES_LUT] = share((double)(t->lut + (ice ? 0 : t->lutram)), (double)dev->lut);
 	est->util[MPQX_RES_LUTRAM] = share((double)t->lutram, (double)dev->lutram);
 	est->util[MPQX_RES_FF] = share((double)t->ff, (double)dev->ff);
 	est->util[MPQX_RES_BRAM] = share((double)t->bram18, (double)dev->bram18);
@@ -956,8 +1120,15 @@ int estimate_run(const struct mpqx_qmodel *q, const struct mpqx_config *c, const
 int estimate_layer_blocks(const struct mpqx_qmodel *q, const struct mpqx_config *c,
 			  const struct mpqx_coeffs *k, int l, struct mpqx_est_block *out)
 {
+	return estimate_layer_blocks_on(q, c, NULL, k, l, out);
+}
+
+int estimate_layer_blocks_on(const struct mpqx_qmodel *q, const struct mpqx_config *c, const struct mpqx_device *dev,
+			     const struct mpqx_coeffs *k, int l, struct mpqx_est_block *out)
+{
 	int n = 0;
-	struct blk b = {.q = q, .c = c, .k = k, .l = l, .sink = out, .n_sink = &n};
+	struct blk b = {.q = q, .c = c, .k = k, .dev = dev, .ice = dev && dev->fam == MPQX_FAMILY_ICE40, .l = l,
+			.sink = out, .n_sink = &n};
 	struct mpqx_cost cost;
 	if (l < 0) {
 		top_cost(q, &b, &cost);
@@ -966,9 +1137,9 @@ int estimate_layer_blocks(const struct mpqx_qmodel *q, const struct mpqx_config 
 	struct mpqx_hw_layer h;
 	hw_layer(q, l, &h);
 	b.h = &h;
-	b.buf = estimate_resolve_buffer(q, c, l);
-	b.rom = estimate_resolve_rom(q, c, l);
-	b.mult = estimate_resolve_mult(q, c, l);
+	b.buf = estimate_resolve_buffer_on(q, c, l, dev);
+	b.rom = estimate_resolve_rom_on(q, c, l, dev);
+	b.mult = estimate_resolve_mult_on(q, c, l, dev);
 	layer_cost(&b, &cost);
 	return n;
 }

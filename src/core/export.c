@@ -125,6 +125,16 @@ struct ctx {
 	struct mpqx_err *err;
 };
 
+const char export_ice40_coarse[] =
+	"# synth_ice40's coarse step without ice40_dsp (Yosys 0.23 asserts in it on narrow products;\n"
+	"# YosysHQ/yosys#4155, fixed in later releases)\n"
+	"opt_expr\nopt_clean\ncheck\nopt -nodffe -nosdff\nfsm\nopt\nwreduce\npeepopt\nopt_clean\nshare\n"
+	"techmap -map +/cmp2lut.v -D LUT_WIDTH=4\nopt_expr\nopt_clean\nmemory_dff\nwreduce t:$mul\n"
+	"techmap -map +/mul2dsp.v -map +/ice40/dsp_map.v -D DSP_A_MAXWIDTH=16 -D DSP_B_MAXWIDTH=16 "
+	"-D DSP_A_MINWIDTH=2 -D DSP_B_MINWIDTH=2 -D DSP_Y_MINWIDTH=11 -D DSP_NAME=$__MUL16X16\n"
+	"select a:mul2dsp\nsetattr -unset mul2dsp\nopt_expr -fine\nwreduce\nselect -clear\n"
+	"chtype -set $mul t:$__soft_mul\nalumacc\nopt\nmemory -nomap\nopt_clean\n";
+
 const char *export_templates_dir(void)
 {
 	static char buf[PATH_LEN];
@@ -248,9 +258,17 @@ static void make_ids(struct ctx *x)
 	}
 }
 
+static bool ice40(const struct ctx *x)
+{
+	return x->o->device && x->o->device->fam == MPQX_FAMILY_ICE40;
+}
+
+/* The buffer's module: block RAM (EBR on iCE40), distributed (LUT RAM on xc7, flip-flops "regs" on
+ * iCE40) or SPRAM. */
 static const char *ram_module(struct ctx *x, enum mpqx_storage s, char *buf, size_t size)
 {
-	snprintf(buf, size, "%sram_%s", x->prefix, s == MPQX_STORE_BLOCK ? "block" : "distributed");
+	snprintf(buf, size, "%sram_%s", x->prefix,
+		 s == MPQX_STORE_BLOCK ? "block" : s == MPQX_STORE_SPRAM ? "spram" : ice40(x) ? "regs" : "distributed");
 	return buf;
 }
 
@@ -431,13 +449,13 @@ static int write_lib(struct ctx *x, const char *tname, const char *module, const
 
 static int write_libs(struct ctx *x)
 {
-	bool ram[2] = {false, false}, rom[2] = {false, false}, rescale[2] = {false, false}, requant = false,
+	bool ram[MPQX_STORE_COUNT] = {false}, rom[2] = {false, false}, rescale[2] = {false, false}, requant = false,
 	     div = false;
 	for (int i = 0; i < x->m->n_layers; i++) {
 		const struct layer_x *L = &x->lx[i];
 		const struct mpqx_op_class *oc = op_class(x->m->layers[i].op);
 		if (L->hw.has_buf)
-			ram[L->buf == MPQX_STORE_BLOCK] = true;
+			ram[L->buf] = true;
 		if (L->hw.n_roms)
 			rom[L->rom == MPQX_STORE_BLOCK] = true;
 		if (oc->requant == MPQX_OP_RQ_RESCALE)
@@ -447,10 +465,14 @@ static int write_libs(struct ctx *x)
 	}
 	char name[120];
 	int rc = MPQX_OK;
-	if (!rc && ram[1])
+	if (!rc && ram[MPQX_STORE_BLOCK])
 		rc = write_lib(x, "ram.v", ram_module(x, MPQX_STORE_BLOCK, name, sizeof name), "block", 0);
-	if (!rc && ram[0])
-		rc = write_lib(x, "ram.v", ram_module(x, MPQX_STORE_DIST, name, sizeof name), "distributed", 0);
+	/* iCE40 has no LUT RAM: Yosys keeps a "logic" memory in flip-flops */
+	if (!rc && ram[MPQX_STORE_DIST])
+		rc = write_lib(x, "ram.v", ram_module(x, MPQX_STORE_DIST, name, sizeof name),
+			       ice40(x) ? "logic" : "distributed", 0);
+	if (!rc && ram[MPQX_STORE_SPRAM])
+		rc = write_lib(x, "ram_sp.v", ram_module(x, MPQX_STORE_SPRAM, name, sizeof name), "huge", 0);
 	if (!rc && rom[1])
 		rc = write_lib(x, "rom.v", rom_module(x, MPQX_STORE_BLOCK, name, sizeof name), "block", 0);
 	if (!rc && rom[0])
@@ -801,17 +823,31 @@ static int write_scripts(struct ctx *x, const char *top)
 	static const char *const ys[2][3] = {
 		{"synth.ys", " -flatten", "flattened: the totals a real flow would see"},
 		{"synth_hier.ys", "", "hierarchy kept: cells per layer module"}};
+	bool ice = ice40(x);
 	for (int k = 0; k < 2 && !rc; k++) {
 		sb_add(&b,
-		       "# Yosys synthesis of the exported design for a Xilinx 7-series part, %s\n"
+		       "# Yosys synthesis of the exported design for %s, %s\n"
 		       "# (run from this directory):  yosys -s %s\n",
-		       ys[k][2], ys[k][0]);
+		       ice ? "a Lattice iCE40 part" : "a Xilinx 7-series part", ys[k][2], ys[k][0]);
 		for (int i = 0; i < x->n_files; i++) {
 			const char *f = cJSON_GetArrayItem(x->files, i)->valuestring;
 			if (strncmp(f, "rtl/", 4) == 0)
 				sb_add(&b, "read_verilog %s\n", f);
 		}
-		sb_add(&b, "synth_xilinx -family xc7 -noiopad -noclkbuf%s -top %s\nstat\n", ys[k][1], top);
+		if (ice && x->o->device->dsp > 0)
+			/* synth_ice40 -dsp with its coarse step spelt out without ice40_dsp, whose register packing
+			 * fails an assertion of Yosys 0.23 on products narrower than their users (doc/hardware.md,
+			 * "iCE40"); the products still map to SB_MAC16 through mul2dsp and dsp_map */
+			sb_add(&b, "synth_ice40 -dsp%s -top %s -run begin:coarse\n%s"
+				   "synth_ice40 -dsp%s -top %s%s -run map_ram:\nstat\n",
+			       k == 0 ? "" : " -noflatten", top, export_ice40_coarse, k == 0 ? "" : " -noflatten", top,
+			       k == 0 ? " -json synth.json" : "");
+		else if (ice)
+			/* synth_ice40 flattens unless told not to */
+			sb_add(&b, "synth_ice40%s -top %s%s\nstat\n", k == 0 ? "" : " -noflatten", top,
+			       k == 0 ? " -json synth.json" : "");
+		else
+			sb_add(&b, "synth_xilinx -family xc7 -noiopad -noclkbuf%s -top %s\nstat\n", ys[k][1], top);
 		rc = write_sb(x, ys[k][0], &b);
 		sb_free(&b);
 	}
@@ -842,7 +878,8 @@ static int write_manifest(struct ctx *x, const char *top)
 	free(cj);
 	if (cv)
 		cJSON_AddItemToObject(co, "settings", cv);
-	cJSON_AddStringToObject(o, "device", x->c->device);
+	cJSON_AddStringToObject(o, "device", x->o->device ? x->o->device->name : x->c->device);
+	cJSON_AddStringToObject(o, "family", x->o->device ? x->o->device->family : "xc7");
 	cJSON_AddStringToObject(o, "top", top);
 	char tb[120];
 	cJSON_AddStringToObject(o, "testbench", lib_module(x, "tb", tb, sizeof tb));
@@ -989,9 +1026,9 @@ static int fill(struct ctx *x, struct mpqx_export_info *info)
 		return err_set(x->err, MPQX_EINPUT, "%s: the model has no input layer", m->path);
 	for (int i = 0; i < m->n_layers; i++) {
 		hw_layer(x->q, i, &x->lx[i].hw);
-		x->lx[i].buf = estimate_resolve_buffer(x->q, x->c, i);
-		x->lx[i].rom = estimate_resolve_rom(x->q, x->c, i);
-		x->lx[i].mult = estimate_resolve_mult(x->q, x->c, i);
+		x->lx[i].buf = estimate_resolve_buffer_on(x->q, x->c, i, x->o->device);
+		x->lx[i].rom = estimate_resolve_rom_on(x->q, x->c, i, x->o->device);
+		x->lx[i].mult = estimate_resolve_mult_on(x->q, x->c, i, x->o->device);
 	}
 	x->cycles = hw_cycles(x->q);
 	make_ids(x);
@@ -1424,6 +1461,7 @@ struct mpqx_export_job {
 	char dir[PATH_LEN];
 	int windows;
 	bool sim;
+	struct mpqx_device dev; /* the session's device when the job started: its family's RTL */
 	struct timespec t0;
 	/* Shared, under mu. */
 	bool cancel;
@@ -1554,7 +1592,7 @@ static void *job_main(void *arg)
 	struct mpqx_qmodel *q = NULL;
 	struct dest d;
 	char root[PATH_LEN] = "", result[256] = "";
-	struct mpqx_export_opts o = {.windows = j->windows};
+	struct mpqx_export_opts o = {.windows = j->windows, .device = &j->dev};
 	struct mpqx_export_info info;
 	int rc = quant_build(j->m, j->fref, &j->cfg, &q, &err);
 	if (!rc)
@@ -1628,6 +1666,7 @@ int export_job_start(const struct mpqx_session *s, const struct mpqx_config *c, 
 	snprintf(j->dir, sizeof j->dir, "%s", dir);
 	j->windows = windows;
 	j->sim = sim;
+	j->dev = s->dev;
 	j->p.phase = MPQX_XP_WRITE;
 	j->p.total = windows < s->data->windows[MPQX_TEST] ? windows : s->data->windows[MPQX_TEST];
 	j->p.left_s = -1;

@@ -16,6 +16,17 @@ const char report_auto_rule[] =
 	"depth x width) on, else to LUTs; auto mult: a layer's multipliers go to logic when its data "
 	"product is narrower than 9 bits (operand bits added), else to DSP slices";
 
+static const char auto_rule_ice40[] =
+	"auto storage (iCE40): a buffer goes to EBR from 256 bits (depth x width), to SPRAM when it would take "
+	"more than 8 EBRs and the device has SPRAM, else to flip-flops; a layer's ROMs go to EBR from 1024 bits, "
+	"else to logic; auto mult: logic on a device without DSP, else logic when the data product is narrower "
+	"than 9 bits, else SB_MAC16";
+
+const char *report_auto_rule_for(const struct mpqx_device *dev)
+{
+	return dev && dev->fam == MPQX_FAMILY_ICE40 ? auto_rule_ice40 : report_auto_rule;
+}
+
 struct cJSON *report_eval(const struct mpqx_model *m, const struct mpqx_config *c, const struct mpqx_qmodel *q,
 			  const struct mpqx_fref *f, const struct mpqx_eval_result *r)
 {
@@ -145,6 +156,14 @@ static long cap_of(const struct mpqx_device *d, enum mpqx_resource r)
 	}
 }
 
+/* iCE40's names of the same counts (doc/estimator.md, "iCE40"): lc, ebr, spram next to lut, bram18, lutram. */
+static void ice40_json(cJSON *o, const struct mpqx_cost *c)
+{
+	cJSON_AddNumberToObject(o, "lc", (double)c->lut);
+	cJSON_AddNumberToObject(o, "ebr", (double)c->bram18);
+	cJSON_AddNumberToObject(o, "spram", (double)c->lutram);
+}
+
 static cJSON *cost_json(const struct mpqx_cost *c)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -186,15 +205,32 @@ struct cJSON *report_estimate(const struct mpqx_model *m, const struct mpqx_conf
 	cJSON_AddNumberToObject(o, "clock_mhz", dev->clock_mhz);
 	cJSON_AddBoolToObject(o, "fits", e->fits);
 	cJSON_AddStringToObject(o, "limiting", estimate_resource_name(e->limiting));
+	bool ice = dev->fam == MPQX_FAMILY_ICE40;
 	cJSON *t = cost_json(&e->total);
+	if (ice)
+		ice40_json(t, &e->total);
 	cJSON_AddNumberToObject(t, "bram_tiles", e->bram_tiles);
 	cJSON_AddNumberToObject(t, "latency_us", e->latency_us);
 	cJSON_AddItemToObject(o, "total", t);
+	/* the clock estimate (doc/estimator.md, "Clock"); null without a [clock] model */
+	if (e->fmax_mhz > 0) {
+		cJSON_AddNumberToObject(o, "fmax_mhz", e->fmax_mhz);
+		cJSON_AddStringToObject(o, "fmax_path", e->fmax_layer >= 0 ? m->layers[e->fmax_layer].name : "(top)");
+		cJSON_AddStringToObject(o, "fmax_kind", e->fmax_kind ? e->fmax_kind : "?");
+		cJSON_AddBoolToObject(o, "clock_ok", dev->clock_mhz <= e->fmax_mhz);
+	} else {
+		cJSON_AddNullToObject(o, "fmax_mhz");
+	}
 	cJSON *cap = cJSON_CreateObject();
 	for (int r = 0; r < MPQX_RES_COUNT; r++)
 		cJSON_AddNumberToObject(cap, estimate_resource_name((enum mpqx_resource)r),
 					(double)cap_of(dev, (enum mpqx_resource)r));
 	cJSON_AddNumberToObject(cap, "bram_tiles", dev->bram18 / 2.0);
+	if (ice) {
+		cJSON_AddNumberToObject(cap, "lc", (double)dev->lut);
+		cJSON_AddNumberToObject(cap, "ebr", (double)dev->bram18);
+		cJSON_AddNumberToObject(cap, "spram", (double)dev->spram);
+	}
 	cJSON_AddItemToObject(o, "capacity", cap);
 	cJSON *u = cJSON_CreateObject();
 	for (int r = 0; r < MPQX_RES_COUNT; r++)
@@ -204,7 +240,7 @@ struct cJSON *report_estimate(const struct mpqx_model *m, const struct mpqx_conf
 	cJSON *top = cost_json(&e->top);
 	struct mpqx_est_block blk[MPQX_EST_MAX_BLOCKS];
 	if (features)
-		cJSON_AddItemToObject(top, "blocks", blocks_json(blk, estimate_layer_blocks(q, c, k, -1, blk)));
+		cJSON_AddItemToObject(top, "blocks", blocks_json(blk, estimate_layer_blocks_on(q, c, dev, k, -1, blk)));
 	cJSON_AddItemToObject(o, "top", top);
 	cJSON *arr = cJSON_AddArrayToObject(o, "layers");
 	for (int l = 0; l < m->n_layers; l++) {
@@ -219,6 +255,8 @@ struct cJSON *report_estimate(const struct mpqx_model *m, const struct mpqx_conf
 		cJSON_AddNumberToObject(L, "bram18", (double)cc->bram18);
 		cJSON_AddNumberToObject(L, "dsp", (double)cc->dsp);
 		cJSON_AddNumberToObject(L, "cycles", (double)cc->cycles);
+		if (ice)
+			ice40_json(L, cc);
 		cJSON_AddNumberToObject(L, "a_bits", q->l[l].out.bits);
 		if (model_layer_has_weights(ly))
 			cJSON_AddNumberToObject(L, "w_bits", q->l[l].w.bits);
@@ -235,10 +273,10 @@ struct cJSON *report_estimate(const struct mpqx_model *m, const struct mpqx_conf
 			cJSON_AddStringToObject(L, "mult_configured", config_mult_name(c->layers[l].mult));
 		}
 		if (features)
-			cJSON_AddItemToObject(L, "blocks", blocks_json(blk, estimate_layer_blocks(q, c, k, l, blk)));
+			cJSON_AddItemToObject(L, "blocks", blocks_json(blk, estimate_layer_blocks_on(q, c, dev, k, l, blk)));
 		cJSON_AddItemToArray(arr, L);
 	}
-	cJSON_AddStringToObject(o, "auto_rule", report_auto_rule);
+	cJSON_AddStringToObject(o, "auto_rule", report_auto_rule_for(dev));
 	return o;
 }
 

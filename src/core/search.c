@@ -634,7 +634,8 @@ static int price(struct mpqx_search *s, const struct mpqx_config *c, const struc
 	s->priced++;
 	p->mse = surrogate(s, c);
 
-	p->used[MPQX_RES_LUT] = (double)(t.lut + t.lutram);
+	/* iCE40: logic cells alone (the lutram slot holds SPRAM blocks) */
+	p->used[MPQX_RES_LUT] = (double)(t.lut + (s->dev.fam == MPQX_FAMILY_ICE40 ? 0 : t.lutram));
 	p->used[MPQX_RES_LUTRAM] = (double)t.lutram;
 	p->used[MPQX_RES_FF] = (double)t.ff;
 	p->used[MPQX_RES_BRAM] = (double)t.bram18 / 2.0;
@@ -1174,12 +1175,17 @@ static int build_vars(struct run *R, const struct mpqx_search_opts *o)
 		memcpy(v->vals, ab, sizeof(int) * (size_t)na);
 		if (o->keep_storage)
 			continue;
-		if (li->has_buf)
+		if (li->has_buf && s->have_dev && device_storage_ok(&s->dev, MPQX_STORE_SPRAM, false))
+			R->v[R->nv++] = (struct var){.l = l, .k = V_BUF, .n = 3,
+						     .vals = {MPQX_STORE_BLOCK, MPQX_STORE_DIST, MPQX_STORE_SPRAM}};
+		else if (li->has_buf)
 			R->v[R->nv++] = (struct var){.l = l, .k = V_BUF, .n = 2, .vals = {MPQX_STORE_BLOCK, MPQX_STORE_DIST}};
 		if (li->has_rom)
 			R->v[R->nv++] = (struct var){.l = l, .k = V_ROM, .n = 2, .vals = {MPQX_STORE_BLOCK, MPQX_STORE_DIST}};
 		if (li->has_mult)
-			R->v[R->nv++] = (struct var){.l = l, .k = V_MULT, .n = 2, .vals = {MPQX_MULT_DSP, MPQX_MULT_LOGIC}};
+			R->v[R->nv++] = s->have_dev && s->dev.dsp == 0
+						? (struct var){.l = l, .k = V_MULT, .n = 1, .vals = {MPQX_MULT_LOGIC}}
+						: (struct var){.l = l, .k = V_MULT, .n = 2, .vals = {MPQX_MULT_DSP, MPQX_MULT_LOGIC}};
 	}
 	return MPQX_OK;
 }
@@ -1217,12 +1223,13 @@ static int resolve_storage(struct run *R, struct mpqx_config *c)
 	if (rc)
 		return rc;
 	for (int l = 0; l < s->L; l++) {
+		const struct mpqx_device *dev = s->have_dev ? &s->dev : NULL;
 		if (c->layers[l].buffer == MPQX_STORE_AUTO)
-			c->layers[l].buffer = estimate_resolve_buffer(q, c, l);
+			c->layers[l].buffer = estimate_resolve_buffer_on(q, c, l, dev);
 		if (c->layers[l].rom == MPQX_STORE_AUTO)
-			c->layers[l].rom = estimate_resolve_rom(q, c, l);
+			c->layers[l].rom = estimate_resolve_rom_on(q, c, l, dev);
 		if (c->layers[l].mult == MPQX_MULT_AUTO)
-			c->layers[l].mult = estimate_resolve_mult(q, c, l);
+			c->layers[l].mult = estimate_resolve_mult_on(q, c, l, dev);
 	}
 	quant_free(q);
 	return MPQX_OK;

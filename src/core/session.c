@@ -259,6 +259,9 @@ static int prepare_and_commit(struct mpqx_session *s, const struct mpqx_config *
 	if (!s->coeffs || strcmp(c->device, s->cfg.device) != 0)
 		if ((rc = load_device(s, c->device, &dev, &coeffs, err)))
 			goto fail;
+	/* storage the device lacks (SPRAM off the iCE40 UltraPlus) */
+	if ((rc = device_check_config(&dev, s->model, c, NULL, NULL, 0, err)))
+		goto fail;
 	if ((rc = quant_build(s->model, s->fref, c, &q, err)))
 		goto fail;
 	if ((rc = estimate_run(q, c, &dev, coeffs ? coeffs : s->coeffs, &p->est_tmp, err)))
@@ -593,11 +596,11 @@ double session_capacity(const struct mpqx_session *s, enum mpqx_resource r)
 	case MPQX_RES_LUT:
 		return (double)s->dev.lut;
 	case MPQX_RES_LUTRAM:
-		return (double)s->dev.lutram;
+		return (double)s->dev.lutram; /* iCE40: its SPRAM blocks */
 	case MPQX_RES_FF:
 		return (double)s->dev.ff;
 	case MPQX_RES_BRAM:
-		return s->dev.bram18 / 2.0;
+		return s->dev.fam == MPQX_FAMILY_ICE40 ? (double)s->dev.bram18 : s->dev.bram18 / 2.0;
 	case MPQX_RES_DSP:
 		return (double)s->dev.dsp;
 	default:
@@ -607,17 +610,17 @@ double session_capacity(const struct mpqx_session *s, enum mpqx_resource r)
 
 /* LUT counts logic and memory LUTs against all LUTs, as the estimator's utilisation (Vivado's "Slice
  * LUTs") does. */
-static double cost_of(const struct mpqx_cost *c, enum mpqx_resource r)
+static double cost_of(const struct mpqx_cost *c, enum mpqx_resource r, bool ice)
 {
 	switch (r) {
 	case MPQX_RES_LUT:
-		return (double)(c->lut + c->lutram);
+		return (double)(c->lut + (ice ? 0 : c->lutram)); /* iCE40: logic cells; lutram holds SPRAM */
 	case MPQX_RES_LUTRAM:
 		return (double)c->lutram;
 	case MPQX_RES_FF:
 		return (double)c->ff;
 	case MPQX_RES_BRAM:
-		return c->bram18 / 2.0;
+		return ice ? (double)c->bram18 : c->bram18 / 2.0; /* EBRs, or RAMB18 tiles */
 	case MPQX_RES_DSP:
 		return (double)c->dsp;
 	default:
@@ -627,9 +630,10 @@ static double cost_of(const struct mpqx_cost *c, enum mpqx_resource r)
 
 double session_used(const struct mpqx_session *s, enum mpqx_resource r)
 {
-	if (r == MPQX_RES_BRAM)
+	bool ice = s->dev.fam == MPQX_FAMILY_ICE40;
+	if (r == MPQX_RES_BRAM && !ice)
 		return s->est.bram_tiles;
-	return cost_of(&s->est.total, r);
+	return cost_of(&s->est.total, r, ice);
 }
 
 enum mpqx_resource session_dominant(const struct mpqx_session *s, int layer, double *frac)
@@ -638,7 +642,7 @@ enum mpqx_resource session_dominant(const struct mpqx_session *s, int layer, dou
 	double bf = -1;
 	for (int r = 0; r < MPQX_RES_COUNT; r++) {
 		double cap = session_capacity(s, (enum mpqx_resource)r);
-		double f = cap > 0 ? cost_of(&s->est.layers[layer], (enum mpqx_resource)r) / cap : 0;
+		double f = cap > 0 ? cost_of(&s->est.layers[layer], (enum mpqx_resource)r, s->dev.fam == MPQX_FAMILY_ICE40) / cap : 0;
 		if (f > bf) {
 			bf = f;
 			best = (enum mpqx_resource)r;

@@ -83,29 +83,40 @@ static void frame(const struct tui_ctx *t, const struct view_rect *rc, const cha
 	put(t, rc->y, rc->x + 2, rc->w - 4, MPQX_TH_FOCUS, tt);
 }
 
-static const char *res_short(enum mpqx_resource r)
+/* The resources in the device family's words: iCE40 logic cells, SPRAM and EBR in the LUT, LUTRAM and
+ * BRAM slots (doc/estimator.md, "iCE40"). */
+static const char *res_short(const struct mpqx_device *d, enum mpqx_resource r)
 {
 	static const char *const n[MPQX_RES_COUNT] = {"LUT", "LR", "FF", "BR", "DSP"};
-	return (unsigned)r < MPQX_RES_COUNT ? n[r] : "?";
+	static const char *const ice[MPQX_RES_COUNT] = {"LC", "SP", "FF", "EBR", "DSP"};
+	return (unsigned)r < MPQX_RES_COUNT ? (d->fam == MPQX_FAMILY_ICE40 ? ice : n)[r] : "?";
 }
 
-static const char *res_long(enum mpqx_resource r)
+static const char *res_long(const struct mpqx_device *d, enum mpqx_resource r)
 {
 	static const char *const n[MPQX_RES_COUNT] = {"LUT", "LUTRAM", "FF", "BRAM", "DSP"};
-	return (unsigned)r < MPQX_RES_COUNT ? n[r] : "?";
+	static const char *const ice[MPQX_RES_COUNT] = {"LC", "SPRAM", "FF", "EBR", "DSP"};
+	return (unsigned)r < MPQX_RES_COUNT ? (d->fam == MPQX_FAMILY_ICE40 ? ice : n)[r] : "?";
 }
 
-static double cost_value(const struct mpqx_cost *c, enum mpqx_resource r)
+/* The config's word on xc7, the family's (ebr, regs, spram) on iCE40. */
+static const char *storage_word(const struct mpqx_device *d, enum mpqx_storage st, bool rom)
 {
+	return d->fam == MPQX_FAMILY_ICE40 ? device_storage_label(d, st, rom) : config_storage_name(st, rom);
+}
+
+static double cost_value(const struct mpqx_device *d, const struct mpqx_cost *c, enum mpqx_resource r)
+{
+	bool ice = d->fam == MPQX_FAMILY_ICE40;
 	switch (r) {
 	case MPQX_RES_LUT:
-		return (double)(c->lut + c->lutram); /* all LUTs, as the LUT meter */
+		return (double)(c->lut + (ice ? 0 : c->lutram)); /* all LUTs, as the LUT meter; iCE40: logic cells */
 	case MPQX_RES_LUTRAM:
 		return (double)c->lutram;
 	case MPQX_RES_FF:
 		return (double)c->ff;
 	case MPQX_RES_BRAM:
-		return c->bram18 / 2.0;
+		return ice ? (double)c->bram18 : c->bram18 / 2.0;
 	default:
 		return (double)c->dsp;
 	}
@@ -227,7 +238,7 @@ static void draw_graph(const struct tui_ctx *t, const struct mpqx_app *a, const 
 	put_pad(t, g->y, g->x, g->w, hr, buf);
 	int o = snprintf(buf, sizeof buf, "   w/a st");
 	if (cost_col)
-		o += snprintf(buf + o, sizeof buf - (size_t)o, " %8s", res_short(cres));
+		o += snprintf(buf + o, sizeof buf - (size_t)o, " %8s", res_short(&s->dev, cres));
 	o += snprintf(buf + o, sizeof buf - (size_t)o, "  sens");
 	if (l->wide)
 		o += snprintf(buf + o, sizeof buf - (size_t)o, "  LUT   LR   FF   BR  DSP");
@@ -268,7 +279,7 @@ static void draw_graph(const struct tui_ctx *t, const struct mpqx_app *a, const 
 		snprintf(buf, sizeof buf, " %c%c", storage_letter(lc->buffer, s->est.buffer[i], false), rom);
 		x += put(t, y, x, 3, MPQX_TH_NORMAL, buf);
 		if (cost_col) {
-			double dv = cost_value(&s->est.layers[i], cres), cap = session_capacity(s, cres);
+			double dv = cost_value(&s->dev, &s->est.layers[i], cres), cap = session_capacity(s, cres);
 			if (dv > 0)
 				snprintf(buf, sizeof buf, " %8s", fmt_res(t1, sizeof t1, cres, dv));
 			else
@@ -299,7 +310,7 @@ static void draw_graph(const struct tui_ctx *t, const struct mpqx_app *a, const 
 			const struct mpqx_cost *c = &s->est.layers[i];
 			for (int k = 0; k < MPQX_RES_COUNT; k++) {
 				snprintf(buf, sizeof buf, "%5s",
-					 fmt_res(t2, sizeof t2, (enum mpqx_resource)k, cost_value(c, (enum mpqx_resource)k)));
+					 fmt_res(t2, sizeof t2, (enum mpqx_resource)k, cost_value(&s->dev, c, (enum mpqx_resource)k)));
 				x += put(t, y, x, 5, k == (int)cres ? MPQX_TH_KEY : MPQX_TH_NORMAL, buf);
 			}
 			if (cyc_col) {
@@ -378,9 +389,9 @@ static void draw_layer(const struct tui_ctx *t, const struct mpqx_app *a, const 
 			}
 			enum mpqx_storage cs = rom ? lc->rom : lc->buffer, rs = rom ? s->est.rom[i] : s->est.buffer[i];
 			if (cs == MPQX_STORE_AUTO)
-				snprintf(buf, sizeof buf, "auto %s %s", t->utf8 ? "\xe2\x86\x92" : "->", config_storage_name(rs, rom));
+				snprintf(buf, sizeof buf, "auto %s %s", t->utf8 ? "\xe2\x86\x92" : "->", storage_word(&s->dev, rs, rom));
 			else
-				snprintf(buf, sizeof buf, "%s", config_storage_name(cs, rom));
+				snprintf(buf, sizeof buf, "%s", storage_word(&s->dev, cs, rom));
 			put(t, y, x, p->x + p->w - x, cur ? MPQX_TH_KEY : MPQX_TH_NORMAL, buf);
 			break;
 		}
@@ -403,11 +414,17 @@ static void draw_layer(const struct tui_ctx *t, const struct mpqx_app *a, const 
 	}
 	const struct mpqx_cost *c = &s->est.layers[i];
 	int y = p->y + 1 + APP_F_COUNT;
-	snprintf(buf, sizeof buf, " logic LUT %s  LUTRAM %s  FF %s", view_fmt_count(t1, sizeof t1, (double)c->lut),
-		 view_fmt_count(t2, sizeof t2, (double)c->lutram), view_fmt_count(t3, sizeof t3, (double)c->ff));
+	bool ice = s->dev.fam == MPQX_FAMILY_ICE40;
+	snprintf(buf, sizeof buf, ice ? " LC %s  SPRAM %s  FF %s" : " logic LUT %s  LUTRAM %s  FF %s",
+		 view_fmt_count(t1, sizeof t1, (double)c->lut), view_fmt_count(t2, sizeof t2, (double)c->lutram),
+		 view_fmt_count(t3, sizeof t3, (double)c->ff));
 	put(t, y++, p->x, p->w, MPQX_TH_NORMAL, buf);
-	snprintf(buf, sizeof buf, " BRAM %s  DSP %ld  cycles %s", fmt_res(t1, sizeof t1, MPQX_RES_BRAM, c->bram18 / 2.0),
-		 c->dsp, view_fmt_thousands(t2, sizeof t2, c->cycles));
+	if (ice)
+		snprintf(buf, sizeof buf, " EBR %ld  DSP %ld  cycles %s", c->bram18, c->dsp,
+			 view_fmt_thousands(t2, sizeof t2, c->cycles));
+	else
+		snprintf(buf, sizeof buf, " BRAM %s  DSP %ld  cycles %s", fmt_res(t1, sizeof t1, MPQX_RES_BRAM, c->bram18 / 2.0),
+			 c->dsp, view_fmt_thousands(t2, sizeof t2, c->cycles));
 	put(t, y++, p->x, p->w, MPQX_TH_NORMAL, buf);
 	const struct mpqx_layer_stats *st = &s->layer_stats[i];
 	const struct mpqx_qlayer *ql = &s->q->l[i];
@@ -463,7 +480,7 @@ static void draw_meters(const struct tui_ctx *t, const struct mpqx_app *a, const
 		double u = s->est.util[r];
 		bool over = u > 1;
 		int x = p->x;
-		snprintf(buf, sizeof buf, " %-6s", res_long((enum mpqx_resource)r));
+		snprintf(buf, sizeof buf, " %-6s", res_long(&s->dev, (enum mpqx_resource)r));
 		x += put(t, y, x, 7, over ? MPQX_TH_OVER : MPQX_TH_NORMAL, buf) + 1;
 		view_bar_str(buf, sizeof buf, u, bw, t->utf8);
 		struct view_bar b = view_bar(u, bw);
@@ -491,7 +508,7 @@ static void draw_meters(const struct tui_ctx *t, const struct mpqx_app *a, const
 	int y = p->y + 1 + MPQX_RES_COUNT;
 	if (l->wide)
 		y++;
-	const char *lim = res_long(s->est.limiting);
+	const char *lim = res_long(&s->dev, s->est.limiting);
 	double lu = s->est.util[s->est.limiting];
 	view_fmt_pct(t1, sizeof t1, lu);
 	view_fmt_time_us(t2, sizeof t2, s->est.latency_us, t->utf8);
@@ -819,7 +836,7 @@ static void draw_compare(const struct tui_ctx *t, const struct mpqx_app *a, cons
 			put_pad(t, y, x, cw, MPQX_TH_DIM, "  .");
 			continue;
 		}
-		snprintf(buf, sizeof buf, " %s %s", cols[c].fits ? "fits" : "OVER", res_long(cols[c].limiting));
+		snprintf(buf, sizeof buf, " %s %s", cols[c].fits ? "fits" : "OVER", res_long(&s->dev, cols[c].limiting));
 		put_pad(t, y, x, cw, cols[c].fits ? MPQX_TH_GOOD : MPQX_TH_OVER, buf);
 	}
 	y++;

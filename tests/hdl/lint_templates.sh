@@ -33,8 +33,9 @@ check() { # top files...
 	echo "ok $n - $top ($*)"
 }
 
-echo "1..20"
+echo "1..21"
 check mpqx_ram ram.v
+check mpqx_ram_spram ram_sp.v
 check mpqx_rom rom.v
 check mpqx_requant requant.v
 check mpqx_rescale rescale.v requant.v

@@ -126,7 +126,8 @@ def run_case(words):
             m.search(opts.get("-d"), config=cfg, output=opts.get("-o"))
         else:
             w = opts.get("--windows")
-            m.export(opts["-o"], cfg, **({"windows": int(w)} if w is not None else {}))
+            m.export(opts["-o"], cfg, **({"windows": int(w)} if w is not None else {}),
+                     **({"device": opts["-d"]} if "-d" in opts else {}))
 
     return call, None
 

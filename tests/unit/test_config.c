@@ -143,7 +143,7 @@ static void test_bad(void **state)
 		{"{\"format\":\"mpqx-config\",\"version\":1,\"layers\":{\"q\":{\"w_bits\":17}}}", "layers.q.w_bits: expected an integer from 2 to 16"},
 		{"{\"format\":\"mpqx-config\",\"version\":1,\"layers\":{\"q\":{\"a_bits\":1}}}", "layers.q.a_bits: expected an integer from 2 to 16"},
 		{"{\"format\":\"mpqx-config\",\"version\":1,\"layers\":{\"q\":{\"a_bits\":4.5}}}", "layers.q.a_bits"},
-		{"{\"format\":\"mpqx-config\",\"version\":1,\"layers\":{\"q\":{\"buffer\":\"lut\"}}}", "layers.q.buffer: expected \"block\", \"distributed\" or \"auto\""},
+		{"{\"format\":\"mpqx-config\",\"version\":1,\"layers\":{\"q\":{\"buffer\":\"lut\"}}}", "layers.q.buffer: expected \"block\", \"distributed\", \"spram\" or \"auto\""},
 		{"{\"format\":\"mpqx-config\",\"version\":1,\"layers\":{\"q\":{\"mult\":\"lut\"}}}", "layers.q.mult: expected \"dsp\", \"logic\" or \"auto\""},
 		{"{\"format\":\"mpqx-config\",\"version\":1,\"layers\":{\"q\":{\"rom\":\"distributed\"}}}", "layers.q.rom: expected \"block\", \"logic\" or \"auto\""},
 		{"{\"format\":\"mpqx-config\",\"version\":1,\"layers\":{\"q\":{\"bits\":4}}}", "layers.q.bits: unknown key"},

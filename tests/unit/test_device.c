@@ -81,6 +81,56 @@ static void test_bundled(void **state)
 	estimate_coeffs_free(NULL);
 }
 
+/* The iCE40 devices: capacities in the family's words, SPRAM, the storage each offers. */
+static void test_ice40(void **state)
+{
+	(void)state;
+	struct mpqx_device d;
+	struct mpqx_err err = {0};
+	if (device_load(DEV_DIR, "ice40up5k", &d, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(d.fam, MPQX_FAMILY_ICE40);
+	assert_int_equal(d.lut, 5280);
+	assert_int_equal(d.lutram, 4); /* the SPRAM blocks, in the lutram slot */
+	assert_int_equal(d.bram18, 30);
+	assert_int_equal(d.spram, 4);
+	assert_int_equal(d.dsp, 8);
+	assert_true(d.clock_mhz == 16);
+	assert_true(device_storage_ok(&d, MPQX_STORE_SPRAM, false));
+	assert_false(device_storage_ok(&d, MPQX_STORE_SPRAM, true));
+	assert_string_equal(device_storage_label(&d, MPQX_STORE_BLOCK, false), "ebr");
+	assert_string_equal(device_storage_label(&d, MPQX_STORE_DIST, false), "regs");
+	assert_string_equal(device_resource_label(&d, 0), "lc");
+	struct mpqx_device h;
+	if (device_load(DEV_DIR, "ice40hx8k", &h, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(h.lut, 7680);
+	assert_int_equal(h.bram18, 32);
+	assert_int_equal(h.spram, 0);
+	assert_int_equal(h.dsp, 0);
+	assert_false(device_storage_ok(&h, MPQX_STORE_SPRAM, false));
+	struct mpqx_device x;
+	if (device_load(DEV_DIR, "xc7s15", &x, &err))
+		fail_msg("%s", err.msg);
+	assert_int_equal(x.fam, MPQX_FAMILY_XC7);
+	assert_false(device_storage_ok(&x, MPQX_STORE_SPRAM, false));
+	assert_true(device_storage_ok(&x, MPQX_STORE_DIST, false));
+	assert_string_equal(device_storage_label(&x, MPQX_STORE_DIST, false), "lut");
+	struct mpqx_coeffs *k = NULL;
+	if (estimate_coeffs_load(DEV_DIR "/ice40-cost.ini", &k, &err))
+		fail_msg("%s", err.msg);
+	estimate_coeffs_free(k);
+	/* the rules of the family's memories and multipliers */
+	assert_int_equal(estimate_ebr(32, 8), 1);
+	assert_int_equal(estimate_ebr(512, 9), 2);   /* 512 x 8 twice, or 256 x 16 twice */
+	assert_int_equal(estimate_ebr(4096, 2), 2);
+	assert_int_equal(estimate_spram(64, 8), 1);
+	assert_int_equal(estimate_spram(32768, 17), 4);
+	assert_int_equal(estimate_dsp_ice40(8, 8, 16, true, true), 1);
+	assert_int_equal(estimate_dsp_ice40(4, 4, 8, true, true), 0);   /* below an 11-bit product */
+	assert_int_equal(estimate_dsp_ice40(20, 8, 28, true, true), 2); /* 16 + 4 bits of A */
+}
+
 static void expect_error(const char *text, const char *needle, int line)
 {
 	struct mpqx_device d;
@@ -176,6 +226,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bundled),
+		cmocka_unit_test(test_ice40),
 		cmocka_unit_test(test_device_errors),
 		cmocka_unit_test(test_coeff_errors),
 	};

@@ -113,6 +113,10 @@ static void hw(const struct mpqx_op_hw *c, struct mpqx_hw_layer *h)
 	h->div_den = h->sm_sum + 1;
 	/* softmax.v: e * N is (e << b) - e when N = 2^b - 1, else a constant multiplication */
 	h->const_dsp = ql->sm_n == quant_span(c->yb) ? 0 : estimate_dsp_const(ql->sm_k, ql->sm_n);
+	if (ql->sm_n != quant_span(c->yb)) {
+		h->const_vbits = ql->sm_k;
+		h->const_m = ql->sm_n;
+	}
 	h->rescale_m = 0;
 }
 
