@@ -84,10 +84,13 @@ static double reference_time(const char *model, int reps)
 }
 
 /* Median time of one whole-config resource estimate (estimate_run on a built integer model), in seconds:
- * batches of 200 calls, reps batches. NAN when the device or coefficients cannot be loaded. */
+ * batches of 200 calls, reps batches; and in *change that of a one-layer change as the explorer makes it
+ * (the integer model built from the previous one, quant_build_from, then estimate_run), batches of 20.
+ * NAN when the device or coefficients cannot be loaded. */
 static double estimate_time(const struct mpqx_model *m, const struct mpqx_fref *f, const struct mpqx_config *c,
-			    int reps, struct mpqx_err *err)
+			    int reps, double *change, struct mpqx_err *err)
 {
+	*change = NAN;
 	char ddir[4400], kpath[4500];
 	snprintf(ddir, sizeof ddir, "%s", cli_data_dir("devices"));
 	struct mpqx_device dev;
@@ -113,6 +116,34 @@ static double estimate_time(const struct mpqx_model *m, const struct mpqx_fref *
 		t[i] = (now() - t0) / 200;
 	}
 	r = median(t, reps);
+	/* a change of the weight bits of a layer with weights (the first one; else of the output bits) */
+	struct mpqx_config cc = {0};
+	if (config_copy(&cc, c))
+		goto out;
+	int wl = -1;
+	for (int li = 0; li < m->n_layers && wl < 0; li++)
+		if (model_layer_has_weights(&m->layers[li]))
+			wl = li;
+	for (int i = 0; i < reps; i++) {
+		double t0 = now();
+		for (int j = 0; j < 20; j++) {
+			if (wl >= 0)
+				cc.layers[wl].w_bits = cc.layers[wl].w_bits == 8 ? 7 : 8;
+			else
+				cc.layers[0].a_bits = cc.layers[0].a_bits == 8 ? 7 : 8;
+			struct mpqx_qmodel *q2 = NULL;
+			if (quant_build_from(m, f, &cc, q, &q2, err) || estimate_run(q2, &cc, &dev, k, &est, err)) {
+				quant_free(q2);
+				config_fini(&cc);
+				goto out;
+			}
+			quant_free(q);
+			q = q2;
+		}
+		t[i] = (now() - t0) / 20;
+	}
+	config_fini(&cc);
+	*change = median(t, reps);
 out:
 	free(t);
 	quant_free(q);
@@ -205,7 +236,8 @@ int cmd_bench(int argc, char **argv)
 	double cf = median(cfull, reps), c1 = median(cfirst, reps);
 	double tr = ref ? reference_time(m->path, 3) : NAN;
 	struct mpqx_err eerr = {0};
-	double te = estimate_time(m, f, &cfg, reps, &eerr);
+	double tc = NAN;
+	double te = estimate_time(m, f, &cfg, reps, &tc, &eerr);
 	double macps = (double)macs / tf;
 	if (json) {
 		cJSON *o = cJSON_CreateObject();
@@ -229,6 +261,10 @@ int cmd_bench(int argc, char **argv)
 			cJSON_AddNumberToObject(o, "estimate_us", te * 1e6);
 		else
 			cJSON_AddNullToObject(o, "estimate_us");
+		if (isfinite(tc))
+			cJSON_AddNumberToObject(o, "change_estimate_us", tc * 1e6);
+		else
+			cJSON_AddNullToObject(o, "change_estimate_us");
 		cJSON_AddNumberToObject(o, "macs", (double)macs);
 		cJSON_AddNumberToObject(o, "macs_per_s", macps);
 		char *s = cJSON_Print(o);
@@ -246,6 +282,9 @@ int cmd_bench(int argc, char **argv)
 		if (isfinite(te))
 			printf("resource estimate, whole     %9.3f us  (estimate_run, %d layers)\n", te * 1e6,
 			       m->n_layers);
+		if (isfinite(tc))
+			printf("estimate of a changed config %9.3f us  (one layer's bits: integer model and estimate)\n",
+			       tc * 1e6);
 		else
 			printf("resource estimate            not run (%s)\n", eerr.msg);
 		if (isfinite(tr))

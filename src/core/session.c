@@ -350,7 +350,8 @@ static int prepare_and_commit(struct mpqx_session *s, const struct mpqx_config *
 	if (!s->coeffs || strcmp(c->device, s->cfg.device) != 0)
 		if ((rc = load_device(s, c->device, &dev, &coeffs, err)))
 			goto fail;
-	if ((rc = quant_build(s->model, s->fref, c, &q, err)))
+	/* From the current integer model: its weights' ranges, and the quantized weights that stay the same. */
+	if ((rc = quant_build_from(s->model, s->fref, c, s->q, &q, err)))
 		goto fail;
 	if ((rc = estimate_run(q, c, &dev, coeffs ? coeffs : s->coeffs, &p->est_tmp, err)))
 		goto fail;

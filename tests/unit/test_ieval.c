@@ -505,6 +505,61 @@ static void test_subset(void **state)
 	ieval_free(full);
 }
 
+/* quant_build_from gives the same integer model as quant_build, sharing the weights that stay the same;
+ * either model may be freed first. */
+static void test_build_from(void **state)
+{
+	struct fixture *fx = *state;
+	const struct mpqx_model *m = fx->m;
+	struct mpqx_err err = {0};
+	struct mpqx_config c;
+	assert_int_equal(config_init(&c, m, 8), 0);
+	struct mpqx_qmodel *prev = NULL;
+	assert_int_equal(quant_build(m, fx->f, &c, &prev, &err), 0);
+	int shared = 0;
+	for (int step = 0; step < 8; step++) {
+		int l = (step * 3) % c.n_layers;
+		if (step % 2)
+			c.layers[l].w_bits = 3 + step;
+		else
+			c.layers[l].a_bits = 4 + step;
+		struct mpqx_qmodel *a = NULL, *b = NULL;
+		assert_int_equal(quant_build_from(m, fx->f, &c, prev, &a, &err), 0);
+		assert_int_equal(quant_build(m, fx->f, &c, &b, &err), 0);
+		for (int li = 0; li < m->n_layers; li++) {
+			const struct mpqx_qlayer *x = &a->l[li], *y = &b->l[li];
+			const struct mpqx_layer *ly = &m->layers[li];
+			assert_memory_equal(&x->out, &y->out, sizeof x->out);
+			assert_memory_equal(&x->w, &y->w, sizeof x->w);
+			assert_memory_equal(x->rs, y->rs, sizeof x->rs);
+			assert_true(x->acc_bound == y->acc_bound && x->acc_bits == y->acc_bits && x->m_bits == y->m_bits &&
+				    x->bias_bits == y->bias_bits);
+			assert_true((x->qw == NULL) == (y->qw == NULL));
+			if (x->qw) {
+				size_t n = (size_t)ly->weight.rows * ly->weight.cols;
+				assert_memory_equal(x->qw, y->qw, n * sizeof *x->qw);
+				assert_memory_equal(x->qb, y->qb, (size_t)ly->bias.cols * sizeof *x->qb);
+				if (x->w.bits == prev->l[li].w.bits) {
+					assert_ptr_equal(x->qw, prev->l[li].qw);
+					shared++;
+				}
+			}
+		}
+		/* the older one freed first, or (every third step) the newer one, the next built from the older
+		 * again: the shared weights live on with their last user */
+		if (step % 3 == 2) {
+			quant_free(a);
+		} else {
+			quant_free(prev);
+			prev = a;
+		}
+		quant_free(b);
+	}
+	assert_true(shared > 0);
+	quant_free(prev);
+	config_fini(&c);
+}
+
 /* The budget: MPQX_EVAL_MEMORY_MB in MiB when it is a positive number, else the default; the cache size;
  * the sample under the default budget stays cached. */
 static void test_budget(void **state)
@@ -714,7 +769,7 @@ int main(void)
 		cmocka_unit_test(test_uniform8),  cmocka_unit_test(test_uniform4),  cmocka_unit_test(test_uniform2),
 		cmocka_unit_test(test_uniform16), cmocka_unit_test(test_mixed),     cmocka_unit_test(test_incremental),
 		cmocka_unit_test(test_chunked),   cmocka_unit_test(test_budget),    cmocka_unit_test(test_forward_plain),
-		cmocka_unit_test(test_calib_cache), cmocka_unit_test(test_subset),
+		cmocka_unit_test(test_calib_cache), cmocka_unit_test(test_subset),    cmocka_unit_test(test_build_from),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
