@@ -54,7 +54,7 @@ static double percentile(double *v, int n, double p)
 }
 
 static int run_bench(struct mpqx_app *a, const struct tui_opts *to, int rows, int cols, const char *keys, int repeat,
-		     bool json)
+		     bool json, bool first_only)
 {
 	struct mpqx_err err = {0};
 	char *owned = NULL;
@@ -67,7 +67,8 @@ static int run_bench(struct mpqx_app *a, const struct tui_opts *to, int rows, in
 	int max = (int)strlen(keys) * repeat + 1;
 	double *scr = malloc(sizeof *scr * (size_t)max), *full = malloc(sizeof *full * (size_t)max);
 	double *cpu = malloc(sizeof *cpu * (size_t)max), *first = malloc(sizeof *first * (size_t)max);
-	int n = scr && full && cpu && first ? tui_bench(a, to, rows, cols, keys, repeat, scr, first, full, cpu, max, &err)
+	int n = scr && full && cpu && first ? tui_bench(a, to, rows, cols, keys, repeat, scr, first,
+							first_only ? NULL : full, cpu, max, &err)
 					    : -1;
 	free(owned);
 	if (n < 0) {
@@ -82,7 +83,12 @@ static int run_bench(struct mpqx_app *a, const struct tui_opts *to, int rows, in
 	int sub = session_subset_windows(a->s); /* 0: the first MSE is the whole set's */
 	double c50 = percentile(cpu, n, 50), c95 = percentile(cpu, n, 95), cmax = cpu[n ? n - 1 : 0];
 	double s50 = percentile(scr, n, 50), s95 = percentile(scr, n, 95), smax = scr[n ? n - 1 : 0];
-	double f50 = percentile(full, n, 50), f95 = percentile(full, n, 95), fmax = full[n ? n - 1 : 0];
+	double f50 = NAN, f95 = NAN, fmax = NAN;
+	if (!first_only) {
+		f50 = percentile(full, n, 50);
+		f95 = percentile(full, n, 95);
+		fmax = full[n ? n - 1 : 0];
+	}
 	if (json) {
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "model", a->s->model->name);
@@ -103,10 +109,12 @@ static int run_bench(struct mpqx_app *a, const struct tui_opts *to, int rows, in
 		cJSON_AddNumberToObject(fi, "p50", i50);
 		cJSON_AddNumberToObject(fi, "p95", i95);
 		cJSON_AddNumberToObject(fi, "max", imax);
-		cJSON *fu = cJSON_AddObjectToObject(o, "with_error_ms");
-		cJSON_AddNumberToObject(fu, "p50", f50);
-		cJSON_AddNumberToObject(fu, "p95", f95);
-		cJSON_AddNumberToObject(fu, "max", fmax);
+		if (!first_only) {
+			cJSON *fu = cJSON_AddObjectToObject(o, "with_error_ms");
+			cJSON_AddNumberToObject(fu, "p50", f50);
+			cJSON_AddNumberToObject(fu, "p95", f95);
+			cJSON_AddNumberToObject(fu, "max", fmax);
+		}
 		char *t = cJSON_Print(o);
 		puts(t);
 		free(t);
@@ -120,8 +128,11 @@ static int run_bench(struct mpqx_app *a, const struct tui_opts *to, int rows, in
 		if (sub)
 			printf("key to screen with the subset's MSE         p50 %.2f ms  p95 %.2f ms  max %.2f ms  (%d of %d "
 			       "windows)\n", i50, i95, imax, sub, a->s->fref->windows);
-		printf("key to screen with the new MSE              p50 %.2f ms  p95 %.2f ms  max %.2f ms%s\n", f50, f95,
-		       fmax, sub ? "  (all windows)" : "");
+		if (!first_only)
+			printf("key to screen with the new MSE              p50 %.2f ms  p95 %.2f ms  max %.2f ms%s\n", f50,
+			       f95, fmax, sub ? "  (all windows)" : "");
+		else
+			printf("(each key sent once its first MSE was on screen: the whole set's evaluations abandoned)\n");
 	}
 	free(first);
 	free(scr);
@@ -156,12 +167,13 @@ int cmd_tui(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"subset", required_argument, NULL, 'S'},
 		{"dump-subset", no_argument, NULL, 'U'},
+		{"first-only", no_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *config = NULL, *device = NULL, *keys = NULL, *dump = NULL;
 	struct tui_opts to = {0};
 	to.mouse = true;
-	bool bench = false, json = false, dump_subset = false;
+	bool bench = false, json = false, dump_subset = false, first_only = false;
 	int repeat = 3, c, subset = 0;
 	const char *nc = getenv("NO_COLOR");
 	if (nc && *nc)
@@ -216,6 +228,9 @@ int cmd_tui(int argc, char **argv)
 		case 'U':
 			dump_subset = true;
 			break;
+		case 'F':
+			first_only = true;
+			break;
 		default:
 			return cli_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
 		}
@@ -225,6 +240,8 @@ int cmd_tui(int argc, char **argv)
 	int rows = 24, cols = 80;
 	if (dump_subset && (!dump || bench))
 		return cli_usage_error(NULL, "--dump-subset goes with --dump-screen");
+	if (first_only && !bench)
+		return cli_usage_error(NULL, "--first-only goes with --bench-ui");
 	if (dump && parse_size(dump, &cols, &rows))
 		return cli_usage_error(NULL, "--dump-screen takes COLSxROWS, such as 80x24");
 
@@ -277,7 +294,7 @@ int cmd_tui(int argc, char **argv)
 	}
 	int rc;
 	if (bench) {
-		rc = run_bench(&app, &to, dump ? rows : 48, dump ? cols : 160, keys, repeat, json);
+		rc = run_bench(&app, &to, dump ? rows : 48, dump ? cols : 160, keys, repeat, json, first_only);
 	} else if (dump) {
 		rc = tui_dump(&app, &to, rows, cols, keys, dump_subset, stdout, &err) ? CLI_FAIL : CLI_OK;
 		if (rc)

@@ -457,12 +457,14 @@ int tui_bench(struct mpqx_app *a, const struct tui_opts *o, int rows, int cols, 
 				refresh();
 				first_ms[n] = clock_ms(CLOCK_MONOTONIC) - t0;
 			}
-			session_wait(a->s);
-			tui_draw(&t, a);
-			refresh();
-			if (full_ms)
+			if (full_ms) {
+				session_wait(a->s);
+				tui_draw(&t, a);
+				refresh();
 				full_ms[n] = clock_ms(CLOCK_MONOTONIC) - t0;
+			}
 		}
+	session_wait(a->s);
 	hidden_end(sc, fo, fi);
 	return n;
 }

@@ -34,7 +34,9 @@ int tui_dump(struct mpqx_app *a, const struct tui_opts *o, int rows, int cols, c
  * with the whole test set's error figures. Writes milliseconds into screen_ms[], first_ms[], full_ms[]
  * and cpu_ms[] (the CPU time of the interface's thread for the first, which leaves out the time other
  * processes took the core), n_keys * repeat entries each, caller allocates; first_ms, full_ms and cpu_ms
- * may be NULL. Returns the number of samples, or -1 with a message in err. */
+ * may be NULL. Without full_ms the next key goes as soon as the first MSE is on screen (the whole set's
+ * evaluation of the previous key is then abandoned). Returns the number of samples, or -1 with a message
+ * in err. */
 int tui_bench(struct mpqx_app *a, const struct tui_opts *o, int rows, int cols, const char *keys, int repeat,
 	      double *screen_ms, double *first_ms, double *full_ms, double *cpu_ms, int max, struct mpqx_err *err);
 
