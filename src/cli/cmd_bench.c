@@ -88,9 +88,10 @@ static double reference_time(const char *model, int reps)
  * (the integer model built from the previous one, quant_build_from, then estimate_run), batches of 20.
  * NAN when the device or coefficients cannot be loaded. */
 static double estimate_time(const struct mpqx_model *m, const struct mpqx_fref *f, const struct mpqx_config *c,
-			    int reps, double *change, struct mpqx_err *err)
+			    int reps, double *change, double *scratch, struct mpqx_err *err)
 {
 	*change = NAN;
+	*scratch = NAN;
 	char ddir[4400], kpath[4500];
 	snprintf(ddir, sizeof ddir, "%s", cli_data_dir("devices"));
 	struct mpqx_device dev;
@@ -98,7 +99,7 @@ static double estimate_time(const struct mpqx_model *m, const struct mpqx_fref *
 	struct mpqx_qmodel *q = NULL;
 	struct mpqx_estimate est;
 	double r = NAN;
-	double *t = calloc((size_t)reps, sizeof *t);
+	double *t = calloc(2 * (size_t)reps, sizeof *t);
 	if (!t || estimate_init(&est, m->n_layers)) {
 		free(t);
 		return NAN;
@@ -132,7 +133,8 @@ static double estimate_time(const struct mpqx_model *m, const struct mpqx_fref *
 			else
 				cc.layers[0].a_bits = cc.layers[0].a_bits == 8 ? 7 : 8;
 			struct mpqx_qmodel *q2 = NULL;
-			if (quant_build_from(m, f, &cc, q, &q2, err) || estimate_run(q2, &cc, &dev, k, &est, err)) {
+			if ((i % 2 ? quant_build(m, f, &cc, &q2, err) : quant_build_from(m, f, &cc, q, &q2, err)) ||
+			    estimate_run(q2, &cc, &dev, k, &est, err)) {
 				quant_free(q2);
 				config_fini(&cc);
 				goto out;
@@ -143,7 +145,17 @@ static double estimate_time(const struct mpqx_model *m, const struct mpqx_fref *
 		t[i] = (now() - t0) / 20;
 	}
 	config_fini(&cc);
-	*change = median(t, reps);
+	/* even batches from the previous integer model, odd ones from scratch (quant_build) */
+	int ne = 0, no = 0;
+	for (int i = 0; i < reps; i++) {
+		if (i % 2)
+			t[reps + no++] = t[i];
+		else
+			t[ne++] = t[i];
+	}
+	*change = median(t, ne);
+	if (no)
+		*scratch = median(t + reps, no);
 out:
 	free(t);
 	quant_free(q);
@@ -236,8 +248,8 @@ int cmd_bench(int argc, char **argv)
 	double cf = median(cfull, reps), c1 = median(cfirst, reps);
 	double tr = ref ? reference_time(m->path, 3) : NAN;
 	struct mpqx_err eerr = {0};
-	double tc = NAN;
-	double te = estimate_time(m, f, &cfg, reps, &tc, &eerr);
+	double tc = NAN, ts = NAN;
+	double te = estimate_time(m, f, &cfg, reps < 2 ? 2 : reps, &tc, &ts, &eerr);
 	double macps = (double)macs / tf;
 	if (json) {
 		cJSON *o = cJSON_CreateObject();
@@ -265,6 +277,10 @@ int cmd_bench(int argc, char **argv)
 			cJSON_AddNumberToObject(o, "change_estimate_us", tc * 1e6);
 		else
 			cJSON_AddNullToObject(o, "change_estimate_us");
+		if (isfinite(ts))
+			cJSON_AddNumberToObject(o, "change_estimate_scratch_us", ts * 1e6);
+		else
+			cJSON_AddNullToObject(o, "change_estimate_scratch_us");
 		cJSON_AddNumberToObject(o, "macs", (double)macs);
 		cJSON_AddNumberToObject(o, "macs_per_s", macps);
 		char *s = cJSON_Print(o);
@@ -283,8 +299,10 @@ int cmd_bench(int argc, char **argv)
 			printf("resource estimate, whole     %9.3f us  (estimate_run, %d layers)\n", te * 1e6,
 			       m->n_layers);
 		if (isfinite(tc))
-			printf("estimate of a changed config %9.3f us  (one layer's bits: integer model and estimate)\n",
-			       tc * 1e6);
+			printf("estimate of a changed config %9.3f us  (one layer's bits: integer model from the previous "
+			       "one, and estimate)\n", tc * 1e6);
+		if (isfinite(ts))
+			printf("  the same, model from scratch %7.3f us  (quant_build: every layer's weights)\n", ts * 1e6);
 		else
 			printf("resource estimate            not run (%s)\n", eerr.msg);
 		if (isfinite(tr))
