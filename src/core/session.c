@@ -85,9 +85,10 @@ static int evaluate(struct mpqx_session *s, const struct mpqx_qmodel *q, const s
 {
 	double t0 = now_ms();
 	struct mpqx_eval_result r;
-	/* The worker abandons the whole set's run for a newer request (MPQX_IEVAL_STOPPED). */
-	int rc = s->priv->async ? ieval_run_until(s->priv->ev, q, c, false, sq_stop, s->priv, &r, err)
-				: ieval_run(s->priv->ev, q, c, false, &r, err);
+	/* The worker (the one caller without with_sqnr) abandons the whole set's run for a newer request
+	 * (MPQX_IEVAL_STOPPED); session_apply's runs are never stopped. */
+	int rc = !with_sqnr ? ieval_run_until(s->priv->ev, q, c, false, sq_stop, s->priv, &r, err)
+			    : ieval_run(s->priv->ev, q, c, false, &r, err);
 	if (rc)
 		return rc;
 	memcpy(stats, r.layers, sizeof *stats * (size_t)s->model->n_layers);
@@ -425,7 +426,15 @@ int session_apply(struct mpqx_session *s, const struct mpqx_config *c, struct mp
 	err_clear(&s->eval_err);
 	s->eval_pending = false;
 	s->eval_valid = true;
+	s->eval_subset = false;
 	s->eval_seq++;
+	if (s->priv->async) {
+		/* the worker is idle (quiesce): nothing it published before may replace this */
+		pthread_mutex_lock(&s->priv->mu);
+		s->priv->pr_ready = false;
+		s->priv->shown_req = s->priv->req_id;
+		pthread_mutex_unlock(&s->priv->mu);
+	}
 	return config_copy(&s->eval_cfg, &s->cfg) ? err_set(err, MPQX_ENOMEM, "out of memory") : MPQX_OK;
 }
 

@@ -191,6 +191,16 @@ static void test_progressive(void **state)
 	assert_int_equal(ieval_run(sub, s->q, &s->cfg, true, &r, &err), 0);
 	assert_true(r.mse == s->res.mse && r.mse_se == s->res.mse_se && r.mse_float == s->res.mse_float);
 	ieval_free(sub);
+	/* session_apply on a session with a worker evaluates in full (never stopped) */
+	struct mpqx_config c7 = {0};
+	assert_int_equal(config_copy(&c7, &s->cfg), 0);
+	c7.layers[0].a_bits = 7;
+	assert_int_equal(session_apply(s, &c7, &err), 0);
+	assert_false(s->eval_subset);
+	assert_int_equal(s->res.windows, N);
+	assert_int_equal(session_apply(ref, &c7, &err), 0);
+	assert_true(s->res.mse == ref->res.mse);
+	config_fini(&c7);
 	/* a burst of requests: the stale whole-set runs are dropped, the last one's figures arrive */
 	for (int b = 3; b <= 8; b++)
 		assert_int_equal(session_set_all_bits(s, b, 8, &err), 0);
