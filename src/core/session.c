@@ -74,10 +74,11 @@ static void forecasts(const struct mpqx_session *s, const struct mpqx_ieval *ev,
 	}
 }
 
-/* Runs the evaluation of q/c on the caller's thread and stores the results in the given places; the
- * per-layer SQNR too when with_sqnr (else it is NAN for the layers the run recomputed). */
 static bool sq_stop(void *arg);
 static void quiesce(struct mpqx_session *s);
+
+/* Runs the evaluation of q/c on the caller's thread and stores the results in the given places; the
+ * per-layer SQNR too when with_sqnr (else it is NAN for the layers the run recomputed). */
 
 static int evaluate(struct mpqx_session *s, const struct mpqx_qmodel *q, const struct mpqx_config *c,
 		    bool with_sqnr, struct mpqx_eval_result *res, struct mpqx_layer_stats *stats, float *pred,
