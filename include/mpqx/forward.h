@@ -27,5 +27,8 @@ const float *forward_run(struct mpqx_forward *f, const float *window);
 
 /* acc[n] += (double)a * b[n]: one more product in each of n independent sums (the op classes' products). */
 void forward_axpy(double *restrict acc, double a, const float *restrict b, int n);
+/* The same for four rows: acc[k * stride + i] += (double)a[k] * b[i], k < 4 (the same values as four
+ * forward_axpy calls). */
+void forward_axpy4(double *restrict acc, size_t stride, const double *a, const float *restrict b, int n);
 
 #endif

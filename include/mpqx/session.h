@@ -6,7 +6,8 @@
  *  - session_apply: everything at once (quant_build, estimate, integer evaluation), for the CLI;
  *  - session_request + session_poll: the integer model and the estimate now, the evaluation on a
  *    worker thread, so a user interface can paint the new estimate at once and the new error when it
- *    arrives. Only the evaluation is deferred; every field below changes only inside session_apply,
+ *    arrives: first the MSE on a stratified subset of the test windows (eval_subset), then the whole
+ *    set's, which the worker abandons when a newer request arrives. Only the evaluation is deferred; every field below changes only inside session_apply,
  *    session_request and session_poll, on the caller's thread. */
 #ifndef MPQX_SESSION_H
 #define MPQX_SESSION_H
@@ -33,6 +34,10 @@ struct mpqx_session_opts {
 	bool async;              /* start a worker thread for session_request */
 	bool device_fallback;    /* a config naming an unknown device opens on the default device (note says
 				  * so) instead of failing */
+	int subset;              /* test windows of the subset whose MSE the worker shows first after a change
+				  * (ieval.h); 0: ieval_subset_size when async and ieval_subset_wanted, else
+				  * none; < 0: none */
+	bool subset_always;      /* with subset 0: ieval_subset_size's subset in any case (screen dumps) */
 };
 
 struct mpqx_session_priv; /* opaque: the worker and scratch space */
@@ -56,6 +61,9 @@ struct mpqx_session {
 	bool eval_valid;   /* an evaluation has completed at least once */
 	bool eval_pending; /* an evaluation of cfg is running or queued */
 	bool sqnr_pending; /* the per-layer SQNR of the shown run is still being computed */
+	bool eval_subset;  /* res is the MSE on the worker's stratified subset of the test windows (ieval.h:
+			    * res.windows of res.windows_total, res.mse_se), shown first after a change; the
+			    * clamps, SQNR and forecasts are the last whole-set run's until it follows */
 	struct mpqx_eval_result res; /* res.layers points to layer_stats */
 	struct mpqx_layer_stats *layer_stats; /* [n_layers], owned */
 	float *pred_q;    /* [windows * out_features] dequantized forecasts (normalised), owned */
@@ -90,6 +98,18 @@ int session_request(struct mpqx_session *s, const struct mpqx_config *c, struct 
 
 /* Publishes a finished deferred evaluation into the fields above. Returns true when it did. */
 bool session_poll(struct mpqx_session *s);
+
+/* Blocks until the first MSE of the last request is out (the subset's, or the whole set's when the session
+ * has no subset), or nothing is pending, then publishes it. */
+void session_wait_first(struct mpqx_session *s);
+
+/* Shows the subset's MSE of the current config in place of the whole set's (as after a change, before the
+ * whole set's arrives; eval_subset true), waiting for the worker first: for screen dumps. A no-op without
+ * a subset. */
+int session_show_subset(struct mpqx_session *s, struct mpqx_err *err);
+
+/* The windows of the worker's subset, 0 when it has none (no worker, or a test set no larger). */
+int session_subset_windows(const struct mpqx_session *s);
 
 /* Blocks until no evaluation is pending, then publishes it. The worker publishes a run's MSE, forecasts
  * and clamp counts first; the per-layer SQNR of the layers it recomputed is NAN until a second publish. */

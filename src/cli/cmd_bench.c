@@ -84,10 +84,14 @@ static double reference_time(const char *model, int reps)
 }
 
 /* Median time of one whole-config resource estimate (estimate_run on a built integer model), in seconds:
- * batches of 200 calls, reps batches. NAN when the device or coefficients cannot be loaded. */
+ * batches of 200 calls, reps batches; and in *change that of a one-layer change as the explorer makes it
+ * (the integer model built from the previous one, quant_build_from, then estimate_run), batches of 20.
+ * NAN when the device or coefficients cannot be loaded. */
 static double estimate_time(const struct mpqx_model *m, const struct mpqx_fref *f, const struct mpqx_config *c,
-			    int reps, struct mpqx_err *err)
+			    int reps, double *change, double *scratch, struct mpqx_err *err)
 {
+	*change = NAN;
+	*scratch = NAN;
 	char ddir[4400], kpath[4500];
 	snprintf(ddir, sizeof ddir, "%s", cli_data_dir("devices"));
 	struct mpqx_device dev;
@@ -95,7 +99,7 @@ static double estimate_time(const struct mpqx_model *m, const struct mpqx_fref *
 	struct mpqx_qmodel *q = NULL;
 	struct mpqx_estimate est;
 	double r = NAN;
-	double *t = calloc((size_t)reps, sizeof *t);
+	double *t = calloc(2 * (size_t)reps, sizeof *t);
 	if (!t || estimate_init(&est, m->n_layers)) {
 		free(t);
 		return NAN;
@@ -113,6 +117,45 @@ static double estimate_time(const struct mpqx_model *m, const struct mpqx_fref *
 		t[i] = (now() - t0) / 200;
 	}
 	r = median(t, reps);
+	/* a change of the weight bits of a layer with weights (the first one; else of the output bits) */
+	struct mpqx_config cc = {0};
+	if (config_copy(&cc, c))
+		goto out;
+	int wl = -1;
+	for (int li = 0; li < m->n_layers && wl < 0; li++)
+		if (model_layer_has_weights(&m->layers[li]))
+			wl = li;
+	for (int i = 0; i < reps; i++) {
+		double t0 = now();
+		for (int j = 0; j < 20; j++) {
+			if (wl >= 0)
+				cc.layers[wl].w_bits = cc.layers[wl].w_bits == 8 ? 7 : 8;
+			else
+				cc.layers[0].a_bits = cc.layers[0].a_bits == 8 ? 7 : 8;
+			struct mpqx_qmodel *q2 = NULL;
+			if ((i % 2 ? quant_build(m, f, &cc, &q2, err) : quant_build_from(m, f, &cc, q, &q2, err)) ||
+			    estimate_run(q2, &cc, &dev, k, &est, err)) {
+				quant_free(q2);
+				config_fini(&cc);
+				goto out;
+			}
+			quant_free(q);
+			q = q2;
+		}
+		t[i] = (now() - t0) / 20;
+	}
+	config_fini(&cc);
+	/* even batches from the previous integer model, odd ones from scratch (quant_build) */
+	int ne = 0, no = 0;
+	for (int i = 0; i < reps; i++) {
+		if (i % 2)
+			t[reps + no++] = t[i];
+		else
+			t[ne++] = t[i];
+	}
+	*change = median(t, ne);
+	if (no)
+		*scratch = median(t + reps, no);
 out:
 	free(t);
 	quant_free(q);
@@ -190,14 +233,23 @@ int cmd_bench(int argc, char **argv)
 	for (int i = 0; i < reps; i++)
 		if (move(ev, m, f, &cfg, last_layer, i + 1, false, &last[i], NULL, NULL, &err))
 			goto fail;
+	/* The SQNR of the last run (a chunked engine runs the windows again with its integer model). */
+	struct mpqx_qmodel *qs = NULL;
+	struct mpqx_eval_result rs;
+	if (quant_build(m, f, &cfg, &qs, &err) || ieval_run(ev, qs, &cfg, false, &rs, &err)) {
+		quant_free(qs);
+		goto fail;
+	}
 	double t0 = now();
 	ieval_update_sqnr(ev, NULL);
 	double tsq = now() - t0;
+	quant_free(qs);
 	double tf = median(full, reps), t1 = median(first, reps), tl = median(last, reps);
 	double cf = median(cfull, reps), c1 = median(cfirst, reps);
 	double tr = ref ? reference_time(m->path, 3) : NAN;
 	struct mpqx_err eerr = {0};
-	double te = estimate_time(m, f, &cfg, reps, &eerr);
+	double tc = NAN, ts = NAN;
+	double te = estimate_time(m, f, &cfg, reps < 2 ? 2 : reps, &tc, &ts, &eerr);
 	double macps = (double)macs / tf;
 	if (json) {
 		cJSON *o = cJSON_CreateObject();
@@ -221,6 +273,14 @@ int cmd_bench(int argc, char **argv)
 			cJSON_AddNumberToObject(o, "estimate_us", te * 1e6);
 		else
 			cJSON_AddNullToObject(o, "estimate_us");
+		if (isfinite(tc))
+			cJSON_AddNumberToObject(o, "change_estimate_us", tc * 1e6);
+		else
+			cJSON_AddNullToObject(o, "change_estimate_us");
+		if (isfinite(ts))
+			cJSON_AddNumberToObject(o, "change_estimate_scratch_us", ts * 1e6);
+		else
+			cJSON_AddNullToObject(o, "change_estimate_scratch_us");
 		cJSON_AddNumberToObject(o, "macs", (double)macs);
 		cJSON_AddNumberToObject(o, "macs_per_s", macps);
 		char *s = cJSON_Print(o);
@@ -238,6 +298,11 @@ int cmd_bench(int argc, char **argv)
 		if (isfinite(te))
 			printf("resource estimate, whole     %9.3f us  (estimate_run, %d layers)\n", te * 1e6,
 			       m->n_layers);
+		if (isfinite(tc))
+			printf("estimate of a changed config %9.3f us  (one layer's bits: integer model from the previous "
+			       "one, and estimate)\n", tc * 1e6);
+		if (isfinite(ts))
+			printf("  the same, model from scratch %7.3f us  (quant_build: every layer's weights)\n", ts * 1e6);
 		else
 			printf("resource estimate            not run (%s)\n", eerr.msg);
 		if (isfinite(tr))

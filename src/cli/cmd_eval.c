@@ -291,6 +291,65 @@ out:
 	return rc;
 }
 
+/* eval --quick: the MSE on the stratified subset of the test windows (ieval.h), with its standard error. */
+static int eval_quick(const struct mpqx_model *m, const struct mpqx_dataset *d, const char *config, bool json)
+{
+	struct mpqx_err err = {0};
+	struct mpqx_config c = {0};
+	struct mpqx_fref *f = NULL;
+	struct mpqx_qmodel *q = NULL;
+	struct mpqx_ieval *ev = NULL;
+	struct mpqx_eval_result r;
+	int rc = CLI_FAIL;
+	if (config ? config_load(config, m, &c, &err) : config_init(&c, m, 8))
+		goto fail;
+	cli_config_check(config, &c, m);
+	/* No float activations: with the model's calibration cache, no float forward runs at all. */
+	if (fref_run(m, d, false, &f, &err) || quant_build(m, f, &c, &q, &err) ||
+	    ieval_new_subset(m, d, f, 0, 0, &ev, &err) || ieval_run(ev, q, &c, true, &r, &err))
+		goto fail;
+	double rel = r.mse > 0 ? r.mse_se / r.mse : 0;
+	if (json) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "model", m->name);
+		cJSON_AddStringToObject(o, "config", config ? config : "uniform 8 bits");
+		cJSON_AddBoolToObject(o, "quick", true);
+		cJSON_AddNumberToObject(o, "windows", r.windows);
+		cJSON_AddNumberToObject(o, "test_windows", r.windows_total);
+		cJSON_AddNumberToObject(o, "mse", r.mse);
+		cJSON_AddNumberToObject(o, "mse_se", r.mse_se);
+		cJSON_AddNumberToObject(o, "mse_float", r.mse_float);
+		cJSON_AddNumberToObject(o, "rmse", r.rmse);
+		cJSON_AddNumberToObject(o, "mae", r.mae);
+		cJSON_AddNumberToObject(o, "macs", (double)r.macs);
+		char *t = cJSON_Print(o);
+		if (t)
+			puts(t);
+		free(t);
+		cJSON_Delete(o);
+	} else {
+		printf("model        %s (integer, %s)\n", m->name, config ? config : "uniform 8 bits");
+		printf("test windows %d of %d (stratified subset: the middle window of %d equal spans in time order)\n",
+		       r.windows, r.windows_total, r.windows);
+		printf("MSE          ~%.6g +- %.2g (standard error, %.1f%%); 95%% interval %.6g to %.6g\n", r.mse,
+		       r.mse_se, 100.0 * rel, r.mse - 1.96 * r.mse_se, r.mse + 1.96 * r.mse_se);
+		printf("float MSE    %.6g on the same windows (%+.2f%%)\n", r.mse_float,
+		       100.0 * (r.mse - r.mse_float) / r.mse_float);
+		printf("RMSE         ~%.6g (normalised), ~%.4g in %s's unit\n", r.rmse, r.rmse_denorm, m->data.target);
+		printf("MAE          ~%.6g (normalised), ~%.4g in %s's unit\n", r.mae, r.mae_denorm, m->data.target);
+	}
+	rc = CLI_OK;
+	goto out;
+fail:
+	cli_error("%s", err.msg);
+out:
+	ieval_free(ev);
+	quant_free(q);
+	fref_free(f);
+	config_fini(&c);
+	return rc;
+}
+
 int cmd_eval(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -299,11 +358,12 @@ int cmd_eval(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"dump", required_argument, NULL, 'D'},
 		{"params", no_argument, NULL, 'P'},
+		{"quick", no_argument, NULL, 'Q'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *config = NULL, *dump_dir = NULL;
-	bool flt = false, json = false, params = false;
+	bool flt = false, json = false, params = false, quick = false;
 	int c;
 	optind = 1;
 	opterr = 0;
@@ -324,13 +384,18 @@ int cmd_eval(int argc, char **argv)
 		case 'P':
 			params = true;
 			break;
+		case 'Q':
+			quick = true;
+			break;
 		case 'h':
-			printf("usage: mpqx eval MODEL [-c CONFIG] [--float] [--json] [--dump DIR] [--params]\n"
+			printf("usage: mpqx eval MODEL [-c CONFIG] [--float] [--json] [--dump DIR] [--params] [--quick]\n"
 			       "  -c CONFIG   per-layer bits and storage (default: uniform 8 bits)\n"
 			       "  --float     the float model instead of the integer one\n"
 			       "  --json      one JSON object on stdout\n"
 			       "  --dump DIR  write every layer's integer test-set outputs (for tools/qref.py)\n"
-			       "  --params    print every layer's quantization parameters as JSON instead\n");
+			       "  --params    print every layer's quantization parameters as JSON instead\n"
+			       "  --quick     the MSE on a stratified subset of the test windows, with its standard\n"
+			       "              error (no SQNR; the subset the explorer shows first)\n");
 			return CLI_OK;
 		default:
 			return cli_usage_error("eval", "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -342,12 +407,15 @@ int cmd_eval(int argc, char **argv)
 		return cli_usage_error("eval", "--float evaluates the float model; it takes no -c, --dump or --params");
 	if (params && dump_dir)
 		return cli_usage_error("eval", "--params prints the parameters without evaluating; it takes no --dump");
+	if (quick && (flt || params || dump_dir))
+		return cli_usage_error("eval", "--quick evaluates a subset of the integer model; it takes no --float, --params or --dump");
 	struct mpqx_model *m;
 	struct mpqx_dataset *d;
 	if (cli_load(optind < argc ? argv[optind] : NULL, &m, &d))
 		return CLI_FAIL;
 	int rc = flt      ? eval_float(m, d, json)
 		 : params ? eval_params(m, d, config)
+		 : quick  ? eval_quick(m, d, config, json)
 			  : eval_int(m, d, config, json, dump_dir);
 	dataset_free(d);
 	model_free(m);

@@ -54,7 +54,7 @@ static double percentile(double *v, int n, double p)
 }
 
 static int run_bench(struct mpqx_app *a, const struct tui_opts *to, int rows, int cols, const char *keys, int repeat,
-		     bool json)
+		     bool json, bool first_only)
 {
 	struct mpqx_err err = {0};
 	char *owned = NULL;
@@ -66,19 +66,29 @@ static int run_bench(struct mpqx_app *a, const struct tui_opts *to, int rows, in
 	}
 	int max = (int)strlen(keys) * repeat + 1;
 	double *scr = malloc(sizeof *scr * (size_t)max), *full = malloc(sizeof *full * (size_t)max);
-	double *cpu = malloc(sizeof *cpu * (size_t)max);
-	int n = scr && full && cpu ? tui_bench(a, to, rows, cols, keys, repeat, scr, full, cpu, max, &err) : -1;
+	double *cpu = malloc(sizeof *cpu * (size_t)max), *first = malloc(sizeof *first * (size_t)max);
+	int n = scr && full && cpu && first ? tui_bench(a, to, rows, cols, keys, repeat, scr, first,
+							first_only ? NULL : full, cpu, max, &err)
+					    : -1;
 	free(owned);
 	if (n < 0) {
 		cli_error("%s", err.msg[0] ? err.msg : "out of memory");
 		free(scr);
 		free(full);
 		free(cpu);
+		free(first);
 		return CLI_FAIL;
 	}
+	double i50 = percentile(first, n, 50), i95 = percentile(first, n, 95), imax = first[n ? n - 1 : 0];
+	int sub = session_subset_windows(a->s); /* 0: the first MSE is the whole set's */
 	double c50 = percentile(cpu, n, 50), c95 = percentile(cpu, n, 95), cmax = cpu[n ? n - 1 : 0];
 	double s50 = percentile(scr, n, 50), s95 = percentile(scr, n, 95), smax = scr[n ? n - 1 : 0];
-	double f50 = percentile(full, n, 50), f95 = percentile(full, n, 95), fmax = full[n ? n - 1 : 0];
+	double f50 = NAN, f95 = NAN, fmax = NAN;
+	if (!first_only) {
+		f50 = percentile(full, n, 50);
+		f95 = percentile(full, n, 95);
+		fmax = full[n ? n - 1 : 0];
+	}
 	if (json) {
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "model", a->s->model->name);
@@ -93,10 +103,18 @@ static int run_bench(struct mpqx_app *a, const struct tui_opts *to, int rows, in
 		cJSON_AddNumberToObject(cp, "p50", c50);
 		cJSON_AddNumberToObject(cp, "p95", c95);
 		cJSON_AddNumberToObject(cp, "max", cmax);
-		cJSON *fu = cJSON_AddObjectToObject(o, "with_error_ms");
-		cJSON_AddNumberToObject(fu, "p50", f50);
-		cJSON_AddNumberToObject(fu, "p95", f95);
-		cJSON_AddNumberToObject(fu, "max", fmax);
+		cJSON_AddNumberToObject(o, "subset_windows", sub);
+		cJSON_AddNumberToObject(o, "test_windows", a->s->fref->windows);
+		cJSON *fi = cJSON_AddObjectToObject(o, "first_mse_ms");
+		cJSON_AddNumberToObject(fi, "p50", i50);
+		cJSON_AddNumberToObject(fi, "p95", i95);
+		cJSON_AddNumberToObject(fi, "max", imax);
+		if (!first_only) {
+			cJSON *fu = cJSON_AddObjectToObject(o, "with_error_ms");
+			cJSON_AddNumberToObject(fu, "p50", f50);
+			cJSON_AddNumberToObject(fu, "p95", f95);
+			cJSON_AddNumberToObject(fu, "max", fmax);
+		}
 		char *t = cJSON_Print(o);
 		puts(t);
 		free(t);
@@ -107,9 +125,16 @@ static int run_bench(struct mpqx_app *a, const struct tui_opts *to, int rows, in
 		       smax);
 		printf("  CPU time of the interface thread          p50 %.2f ms  p95 %.2f ms  max %.2f ms\n", c50, c95,
 		       cmax);
-		printf("key to screen with the new MSE              p50 %.2f ms  p95 %.2f ms  max %.2f ms\n", f50, f95,
-		       fmax);
+		if (sub)
+			printf("key to screen with the subset's MSE         p50 %.2f ms  p95 %.2f ms  max %.2f ms  (%d of %d "
+			       "windows)\n", i50, i95, imax, sub, a->s->fref->windows);
+		if (!first_only)
+			printf("key to screen with the new MSE              p50 %.2f ms  p95 %.2f ms  max %.2f ms%s\n", f50,
+			       f95, fmax, sub ? "  (all windows)" : "");
+		else
+			printf("(each key sent once its first MSE was on screen: the whole set's evaluations abandoned)\n");
 	}
+	free(first);
 	free(scr);
 	free(full);
 	free(cpu);
@@ -140,13 +165,16 @@ int cmd_tui(int argc, char **argv)
 		{"bench-ui", no_argument, NULL, 'B'},
 		{"repeat", required_argument, NULL, 'r'},
 		{"json", no_argument, NULL, 'j'},
+		{"subset", required_argument, NULL, 'S'},
+		{"dump-subset", no_argument, NULL, 'U'},
+		{"first-only", no_argument, NULL, 'F'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *config = NULL, *device = NULL, *keys = NULL, *dump = NULL;
 	struct tui_opts to = {0};
 	to.mouse = true;
-	bool bench = false, json = false;
-	int repeat = 3, c;
+	bool bench = false, json = false, dump_subset = false, first_only = false;
+	int repeat = 3, c, subset = 0;
 	const char *nc = getenv("NO_COLOR");
 	if (nc && *nc)
 		to.no_color = true;
@@ -189,6 +217,20 @@ int cmd_tui(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
+		case 'S': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (end == optarg || *end || v < 0 || v > 1000000)
+				return cli_usage_error(NULL, "--subset takes a number of windows (0: none)");
+			subset = v == 0 ? -1 : (int)v;
+			break;
+		}
+		case 'U':
+			dump_subset = true;
+			break;
+		case 'F':
+			first_only = true;
+			break;
 		default:
 			return cli_usage_error(NULL, "unknown option '%s'", argv[optind - 1]);
 		}
@@ -196,6 +238,10 @@ int cmd_tui(int argc, char **argv)
 	if (argc - optind > 1)
 		return cli_usage_error(NULL, "one MODEL at most (got '%s' and '%s')", argv[optind], argv[optind + 1]);
 	int rows = 24, cols = 80;
+	if (dump_subset && (!dump || bench))
+		return cli_usage_error(NULL, "--dump-subset goes with --dump-screen");
+	if (first_only && !bench)
+		return cli_usage_error(NULL, "--first-only goes with --bench-ui");
 	if (dump && parse_size(dump, &cols, &rows))
 		return cli_usage_error(NULL, "--dump-screen takes COLSxROWS, such as 80x24");
 
@@ -224,6 +270,8 @@ int cmd_tui(int argc, char **argv)
 	so.device = device;
 	so.async = !dump || bench;
 	so.device_fallback = true;
+	so.subset = subset;
+	so.subset_always = dump_subset;
 	if (so.async) {
 		/* The evaluation uses every core: the interface needs under a millisecond of CPU a key and the
 		 * worker runs below its priority, so a repaint still gets a core first. */
@@ -246,9 +294,9 @@ int cmd_tui(int argc, char **argv)
 	}
 	int rc;
 	if (bench) {
-		rc = run_bench(&app, &to, dump ? rows : 48, dump ? cols : 160, keys, repeat, json);
+		rc = run_bench(&app, &to, dump ? rows : 48, dump ? cols : 160, keys, repeat, json, first_only);
 	} else if (dump) {
-		rc = tui_dump(&app, &to, rows, cols, keys, stdout, &err) ? CLI_FAIL : CLI_OK;
+		rc = tui_dump(&app, &to, rows, cols, keys, dump_subset, stdout, &err) ? CLI_FAIL : CLI_OK;
 		if (rc)
 			cli_error("%s", err.msg);
 	} else {

@@ -75,6 +75,22 @@ MULTI void forward_axpy(double *restrict acc, double a, const float *restrict b,
 		acc[i] += a * (double)b[i];
 }
 
+/* forward_axpy on four rows at once: acc_k[n] += (double)a[k] * b[n] for k < 4, acc_k = acc + k * stride.
+ * Each load of b serves four sums (the same products, in the same order per sum, as four forward_axpy). */
+MULTI void forward_axpy4(double *restrict acc, size_t stride, const double *a, const float *restrict b, int n)
+{
+	double *restrict c0 = acc, *restrict c1 = acc + stride, *restrict c2 = acc + 2 * stride,
+			 *restrict c3 = acc + 3 * stride;
+	double a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+	for (int i = 0; i < n; i++) {
+		double v = (double)b[i];
+		c0[i] += a0 * v;
+		c1[i] += a1 * v;
+		c2[i] += a2 * v;
+		c3[i] += a3 * v;
+	}
+}
+
 const float *forward_run(struct mpqx_forward *f, const float *window)
 {
 	const struct mpqx_model *m = f->m;

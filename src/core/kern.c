@@ -3,6 +3,8 @@
 #include "mpqx/kern.h"
 
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__GNUC__) && defined(__x86_64__)
@@ -68,11 +70,101 @@ static void gemm_pairs_c(const int16_t *restrict x, const int16_t *restrict bp, 
 }
 
 #ifdef HAVE_X86
-/* Np is a multiple of 8; four blocks of eight outputs at a time hide the multiply-add latency. */
+/* Four rows by sixteen outputs at a time: each load of B serves four rows (the wide layers' B does not fit
+ * the first-level cache, so one row at a time waits on it), in eight accumulators. MADD(a, x, b) adds the
+ * pair products of x and b to a: pmaddwd then paddd, or one vpdpwssd with AVX-VNNI (the same sums: both
+ * wrap, and kern_narrow() bounds every sum within int32). */
+#define GEMM4_BODY(MADD)                                                                                        \
+	for (; r + 4 <= R; r += 4) {                                                                            \
+		const int16_t *x0 = x + (size_t)r * 2 * Kp, *x1 = x0 + 2 * Kp, *x2 = x1 + 2 * Kp, *x3 = x2 + 2 * Kp; \
+		int32_t *a0p = acc + (size_t)r * Np;                                                            \
+		for (int n0 = 0; n0 < Np; n0 += 16) {                                                           \
+			bool two = n0 + 16 <= Np;                                                               \
+			int32_t *ap = a0p + n0;                                                                 \
+			__m256i c00 = _mm256_loadu_si256((const __m256i *)ap), c10, c20, c30, c01, c11, c21, c31; \
+			c10 = _mm256_loadu_si256((const __m256i *)(ap + Np));                                   \
+			c20 = _mm256_loadu_si256((const __m256i *)(ap + 2 * (size_t)Np));                       \
+			c30 = _mm256_loadu_si256((const __m256i *)(ap + 3 * (size_t)Np));                       \
+			c01 = two ? _mm256_loadu_si256((const __m256i *)(ap + 8)) : _mm256_setzero_si256();     \
+			c11 = two ? _mm256_loadu_si256((const __m256i *)(ap + Np + 8)) : _mm256_setzero_si256(); \
+			c21 = two ? _mm256_loadu_si256((const __m256i *)(ap + 2 * (size_t)Np + 8)) : _mm256_setzero_si256(); \
+			c31 = two ? _mm256_loadu_si256((const __m256i *)(ap + 3 * (size_t)Np + 8)) : _mm256_setzero_si256(); \
+			const int16_t *b = bp + (size_t)n0 * 2;                                                 \
+			if (two)                                                                                \
+				for (int p = 0; p < Kp; p++, b += (size_t)Np * 2) {                             \
+					__m256i b0 = _mm256_loadu_si256((const __m256i *)b);                    \
+					__m256i b1 = _mm256_loadu_si256((const __m256i *)(b + 16));             \
+					int32_t q0, q1, q2, q3;                                                 \
+					memcpy(&q0, x0 + 2 * p, 4);                                             \
+					memcpy(&q1, x1 + 2 * p, 4);                                             \
+					memcpy(&q2, x2 + 2 * p, 4);                                             \
+					memcpy(&q3, x3 + 2 * p, 4);                                             \
+					__m256i v = _mm256_set1_epi32(q0);                                      \
+					c00 = MADD(c00, v, b0);                                                 \
+					c01 = MADD(c01, v, b1);                                                 \
+					v = _mm256_set1_epi32(q1);                                              \
+					c10 = MADD(c10, v, b0);                                                 \
+					c11 = MADD(c11, v, b1);                                                 \
+					v = _mm256_set1_epi32(q2);                                              \
+					c20 = MADD(c20, v, b0);                                                 \
+					c21 = MADD(c21, v, b1);                                                 \
+					v = _mm256_set1_epi32(q3);                                              \
+					c30 = MADD(c30, v, b0);                                                 \
+					c31 = MADD(c31, v, b1);                                                 \
+				}                                                                               \
+			else                                                                                    \
+				for (int p = 0; p < Kp; p++, b += (size_t)Np * 2) {                             \
+					__m256i b0 = _mm256_loadu_si256((const __m256i *)b);                    \
+					int32_t q0, q1, q2, q3;                                                 \
+					memcpy(&q0, x0 + 2 * p, 4);                                             \
+					memcpy(&q1, x1 + 2 * p, 4);                                             \
+					memcpy(&q2, x2 + 2 * p, 4);                                             \
+					memcpy(&q3, x3 + 2 * p, 4);                                             \
+					c00 = MADD(c00, _mm256_set1_epi32(q0), b0);                             \
+					c10 = MADD(c10, _mm256_set1_epi32(q1), b0);                             \
+					c20 = MADD(c20, _mm256_set1_epi32(q2), b0);                             \
+					c30 = MADD(c30, _mm256_set1_epi32(q3), b0);                             \
+				}                                                                               \
+			_mm256_storeu_si256((__m256i *)ap, c00);                                                \
+			_mm256_storeu_si256((__m256i *)(ap + Np), c10);                                         \
+			_mm256_storeu_si256((__m256i *)(ap + 2 * (size_t)Np), c20);                             \
+			_mm256_storeu_si256((__m256i *)(ap + 3 * (size_t)Np), c30);                             \
+			if (two) {                                                                              \
+				_mm256_storeu_si256((__m256i *)(ap + 8), c01);                                  \
+				_mm256_storeu_si256((__m256i *)(ap + Np + 8), c11);                             \
+				_mm256_storeu_si256((__m256i *)(ap + 2 * (size_t)Np + 8), c21);                 \
+				_mm256_storeu_si256((__m256i *)(ap + 3 * (size_t)Np + 8), c31);                 \
+			}                                                                                       \
+		}                                                                                               \
+	}
+
+#define MADD_AVX2(a, x, b) _mm256_add_epi32((a), _mm256_madd_epi16((x), (b)))
+#define MADD_VNNI(a, x, b) _mm256_dpwssd_avx_epi32((a), (x), (b))
+
+static void gemm_rows_avx2(const int16_t *x, const int16_t *bp, int r, int R, int Kp, int Np, int32_t *acc);
+
+__attribute__((target("avx2,avxvnni"))) static void gemm_pairs_vnni(const int16_t *x, const int16_t *bp, int R,
+								     int Kp, int Np, int32_t *acc)
+{
+	int r = 0;
+	GEMM4_BODY(MADD_VNNI)
+	gemm_rows_avx2(x, bp, r, R, Kp, Np, acc);
+}
+
 __attribute__((target("avx2"))) static void gemm_pairs_avx2(const int16_t *x, const int16_t *bp, int R, int Kp,
 							    int Np, int32_t *acc)
 {
-	for (int r = 0; r < R; r++) {
+	int r = 0;
+	GEMM4_BODY(MADD_AVX2)
+	gemm_rows_avx2(x, bp, r, R, Kp, Np, acc);
+}
+
+/* Rows r .. R one at a time. Np is a multiple of 8; four blocks of eight outputs at a time hide the
+ * multiply-add latency. */
+__attribute__((target("avx2"))) static void gemm_rows_avx2(const int16_t *x, const int16_t *bp, int r, int R,
+							   int Kp, int Np, int32_t *acc)
+{
+	for (; r < R; r++) {
 		const int16_t *xr = x + (size_t)r * 2 * Kp;
 		int32_t *a = acc + (size_t)r * Np;
 		int n0 = 0;
@@ -114,12 +206,15 @@ __attribute__((target("avx2"))) static void gemm_pairs_avx2(const int16_t *x, co
 /* Whether the CPU has AVX2: set once by kern_cpu_init(), which every entry point calls before it starts any
  * evaluation thread (pthread_once), so the threads read it without a race. */
 #ifdef HAVE_X86
-static int cpu_avx2;
+static int cpu_avx2, cpu_vnni;
 static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
 
 static void cpu_probe(void)
 {
 	cpu_avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+	/* MPQX_NO_VNNI=1 keeps the pmaddwd path (to compare both). */
+	const char *no = getenv("MPQX_NO_VNNI");
+	cpu_vnni = cpu_avx2 && __builtin_cpu_supports("avxvnni") && !(no && *no == '1') ? 1 : 0;
 }
 #endif
 
@@ -134,6 +229,10 @@ void kern_gemm_pairs(const int16_t *x, const int16_t *bp, int R, int Kp, int Np,
 {
 #ifdef HAVE_X86
 	int avx2 = cpu_avx2;
+	if (cpu_vnni) {
+		gemm_pairs_vnni(x, bp, R, Kp, Np, acc);
+		return;
+	}
 	if (avx2) {
 		gemm_pairs_avx2(x, bp, R, Kp, Np, acc);
 		return;

@@ -2,6 +2,8 @@
 #include "mpqx/quant.h"
 
 #include <math.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,12 +66,46 @@ struct mpqx_rescale quant_multiplier(double M)
 	return r;
 }
 
+/* Quantized weights are shared between integer models built from one another (quant_build_from) and
+ * freed with their last user: a reference count before the values. */
+struct qw_block {
+	atomic_int refs;
+	int pad;
+	int32_t v[];
+};
+
+static int32_t *qw_new(size_t n)
+{
+	struct qw_block *b = malloc(sizeof *b + sizeof(int32_t) * (n ? n : 1));
+	if (!b)
+		return NULL;
+	atomic_init(&b->refs, 1);
+	return b->v;
+}
+
+static struct qw_block *qw_block_of(int32_t *qw)
+{
+	return (struct qw_block *)(void *)((char *)qw - offsetof(struct qw_block, v));
+}
+
+static int32_t *qw_share(int32_t *qw)
+{
+	atomic_fetch_add(&qw_block_of(qw)->refs, 1);
+	return qw;
+}
+
+static void qw_release(int32_t *qw)
+{
+	if (qw && atomic_fetch_sub(&qw_block_of(qw)->refs, 1) == 1)
+		free(qw_block_of(qw));
+}
+
 void quant_free(struct mpqx_qmodel *q)
 {
 	if (!q)
 		return;
 	for (int i = 0; q->l && i < q->n_layers; i++) {
-		free(q->l[i].qw);
+		qw_release(q->l[i].qw);
 		free(q->l[i].qb);
 		free(q->l[i].wcs);
 		free(q->l[i].wcz);
@@ -89,13 +125,27 @@ int quant_weights(const struct mpqx_layer *l, struct mpqx_qlayer *ql, const stru
 	size_t n = (size_t)l->weight.rows * l->weight.cols;
 	int n_ch = l->bias.cols;
 	size_t per = n / (size_t)n_ch;
+	/* The same layer of an earlier build (quant_build_from) gives the weights' range, and its quantized
+	 * weights when they have the same parameters: per tensor, q_w depends on the weights and ql->w only
+	 * (per channel they are always requantized). */
+	const struct mpqx_qlayer *re = ql->reuse;
 	double lo = INFINITY, hi = -INFINITY;
-	for (size_t i = 0; i < n; i++) {
-		lo = fmin(lo, l->weight.data[i]);
-		hi = fmax(hi, l->weight.data[i]);
+	if (re && re->w_range) {
+		lo = re->w_lo;
+		hi = re->w_hi;
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			lo = fmin(lo, l->weight.data[i]);
+			hi = fmax(hi, l->weight.data[i]);
+		}
 	}
+	ql->w_lo = lo;
+	ql->w_hi = hi;
+	ql->w_range = true;
 	ql->w = quant_param(lo, hi, w_bits);
-	ql->qw = malloc(sizeof(int32_t) * n);
+	bool same = !channel && re && re->qw && !re->wcs && re->w.bits == ql->w.bits && re->w.s == ql->w.s &&
+		    re->w.z == ql->w.z;
+	ql->qw = same ? qw_share(re->qw) : qw_new(n);
 	ql->qb = malloc(sizeof(int64_t) * (size_t)n_ch);
 	if (!ql->qw || !ql->qb)
 		return MPQX_ENOMEM;
@@ -122,7 +172,7 @@ int quant_weights(const struct mpqx_layer *l, struct mpqx_qlayer *ql, const stru
 				ql->qw[(size_t)o * per + i] = quant_value(w[i], p, NULL);
 		}
 	} else {
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; !same && i < n; i++)
 			ql->qw[i] = quant_value(l->weight.data[i], ql->w, NULL);
 	}
 	int64_t bmax = 0;
@@ -285,6 +335,14 @@ struct mpqx_qparam quant_out(const struct mpqx_model *m, const struct mpqx_fref 
 int quant_build(const struct mpqx_model *m, const struct mpqx_fref *ranges, const struct mpqx_config *c,
 		struct mpqx_qmodel **out, struct mpqx_err *err)
 {
+	return quant_build_from(m, ranges, c, NULL, out, err);
+}
+
+int quant_build_from(const struct mpqx_model *m, const struct mpqx_fref *ranges, const struct mpqx_config *c,
+		     const struct mpqx_qmodel *prev, struct mpqx_qmodel **out, struct mpqx_err *err)
+{
+	if (prev && (prev->m != m || prev->n_layers != m->n_layers))
+		prev = NULL;
 	*out = NULL;
 	struct mpqx_qmodel *q = calloc(1, sizeof *q);
 	if (!q || !(q->l = calloc((size_t)m->n_layers, sizeof *q->l))) {
@@ -309,8 +367,10 @@ int quant_build(const struct mpqx_model *m, const struct mpqx_fref *ranges, cons
 			break;
 		}
 		struct mpqx_op_quant qc = {m, l, q, ql, cfg, x, xb, 0, 0};
+		ql->reuse = prev ? &prev->l[li] : NULL;
 		if (oc->quantize)
 			rc = oc->quantize(&qc);
+		ql->reuse = NULL;
 		double M = qc.M;
 		if (rc == MPQX_ERANGE) {
 			rc = err_set(err, MPQX_ERANGE, "%s: layer '%s': a bias does not fit the integer range", m->path,

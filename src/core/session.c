@@ -22,6 +22,8 @@
 
 struct mpqx_session_priv {
 	struct mpqx_ieval *ev;
+	struct mpqx_ieval *sub;       /* the worker's stratified subset, or NULL (no worker, or every window) */
+	int sub_n;                    /* its windows */
 	struct mpqx_estimate est_tmp; /* the estimate of a config being applied, swapped in on success */
 	int n_out;                    /* values per forecast */
 
@@ -46,6 +48,11 @@ struct mpqx_session_priv {
 	long run_id, r_id, shown_id, sq_id; /* runs published, the waiting result's, the shown one's, sq_db's */
 	double *sq_db;
 	atomic_bool sq_abort; /* set with queued, stop and by the caller's own evaluations */
+	/* Progressive evaluation: each request's subset MSE first, then the whole set's (abandoned, like the
+	 * SQNR, when a newer request waits). Requests are numbered; the results say which they belong to. */
+	long req_id, job_req, r_req, pr_req, first_req, shown_req;
+	bool pr_ready;
+	struct mpqx_eval_result pr_res; /* the subset's result waiting for session_poll */
 };
 
 static double now_ms(void)
@@ -68,15 +75,22 @@ static void forecasts(const struct mpqx_session *s, const struct mpqx_ieval *ev,
 	}
 }
 
+static bool sq_stop(void *arg);
+static void quiesce(struct mpqx_session *s);
+
 /* Runs the evaluation of q/c on the caller's thread and stores the results in the given places; the
  * per-layer SQNR too when with_sqnr (else it is NAN for the layers the run recomputed). */
+
 static int evaluate(struct mpqx_session *s, const struct mpqx_qmodel *q, const struct mpqx_config *c,
 		    bool with_sqnr, struct mpqx_eval_result *res, struct mpqx_layer_stats *stats, float *pred,
 		    double *ms, struct mpqx_err *err)
 {
 	double t0 = now_ms();
 	struct mpqx_eval_result r;
-	int rc = ieval_run(s->priv->ev, q, c, false, &r, err);
+	/* The worker (the one caller without with_sqnr) abandons the whole set's run for a newer request
+	 * (MPQX_IEVAL_STOPPED); session_apply's runs are never stopped. */
+	int rc = !with_sqnr ? ieval_run_until(s->priv->ev, q, c, false, sq_stop, s->priv, &r, err)
+			    : ieval_run(s->priv->ev, q, c, false, &r, err);
 	if (rc)
 		return rc;
 	memcpy(stats, r.layers, sizeof *stats * (size_t)s->model->n_layers);
@@ -114,20 +128,46 @@ static void *worker_main(void *arg)
 			break;
 		p->job_q = s->q;
 		p->job_orphan = false;
+		p->job_req = p->req_id;
 		struct mpqx_err err = {0};
 		int rc = config_copy(&p->job_cfg, &s->cfg);
 		p->queued = false;
 		p->busy = true;
+		atomic_store(&p->sq_abort, false);
 		pthread_mutex_unlock(&p->mu);
 
 		struct mpqx_eval_result res = {0};
 		double ms = 0;
+		if (!rc && stats && p->sub) {
+			/* The subset's MSE first: published at once, the whole set's follows. */
+			struct mpqx_eval_result sr;
+			struct mpqx_err serr = {0};
+			if (ieval_run(p->sub, p->job_q, &p->job_cfg, false, &sr, &serr) == MPQX_OK) {
+				pthread_mutex_lock(&p->mu);
+				p->pr_res = sr;
+				p->pr_res.layers = NULL;
+				p->pr_req = p->job_req;
+				p->first_req = p->job_req;
+				p->pr_ready = true;
+				pthread_cond_broadcast(&p->done);
+				pthread_mutex_unlock(&p->mu);
+			}
+		}
 		if (rc || !stats)
 			rc = err_set(&err, MPQX_ENOMEM, "out of memory evaluating %s", s->model->path);
 		else
 			rc = evaluate(s, p->job_q, &p->job_cfg, false, &res, stats, p->w_pred, &ms, &err);
 
 		pthread_mutex_lock(&p->mu);
+		if (rc == MPQX_IEVAL_STOPPED) {
+			/* A newer request waits (or the session stops): its results replace this one's. */
+			p->busy = false;
+			if (p->job_orphan)
+				quant_free(p->job_q);
+			p->job_q = NULL;
+			pthread_cond_broadcast(&p->done);
+			continue;
+		}
 		bool published = false;
 		p->r_err = err;
 		if (!rc && config_copy(&p->r_cfg, &p->job_cfg) == MPQX_OK) {
@@ -139,15 +179,14 @@ static void *worker_main(void *arg)
 			p->w_pred = t;
 			p->r_ms = ms;
 			p->r_id = ++p->run_id;
+			p->r_req = p->job_req;
+			p->first_req = p->job_req;
 			published = true;
 		} else if (!rc) {
 			err_set(&p->r_err, MPQX_ENOMEM, "out of memory evaluating %s", s->model->path);
 		}
 		p->ready = true;
 		p->busy = false;
-		if (p->job_orphan)
-			quant_free(p->job_q);
-		p->job_q = NULL;
 		pthread_cond_broadcast(&p->done);
 
 		/* The MSE is out; now the SQNR of the layers this run recomputed, dropped for a newer change. */
@@ -168,6 +207,10 @@ static void *worker_main(void *arg)
 			}
 			pthread_cond_broadcast(&p->done);
 		}
+		/* Kept until here: a chunked engine's SQNR pass runs the windows again with it. */
+		if (p->job_orphan)
+			quant_free(p->job_q);
+		p->job_q = NULL;
 	}
 	pthread_mutex_unlock(&p->mu);
 	free(stats);
@@ -185,7 +228,9 @@ bool session_poll(struct mpqx_session *s)
 		p->ready = false;
 		got = true;
 		s->eval_err = p->r_err;
-		if (!p->r_err.code) {
+		if (!p->r_err.code && p->r_req >= p->shown_req) {
+			p->shown_req = p->r_req;
+			s->eval_subset = false;
 			config_copy(&s->eval_cfg, &p->r_cfg);
 			s->res = p->r_res;
 			memcpy(s->layer_stats, p->r_stats, sizeof *s->layer_stats * (size_t)s->model->n_layers);
@@ -197,6 +242,20 @@ bool session_poll(struct mpqx_session *s)
 			s->eval_valid = true;
 			s->eval_seq++;
 			p->shown_id = p->r_id;
+		}
+	}
+	if (p->pr_ready) {
+		p->pr_ready = false;
+		/* A newer request's subset MSE replaces the figures shown; the rest (clamps, SQNR, forecasts) stays
+		 * that of the last whole-set run until the new one arrives. */
+		if (p->pr_req > p->shown_req && s->eval_valid) {
+			p->shown_req = p->pr_req;
+			struct mpqx_layer_stats *keep = s->res.layers;
+			s->res = p->pr_res;
+			s->res.layers = keep;
+			s->eval_subset = true;
+			s->eval_seq++;
+			got = true;
 		}
 	}
 	if (p->sq_ready) {
@@ -211,6 +270,41 @@ bool session_poll(struct mpqx_session *s)
 	s->sqnr_pending = p->sq_busy || p->sq_ready;
 	pthread_mutex_unlock(&p->mu);
 	return got;
+}
+
+void session_wait_first(struct mpqx_session *s)
+{
+	struct mpqx_session_priv *p = s->priv;
+	if (!p->async)
+		return;
+	pthread_mutex_lock(&p->mu);
+	while (p->first_req < p->req_id && (p->queued || p->busy))
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+	session_poll(s);
+}
+
+int session_show_subset(struct mpqx_session *s, struct mpqx_err *err)
+{
+	struct mpqx_session_priv *p = s->priv;
+	if (!p->sub)
+		return MPQX_OK;
+	quiesce(s);
+	struct mpqx_eval_result r;
+	int rc = ieval_run(p->sub, s->q, &s->cfg, false, &r, err);
+	if (rc)
+		return rc;
+	struct mpqx_layer_stats *keep = s->res.layers;
+	s->res = r;
+	s->res.layers = keep;
+	s->eval_subset = true;
+	s->eval_seq++;
+	return MPQX_OK;
+}
+
+int session_subset_windows(const struct mpqx_session *s)
+{
+	return s->priv->sub ? s->priv->sub_n : 0;
 }
 
 void session_wait(struct mpqx_session *s)
@@ -262,7 +356,8 @@ static int prepare_and_commit(struct mpqx_session *s, const struct mpqx_config *
 	/* storage the device lacks (SPRAM off the iCE40 UltraPlus) */
 	if ((rc = device_check_config(&dev, s->model, c, NULL, NULL, 0, err)))
 		goto fail;
-	if ((rc = quant_build(s->model, s->fref, c, &q, err)))
+	/* From the current integer model: its weights' ranges, and the quantized weights that stay the same. */
+	if ((rc = quant_build_from(s->model, s->fref, c, s->q, &q, err)))
 		goto fail;
 	if ((rc = estimate_run(q, c, &dev, coeffs ? coeffs : s->coeffs, &p->est_tmp, err)))
 		goto fail;
@@ -336,7 +431,15 @@ int session_apply(struct mpqx_session *s, const struct mpqx_config *c, struct mp
 	err_clear(&s->eval_err);
 	s->eval_pending = false;
 	s->eval_valid = true;
+	s->eval_subset = false;
 	s->eval_seq++;
+	if (s->priv->async) {
+		/* the worker is idle (quiesce): nothing it published before may replace this */
+		pthread_mutex_lock(&s->priv->mu);
+		s->priv->pr_ready = false;
+		s->priv->shown_req = s->priv->req_id;
+		pthread_mutex_unlock(&s->priv->mu);
+	}
 	return config_copy(&s->eval_cfg, &s->cfg) ? err_set(err, MPQX_ENOMEM, "out of memory") : MPQX_OK;
 }
 
@@ -350,6 +453,7 @@ int session_request(struct mpqx_session *s, const struct mpqx_config *c, struct 
 		return rc;
 	pthread_mutex_lock(&p->mu);
 	p->queued = true;
+	p->req_id++;
 	atomic_store(&p->sq_abort, true);
 	s->eval_pending = true;
 	pthread_cond_signal(&p->wake);
@@ -449,6 +553,18 @@ int session_open(const char *path, const struct mpqx_session_opts *opts, struct 
 	if (rc)
 		goto fail;
 
+	/* The subset, when smaller than the test set, evaluated once here so that a change recomputes only what
+	 * it touches: the worker's first MSE after a change, and session_show_subset's. */
+	int N = s->data->windows[MPQX_TEST];
+	int n = opts->subset > 0 ? (opts->subset < N ? opts->subset : N)
+		: opts->subset == 0 && (opts->subset_always || (opts->async && ieval_subset_wanted(m, N)))
+			? ieval_subset_size(m, N)
+			: N;
+	struct mpqx_eval_result sr;
+	p->sub_n = n;
+	if (n < N && ((rc = ieval_new_subset(m, s->data, s->fref, opts->threads, n, &p->sub, err)) ||
+		      (rc = ieval_run(p->sub, s->q, &s->cfg, false, &sr, err))))
+		goto fail;
 	if (opts->async) {
 		if (pthread_mutex_init(&p->mu, NULL) || pthread_cond_init(&p->wake, NULL) ||
 		    pthread_cond_init(&p->done, NULL)) {
@@ -496,6 +612,7 @@ void session_free(struct mpqx_session *s)
 		pthread_cond_destroy(&p->done);
 	}
 	ieval_free(p->ev);
+	ieval_free(p->sub);
 	estimate_fini(&p->est_tmp);
 	config_fini(&p->job_cfg);
 	config_fini(&p->r_cfg);

@@ -604,29 +604,42 @@ static void draw_accuracy(const struct tui_ctx *t, const struct mpqx_app *a, con
 	const struct view_rect *p = &l->accuracy;
 	char buf[LINE_MAX_BYTES], t1[32], t2[32], t3[32];
 	bool foc = pane_focused(a, APP_PANE_PLOT);
-	snprintf(buf, sizeof buf, " Accuracy %d windows, %s%s", s->fref->windows, m->data.target,
-		 s->eval_pending ? (t->utf8 ? "  computing\xe2\x80\xa6" : "  computing...") : "");
+	const struct mpqx_eval_result *r = &s->res;
+	const char *dots = t->utf8 ? "\xe2\x80\xa6" : "...";
+	if (s->eval_subset) /* the subset's estimate first, the whole set's being computed */
+		snprintf(buf, sizeof buf, " Accuracy subset %d of %d windows, %s%s%s", r->windows, r->windows_total,
+			 m->data.target, s->eval_pending ? "  computing all" : "", s->eval_pending ? dots : "");
+	else
+		snprintf(buf, sizeof buf, " Accuracy %d windows, %s%s", s->fref->windows, m->data.target,
+			 s->eval_pending ? (t->utf8 ? "  computing\xe2\x80\xa6" : "  computing...") : "");
 	put_pad(t, p->y, p->x, p->w, foc ? MPQX_TH_FOCUS : MPQX_TH_HEADER, buf);
 	for (int y = p->y + 1; y < p->y + p->h; y++)
 		put_pad(t, y, p->x, p->w, MPQX_TH_NORMAL, "");
 	enum mpqx_theme_role fr = s->eval_pending ? MPQX_TH_DIM : MPQX_TH_NORMAL;
-	const struct mpqx_eval_result *r = &s->res;
 	double unit = model_target_unit(m);
 	double rel = r->mse_float > 0 ? r->mse / r->mse_float - 1 : 0;
 	view_fmt_delta(t3, sizeof t3, rel);
 	int x = p->x;
 	int sig = l->wide ? 5 : 3;
-	snprintf(buf, sizeof buf, " MSE %s  float %s  ", view_fmt_sig(t1, sizeof t1, r->mse, sig),
-		 view_fmt_sig(t2, sizeof t2, r->mse_float, sig));
+	if (s->eval_subset) /* an estimate: ~value, its standard error, the windows it comes from */
+		snprintf(buf, sizeof buf, " MSE ~%s %s%.0f%% (%d of %d)  float %s  ", view_fmt_sig(t1, sizeof t1, r->mse, sig),
+			 t->utf8 ? "\xc2\xb1" : "+-", r->mse > 0 ? 100.0 * r->mse_se / r->mse : 0.0, r->windows,
+			 r->windows_total, view_fmt_sig(t2, sizeof t2, r->mse_float, sig));
+	else
+		snprintf(buf, sizeof buf, " MSE %s  float %s  ", view_fmt_sig(t1, sizeof t1, r->mse, sig),
+			 view_fmt_sig(t2, sizeof t2, r->mse_float, sig));
 	x += put(t, p->y + 1, x, p->w, fr, buf);
 	put(t, p->y + 1, x, p->x + p->w - x, s->eval_pending ? MPQX_TH_DIM : rel > 0.1 ? MPQX_TH_WARN : MPQX_TH_GOOD,
 	    t3);
 	long clipped = session_clipped(s);
+	const char *est = s->eval_subset ? "~" : "";
 	if (l->wide)
-		snprintf(buf, sizeof buf, " RMSE %s %s (float %s)  clamps %ld", view_fmt_sig(t1, sizeof t1, r->rmse_denorm, sig),
-			 m->data.target, view_fmt_sig(t2, sizeof t2, sqrt(r->mse_float) * unit, sig), clipped);
+		snprintf(buf, sizeof buf, " RMSE %s%s %s (float %s)  clamps %ld", est,
+			 view_fmt_sig(t1, sizeof t1, r->rmse_denorm, sig), m->data.target,
+			 view_fmt_sig(t2, sizeof t2, sqrt(r->mse_float) * unit, sig), clipped);
 	else
-		snprintf(buf, sizeof buf, " RMSE %s (float %s)  clamps %ld", view_fmt_sig(t1, sizeof t1, r->rmse_denorm, sig),
+		snprintf(buf, sizeof buf, " RMSE %s%s (float %s)  clamps %ld", est,
+			 view_fmt_sig(t1, sizeof t1, r->rmse_denorm, sig),
 			 view_fmt_sig(t2, sizeof t2, sqrt(r->mse_float) * unit, sig), clipped);
 	put(t, p->y + 2, p->x, p->w, clipped && !s->eval_pending ? MPQX_TH_WARN : fr, buf);
 	if (l->wide) {

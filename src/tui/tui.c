@@ -361,8 +361,8 @@ static void write_screen(FILE *out, int rows, int cols)
 	}
 }
 
-int tui_dump(struct mpqx_app *a, const struct tui_opts *o, int rows, int cols, const char *keys, FILE *out,
-	     struct mpqx_err *err)
+int tui_dump(struct mpqx_app *a, const struct tui_opts *o, int rows, int cols, const char *keys, bool subset,
+	     FILE *out, struct mpqx_err *err)
 {
 	struct tui_ctx t;
 	memset(&t, 0, sizeof t);
@@ -400,6 +400,10 @@ int tui_dump(struct mpqx_app *a, const struct tui_opts *o, int rows, int cols, c
 			break;
 	}
 	session_wait(a->s);
+	if (subset && session_show_subset(a->s, err)) {
+		hidden_end(sc, fo, fi);
+		return 1;
+	}
 	tui_draw(&t, a);
 	write_screen(out, rows, cols);
 	hidden_end(sc, fo, fi);
@@ -414,7 +418,7 @@ static double clock_ms(clockid_t id)
 }
 
 int tui_bench(struct mpqx_app *a, const struct tui_opts *o, int rows, int cols, const char *keys, int repeat,
-	      double *screen_ms, double *full_ms, double *cpu_ms, int max, struct mpqx_err *err)
+	      double *screen_ms, double *first_ms, double *full_ms, double *cpu_ms, int max, struct mpqx_err *err)
 {
 	struct tui_ctx t;
 	memset(&t, 0, sizeof t);
@@ -447,12 +451,20 @@ int tui_bench(struct mpqx_app *a, const struct tui_opts *o, int rows, int cols, 
 			screen_ms[n] = clock_ms(CLOCK_MONOTONIC) - t0;
 			if (cpu_ms)
 				cpu_ms[n] = clock_ms(CLOCK_THREAD_CPUTIME_ID) - c0;
-			session_wait(a->s);
-			tui_draw(&t, a);
-			refresh();
-			if (full_ms)
+			if (first_ms) {
+				session_wait_first(a->s);
+				tui_draw(&t, a);
+				refresh();
+				first_ms[n] = clock_ms(CLOCK_MONOTONIC) - t0;
+			}
+			if (full_ms) {
+				session_wait(a->s);
+				tui_draw(&t, a);
+				refresh();
 				full_ms[n] = clock_ms(CLOCK_MONOTONIC) - t0;
+			}
 		}
+	session_wait(a->s);
 	hidden_end(sc, fo, fi);
 	return n;
 }

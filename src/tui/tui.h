@@ -23,18 +23,22 @@ int tui_run(struct mpqx_app *a, const struct tui_opts *o);
 
 /* Paints the app into a rows x cols screen that is never shown, after replaying keys (app_parse_keys
  * syntax; every evaluation completes before the next key), and writes the screen as text to out, one line
- * a row, trailing blanks removed. Returns 0, or 1 with a message in err. */
-int tui_dump(struct mpqx_app *a, const struct tui_opts *o, int rows, int cols, const char *keys, FILE *out,
-	     struct mpqx_err *err);
+ * a row, trailing blanks removed; subset: with the subset's MSE of the final config shown, as after a
+ * change before the whole set's arrives (session_show_subset). Returns 0, or 1 with a message in err. */
+int tui_dump(struct mpqx_app *a, const struct tui_opts *o, int rows, int cols, const char *keys, bool subset,
+	     FILE *out, struct mpqx_err *err);
 
 /* Replays keys `repeat` times through the app and a hidden rows x cols screen and measures, per key, the
- * time from the key to the repainted screen (the estimate is current, the error figures may be pending)
- * and to the repainted screen with the error figures of the new config. Writes milliseconds into
- * screen_ms[], full_ms[] and cpu_ms[] (the CPU time of the interface's thread for the first, which leaves
- * out the time other processes took the core), n_keys * repeat entries each, caller allocates; full_ms
- * and cpu_ms may be NULL. Returns the number of samples, or -1 with a message in err. */
+ * time from the key to the repainted screen (the estimate is current, the error figures may be pending),
+ * to the repainted screen with the first MSE of the new config (the subset's, session.h) and to the one
+ * with the whole test set's error figures. Writes milliseconds into screen_ms[], first_ms[], full_ms[]
+ * and cpu_ms[] (the CPU time of the interface's thread for the first, which leaves out the time other
+ * processes took the core), n_keys * repeat entries each, caller allocates; first_ms, full_ms and cpu_ms
+ * may be NULL. Without full_ms the next key goes as soon as the first MSE is on screen (the whole set's
+ * evaluation of the previous key is then abandoned). Returns the number of samples, or -1 with a message
+ * in err. */
 int tui_bench(struct mpqx_app *a, const struct tui_opts *o, int rows, int cols, const char *keys, int repeat,
-	      double *screen_ms, double *full_ms, double *cpu_ms, int max, struct mpqx_err *err);
+	      double *screen_ms, double *first_ms, double *full_ms, double *cpu_ms, int max, struct mpqx_err *err);
 
 /* ---- inside the tui ---- */
 

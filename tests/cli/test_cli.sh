@@ -77,6 +77,20 @@ assert all(l["a_bits"] == 4 for l in b["layers"])
 assert b["mse"] != a["mse"]
 ' 2>"$tmp/err"; then ok "compare --json"; else not_ok "compare --json" "$(cat "$tmp/err")"; fi
 expect 0 "differs from the first column" "compare table" -- compare "$tiny" uniform8 uniform6
+# eval --quick: a stratified subset's MSE with its standard error, near the whole set's
+expect 2 "takes no --float" "--quick with --float" -- eval "$tiny" --quick --float
+daily=$src/samples/seattle-daily
+qjson=$("$mpqx" eval "$daily" --quick --json 2>&1)
+full=$("$mpqx" eval "$daily" --json 2>&1)
+if printf '%s\n%s' "$qjson" "$full" | /usr/bin/python3 -c '
+import json, sys
+t = sys.stdin.read()
+q, f = json.JSONDecoder().raw_decode(t)[0], json.loads(t[json.JSONDecoder().raw_decode(t)[1]:])
+assert q["quick"] is True and q["windows"] == 128 and q["test_windows"] == 269, q
+assert q["mse_se"] > 0 and abs(q["mse"] - f["mse"]) < 4 * q["mse_se"], (q["mse"], q["mse_se"], f["mse"])
+' 2>"$tmp/err"; then ok "eval --quick --json"; else not_ok "eval --quick --json" "$(cat "$tmp/err")"; fi
+expect 0 "test windows 128 of 269 \\(stratified subset" "eval --quick" -- eval "$daily" --quick
+
 expect 2 "at least two CONFIGs" "compare needs two configs" -- compare "$tiny" uniform8
 expect 1 "nothere.json: cannot open" "compare with a missing config" -- compare "$tiny" uniform8 "$tmp/nothere.json"
 

@@ -58,6 +58,9 @@ case_ wide-140x40 140x40 ''
 # / on the status line; the help scrolled to its end; the compare view's own help; a slot as the base.
 case_ find-80x24 80x24 '/so'
 case_ help-end-80x24 80x24 '?<End>'
+# The subset's MSE the explorer shows first after a change (~value, its standard error, n of N windows).
+case_ subset-80x24 80x24 'jjaa' --subset 4 --dump-subset
+case_ subset-ascii-100x30 100x30 'jjaa' --subset 4 --dump-subset --ascii --no-color
 case_ help-compare-80x24 80x24 'c?'
 case_ compare-base-80x24 80x24 '1jjbA2c<Left>b'
 # The search: the best fit applied (undoable), the Pareto view on LUT and, in ASCII, on BRAM tiles.

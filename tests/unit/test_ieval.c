@@ -321,7 +321,8 @@ static void same_result(const struct mpqx_model *m, const struct mpqx_eval_resul
 
 /* Over the memory budget the engine streams the windows (chunked mode): the same MSE, clamp counts,
  * per-layer SQNR and forecasts as the cached mode, after changes too (a chunked run recomputes every
- * layer), with the float reference taken from fref or recomputed window by window when fref dropped it. */
+ * layer), with the float reference taken from fref or recomputed window by window when fref dropped it,
+ * and with the SQNR computed in the run or (ieval_set_sqnr off) by a later pass over the windows. */
 static void test_chunked(void **state)
 {
 	struct fixture *fx = *state;
@@ -368,6 +369,12 @@ static void test_chunked(void **state)
 			assert_int_equal(ieval_update_sqnr(cached, &r0), 0);
 		assert_int_equal(ieval_run(chunk_act, q, &c, false, &r1, &err), 0);
 		assert_int_equal(ieval_run(chunk_float, q, &c, false, &r2, &err), 0);
+		if (late) {
+			/* chunked runs honour the request too; the SQNR pass runs the windows again */
+			assert_true(isnan(r1.layers[out].sqnr_db) && isnan(r2.layers[out].sqnr_db));
+			assert_int_equal(ieval_update_sqnr(chunk_act, &r1), 0);
+			assert_int_equal(ieval_update_sqnr(chunk_float, &r2), 0);
+		}
 		assert_int_equal(r1.recomputed, m->n_layers);
 		assert_int_equal(r2.recomputed, m->n_layers);
 		assert_true(r1.macs == r2.macs);
@@ -386,6 +393,171 @@ static void test_chunked(void **state)
 	ieval_free(chunk_float);
 	fref_free(fa);
 	fref_free(fn);
+}
+
+static bool stop_after(void *arg)
+{
+	/* says true from the 4th call on (every thread asks before each window) */
+	return __atomic_add_fetch((int *)arg, 1, __ATOMIC_SEQ_CST) > 3;
+}
+
+/* The stratified subset: deterministic, one window in each of n equal spans of the test set in time order;
+ * its MSE and float MSE equal a direct evaluation of those windows; incremental runs, and runs after a
+ * stopped one, equal fresh ones. */
+static void test_subset(void **state)
+{
+	struct fixture *fx = *state;
+	const struct mpqx_model *m = fx->m;
+	struct mpqx_err err = {0};
+	int N = fx->d->windows[MPQX_TEST];
+	/* the rule: within [MIN, MAX], at most N; stratified and deterministic */
+	int n = ieval_subset_size(m, N);
+	assert_true(n >= 1 && n <= N && n <= MPQX_SUBSET_MAX);
+	assert_true(n >= MPQX_SUBSET_MIN || n == N);
+	for (int k = 1; k <= N; k += (k < 20 ? 1 : 37)) {
+		int *a = malloc(sizeof *a * (size_t)k), *b = malloc(sizeof *b * (size_t)k);
+		assert_non_null(a);
+		assert_non_null(b);
+		ieval_subset_windows(N, k, a);
+		ieval_subset_windows(N, k, b);
+		assert_memory_equal(a, b, sizeof *a * (size_t)k);
+		for (int i = 0; i < k; i++) {
+			long lo = (long)N * i / k, hi = (long)N * (i + 1) / k;
+			if (a[i] < lo || a[i] >= hi)
+				fail_msg("N %d, n %d: window %d of stratum %d outside [%ld, %ld)", N, k, a[i], i, lo, hi);
+		}
+		free(a);
+		free(b);
+	}
+	int k = n < N ? n : (N > 2 ? N / 2 : 1);
+	int *idx = malloc(sizeof *idx * (size_t)k);
+	assert_non_null(idx);
+	ieval_subset_windows(N, k, idx);
+
+	struct mpqx_ieval *sub = NULL, *sub2 = NULL, *full = NULL;
+	assert_int_equal(ieval_new_subset(m, fx->d, fx->f, 2, k, &sub, &err), 0);
+	assert_int_equal(ieval_new_subset(m, fx->d, fx->f, 1, k, &sub2, &err), 0);
+	assert_int_equal(ieval_new_budget(m, fx->d, fx->f, 2, SIZE_MAX, &full, &err), 0);
+	assert_true(ieval_subset(sub) == (k < N));
+	assert_false(ieval_subset(full));
+	struct mpqx_config c;
+	assert_int_equal(config_init(&c, m, 8), 0);
+	int out = m->output;
+	for (int step = 0; step < 4; step++) {
+		if (step > 0) {
+			int l = (step * 5) % c.n_layers;
+			c.layers[l].a_bits = 5 + step;
+			c.layers[l].w_bits = 11 - step;
+		}
+		struct mpqx_qmodel *q = NULL;
+		struct mpqx_eval_result rs, rs2, rf;
+		assert_int_equal(quant_build(m, fx->f, &c, &q, &err), 0);
+		if (step == 2) {
+			/* a run stopped part way leaves nothing wrong behind */
+			int calls = 0;
+			assert_int_equal(ieval_run_until(sub, q, &c, false, stop_after, &calls, &rs, &err), MPQX_IEVAL_STOPPED);
+			calls = 0;
+			assert_int_equal(ieval_run_until(full, q, &c, false, stop_after, &calls, &rf, &err), MPQX_IEVAL_STOPPED);
+		}
+		assert_int_equal(ieval_run(sub, q, &c, false, &rs, &err), 0);
+		assert_int_equal(ieval_run(sub2, q, &c, true, &rs2, &err), 0);
+		assert_int_equal(ieval_run(full, q, &c, false, &rf, &err), 0);
+		assert_int_equal(rs.windows, k);
+		assert_int_equal(rs.windows_total, N);
+		assert_int_equal(rf.windows_total, N);
+		assert_true(rf.mse_se == 0);
+		assert_true(rs.mse == rs2.mse && rs.mae == rs2.mae);
+		/* the same windows evaluated directly: the whole set's outputs of the subset's windows */
+		const struct mpqx_qparam *po = &q->l[out].out;
+		double se = 0, fse = 0, sq[4096];
+		for (int i = 0; i < k; i++) {
+			const int16_t *y = ieval_output(full, out, idx[i]);
+			double e = po->s * (y[0] - po->z) - dataset_target(fx->d, MPQX_TEST, idx[i]);
+			double fe = fx->f->pred[(size_t)idx[i] * m->out_features] - dataset_target(fx->d, MPQX_TEST, idx[i]);
+			se += e * e;
+			fse += fe * fe;
+			if (i < 4096)
+				sq[i] = e * e;
+		}
+		if (rs.mse != se / k)
+			fail_msg("step %d: subset MSE %.17g, direct %.17g", step, rs.mse, se / k);
+		assert_true(rs.mse_float == fse / k);
+		if (k < N && k > 1) {
+			double v = 0;
+			for (int i = 1; i < k && i < 4096; i++)
+				v += (sq[i] - sq[i - 1]) * (sq[i] - sq[i - 1]);
+			v = v / (2.0 * (k - 1)) / k * (1.0 - (double)k / N);
+			assert_true(fabs(rs.mse_se - sqrt(v)) <= 1e-12 * (sqrt(v) + 1e-300));
+			assert_true(rs.mse_se > 0);
+		}
+		/* clamp counts of the subset's windows only: never more than the whole set's */
+		for (int l = 0; l < m->n_layers; l++) {
+			assert_true(rs.layers[l].clipped <= rf.layers[l].clipped);
+			if (k < N)
+				assert_true(isnan(rs.layers[l].sqnr_db)); /* a subset computes no SQNR */
+		}
+		quant_free(q);
+	}
+	config_fini(&c);
+	free(idx);
+	ieval_free(sub);
+	ieval_free(sub2);
+	ieval_free(full);
+}
+
+/* quant_build_from gives the same integer model as quant_build, sharing the weights that stay the same;
+ * either model may be freed first. */
+static void test_build_from(void **state)
+{
+	struct fixture *fx = *state;
+	const struct mpqx_model *m = fx->m;
+	struct mpqx_err err = {0};
+	struct mpqx_config c;
+	assert_int_equal(config_init(&c, m, 8), 0);
+	struct mpqx_qmodel *prev = NULL;
+	assert_int_equal(quant_build(m, fx->f, &c, &prev, &err), 0);
+	int shared = 0;
+	for (int step = 0; step < 8; step++) {
+		int l = (step * 3) % c.n_layers;
+		if (step % 2)
+			c.layers[l].w_bits = 3 + step;
+		else
+			c.layers[l].a_bits = 4 + step;
+		struct mpqx_qmodel *a = NULL, *b = NULL;
+		assert_int_equal(quant_build_from(m, fx->f, &c, prev, &a, &err), 0);
+		assert_int_equal(quant_build(m, fx->f, &c, &b, &err), 0);
+		for (int li = 0; li < m->n_layers; li++) {
+			const struct mpqx_qlayer *x = &a->l[li], *y = &b->l[li];
+			const struct mpqx_layer *ly = &m->layers[li];
+			assert_memory_equal(&x->out, &y->out, sizeof x->out);
+			assert_memory_equal(&x->w, &y->w, sizeof x->w);
+			assert_memory_equal(x->rs, y->rs, sizeof x->rs);
+			assert_true(x->acc_bound == y->acc_bound && x->acc_bits == y->acc_bits && x->m_bits == y->m_bits &&
+				    x->bias_bits == y->bias_bits);
+			assert_true((x->qw == NULL) == (y->qw == NULL));
+			if (x->qw) {
+				size_t n = (size_t)ly->weight.rows * ly->weight.cols;
+				assert_memory_equal(x->qw, y->qw, n * sizeof *x->qw);
+				assert_memory_equal(x->qb, y->qb, (size_t)ly->bias.cols * sizeof *x->qb);
+				if (x->w.bits == prev->l[li].w.bits) {
+					assert_ptr_equal(x->qw, prev->l[li].qw);
+					shared++;
+				}
+			}
+		}
+		/* the older one freed first, or (every third step) the newer one, the next built from the older
+		 * again: the shared weights live on with their last user */
+		if (step % 3 == 2) {
+			quant_free(a);
+		} else {
+			quant_free(prev);
+			prev = a;
+		}
+		quant_free(b);
+	}
+	assert_true(shared > 0);
+	quant_free(prev);
+	config_fini(&c);
 }
 
 /* The budget: MPQX_EVAL_MEMORY_MB in MiB when it is a positive number, else the default; the cache size;
@@ -597,7 +769,7 @@ int main(void)
 		cmocka_unit_test(test_uniform8),  cmocka_unit_test(test_uniform4),  cmocka_unit_test(test_uniform2),
 		cmocka_unit_test(test_uniform16), cmocka_unit_test(test_mixed),     cmocka_unit_test(test_incremental),
 		cmocka_unit_test(test_chunked),   cmocka_unit_test(test_budget),    cmocka_unit_test(test_forward_plain),
-		cmocka_unit_test(test_calib_cache),
+		cmocka_unit_test(test_calib_cache), cmocka_unit_test(test_subset),    cmocka_unit_test(test_build_from),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -152,6 +152,67 @@ static void test_async(void **state)
 	session_free(ref);
 }
 
+/* Progressive evaluation: a session with a subset shows the subset's MSE first (labelled as such), then the
+ * whole set's, equal to a session without one; the subset's MSE equals a subset engine's. */
+static void test_progressive(void **state)
+{
+	(void)state;
+	struct mpqx_session_opts o = {0};
+	o.devices_dir = devices_dir();
+	o.async = true;
+	o.subset = 4;
+	struct mpqx_session *s = NULL, *ref = open_tiny(false);
+	struct mpqx_err err = {0};
+	if (session_open(DATA_DIR "/tiny", &o, &s, &err))
+		fail_msg("session_open: %s", err.msg);
+	int N = s->fref->windows;
+	assert_true(N > 4);
+	assert_int_equal(session_subset_windows(s), 4);
+	assert_int_equal(session_subset_windows(ref), 0); /* no worker, no subset unless asked */
+	for (int b = 8; b >= 5; b--) {
+		assert_int_equal(session_set_all_bits(s, b, b, &err), 0);
+		session_wait_first(s);
+		/* the first MSE: the subset's, or already the whole set's */
+		assert_true(s->eval_subset ? s->res.windows == 4 && s->res.mse_se >= 0 : s->res.windows == N);
+		assert_int_equal(s->res.windows_total, N);
+		session_wait(s);
+		assert_false(s->eval_subset);
+		assert_int_equal(s->res.windows, N);
+		assert_int_equal(session_set_all_bits(ref, b, b, &err), 0);
+		assert_true(s->res.mse == ref->res.mse);
+	}
+	/* the subset's figures of the current config, as a screen dump shows them */
+	assert_int_equal(session_show_subset(s, &err), 0);
+	assert_true(s->eval_subset);
+	assert_int_equal(s->res.windows, 4);
+	struct mpqx_ieval *sub = NULL;
+	struct mpqx_eval_result r;
+	assert_int_equal(ieval_new_subset(s->model, s->data, s->fref, 1, 4, &sub, &err), 0);
+	assert_int_equal(ieval_run(sub, s->q, &s->cfg, true, &r, &err), 0);
+	assert_true(r.mse == s->res.mse && r.mse_se == s->res.mse_se && r.mse_float == s->res.mse_float);
+	ieval_free(sub);
+	/* session_apply on a session with a worker evaluates in full (never stopped) */
+	struct mpqx_config c7 = {0};
+	assert_int_equal(config_copy(&c7, &s->cfg), 0);
+	c7.layers[0].a_bits = 7;
+	assert_int_equal(session_apply(s, &c7, &err), 0);
+	assert_false(s->eval_subset);
+	assert_int_equal(s->res.windows, N);
+	assert_int_equal(session_apply(ref, &c7, &err), 0);
+	assert_true(s->res.mse == ref->res.mse);
+	config_fini(&c7);
+	/* a burst of requests: the stale whole-set runs are dropped, the last one's figures arrive */
+	for (int b = 3; b <= 8; b++)
+		assert_int_equal(session_set_all_bits(s, b, 8, &err), 0);
+	session_wait(s);
+	assert_false(s->eval_subset);
+	assert_true(config_equal(&s->eval_cfg, &s->cfg));
+	assert_int_equal(session_set_all_bits(ref, 8, 8, &err), 0);
+	assert_true(s->res.mse == ref->res.mse);
+	session_free(s);
+	session_free(ref);
+}
+
 static void test_devices(void **state)
 {
 	(void)state;
@@ -213,6 +274,7 @@ int main(void)
 		cmocka_unit_test(test_open),
 		cmocka_unit_test(test_apply_and_errors),
 		cmocka_unit_test(test_async),
+		cmocka_unit_test(test_progressive),
 		cmocka_unit_test(test_devices),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,6 +42,7 @@ static int fwd_init(struct mpqx_forward *f, int li, size_t *acc, size_t *pack)
 	int I = l->weight.cols, O = l->weight.rows;
 	if (!(f->wt[li] = malloc(sizeof(float) * (size_t)I * (size_t)O + 1)))
 		return MPQX_ENOMEM;
+	*acc = 4 * (size_t)O > *acc ? 4 * (size_t)O : *acc; /* four rows of sums */
 	for (int o = 0; o < O; o++)
 		for (int k = 0; k < I; k++)
 			f->wt[li][(size_t)k * O + o] = l->weight.data[(size_t)o * I + k];
@@ -56,7 +57,21 @@ static void fwd(const struct mpqx_op_fwd *c)
 	const float *x = c->x, *wt = c->f->wt[c->li], *bias = l->bias.data;
 	double *acc = c->f->acc;
 	float *y = c->y;
-	for (int r = 0; r < R; r++) {
+	int r = 0;
+	/* four rows at a time (forward_init reserves 4 * C sums): each weight row loaded once for four */
+	for (; r + 4 <= R; r += 4) {
+		for (int k = 0; k < 4; k++)
+			for (int o = 0; o < C; o++)
+				acc[(size_t)k * C + o] = bias[o];
+		for (int i = 0; i < I; i++) {
+			double a[4] = {x[r * I + i], x[(r + 1) * I + i], x[(r + 2) * I + i], x[(r + 3) * I + i]};
+			forward_axpy4(acc, (size_t)C, a, wt + (size_t)i * C, C);
+		}
+		for (int k = 0; k < 4; k++)
+			for (int o = 0; o < C; o++)
+				y[(r + k) * C + o] = (float)acc[(size_t)k * C + o];
+	}
+	for (; r < R; r++) {
 		for (int o = 0; o < C; o++)
 			acc[o] = bias[o];
 		for (int i = 0; i < I; i++)
