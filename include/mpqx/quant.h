@@ -74,6 +74,8 @@ int quant_build_from(const struct mpqx_model *m, const struct mpqx_fref *ranges,
 		     const struct mpqx_qmodel *prev, struct mpqx_qmodel **out, struct mpqx_err *err);
 
 void quant_free(struct mpqx_qmodel *q);
+/* Frees what one layer's quantization allocated (its weights may be shared with another build). */
+void quant_layer_free(struct mpqx_qlayer *ql);
 
 /* The range [*lo, *hi] layer li's output is quantized over (doc/quantization.md, "Scale and zero point
  * from a range"): the op's fixed range (const), [0, the largest calibration value] for a softmax, else the

@@ -100,21 +100,25 @@ static void qw_release(int32_t *qw)
 		free(qw_block_of(qw));
 }
 
+void quant_layer_free(struct mpqx_qlayer *ql)
+{
+	qw_release(ql->qw);
+	free(ql->qb);
+	free(ql->wcs);
+	free(ql->wcz);
+	free(ql->wcm);
+	free(ql->wcw);
+	free(ql->qconst);
+	free(ql->sm_table);
+	free(ql->tclamp);
+}
+
 void quant_free(struct mpqx_qmodel *q)
 {
 	if (!q)
 		return;
-	for (int i = 0; q->l && i < q->n_layers; i++) {
-		qw_release(q->l[i].qw);
-		free(q->l[i].qb);
-		free(q->l[i].wcs);
-		free(q->l[i].wcz);
-		free(q->l[i].wcm);
-		free(q->l[i].wcw);
-		free(q->l[i].qconst);
-		free(q->l[i].sm_table);
-		free(q->l[i].tclamp);
-	}
+	for (int i = 0; q->l && i < q->n_layers; i++)
+		quant_layer_free(&q->l[i]);
 	free(q->l);
 	free(q);
 }

@@ -156,12 +156,7 @@ static void test_channel_weights(void **state)
 	/* the scale ROM's words: z_w above m */
 	int mw = quant_bitlen((uint64_t)ql.rs[0].m);
 	assert_int_equal(ql.wcw[1], ((int64_t)(ql.wcz[1] & 0xff) << mw) | ql.wcm[1]);
-	free(ql.qw);
-	free(ql.qb);
-	free(ql.wcs);
-	free(ql.wcz);
-	free(ql.wcm);
-	free(ql.wcw);
+	quant_layer_free(&ql);
 }
 
 int main(void)
