@@ -611,6 +611,25 @@ static struct rom_stats rom_stats(const struct mpqx_hw_mem *m, const int32_t *v3
 	return st;
 }
 
+/* The data bits of a block ROM that reach block RAM. Yosys's opt_mem removes every bit lane that is
+ * constant over the whole image (the zero fill up to the depth included: a lane of ones then needs
+ * every word), before memory_libmap picks the RAMB18 shape; a ROM with no varying lane is a constant
+ * (e.g. the zero bias of a layer with one output). Without contents: the full width. */
+static int rom_lanes(const struct mpqx_hw_mem *m, const int32_t *v32, const int64_t *v64)
+{
+	if (!v32 && !v64)
+		return m->width;
+	struct range r = v32 ? range32(v32, m->words) : range64(v64, m->words);
+	if (m->words < m->depth) {
+		r.all_and = 0; /* the zero fill */
+	}
+	uint64_t var = r.all_or & ~r.all_and;
+	if (m->width < 64)
+		var &= ((uint64_t)1 << m->width) - 1;
+	int n = popcount64(var);
+	return m->width > 64 ? n + (m->width - 64) * (int)((var >> 63) & 1) : n;
+}
+
 static void rom_data(const struct blk *b, const struct mpqx_hw_mem *m, const int32_t **v32, const int64_t **v64)
 {
 	const struct mpqx_qlayer *ql = &b->q->l[b->l];
@@ -641,17 +660,13 @@ static void blk_roms(const struct blk *b, struct mpqx_cost *c)
 	double f[FR_N] = {0};
 	for (int i = 0; i < b->h->n_roms; i++) {
 		const struct mpqx_hw_mem *m = &b->h->rom[i];
-		/* one word (the bias of a layer with one output) is read at a constant address: a
-		 * flattening synthesis turns it into a constant, without block RAM or register */
-		if (m->words <= 1)
-			continue;
-		if (b->rom == MPQX_STORE_BLOCK) {
-			c->bram18 += estimate_bram18(m->depth, m->width);
-			continue;
-		}
 		const int32_t *v32;
 		const int64_t *v64;
 		rom_data(b, m, &v32, &v64);
+		if (b->rom == MPQX_STORE_BLOCK) {
+			c->bram18 += estimate_bram18(m->depth, rom_lanes(m, v32, v64));
+			continue;
+		}
 		struct rom_stats st = {m->width, m->width, (double)m->width * (double)m->words / 2};
 		if (v32 || v64)
 			st = rom_stats(m, v32, v64);
