@@ -63,6 +63,10 @@ const char *estimate_resource_name(enum mpqx_resource r);
 /* RAMB18 count of a simple dual-port memory of depth x width with a registered read, as Yosys maps it
  * (the cheapest RAMB18 shape; RAMB36 sites count as two). */
 long estimate_bram18(long depth, int width);
+/* RAMB18s of a ROM (no write port) of depth x width in block RAM: Yosys may also fold the depth in two
+ * halves read side by side (depth/2 x 2*width) and pick one with a 2:1 multiplexer per bit; *fold (may
+ * be NULL) receives 2 when that is cheaper, else 1. */
+long estimate_bram18_rom(long depth, int width, int *fold);
 
 /* LUTs used as memory by a distributed simple dual-port RAM of depth x width: RAM32M below 64 words,
  * RAM64M banks of 64 words above, RAM128X1D for 128 x 1. */

@@ -283,6 +283,26 @@ long estimate_bram18(long depth, int width)
 	return best;
 }
 
+/* A ROM's read port can take the two halves of the depth side by side: 4096 x 13 is 3 RAMB18 as
+ * 2048 x 26 (3 x 2K x 9) with 13 LUT3 and one registered address bit, where the RAM rule gives 4
+ * (Yosys 0.23, rom.v alone: 4096 x 13 -> 3, 8192 x 13 -> 6, 4096 x 22 -> 5). A RAM's write port
+ * cannot (ram.v at 4096 x 13..16 keeps 4). Ties keep the unfolded shape. */
+long estimate_bram18_rom(long depth, int width, int *fold)
+{
+	long n = estimate_bram18(depth, width);
+	int f = 1;
+	if (depth >= 2 && width > 0) {
+		long n2 = estimate_bram18(depth / 2, 2 * width);
+		if (n2 < n) {
+			n = n2;
+			f = 2;
+		}
+	}
+	if (fold)
+		*fold = f;
+	return n;
+}
+
 long estimate_lutram(long depth, int width)
 {
 	if (depth <= 0 || width <= 0)
@@ -664,7 +684,12 @@ static void blk_roms(const struct blk *b, struct mpqx_cost *c)
 		const int64_t *v64;
 		rom_data(b, m, &v32, &v64);
 		if (b->rom == MPQX_STORE_BLOCK) {
-			c->bram18 += estimate_bram18(m->depth, rom_lanes(m, v32, v64));
+			int fold, lanes = rom_lanes(m, v32, v64);
+			c->bram18 += estimate_bram18_rom(m->depth, lanes, &fold);
+			if (fold == 2) {
+				c->lut += lanes; /* the 2:1 multiplexer of the halves, one LUT3 a bit */
+				c->ff += 1;      /* the registered address bit that selects */
+			}
 			continue;
 		}
 		struct rom_stats st = {m->width, m->width, (double)m->width * (double)m->words / 2};

@@ -48,6 +48,17 @@ static void test_bram(void **state)
 			fail_msg("%ld x %d: %ld RAMB18, Yosys %ld", cases[i].depth, cases[i].width,
 				 estimate_bram18(cases[i].depth, cases[i].width), cases[i].bram18);
 	assert_int_equal(estimate_bram18(0, 8), 0);
+	/* ROMs (rom.v alone, Yosys 0.23): the depth folded in two halves where that is cheaper */
+	int fold = 0;
+	assert_int_equal(estimate_bram18_rom(4096, 13, &fold), 3);
+	assert_int_equal(fold, 2);
+	assert_int_equal(estimate_bram18_rom(8192, 13, &fold), 6);
+	assert_int_equal(fold, 2);
+	assert_int_equal(estimate_bram18_rom(4096, 22, &fold), 5);
+	assert_int_equal(fold, 2);
+	assert_int_equal(estimate_bram18_rom(2048, 9, &fold), 1);
+	assert_int_equal(fold, 1);
+	assert_int_equal(estimate_bram18_rom(1, 5, NULL), 1);
 }
 
 /* LUTs as memory Yosys 0.23 gave for ram.v with ram_style "distributed". */
