@@ -7,7 +7,9 @@
 Uniform configurations set every layer's weight and output bits to B and every buffer to the given
 storage (ROMs auto). Random ones draw each layer's w_bits and a_bits from 2..16 and its buffer and ROM
 storage from (block, distributed/logic, auto), from the seed; use different seeds for the fitting set
-and for the test set. The configurations are written to CACHE/configs/. Each design is synthesized as
+and for the test set. --mult dsp,logic,auto also draws each layer's multiplier choice among those, from a
+second generator (the bits and storage of a seed stay those drawn without it, as tools/hdl_configs.py
+does); these configurations are named MODEL-rSEEDm-I. The configurations are written to CACHE/configs/. Each design is synthesized as
 tools/synth_check.py does (--flow both: flattened, the reference for the totals, and with the hierarchy
 kept, for the per-layer figures). --summary prints one line per design (total LUT, LUTRAM, FF errors
 against the flattened run, the hierarchical run's LUT and FF errors, whether BRAM18/DSP were exact) and
@@ -56,6 +58,7 @@ def main():
     ap.add_argument("--buffers", default="auto")
     ap.add_argument("--random", type=int, default=0)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--mult", default="", help="random configs: draw each layer's mult among these (e.g. dsp,logic,auto)")
     ap.add_argument("--tag", default="")
     ap.add_argument("--cache")
     ap.add_argument("--mpqx", default=os.environ.get("MPQX", "mpqx"))
@@ -87,12 +90,17 @@ def main():
             d = {"w_bits": b, "a_bits": b, "buffer": st, "rom": "auto"}
             configs.append(write(os.path.join(cdir, f"{name}-u{b}-{st}.json"), {}, d))
     rng = random.Random(a.seed)
+    mrng = random.Random(a.seed * 7919 + 1)
+    mults = [m for m in a.mult.split(",") if m]
     for i in range(a.random):
         layers = {n: {"w_bits": rng.randint(2, 16), "a_bits": rng.randint(2, 16),
                       "buffer": rng.choice(["block", "distributed", "auto"]),
                       "rom": rng.choice(["block", "logic", "auto"])} for n in names}
+        if mults:
+            for n in names:
+                layers[n]["mult"] = mrng.choice(mults)
         d = {"w_bits": 8, "a_bits": 8, "buffer": "auto", "rom": "auto"}
-        configs.append(write(os.path.join(cdir, f"{name}-r{a.seed}-{i}.json"), layers, d))
+        configs.append(write(os.path.join(cdir, f"{name}-r{a.seed}{'m' if mults else ''}-{i}.json"), layers, d))
     return sweep(a, cache, [(a.model, c) for c in configs], a.tag, a.no_synth)
 
 
@@ -163,7 +171,7 @@ def sweep(a, cache, runs, tag, no_synth):
                  if r["total"]["synth"][res] or r["total"]["estimate"][res]]
             if v:
                 print(f"{res}: median |error| {statistics.median(v):.2f}%, worst {max(v):.2f}% over {len(v)}")
-        nrand = sum(1 for name, _ in results if re.search(r"-r\d+-\d+\.json$", name))
+        nrand = sum(1 for name, _ in results if re.search(r"-r\d+m?-\d+\.json$", name))
         nflat = sum(1 for _, r in results if r["total"].get("reference") == "flat")
         print(f"reference: flattened synthesis in {nflat}/{len(results)} designs (the rest: hierarchy kept)")
         for res in ("bram18", "dsp", "lutram"):

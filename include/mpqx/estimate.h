@@ -81,6 +81,10 @@ const char *estimate_resource_name(enum mpqx_resource r);
 /* RAMB18 count of a simple dual-port memory of depth x width with a registered read, as Yosys maps it
  * (the cheapest RAMB18 shape; RAMB36 sites count as two). */
 long estimate_bram18(long depth, int width);
+/* RAMB18s of a ROM (no write port) of depth x width in block RAM: Yosys may also fold the depth in two
+ * halves read side by side (depth/2 x 2*width) and pick one with a 2:1 multiplexer per bit; *fold (may
+ * be NULL) receives 2 when that is cheaper, else 1. */
+long estimate_bram18_rom(long depth, int width, int *fold);
 
 /* SB_RAM40_4K count of a depth x width memory (256 x 16, 512 x 8, 1024 x 4 or 2048 x 2 each, the
  * cheapest as Yosys's memory_libmap picks) and SB_SPRAM256KA count (16K x 16 each). */

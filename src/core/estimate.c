@@ -319,6 +319,26 @@ long estimate_bram18(long depth, int width)
 	return best;
 }
 
+/* A ROM's read port can take the two halves of the depth side by side: 4096 x 13 is 3 RAMB18 as
+ * 2048 x 26 (3 x 2K x 9) with 13 LUT3 and one registered address bit, where the RAM rule gives 4
+ * (Yosys 0.23, rom.v alone: 4096 x 13 -> 3, 8192 x 13 -> 6, 4096 x 22 -> 5). A RAM's write port
+ * cannot (ram.v at 4096 x 13..16 keeps 4). Ties keep the unfolded shape. */
+long estimate_bram18_rom(long depth, int width, int *fold)
+{
+	long n = estimate_bram18(depth, width);
+	int f = 1;
+	if (depth >= 2 && width > 0) {
+		long n2 = estimate_bram18(depth / 2, 2 * width);
+		if (n2 < n) {
+			n = n2;
+			f = 2;
+		}
+	}
+	if (fold)
+		*fold = f;
+	return n;
+}
+
 long estimate_lutram(long depth, int width)
 {
 	if (depth <= 0 || width <= 0)
@@ -748,6 +768,25 @@ static struct rom_stats rom_stats(const struct mpqx_hw_mem *m, const int32_t *v3
 	return st;
 }
 
+/* The data bits of a block ROM that reach block RAM. Yosys's opt_mem removes every bit lane that is
+ * constant over the whole image (the zero fill up to the depth included: a lane of ones then needs
+ * every word), before memory_libmap picks the RAMB18 shape; a ROM with no varying lane is a constant
+ * (e.g. the zero bias of a layer with one output). Without contents: the full width. */
+static int rom_lanes(const struct mpqx_hw_mem *m, const int32_t *v32, const int64_t *v64)
+{
+	if (!v32 && !v64)
+		return m->width;
+	struct range r = v32 ? range32(v32, m->words) : range64(v64, m->words);
+	if (m->words < m->depth) {
+		r.all_and = 0; /* the zero fill */
+	}
+	uint64_t var = r.all_or & ~r.all_and;
+	if (m->width < 64)
+		var &= ((uint64_t)1 << m->width) - 1;
+	int n = popcount64(var);
+	return m->width > 64 ? n + (m->width - 64) * (int)((var >> 63) & 1) : n;
+}
+
 static void rom_data(const struct blk *b, const struct mpqx_hw_mem *m, const int32_t **v32, const int64_t **v64)
 {
 	const struct mpqx_qlayer *ql = &b->q->l[b->l];
@@ -781,9 +820,9 @@ static void blk_roms(const struct blk *b, struct mpqx_cost *c)
 	double f[FR_N] = {0};
 	for (int i = 0; i < b->h->n_roms; i++) {
 		const struct mpqx_hw_mem *m = &b->h->rom[i];
-		/* one word (the bias of a layer with one output) is read at a constant address: a
-		 * flattening synthesis turns it into a constant, without block RAM or register */
-		if (m->words <= 1 && !(b->ice && b->rom == MPQX_STORE_BLOCK))
+		/* iCE40 (fitted that way): a one-word ROM in logic is read at a constant address, a constant
+		 * once flattened; on xc7 the lanes rule below and the logic ROM's cost cover it */
+		if (m->words <= 1 && b->ice && b->rom != MPQX_STORE_BLOCK)
 			continue;
 		const int32_t *v32;
 		const int64_t *v64;
@@ -796,7 +835,12 @@ static void blk_roms(const struct blk *b, struct mpqx_cost *c)
 			continue;
 		}
 		if (b->rom == MPQX_STORE_BLOCK) {
-			c->bram18 += estimate_bram18(m->depth, m->width);
+			int fold, lanes = rom_lanes(m, v32, v64);
+			c->bram18 += estimate_bram18_rom(m->depth, lanes, &fold);
+			if (fold == 2) {
+				c->lut += lanes; /* the 2:1 multiplexer of the halves, one LUT3 a bit */
+				c->ff += 1;      /* the registered address bit that selects */
+			}
 			continue;
 		}
 		struct rom_stats st = {m->width, m->width, (double)m->width * (double)m->words / 2};

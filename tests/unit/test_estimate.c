@@ -48,6 +48,17 @@ static void test_bram(void **state)
 			fail_msg("%ld x %d: %ld RAMB18, Yosys %ld", cases[i].depth, cases[i].width,
 				 estimate_bram18(cases[i].depth, cases[i].width), cases[i].bram18);
 	assert_int_equal(estimate_bram18(0, 8), 0);
+	/* ROMs (rom.v alone, Yosys 0.23): the depth folded in two halves where that is cheaper */
+	int fold = 0;
+	assert_int_equal(estimate_bram18_rom(4096, 13, &fold), 3);
+	assert_int_equal(fold, 2);
+	assert_int_equal(estimate_bram18_rom(8192, 13, &fold), 6);
+	assert_int_equal(fold, 2);
+	assert_int_equal(estimate_bram18_rom(4096, 22, &fold), 5);
+	assert_int_equal(fold, 2);
+	assert_int_equal(estimate_bram18_rom(2048, 9, &fold), 1);
+	assert_int_equal(fold, 1);
+	assert_int_equal(estimate_bram18_rom(1, 5, NULL), 1);
 }
 
 /* LUTs as memory Yosys 0.23 gave for ram.v with ram_style "distributed". */
@@ -272,6 +283,48 @@ static void test_blocks(void **state)
 	config_fini(&c);
 }
 
+/* A block ROM's RAMB18s follow the bit lanes that vary over its image: Yosys's opt_mem removes lanes
+ * that are constant over every word, the zero fill included, before it picks the shape. The tiny
+ * model's head has one output: its bias ROM holds one word and 2^1 words of image. */
+static void test_rom_lanes(void **state)
+{
+	struct fx *x = *state;
+	struct mpqx_err err = {0};
+	struct mpqx_device dev;
+	assert_int_equal(device_load(SRC_DIR "/devices", "xc7s15", &dev, &err), MPQX_OK);
+	struct mpqx_config c = {0};
+	assert_int_equal(config_init(&c, x->m, 8), MPQX_OK);
+	int h = x->m->n_layers - 1;
+	assert_string_equal(x->m->layers[h].name, "head");
+	c.layers[h].rom = MPQX_STORE_BLOCK;
+	c.layers[h].buffer = MPQX_STORE_DIST;
+	struct mpqx_qmodel *q = build(x, &c);
+	struct mpqx_hw_layer hl;
+	hw_layer(q, h, &hl);
+	assert_int_equal(hl.n_roms, 2);
+	assert_int_equal(hl.rom[1].words, 1);
+	struct mpqx_estimate e;
+	assert_int_equal(estimate_init(&e, x->m->n_layers), MPQX_OK);
+	/* a non-zero bias word: its set bits vary against the zero fill, one RAMB18 */
+	q->l[h].qb[0] = 0x4050;
+	assert_int_equal(estimate_run(q, &c, &dev, x->k, &e, &err), MPQX_OK);
+	long w18 = estimate_bram18(hl.rom[0].depth, hl.rom[0].width);
+	assert_true(w18 >= 1);
+	assert_int_equal(e.layers[h].bram18, w18 + 1);
+	/* a zero bias is a constant: no block RAM (seattle-hourly-r902-5's head) */
+	q->l[h].qb[0] = 0;
+	assert_int_equal(estimate_run(q, &c, &dev, x->k, &e, &err), MPQX_OK);
+	assert_int_equal(e.layers[h].bram18, w18);
+	/* weights all zero: nothing of the layer's ROMs reaches block RAM */
+	for (long i = 0; i < hl.rom[0].words; i++)
+		q->l[h].qw[i] = 0;
+	assert_int_equal(estimate_run(q, &c, &dev, x->k, &e, &err), MPQX_OK);
+	assert_int_equal(e.layers[h].bram18, 0);
+	estimate_fini(&e);
+	quant_free(q);
+	config_fini(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -280,6 +333,7 @@ int main(void)
 		cmocka_unit_test(test_dsp),
 		cmocka_unit_test(test_whole),
 		cmocka_unit_test(test_blocks),
+		cmocka_unit_test(test_rom_lanes),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
