@@ -92,14 +92,33 @@ static void print_sens(const struct mpqx_model *m, const struct mpqx_sensitivity
 	}
 }
 
-static void print_point_line(const char *label, const struct mpqx_search_point *p, double mse_test)
+/* "LUT 5123  LUTRAM 1392  FF 1680  BRAM tiles 8.0  DSP 17" in the device family's words: on iCE40 the slots
+ * hold logic cells, SPRAM blocks and EBR (counted in tiles of two, printed as EBR). */
+static void print_resources(const struct mpqx_device *d, const double *u)
+{
+	if (d->fam == MPQX_FAMILY_ICE40)
+		printf("LC %.0f  SPRAM %.0f  FF %.0f  EBR %.0f  DSP %.0f", u[MPQX_RES_LUT], u[MPQX_RES_LUTRAM],
+		       u[MPQX_RES_FF], 2 * u[MPQX_RES_BRAM], u[MPQX_RES_DSP]);
+	else
+		printf("LUT %.0f  LUTRAM %.0f  FF %.0f  BRAM tiles %.1f  DSP %.0f", u[MPQX_RES_LUT], u[MPQX_RES_LUTRAM],
+		       u[MPQX_RES_FF], u[MPQX_RES_BRAM], u[MPQX_RES_DSP]);
+}
+
+/* The config's word on xc7, the family's (ebr, regs, spram) on iCE40, as the explorer shows them. */
+static const char *store_word(const struct mpqx_device *d, enum mpqx_storage st, bool rom)
+{
+	return d->fam == MPQX_FAMILY_ICE40 ? device_storage_label(d, st, rom) : config_storage_name(st, rom);
+}
+
+static void print_point_line(const struct mpqx_device *d, const char *label, const struct mpqx_search_point *p,
+			     double mse_test)
 {
 	char t[48] = "";
 	if (!isnan(mse_test))
 		snprintf(t, sizeof t, ", test %.6g", mse_test);
-	printf("%-10s MSE %.6g (%s%s)  LUT %.0f  LUTRAM %.0f  FF %.0f  BRAM %.1f  DSP %.0f  %.2f us\n", label, p->mse,
-	       p->exact ? "exact" : "surrogate", t, p->used[MPQX_RES_LUT], p->used[MPQX_RES_LUTRAM], p->used[MPQX_RES_FF],
-	       p->used[MPQX_RES_BRAM], p->used[MPQX_RES_DSP], p->latency_us);
+	printf("%-10s MSE %.6g (%s%s)  ", label, p->mse, p->exact ? "exact" : "surrogate", t);
+	print_resources(d, p->used);
+	printf("  %.2f us\n", p->latency_us);
 }
 
 static void print_result(const struct mpqx_session *s, const struct mpqx_search_result *r,
@@ -110,8 +129,8 @@ static void print_result(const struct mpqx_session *s, const struct mpqx_search_
 	printf("%s on %s: weight bits %s, output bits %s, storage %s; MSE on the %s windows\n", m->name, s->dev.name,
 	       o->n_wbits ? "chosen" : "2-16", o->n_abits ? "chosen" : "2-16", o->keep_storage ? "kept" : "chosen",
 	       split_names[r->split]);
-	printf("budget: LUT %.0f  LUTRAM %.0f  FF %.0f  BRAM tiles %.1f  DSP %.0f", r->budget[MPQX_RES_LUT],
-	       r->budget[MPQX_RES_LUTRAM], r->budget[MPQX_RES_FF], r->budget[MPQX_RES_BRAM], r->budget[MPQX_RES_DSP]);
+	printf("budget: ");
+	print_resources(&s->dev, r->budget);
 	if (r->latency_max > 0)
 		printf("  latency %.2f us", r->latency_max);
 	printf("\nfloat MSE %.6g (test); uniform 8 bits (start storage): MSE %.6g (exact, %s), %s\n\n", s->fref->mse, mse8,
@@ -126,9 +145,9 @@ static void print_result(const struct mpqx_session *s, const struct mpqx_search_
 			printf("  its test MSE %.6g (exact), %+.1f%% against the float model's, %+.1f%% against uniform 8 "
 			       "bits' (%.6g)\n", best_test, 100 * (best_test / s->fref->mse - 1), 100 * (best_test / u8_test - 1),
 			       u8_test);
-		printf("  LUT %.0f  LUTRAM %.0f  FF %.0f  BRAM tiles %.1f  DSP %.0f  latency %.2f us\n\n", b->used[MPQX_RES_LUT],
-		       b->used[MPQX_RES_LUTRAM], b->used[MPQX_RES_FF], b->used[MPQX_RES_BRAM], b->used[MPQX_RES_DSP],
-		       b->latency_us);
+		printf("  ");
+		print_resources(&s->dev, b->used);
+		printf("  latency %.2f us\n\n", b->latency_us);
 		int nw = cli_name_width(m, 16);
 		printf("%-*s %-9s %6s %-12s %-6s %-6s\n", nw, "layer", "op", "bits", "buffer", "rom", "mult");
 		for (int l = 0; l < m->n_layers; l++) {
@@ -142,19 +161,21 @@ static void print_result(const struct mpqx_session *s, const struct mpqx_search_
 			else
 				snprintf(bits, sizeof bits, "%d", lc->a_bits);
 			printf("%-*s %-9s %6s %-12s %-6s %-6s\n", nw, ly->name, model_op_name(ly->op), bits,
-			       !model_layer_has_buffer(ly) ? "-" : config_storage_name(lc->buffer, false),
-			       rom ? config_storage_name(lc->rom, true) : "-",
+			       !model_layer_has_buffer(ly) ? "-" : store_word(&s->dev, lc->buffer, false),
+			       rom ? store_word(&s->dev, lc->rom, true) : "-",
 			       hw_mult_kind(ly->op) != MPQX_HW_MULT_NONE ? config_mult_name(lc->mult) : "-");
 		}
 	}
-	static const char *const fl[MPQX_FRONT_COUNT] = {"LUT", "BRAM tiles", "latency (us)"};
+	bool ice = s->dev.fam == MPQX_FAMILY_ICE40;
+	const char *const fl[MPQX_FRONT_COUNT] = {ice ? "logic cells" : "LUT", ice ? "EBR (tiles of two)" : "BRAM tiles",
+						  "latency (us)"};
 	for (int f = 0; f < MPQX_FRONT_COUNT; f++) {
 		printf("\nPareto front, MSE against %s (the other resources%s within budget): %d points\n", fl[f],
 		       f == MPQX_FRONT_LATENCY ? "" : " and the latency bound", r->n_front[f]);
 		for (int i = 0; i < r->n_front[f]; i++) {
 			char lab[16];
 			snprintf(lab, sizeof lab, "  %2d%s", i + 1, r->found && config_equal(&r->front[f][i].cfg, &r->best.cfg) ? "*" : " ");
-			print_point_line(lab, &r->front[f][i], front_test[f] ? front_test[f][i] : NAN);
+			print_point_line(&s->dev, lab, &r->front[f][i], front_test[f] ? front_test[f][i] : NAN);
 		}
 	}
 	printf("\npriced %ld configurations in %.2f s: %.0f per second (%ld layer settings estimated afresh);\n"
@@ -331,7 +352,7 @@ int cmd_search(int argc, char **argv)
 			const struct mpqx_search_exhaustive *ex = &r.ex;
 			printf("\nexhaustive: %ld configurations, %ld fit, %.2f s\n", ex->configs, ex->fit, ex->ms / 1e3);
 			if (ex->found) {
-				print_point_line("optimum", &ex->best, NAN);
+				print_point_line(&s->dev, "optimum", &ex->best, NAN);
 				if (r.res.found)
 					printf("search / optimum: %.6g / %.6g = %.4f\n", r.res.best.mse, ex->best.mse,
 					       r.res.best.mse / ex->best.mse);
