@@ -622,6 +622,8 @@ static int write_vectors(struct ctx *x)
 {
 	const struct mpqx_model *m = x->m;
 	int L = m->n_layers, in = input_layer(m), rc = MPQX_OK;
+	if (L < 1 || in < 0) /* a loaded model has layers and an input */
+		return MPQX_EINPUT;
 	int16_t **out = calloc((size_t)L, sizeof *out);
 	struct sbuf vin = {0}, vexp = {0}, lay = {0};
 	for (int i = 0; out && i < L; i++)
