@@ -49,7 +49,7 @@ sd = m.state_dict(); del sd["head.bias"]
 torch.save(sd, tmp + "/missing.pt")
 PY
 
-# check_model DIR DESC: C float forward vs torch, qref bit-exact, export --sim.
+# check_model DIR DESC [qref|nosim]: C float forward vs torch, qref bit-exact (qref), export --sim (unless nosim).
 check_model() {
 	local dir=$1 desc=$2 out
 	out=$("$mpqx" eval "$dir" --float --json 2>&1)
@@ -67,6 +67,7 @@ check_model() {
 			not_ok "$desc: qref cross-check" "$(printf '%s' "$out" | tail -n 15)"
 		fi
 	fi
+	[ "${3:-}" = nosim ] && return
 	out=$("$mpqx" export "$dir" -o "$tmp/exp" --windows 2 --sim 2>&1)
 	if [ $? -eq 0 ] && printf '%s' "$out" | grep -qE 'RESULT windows=2 mismatches=0'; then
 		ok "$desc: export --sim, 2 windows, mismatches=0"
@@ -116,7 +117,9 @@ for spec in 1_1_16 2_2_32 1_2_32 2_1_16; do
 		else
 			not_ok "$desc: names or dropped layers" "$names" "$(cat "$tmp/log")"
 		fi
-		case $spec in 2_2_32 | 1_1_16) check_model "$tmp/ref_$spec" "$desc" qref ;; *) check_model "$tmp/ref_$spec" "$desc" ;; esac
+		# qref and the simulation on two of the four shapes (one and two layers and heads), the float
+		# forward on all
+		case $spec in 2_2_32 | 1_1_16) check_model "$tmp/ref_$spec" "$desc" qref ;; *) check_model "$tmp/ref_$spec" "$desc" nosim ;; esac
 	else
 		not_ok "$desc: import failed" "$(tail -n 20 "$tmp/log")"
 	fi
