@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Fit the estimator's [mult] LUT coefficients (multipliers in logic) on single layer modules.
 
-    tools/fit_mult.py RUNS [--features one,ppw,csdw] [--mpqx PATH] [--write devices/xc7-cost.ini] [-v]
+    tools/fit_mult.py RUNS [--features pp,csd,ppm] [--mpqx PATH] [--write devices/xc7-cost.ini] [-v]
 
 RUNS is a text file, one run a line: `TAG MODEL CONFIG RESULT [DSP_CONFIG DSP_RESULT]`, where RESULT is
 the output of `tools/synth_layers.py MODEL -c CONFIG EXPORT --json` (each layer module synthesized alone,
@@ -13,7 +13,8 @@ The target of the fit is the logic multiplier's own cells: with a DSP pair, (Yos
 either multiplier, does not move the [mult] coefficients; without one, Yosys logic - the rest. The
 coefficients are the non-negative least squares of the target on the features, each layer weighted by
 1 / its Yosys LUTs (relative errors), over the runs tagged `fit`. Prints estimate / Yosys per layer (LUT and FF with the
-new coefficients) for every tag, and the median and worst |error| per tag. The layers' FF are not fitted:
+new coefficients) for every tag, and the median and worst |error| per tag; with DSP pairs also the
+multiplier's own error, (estimate logic - estimate DSP) - (Yosys logic - Yosys DSP), relative to the layer. The layers' FF are not fitted:
 the registers of a logic multiplier are counted by rule (doc/estimator.md, "Multipliers in logic").
 --write replaces the coefficients of the ini's [mult] section (its comment lines are kept).
 """
@@ -82,7 +83,7 @@ def write_ini(path, coef):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("runs")
-    ap.add_argument("--features", default="one,ppw,csdw")
+    ap.add_argument("--features", default="pp,csd,ppm")
     ap.add_argument("--mpqx", default=os.environ.get("MPQX", "mpqx"))
     ap.add_argument("--write")
     ap.add_argument("-v", action="store_true", help="print every layer")
@@ -100,7 +101,7 @@ def main():
     coef = dict(zip(fs, x))
     print("coefficients: " + ", ".join(f"lut.{k} = {v:.4g}" for k, v in coef.items()))
     for tag in sorted({r["tag"] for r in rows}):
-        el, ef, other = [], [], 0
+        el, ef, em, other = [], [], [], 0
         for r in rows:
             if r["tag"] != tag:
                 continue
@@ -111,6 +112,9 @@ def main():
             el.append(abs(e1))
             ef.append(abs(e2))
             other += any(r[k] != y[k] for k in ("dsp", "lutram", "bram18"))
+            if r["dsp_pair"]:
+                # the multiplier's own error: the estimate's logic - DSP difference against Yosys's
+                em.append(abs(100.0 * ((lut - r["dsp_pair"]["est"]) - (y["lut"] - r["dsp_pair"]["y"])) / y["lut"]))
             if a.v:
                 d = r["dsp_pair"]
                 dm = f"  in DSP: LUT {d['est']} / {d['y']} ({100.0 * (d['est'] - d['y']) / d['y']:+.1f}%)" if d else ""
@@ -119,6 +123,10 @@ def main():
         print(f"{tag}: {len(el)} layers, LUT |error| median {np.median(el):.1f}%, worst {max(el):.1f}%, "
               f"over 10% in {sum(e > 10 for e in el)}; FF median {np.median(ef):.1f}%, worst {max(ef):.1f}%, "
               f"over 10% in {sum(e > 10 for e in ef)}; DSP, LUTRAM, BRAM18 differ in {other}")
+        if em:
+            print(f"{tag}: {len(em)} layers with a DSP pair, the logic multiplier's own LUT error (estimate's logic - "
+                  f"DSP against Yosys's, / Yosys logic): median {np.median(em):.1f}%, worst {max(em):.1f}%, "
+                  f"over 10% in {sum(e > 10 for e in em)}")
     if a.write:
         write_ini(a.write, coef)
     return 0

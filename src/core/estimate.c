@@ -78,12 +78,13 @@ enum { FD_ONE, FD_SW, FD_QW, FD_REGS, FD_N };
 
 /* Multipliers in logic (config "mult": "logic"; linear.v, affine.v, matmul.v, rescale.v with LOGIC 1):
  * one = a MAC layer's multipliers, pp = adder bits of the LUT multiplier of the data product (one shifted
- * copy of a per bit of b into an a + b - 1 bit sum, and per channel the data multiplier of m),
+ * copy of a per bit of b into an a + b - 1 bit sum), ppm = the same of the data multiplier of m per channel
+ * (one copy of |acc + b| per bit of m),
  * csd = adder bits of the constant's shift-add over the canonical signed digits of m (each digit but the
  * lowest adds the bits from its position up), acc = accumulator bits and preg = product register bits a
  * DSP slice held. */
-static const char *const f_mult[] = {"one", "pp", "csd", "acc", "preg"};
-enum { FM_ONE, FM_PP, FM_CSD, FM_ACC, FM_PREG, FM_N };
+static const char *const f_mult[] = {"one", "pp", "csd", "acc", "preg", "ppm"};
+enum { FM_ONE, FM_PP, FM_CSD, FM_ACC, FM_PREG, FM_PPM, FM_N };
 
 /* Top module glue: orbits = address bits ORed where several layers read one buffer, layers = layers in
  * the start/done chain. */
@@ -1010,10 +1011,9 @@ static void blk_layer(const struct blk *b, struct mpqx_cost *c)
 				  [FM_PREG] = hw_prod_kept(rpw, ql->rs[0].n)};
 		if (ql->wcm) {
 			/* per channel the multiplier is data (the scale ROM's m): a second LUT multiplier, one
-			 * shifted copy of |acc + b| per bit of m, costed with the data product's coefficient
-			 * instead of the constant's shift-add */
+			 * shifted copy of |acc + b| per bit of m, instead of the constant's shift-add */
 			g[FM_CSD] = 0;
-			g[FM_PP] += shift_add_bits(h->rescale_m, rpw);
+			g[FM_PPM] = shift_add_bits(h->rescale_m, rpw);
 		}
 		f[FL_MUX] = 0;
 		struct mpqx_cost rm = {0};
