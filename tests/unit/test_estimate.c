@@ -336,12 +336,27 @@ static void test_mult_features(void **state)
 	assert_true(feature(b, n, "mult", "csd") == naf_adder_bits(m, h.acc_bits - 1 + h.rescale_m));
 	assert_true(feature(b, n, "mult", "csd") > 0);
 	assert_true(feature(b, n, "mult", "one") == 1);
+	assert_true(feature(b, n, "mult", "ppm") == 0);
 	/* relu: no data product, the rescale's shift-add only */
 	n = estimate_layer_blocks(q, &c, x->k, lr, b);
 	hw_layer(q, lr, &h);
 	m = q->l[lr].rs[0].m;
 	assert_true(feature(b, n, "mult", "pp") == 0);
 	assert_true(feature(b, n, "mult", "csd") == naf_adder_bits(m, h.rescale_in + hw_mbits(m)));
+	quant_free(q);
+	/* q per channel: m is data, a second shift-add of bitlen(m) rows over the product width */
+	c.layers[lq].w_gran = MPQX_WGRAN_CHANNEL;
+	q = build(x, &c);
+	n = estimate_layer_blocks(q, &c, x->k, lq, b);
+	hw_layer(q, lq, &h);
+	int rpw = h.acc_bits - 1 + h.rescale_m;
+	double rows = 0;
+	for (int j = 1; j < h.rescale_m; j++)
+		rows += rpw - j;
+	assert_true(h.rescale_m > 1);
+	assert_true(feature(b, n, "mult", "ppm") == rows);
+	assert_true(feature(b, n, "mult", "csd") == 0);
+	assert_true(feature(b, n, "mult", "pp") == 15);
 	quant_free(q);
 	config_fini(&c);
 }
