@@ -60,7 +60,7 @@ SPEC.update({
     "rescale": {"lut": ["one", "iw", "lutmul"], "ff": ["preg", "dspx"]},
     "div": {"lut": ["one", "sw", "qw"], "ff": ["one", "regs"]},
     "top": {"lut": ["one", "orbits", "layers"], "ff": []},
-    "mult": {"lut": ["one", "pp", "csd"], "ff": ["acc", "preg"]},
+    "mult": {"lut": ["one", "pp", "csd", "ppm"], "ff": ["acc", "preg"]},
 })
 ORDER = list(LAYER_KINDS) + ["ram", "rom", "requant", "rescale", "div", "top", "mult"]
 

@@ -77,11 +77,14 @@ static const char *const f_div[] = {"one", "sw", "qw", "regs"};
 enum { FD_ONE, FD_SW, FD_QW, FD_REGS, FD_N };
 
 /* Multipliers in logic (config "mult": "logic"; linear.v, affine.v, matmul.v, rescale.v with LOGIC 1):
- * pp = rows times width of the LUT multiplier of the data product (one shifted copy of a per bit of b,
- * a + b - 1 bits wide), csd = (non-zero signed digits of m - 1) times the constant product's width (the
- * shift-add's adders), acc = accumulator bits and preg = product register bits a DSP slice held. */
-static const char *const f_mult[] = {"one", "pp", "csd", "acc", "preg"};
-enum { FM_ONE, FM_PP, FM_CSD, FM_ACC, FM_PREG, FM_N };
+ * one = a MAC layer's multipliers, pp = adder bits of the LUT multiplier of the data product (one shifted
+ * copy of a per bit of b into an a + b - 1 bit sum), ppm = the same of the data multiplier of m per channel
+ * (one copy of |acc + b| per bit of m),
+ * csd = adder bits of the constant's shift-add over the canonical signed digits of m (each digit but the
+ * lowest adds the bits from its position up), acc = accumulator bits and preg = product register bits a
+ * DSP slice held. */
+static const char *const f_mult[] = {"one", "pp", "csd", "acc", "preg", "ppm"};
+enum { FM_ONE, FM_PP, FM_CSD, FM_ACC, FM_PREG, FM_PPM, FM_N };
 
 /* Top module glue: orbits = address bits ORed where several layers read one buffer, layers = layers in
  * the start/done chain. */
@@ -877,6 +880,27 @@ static void blk_requant(const struct blk *b, struct mpqx_cost *c)
 	requant(b, b->h->acc_bits - 1 + b->h->rescale_m, b->q->l[b->l].rs[0].n, c);
 }
 
+/* Adder bits of a shift-add of `rows` shifted copies of an operand into a w-bit sum: row i (i >= 1) adds
+ * bits i .. w-1 (those below i pass through). */
+static double shift_add_bits(int rows, int w)
+{
+	return rows > 1 ? (double)(rows - 1) * w - (double)rows * (rows - 1) / 2 : 0;
+}
+
+/* Adder bits of the constant product x * m as a shift-add over the canonical signed digits of m into a
+ * pw-bit sum (rescale.v, linear.v): every non-zero digit but the lowest adds bits pos .. pw-1. */
+static double csd_adder_bits(int64_t m, int pw)
+{
+	uint64_t x = (uint64_t)m, t = 3 * x;
+	uint64_t d = ((t & ~x) >> 1) | ((~t & x) >> 1);
+	double s = 0;
+	if (d)
+		d &= d - 1; /* the lowest digit is a shift */
+	for (; d; d &= d - 1)
+		s += imax(0, pw - ctz64(d));
+	return s;
+}
+
 /* One rescale block (rescale.v): magnitude, constant multiplier (DSP or LUTs), product register, and its
  * requantizer. */
 static void rescale(const struct blk *b, int iw, int64_t m, int n, struct mpqx_cost *c)
@@ -890,8 +914,9 @@ static void rescale(const struct blk *b, int iw, int64_t m, int n, struct mpqx_c
 		/* the shift-add: its adders, and the product register (bits from the trailing zeros of m up) */
 		int tz = m > 0 ? ctz64((uint64_t)m) : 0;
 		int pw = iw + hw_mbits(m);
-		double g[FM_N] = {[FM_CSD] = (double)imax(0, hw_csd_digits(m) - 1) * pw};
-		f[FS_PREG] = m > 0 ? pw - tz : 0;
+		double g[FM_N] = {[FM_CSD] = csd_adder_bits(m, pw)};
+		/* the requantizer's rounding cannot see the bits below n-1: synthesis drops their flip-flops */
+		f[FS_PREG] = m > 0 ? imax(0, pw - imax(tz, n < 2 ? 0 : n - 1)) : 0;
 		struct mpqx_cost r = {0};
 		model(b, K_MULT, g, &r, c);
 	} else if (dsp == 0) {
@@ -981,15 +1006,14 @@ static void blk_layer(const struct blk *b, struct mpqx_cost *c)
 		hw_mult_data(b->q, b->l, &xa, &xb2);
 		const struct mpqx_qlayer *ql = &b->q->l[b->l];
 		int rpw = h->acc_bits - 1 + h->rescale_m;
-		double g[FM_N] = {[FM_ONE] = 1, [FM_PP] = (double)xb2 * (xa + xb2 - 1),
-				  [FM_CSD] = (double)imax(0, hw_csd_digits(ql->rs[0].m) - 1) * rpw,
-				  [FM_ACC] = h->acc_bits, [FM_PREG] = hw_prod_kept(rpw, ql->rs[0].n)};
+		double g[FM_N] = {[FM_ONE] = 1, [FM_PP] = shift_add_bits(xb2, xa + xb2 - 1),
+				  [FM_CSD] = csd_adder_bits(ql->rs[0].m, rpw), [FM_ACC] = h->acc_bits,
+				  [FM_PREG] = hw_prod_kept(rpw, ql->rs[0].n)};
 		if (ql->wcm) {
 			/* per channel the multiplier is data (the scale ROM's m): a second LUT multiplier, one
-			 * shifted copy of |acc + b| per bit of m, costed with the data product's coefficient
-			 * (not fitted on this shape) instead of the constant's shift-add */
+			 * shifted copy of |acc + b| per bit of m, instead of the constant's shift-add */
 			g[FM_CSD] = 0;
-			g[FM_PP] += (double)h->rescale_m * (h->acc_bits - 1 + h->rescale_m - 1);
+			g[FM_PPM] = shift_add_bits(h->rescale_m, rpw);
 		}
 		f[FL_MUX] = 0;
 		struct mpqx_cost rm = {0};

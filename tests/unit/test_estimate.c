@@ -283,6 +283,84 @@ static void test_blocks(void **state)
 	config_fini(&c);
 }
 
+/* Adder bits of x * m as a shift-add over m's canonical signed digits into a pw-bit sum, by the
+ * non-adjacent form's digit recurrence (estimate.c takes the digits from 3m and m): every digit but the
+ * lowest adds bits pos .. pw-1. */
+static double naf_adder_bits(int64_t m, int pw)
+{
+	double s = 0;
+	int first = 1;
+	for (int i = 0; m != 0; i++, m /= 2) {
+		if (m & 1) {
+			int d = 2 - (int)(m & 3); /* +1 or -1 */
+			m -= d;
+			if (!first)
+				s += pw - i;
+			first = 0;
+		}
+	}
+	return s;
+}
+
+static double feature(const struct mpqx_est_block *b, int n, const char *kind, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(b[i].kind, kind) == 0)
+			for (int j = 0; j < b[i].n_features; j++)
+				if (strcmp(b[i].names[j], name) == 0)
+					return b[i].f[j];
+	fail_msg("no feature %s.%s", kind, name);
+	return 0;
+}
+
+/* Multipliers in logic: the features the [mult] coefficients were fitted on (doc/estimator.md,
+ * "Multipliers in logic"), counted from the RTL's shift-adds (linear.v, rescale.v). */
+static void test_mult_features(void **state)
+{
+	struct fx *x = *state;
+	struct mpqx_config c = {0};
+	assert_int_equal(config_init(&c, x->m, 3), MPQX_OK);
+	for (int i = 0; i < x->m->n_layers; i++)
+		c.layers[i].mult = MPQX_MULT_LOGIC;
+	struct mpqx_qmodel *q = build(x, &c);
+	int lq = model_find(x->m, "q"), lr = model_find(x->m, "relu");
+	assert_true(lq >= 0 && lr >= 0);
+	struct mpqx_est_block b[MPQX_EST_MAX_BLOCKS];
+	int n = estimate_layer_blocks(q, &c, x->k, lq, b);
+	/* 4-bit x' times 4-bit w': rows 1..3 of the 7-bit sum add 6 + 5 + 4 bits */
+	assert_true(feature(b, n, "mult", "pp") == 15);
+	struct mpqx_hw_layer h;
+	hw_layer(q, lq, &h);
+	int64_t m = q->l[lq].rs[0].m;
+	assert_true(m > 0 && (m & (m - 1)) != 0);
+	assert_true(feature(b, n, "mult", "csd") == naf_adder_bits(m, h.acc_bits - 1 + h.rescale_m));
+	assert_true(feature(b, n, "mult", "csd") > 0);
+	assert_true(feature(b, n, "mult", "one") == 1);
+	assert_true(feature(b, n, "mult", "ppm") == 0);
+	/* relu: no data product, the rescale's shift-add only */
+	n = estimate_layer_blocks(q, &c, x->k, lr, b);
+	hw_layer(q, lr, &h);
+	m = q->l[lr].rs[0].m;
+	assert_true(feature(b, n, "mult", "pp") == 0);
+	assert_true(feature(b, n, "mult", "csd") == naf_adder_bits(m, h.rescale_in + hw_mbits(m)));
+	quant_free(q);
+	/* q per channel: m is data, a second shift-add of bitlen(m) rows over the product width */
+	c.layers[lq].w_gran = MPQX_WGRAN_CHANNEL;
+	q = build(x, &c);
+	n = estimate_layer_blocks(q, &c, x->k, lq, b);
+	hw_layer(q, lq, &h);
+	int rpw = h.acc_bits - 1 + h.rescale_m;
+	double rows = 0;
+	for (int j = 1; j < h.rescale_m; j++)
+		rows += rpw - j;
+	assert_true(h.rescale_m > 1);
+	assert_true(feature(b, n, "mult", "ppm") == rows);
+	assert_true(feature(b, n, "mult", "csd") == 0);
+	assert_true(feature(b, n, "mult", "pp") == 15);
+	quant_free(q);
+	config_fini(&c);
+}
+
 /* A block ROM's RAMB18s follow the bit lanes that vary over its image: Yosys's opt_mem removes lanes
  * that are constant over every word, the zero fill included, before it picks the shape. The tiny
  * model's head has one output: its bias ROM holds one word and 2^1 words of image. */
@@ -334,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_whole),
 		cmocka_unit_test(test_blocks),
 		cmocka_unit_test(test_rom_lanes),
+		cmocka_unit_test(test_mult_features),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
