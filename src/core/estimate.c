@@ -303,23 +303,31 @@ static int imax(int a, int b)
 	return a > b ? a : b;
 }
 
-long estimate_bram18(long depth, int width)
+struct ram_shape {
+	long d;
+	int w;
+};
+
+/* The fewest blocks of one of the shapes that hold depth x width (Yosys's memory_libmap picks the cheapest). */
+static long cheapest_blocks(long depth, int width, const struct ram_shape *shapes, size_t n_shapes)
 {
-	/* RAMB18E1 simple dual-port shapes (UG473). Yosys's memory_libmap picks the cheapest; a RAMB36 is
-	 * two RAMB18s of the same shapes at twice the depth, so it never beats them in RAMB18 units. */
-	static const struct {
-		long d;
-		int w;
-	} shapes[] = {{16384, 1}, {8192, 2}, {4096, 4}, {2048, 9}, {1024, 18}, {512, 36}};
 	if (depth <= 0 || width <= 0)
 		return 0;
 	long best = -1;
-	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+	for (size_t i = 0; i < n_shapes; i++) {
 		long n = ceil_div(depth, shapes[i].d) * ceil_div(width, shapes[i].w);
 		if (best < 0 || n < best)
 			best = n;
 	}
 	return best;
+}
+
+long estimate_bram18(long depth, int width)
+{
+	/* RAMB18E1 simple dual-port shapes (UG473); a RAMB36 is two RAMB18s of the same shapes at twice the
+	 * depth, so it never beats them in RAMB18 units. */
+	static const struct ram_shape shapes[] = {{16384, 1}, {8192, 2}, {4096, 4}, {2048, 9}, {1024, 18}, {512, 36}};
+	return cheapest_blocks(depth, width, shapes, sizeof shapes / sizeof shapes[0]);
 }
 
 /* A ROM's read port can take the two halves of the depth side by side: 4096 x 13 is 3 RAMB18 as
@@ -412,20 +420,9 @@ int estimate_dsp_const(int vbits, int64_t m)
 
 long estimate_ebr(long depth, int width)
 {
-	/* SB_RAM40_4K shapes (iCE40 sysMEM): memory_libmap picks the cheapest */
-	static const struct {
-		long d;
-		int w;
-	} shapes[] = {{2048, 2}, {1024, 4}, {512, 8}, {256, 16}};
-	if (depth <= 0 || width <= 0)
-		return 0;
-	long best = -1;
-	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
-		long n = ceil_div(depth, shapes[i].d) * ceil_div(width, shapes[i].w);
-		if (best < 0 || n < best)
-			best = n;
-	}
-	return best;
+	/* SB_RAM40_4K shapes (iCE40 sysMEM) */
+	static const struct ram_shape shapes[] = {{2048, 2}, {1024, 4}, {512, 8}, {256, 16}};
+	return cheapest_blocks(depth, width, shapes, sizeof shapes / sizeof shapes[0]);
 }
 
 long estimate_spram(long depth, int width)
