@@ -245,6 +245,10 @@ config("bits-overflow.json", c('"w_bits": 6', '"w_bits": 1e999'), "layers.q.w_bi
 config("bits-null.json", c('"w_bits": 6', '"w_bits": null'), "layers.q.w_bits: expected an integer from 2 to 16")
 config("bits-huge.json", c('"w_bits": 6', '"w_bits": 4294967304'), "layers.q.w_bits: expected an integer from 2 to 16")
 config("buffer-bram.json", c('"buffer": "block"', '"buffer": "bram"'), 'layers.q.buffer: expected "block", "distributed", "spram" or "auto"')
+config("granularity-row.json", c('"buffer": "block"}', '"buffer": "block", "w_granularity": "row"}'),
+       'layers.q.w_granularity: expected "tensor" or "channel"')
+config("calibration-kl.json", c('"buffer": "block"}', '"buffer": "block", "calibration": "kl"}'),
+       'layers.q.calibration: expected "minmax", "percentile" or "mse"')
 # Storage a device's family lacks: checked against the device (estimate, export), not by eval.
 cases.append(("config/spram-xc7.json", c('"buffer": "block"', '"buffer": "spram"'), 1, "estimate @tiny -c @/FILE",
               'FILE: layers.q.buffer: "spram" on device xc7s15 (xc7 family): SPRAM is an iCE40 UltraPlus block'))
