@@ -243,6 +243,10 @@ void op_set_i(struct mpqx_op_bind *b, const char *name, long long v);
 void op_set_q(struct mpqx_op_bind *b, const char *name, const char *v);
 void op_set_u64(struct mpqx_op_bind *b, const char *name, int64_t v);
 
+/* The placeholders of a layer that reads one input and requantizes by its first rescale (relu, split,
+ * avgpool, and the weighted layers below): XB, XZ, XAW (the input), MW, MUL, SHR (the rescale). */
+void op_bind_input_rescale(struct mpqx_op_bind *b);
+
 /* The placeholders every layer with a weight ROM, a bias ROM and a MAC requantizer shares (linear, affine,
  * layernorm): WROM, BROM, XB, XZ, XAW, WB, WZ, WAW, W_INIT, BB, B_INIT, ACCW, MW, MUL, SHR. */
 void op_bind_weighted(struct mpqx_op_bind *b);

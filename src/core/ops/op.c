@@ -35,15 +35,23 @@ void op_set_u64(struct mpqx_op_bind *b, const char *name, int64_t v)
 		b->rc = tmpl_setf(b->t, b->err, name, "64'd%" PRId64, v);
 }
 
+void op_bind_input_rescale(struct mpqx_op_bind *b)
+{
+	op_set_i(b, "XB", b->px->bits);
+	op_set_i(b, "XZ", b->px->z);
+	op_set_i(b, "XAW", hw_src_aw(b->q, b->p0));
+	op_set_i(b, "MW", b->mw);
+	op_set_u64(b, "MUL", b->ql->rs[0].m);
+	op_set_i(b, "SHR", b->ql->rs[0].n);
+}
+
 void op_bind_weighted(struct mpqx_op_bind *b)
 {
 	const struct mpqx_qlayer *ql = b->ql;
 	const struct mpqx_hw_layer *h = b->h;
+	op_bind_input_rescale(b);
 	op_set_s(b, "WROM", b->rom);
 	op_set_s(b, "BROM", b->rom);
-	op_set_i(b, "XB", b->px->bits);
-	op_set_i(b, "XZ", b->px->z);
-	op_set_i(b, "XAW", hw_src_aw(b->q, b->p0));
 	op_set_i(b, "WB", ql->w.bits);
 	op_set_i(b, "WZ", ql->w.z);
 	op_set_i(b, "WAW", h->rom[0].aw);
@@ -51,9 +59,6 @@ void op_bind_weighted(struct mpqx_op_bind *b)
 	op_set_i(b, "BB", h->rom[1].width);
 	op_set_q(b, "B_INIT", b->rom_file[1]);
 	op_set_i(b, "ACCW", h->acc_bits);
-	op_set_i(b, "MW", b->mw);
-	op_set_u64(b, "MUL", ql->rs[0].m);
-	op_set_i(b, "SHR", ql->rs[0].n);
 }
 
 const char *op_port_ab(int k, char *buf, size_t size)

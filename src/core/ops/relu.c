@@ -61,12 +61,7 @@ static void bind_tmpl(struct mpqx_op_bind *b)
 {
 	const struct mpqx_layer *l = b->l;
 	op_set_i(b, "WORDS", (long long)l->rows * l->cols);
-	op_set_i(b, "XB", b->px->bits);
-	op_set_i(b, "XZ", b->px->z);
-	op_set_i(b, "XAW", hw_src_aw(b->q, b->p0));
-	op_set_i(b, "MW", b->mw);
-	op_set_u64(b, "MUL", b->ql->rs[0].m);
-	op_set_i(b, "SHR", b->ql->rs[0].n);
+	op_bind_input_rescale(b);
 }
 
 const struct mpqx_op_class op_class_RELU = {
