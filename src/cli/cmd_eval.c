@@ -231,97 +231,114 @@ static int eval_params(const struct mpqx_model *m, const struct mpqx_dataset *d,
 	return rc;
 }
 
+/* One integer evaluation: the config (or uniform 8 bits), its quantized model and the engine's result. */
+struct int_run {
+	struct mpqx_config c;
+	struct mpqx_fref *f;
+	struct mpqx_qmodel *q;
+	struct mpqx_ieval *ev;
+	struct mpqx_eval_result r;
+};
+
+static void int_run_fini(struct int_run *run)
+{
+	ieval_free(run->ev);
+	quant_free(run->q);
+	fref_free(run->f);
+	config_fini(&run->c);
+}
+
+/* Evaluates on the whole test set, or (subset) on the stratified subset of ieval.h without float
+ * activations. On failure prints the error, frees what was made and returns CLI_FAIL. */
+static int int_run_eval(struct int_run *run, const struct mpqx_model *m, const struct mpqx_dataset *d,
+			const char *config, bool subset)
+{
+	struct mpqx_err err = {0};
+	memset(run, 0, sizeof *run);
+	if (config ? config_load(config, m, &run->c, &err) : config_init(&run->c, m, 8))
+		goto fail;
+	cli_config_check(config, &run->c, m);
+	/* The subset needs no float activations: with the model's calibration cache, no float forward runs. */
+	if (fref_run(m, d, !subset, &run->f, &err) || quant_build(m, run->f, &run->c, &run->q, &err) ||
+	    (subset ? ieval_new_subset(m, d, run->f, 0, 0, &run->ev, &err)
+		    : ieval_new(m, d, run->f, 0, &run->ev, &err)) ||
+	    ieval_run(run->ev, run->q, &run->c, true, &run->r, &err))
+		goto fail;
+	return CLI_OK;
+fail:
+	cli_error("%s", err.msg);
+	int_run_fini(run);
+	return CLI_FAIL;
+}
+
 static int eval_int(const struct mpqx_model *m, const struct mpqx_dataset *d, const char *config, bool json,
 		    const char *dump_dir)
 {
-	struct mpqx_err err = {0};
-	struct mpqx_config c = {0};
-	struct mpqx_fref *f = NULL;
-	struct mpqx_qmodel *q = NULL;
-	struct mpqx_ieval *ev = NULL;
-	struct mpqx_eval_result r;
-	int rc = CLI_FAIL;
-	if (config ? config_load(config, m, &c, &err) : config_init(&c, m, 8))
-		goto fail;
-	cli_config_check(config, &c, m);
-	if (fref_run(m, d, true, &f, &err) || quant_build(m, f, &c, &q, &err) ||
-	    ieval_new(m, d, f, 0, &ev, &err) || ieval_run(ev, q, &c, true, &r, &err))
-		goto fail;
-	if (dump_dir && dump(dump_dir, m, d, &c, f, q, ev))
-		goto out;
+	struct int_run run;
+	if (int_run_eval(&run, m, d, config, false) != CLI_OK)
+		return CLI_FAIL;
+	if (dump_dir && dump(dump_dir, m, d, &run.c, run.f, run.q, run.ev)) {
+		int_run_fini(&run);
+		return CLI_FAIL;
+	}
+	const struct mpqx_config *cfg = &run.c;
+	const struct mpqx_qmodel *q = run.q;
+	const struct mpqx_eval_result *r = &run.r;
 	/* The forecast is an integer of the output layer's scale: rounding to that step alone adds step^2 / 12
 	 * to the MSE on average (doc/quantization.md, "What a bit width can reach"). */
 	double step = q->l[m->output].out.s;
 	if (json) {
-		cJSON *o = report_eval(m, &c, q, f, &r);
+		cJSON *o = report_eval(m, cfg, q, run.f, r);
 		char *s = cJSON_Print(o);
 		puts(s);
 		free(s);
 		cJSON_Delete(o);
 	} else {
 		printf("model        %s (integer, %s)\n", m->name, config ? config : "uniform 8 bits");
-		printf("test windows %d\n", r.windows);
-		printf("MSE          %.6g (float %.6g, %+.2f%%)\n", r.mse, r.mse_float,
-		       100.0 * (r.mse - r.mse_float) / r.mse_float);
-		printf("RMSE         %.6g (normalised), %.4g in %s's unit\n", r.rmse, r.rmse_denorm, m->data.target);
-		printf("MAE          %.6g (normalised), %.4g in %s's unit\n", r.mae, r.mae_denorm, m->data.target);
+		printf("test windows %d\n", r->windows);
+		printf("MSE          %.6g (float %.6g, %+.2f%%)\n", r->mse, r->mse_float,
+		       100.0 * (r->mse - r->mse_float) / r->mse_float);
+		printf("RMSE         %.6g (normalised), %.4g in %s's unit\n", r->rmse, r->rmse_denorm, m->data.target);
+		printf("MAE          %.6g (normalised), %.4g in %s's unit\n", r->mae, r->mae_denorm, m->data.target);
 		printf("output step  %.4g (normalised), %.4g in %s's unit; rounding to it adds %.3g to the MSE "
 		       "(%+.1f%%)\n", step, step * model_target_unit(m), m->data.target, step * step / 12.0,
-		       100.0 * step * step / 12.0 / r.mse_float);
+		       100.0 * step * step / 12.0 / r->mse_float);
 		int nw = cli_name_width(m, 14);
 		printf("\n%-*s %-9s %5s %5s %9s %9s %4s\n", nw, "layer", "op", "w", "a", "SQNR dB", "clamped", "acc");
 		for (int l = 0; l < m->n_layers; l++) {
 			const struct mpqx_layer *ly = &m->layers[l];
 			char wb[8] = "-";
 			if (model_layer_has_weights(ly))
-				snprintf(wb, sizeof wb, "%d", c.layers[l].w_bits);
+				snprintf(wb, sizeof wb, "%d", cfg->layers[l].w_bits);
 			printf("%-*s %-9s %5s %5d %9.2f %9ld %4d\n", nw, ly->name, model_op_name(ly->op), wb,
-			       c.layers[l].a_bits, r.layers[l].sqnr_db, r.layers[l].clipped, q->l[l].acc_bits);
+			       cfg->layers[l].a_bits, r->layers[l].sqnr_db, r->layers[l].clipped, q->l[l].acc_bits);
 		}
 	}
-	rc = CLI_OK;
-	goto out;
-fail:
-	cli_error("%s", err.msg);
-out:
-	ieval_free(ev);
-	quant_free(q);
-	fref_free(f);
-	config_fini(&c);
-	return rc;
+	int_run_fini(&run);
+	return CLI_OK;
 }
 
 /* eval --quick: the MSE on the stratified subset of the test windows (ieval.h), with its standard error. */
 static int eval_quick(const struct mpqx_model *m, const struct mpqx_dataset *d, const char *config, bool json)
 {
-	struct mpqx_err err = {0};
-	struct mpqx_config c = {0};
-	struct mpqx_fref *f = NULL;
-	struct mpqx_qmodel *q = NULL;
-	struct mpqx_ieval *ev = NULL;
-	struct mpqx_eval_result r;
-	int rc = CLI_FAIL;
-	if (config ? config_load(config, m, &c, &err) : config_init(&c, m, 8))
-		goto fail;
-	cli_config_check(config, &c, m);
-	/* No float activations: with the model's calibration cache, no float forward runs at all. */
-	if (fref_run(m, d, false, &f, &err) || quant_build(m, f, &c, &q, &err) ||
-	    ieval_new_subset(m, d, f, 0, 0, &ev, &err) || ieval_run(ev, q, &c, true, &r, &err))
-		goto fail;
-	double rel = r.mse > 0 ? r.mse_se / r.mse : 0;
+	struct int_run run;
+	if (int_run_eval(&run, m, d, config, true) != CLI_OK)
+		return CLI_FAIL;
+	const struct mpqx_eval_result *r = &run.r;
+	double rel = r->mse > 0 ? r->mse_se / r->mse : 0;
 	if (json) {
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "model", m->name);
 		cJSON_AddStringToObject(o, "config", config ? config : "uniform 8 bits");
 		cJSON_AddBoolToObject(o, "quick", true);
-		cJSON_AddNumberToObject(o, "windows", r.windows);
-		cJSON_AddNumberToObject(o, "test_windows", r.windows_total);
-		cJSON_AddNumberToObject(o, "mse", r.mse);
-		cJSON_AddNumberToObject(o, "mse_se", r.mse_se);
-		cJSON_AddNumberToObject(o, "mse_float", r.mse_float);
-		cJSON_AddNumberToObject(o, "rmse", r.rmse);
-		cJSON_AddNumberToObject(o, "mae", r.mae);
-		cJSON_AddNumberToObject(o, "macs", (double)r.macs);
+		cJSON_AddNumberToObject(o, "windows", r->windows);
+		cJSON_AddNumberToObject(o, "test_windows", r->windows_total);
+		cJSON_AddNumberToObject(o, "mse", r->mse);
+		cJSON_AddNumberToObject(o, "mse_se", r->mse_se);
+		cJSON_AddNumberToObject(o, "mse_float", r->mse_float);
+		cJSON_AddNumberToObject(o, "rmse", r->rmse);
+		cJSON_AddNumberToObject(o, "mae", r->mae);
+		cJSON_AddNumberToObject(o, "macs", (double)r->macs);
 		char *t = cJSON_Print(o);
 		if (t)
 			puts(t);
@@ -330,24 +347,16 @@ static int eval_quick(const struct mpqx_model *m, const struct mpqx_dataset *d, 
 	} else {
 		printf("model        %s (integer, %s)\n", m->name, config ? config : "uniform 8 bits");
 		printf("test windows %d of %d (stratified subset: the middle window of %d equal spans in time order)\n",
-		       r.windows, r.windows_total, r.windows);
-		printf("MSE          ~%.6g +- %.2g (standard error, %.1f%%); 95%% interval %.6g to %.6g\n", r.mse,
-		       r.mse_se, 100.0 * rel, r.mse - 1.96 * r.mse_se, r.mse + 1.96 * r.mse_se);
-		printf("float MSE    %.6g on the same windows (%+.2f%%)\n", r.mse_float,
-		       100.0 * (r.mse - r.mse_float) / r.mse_float);
-		printf("RMSE         ~%.6g (normalised), ~%.4g in %s's unit\n", r.rmse, r.rmse_denorm, m->data.target);
-		printf("MAE          ~%.6g (normalised), ~%.4g in %s's unit\n", r.mae, r.mae_denorm, m->data.target);
+		       r->windows, r->windows_total, r->windows);
+		printf("MSE          ~%.6g +- %.2g (standard error, %.1f%%); 95%% interval %.6g to %.6g\n", r->mse,
+		       r->mse_se, 100.0 * rel, r->mse - 1.96 * r->mse_se, r->mse + 1.96 * r->mse_se);
+		printf("float MSE    %.6g on the same windows (%+.2f%%)\n", r->mse_float,
+		       100.0 * (r->mse - r->mse_float) / r->mse_float);
+		printf("RMSE         ~%.6g (normalised), ~%.4g in %s's unit\n", r->rmse, r->rmse_denorm, m->data.target);
+		printf("MAE          ~%.6g (normalised), ~%.4g in %s's unit\n", r->mae, r->mae_denorm, m->data.target);
 	}
-	rc = CLI_OK;
-	goto out;
-fail:
-	cli_error("%s", err.msg);
-out:
-	ieval_free(ev);
-	quant_free(q);
-	fref_free(f);
-	config_fini(&c);
-	return rc;
+	int_run_fini(&run);
+	return CLI_OK;
 }
 
 int cmd_eval(int argc, char **argv)
