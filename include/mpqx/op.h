@@ -251,6 +251,13 @@ void op_bind_input_rescale(struct mpqx_op_bind *b);
  * layernorm): WROM, BROM, XB, XZ, XAW, WB, WZ, WAW, W_INIT, BB, B_INIT, ACCW, MW, MUL, SHR. */
 void op_bind_weighted(struct mpqx_op_bind *b);
 
+/* linear and affine: LOGIC (the multiplier choice) and the per-channel scale ROM, CH, SROM and S_INIT. */
+void op_bind_mac_scale(struct mpqx_op_bind *b);
+
+/* The estimator features of a MAC layer with a weight and a bias ROM (linear, affine): its product
+ * register, accumulator, shared multiplier operands, zero-point subtractors and bias word. */
+void op_est_mac(const struct mpqx_op_est_in *c, struct mpqx_op_est *e);
+
 /* Port names "a" and "b" of a two-input op. */
 const char *op_port_ab(int k, char *buf, size_t size);
 

@@ -103,26 +103,16 @@ static void hw(const struct mpqx_op_hw *c, struct mpqx_hw_layer *h)
 /* affine.v: p, c, e; acc, pr, neg */
 static void est(const struct mpqx_op_est_in *c, struct mpqx_op_est *e)
 {
-	const struct mpqx_hw_layer *h = c->h;
-	int acc = h->acc_bits;
 	e->cnt = 2 + op_clog2(c->l->cols + 1);
 	e->addr1 = c->yaw;
-	e->prod = hw_prod_kept(acc - 1 + h->rescale_m, c->ql->rs[0].n);
-	e->regs = acc + (int)e->prod + 1;
-	e->acc = acc;
-	e->mux = h->mul_a + h->mul_b;
-	e->in = c->xb + 1 + c->ql->w.bits + 1;
-	e->bias = h->rom[1].width;
+	op_est_mac(c, e);
 }
 
 static void bind_tmpl(struct mpqx_op_bind *b)
 {
 	const struct mpqx_layer *l = b->l;
 	op_bind_weighted(b);
-	op_set_i(b, "LOGIC", b->logic);
-	op_set_i(b, "CH", b->ql->wcw != NULL);
-	op_set_s(b, "SROM", b->rom);
-	op_set_q(b, "S_INIT", b->ql->wcw ? b->rom_file[2] : "");
+	op_bind_mac_scale(b);
 	op_set_i(b, "R", l->rows);
 	op_set_i(b, "C", l->cols);
 }

@@ -61,6 +61,26 @@ void op_bind_weighted(struct mpqx_op_bind *b)
 	op_set_i(b, "ACCW", h->acc_bits);
 }
 
+void op_bind_mac_scale(struct mpqx_op_bind *b)
+{
+	op_set_i(b, "LOGIC", b->logic);
+	op_set_i(b, "CH", b->ql->wcw != NULL);
+	op_set_s(b, "SROM", b->rom);
+	op_set_q(b, "S_INIT", b->ql->wcw ? b->rom_file[2] : "");
+}
+
+void op_est_mac(const struct mpqx_op_est_in *c, struct mpqx_op_est *e)
+{
+	const struct mpqx_hw_layer *h = c->h;
+	int acc = h->acc_bits;
+	e->prod = hw_prod_kept(acc - 1 + h->rescale_m, c->ql->rs[0].n);
+	e->regs = acc + (int)e->prod + 1;
+	e->acc = acc;
+	e->mux = h->mul_a + h->mul_b;
+	e->in = c->xb + 1 + c->ql->w.bits + 1;
+	e->bias = h->rom[1].width;
+}
+
 const char *op_port_ab(int k, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s", k == 0 ? "a" : "b");
