@@ -8,7 +8,8 @@
 Yosys mode (the default) reads the records tools/synth_check.py stored in the cache (only those with the
 given --tag, so that test configurations stay out of the fit). It fits in two steps:
 
-1. Per block, on the synthesis with the hierarchy kept. Each record holds, per layer, the estimator's
+1. Per block, on the synthesis with the hierarchy kept (whole designs, tools/synth_check.py, or single
+   layer modules, tools/synth_layers.py --hier --tag). Each record holds, per layer, the estimator's
    blocks with their model features and, from synthesis, the cells of each block kind: the layer
    module's own cells, its RAM, ROMs, requantizer, rescale blocks and divider, and the top module's own
    cells. For every block kind and for LUTs and FFs it solves a non-negative least-squares fit of
@@ -49,7 +50,7 @@ import synth_check  # noqa: E402
 LAYER_KINDS = ("linear", "affine", "matmul", "add", "relu", "split", "avgpool", "concat", "softmax", "layernorm",
                "gelu")
 # Which features each kind's LUT and FF models use (the rest stay 0).
-SPEC = {k: {"lut": ["one", "cnt", "addr1", "addr2", "acc", "mux", "prod", "in", "out", "split", "bias"],
+SPEC = {k: {"lut": ["one", "cnt", "addr1", "addr2", "clr", "acc", "mux", "prod", "in", "out", "split", "bias"],
             "ff": ["one", "regs", "dspx"]}
         for k in LAYER_KINDS}
 SPEC.update({
@@ -61,6 +62,9 @@ SPEC.update({
     "div": {"lut": ["one", "sw", "qw"], "ff": ["one", "regs"]},
     "top": {"lut": ["one", "orbits", "layers"], "ff": []},
     "mult": {"lut": ["one", "pp", "csd", "ppm"], "ff": ["acc", "preg"]},
+    # gelu.v: its phase, the element counter and the counter's per-bit clear; the input, table and output
+    # widths do not change its own logic (doc/estimator.md, "layernorm and gelu")
+    "gelu": {"lut": ["cnt", "addr1", "clr"], "ff": ["regs"]},
 })
 ORDER = list(LAYER_KINDS) + ["ram", "rom", "requant", "rescale", "div", "top", "mult"]
 
@@ -210,7 +214,12 @@ def collect(records):
         if not syn:
             continue  # flattened only: no per-block cells (step 2 uses it)
         w = {res: 1.0 / max(1, syn["total"][res]) for res in ("lut", "ff")}
-        for le, ls in zip(est["layers"], syn["layers"]):
+        # by name: a record of single layer modules (tools/synth_layers.py --hier) has some layers only
+        by_name = {ls["name"]: ls for ls in syn["layers"]}
+        for le in est["layers"]:
+            ls = by_name.get(le["name"])
+            if ls is None:
+                continue
             parts = synth_parts(ls)
             blocks = le.get("blocks", [])
             mult = next((b for b in blocks if b["kind"] == "mult"), None)
@@ -225,6 +234,8 @@ def collect(records):
                 for res in ("lut", "ff"):
                     t = part.get(res, 0) - blk[f"rule_{res}"] - (other[res] if other else 0)
                     rows[kind][res].append((blk["features"], t, w[res]))
+        if rec.get("layers_only"):
+            continue  # no top module synthesized
         for blk in est["top"].get("blocks", []):
             for res in ("lut", "ff"):
                 rows["top"][res].append((blk["features"], syn["top"].get(res, 0) - blk[f"rule_{res}"], w[res]))

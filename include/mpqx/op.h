@@ -105,6 +105,7 @@ struct mpqx_op_est_in {
  * the op; one, out, ctrl, regs, dspx and split are derived by the estimator). Unset values are 0. */
 struct mpqx_op_est {
 	int cnt, addr1, addr2; /* counters, count-up addresses, addresses that load a base */
+	int clr;               /* counter bits whose clear synthesis gives a LUT each (gelu.c) */
 	int regs;              /* register bits beyond busy/done and the control registers */
 	double acc, mux, prod, in, bias;
 };

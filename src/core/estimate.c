@@ -38,12 +38,14 @@
  *   split the same times the product width (the adders that sum the partial products)
  *   cnt, addr1, addr2  ctrl split into phase/index counters, addresses that only count up, and
  *         addresses that also load a base (with its own register and step adder)
- *   bias  width of the bias ROM's word (linear, affine: sign-extended into the sum) */
+ *   bias  width of the bias ROM's word (linear, affine: sign-extended into the sum)
+ *   clr   counter bits whose clear to 0 synthesis gives a LUT per bit (gelu; LUTs only, its registers
+ *         are in ctrl) */
 static const char *const f_layer[] = {"one", "ctrl", "acc", "mux", "prod", "in", "out", "regs", "dspx", "split",
-				      "cnt", "addr1", "addr2", "bias"};
+				      "cnt", "addr1", "addr2", "bias", "clr"};
 enum {
 	FL_ONE, FL_CTRL, FL_ACC, FL_MUX, FL_PROD, FL_IN, FL_OUT, FL_REGS, FL_DSPX, FL_SPLIT,
-	FL_CNT, FL_ADDR1, FL_ADDR2, FL_BIAS, FL_N
+	FL_CNT, FL_ADDR1, FL_ADDR2, FL_BIAS, FL_CLR, FL_N
 };
 
 /* Distributed buffer: the read multiplexer of RAM64M banks, per address width 7..13 (a*width + b). */
@@ -989,6 +991,7 @@ static void blk_layer(const struct blk *b, struct mpqx_cost *c)
 	f[FL_PROD] = e.prod;
 	f[FL_IN] = e.in;
 	f[FL_BIAS] = e.bias;
+	f[FL_CLR] = e.clr;
 	int regs = 2 + e.regs; /* busy, done */
 	int ctrl = e.cnt + e.addr1 + e.addr2;
 	f[FL_CTRL] = ctrl;

@@ -93,12 +93,17 @@ static void hw(const struct mpqx_op_hw *c, struct mpqx_hw_layer *h)
 	h->rescale_m = 0;
 }
 
-/* gelu.v: p, e */
+/* gelu.v: the phase p, the element counter e (its step, its compare with the last element and the input
+ * address `busy ? e : 0`). The table address is wiring (x with its sign bit inverted, shifted), and the
+ * input, table and output widths do not change the module's own logic (doc/estimator.md, "layernorm
+ * and gelu"). Yosys (synth_xilinx, 0.23) clears e on start with one LUT shared by its bits up to 7
+ * bits, and with a LUT per bit from 8 bits on, except at 10 bits, where it shares it again (530..1023
+ * elements; 513 and 1024 still have one per bit). */
 static void est(const struct mpqx_op_est_in *c, struct mpqx_op_est *e)
 {
 	e->cnt = 2;
 	e->addr1 = c->yaw;
-	e->in = c->xb - c->ql->sm_t;
+	e->clr = c->yaw >= 8 && c->yaw != 10 ? c->yaw : 0;
 }
 
 static void bind_tmpl(struct mpqx_op_bind *b)
