@@ -301,12 +301,18 @@ def refresh(rec, path, mpqx):
     os.replace(path + ".tmp", path)
 
 
-def flat_scale(records, coef, ridge, stats, only=None):
+def has_kind(rec, kind):
+    est = rec["estimate"]
+    return any(b["kind"] == kind for le in est["layers"] for b in le.get("blocks", [])) or \
+        any(b["kind"] == kind for b in est["top"].get("blocks", []))
+
+
+def flat_scale(records, coef, ridge, stats, only=None, without=()):
     """Step 2: per resource, scales s_k (one per block kind) of the fitted part so that the estimate's
     totals match the flattened synthesis: min sum_d ((y_d - sum_k s_k P_dk) / T_d)^2 + ridge sum_k (s_k - 1)^2,
     y_d = flattened total - the rule-counted part, P_dk = kind k's fitted part, T_d = flattened total.
     With `only` (--kinds) just those kinds are scaled; the others' fitted part counts as fixed, in y_d."""
-    flat = [r for r in records if r.get("synth_flat")]
+    flat = [r for r in records if r.get("synth_flat") and not any(has_kind(r, k) for k in without)]
     if not flat or not math.isfinite(ridge):
         return {}
     scales = {}
@@ -510,6 +516,9 @@ def main():
     ap.add_argument("--mpqx", default=os.environ.get("MPQX", "mpqx"), help="the mpqx executable for --refresh")
     ap.add_argument("--kinds", help="refit and scale only these block kinds (comma-separated, e.g. layernorm,gelu); "
                     "the others keep their coefficients in both steps")
+    ap.add_argument("--without", default="",
+                    help="leave designs with a block of these kinds (comma-separated, e.g. mult) out of step 2: "
+                    "with --kinds not naming them, their error would be paid by the kinds scaled")
     ap.add_argument("--keep-blocks", action="store_true",
                     help="no step 1: keep the ini's per-block coefficients and only scale them (step 2)")
     ap.add_argument("--flat-ridge", type=float, default=0.02,
@@ -546,8 +555,12 @@ def main():
             sys.exit(f"fit_costs: unknown kind '{k}' (expected one of {', '.join(ORDER)})")
     if not a.keep_blocks:
         fit(rows, coef, stats, kinds)
-    nflat = sum(1 for r in records if r.get("synth_flat"))
-    scales = flat_scale(records, coef, a.flat_ridge, stats, kinds)
+    without = [k for k in a.without.split(",") if k]
+    for k in without:
+        if k not in ORDER:
+            sys.exit(f"fit_costs: unknown kind '{k}' (expected one of {', '.join(ORDER)})")
+    nflat = sum(1 for r in records if r.get("synth_flat") and not any(has_kind(r, k) for k in without))
+    scales = flat_scale(records, coef, a.flat_ridge, stats, kinds, without)
     nhier = sum(1 for r in records if r.get("synth"))
     src = (f"Yosys synth_xilinx, {nhier} designs tagged '{a.tag}' with the hierarchy kept" if not a.keep_blocks
            else f"{current_source(a.ini)}")
