@@ -16,7 +16,6 @@ import json
 import math
 import os
 import shutil
-import subprocess
 import sys
 import time
 
@@ -27,6 +26,7 @@ import torch.nn as nn
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import qref  # noqa: E402  (beside this file)
+import mpqx_run  # noqa: E402
 
 
 class FinetuneError(Exception):
@@ -35,29 +35,16 @@ class FinetuneError(Exception):
 
 def find_mpqx(explicit=None):
     """The mpqx binary: --mpqx, else $MPQX, else the build tree beside tools/, else mpqx on PATH."""
-    for cand in (explicit, os.environ.get("MPQX"), os.path.join(HERE, "..", "build", "src", "cli", "mpqx")):
-        if cand and os.path.isfile(cand) and os.access(cand, os.X_OK):
-            return cand
-    path = shutil.which("mpqx")
-    if not path:
-        raise FinetuneError("no mpqx binary: build it (meson compile -C build), or pass --mpqx / set $MPQX")
-    return path
+    return mpqx_run.find_mpqx(explicit, FinetuneError)
 
 
 def run_mpqx(mpqx, args):
-    r = subprocess.run([mpqx] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if r.returncode != 0:
-        raise FinetuneError("mpqx %s failed: %s" % (" ".join(args), r.stderr.strip()))
-    try:
-        return json.loads(r.stdout)
-    except ValueError as e:
-        raise FinetuneError("mpqx %s: not JSON: %s" % (" ".join(args), e))
+    return mpqx_run.run_mpqx(mpqx, args, FinetuneError)
 
 
 def quant_params(mpqx, model_path, config):
     """{layer name: entry of `mpqx eval --params`} for the config: the integer model's own parameters."""
-    j = run_mpqx(mpqx, ["eval", model_path, "-c", config, "--params"])
-    return {e["name"]: e for e in j["layers"]}
+    return mpqx_run.quant_params(mpqx, model_path, config, FinetuneError)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -26,13 +26,13 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qref  # noqa: E402  (exits 77 with a message when NumPy is missing)
+import mpqx_run  # noqa: E402
 import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -44,27 +44,15 @@ class SearchError(Exception):
 
 
 def find_mpqx(explicit=None):
-    for cand in (explicit, os.environ.get("MPQX"), os.path.join(HERE, "..", "build", "src", "cli", "mpqx")):
-        if cand and os.path.isfile(cand) and os.access(cand, os.X_OK):
-            return cand
-    path = shutil.which("mpqx")
-    if not path:
-        raise SearchError("no mpqx binary: build it (meson compile -C build), or pass --mpqx / set $MPQX")
-    return path
+    return mpqx_run.find_mpqx(explicit, SearchError)
 
 
 def run_mpqx(mpqx, args):
-    r = subprocess.run([mpqx] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    if r.returncode != 0:
-        raise SearchError("mpqx %s failed: %s" % (" ".join(args), r.stderr.strip()))
-    try:
-        return json.loads(r.stdout)
-    except ValueError as e:
-        raise SearchError("mpqx %s: not JSON: %s" % (" ".join(args), e))
+    return mpqx_run.run_mpqx(mpqx, args, SearchError)
 
 
 def params(mpqx, model_path, config):
-    return {e["name"]: e for e in run_mpqx(mpqx, ["eval", model_path, "-c", config, "--params"])["layers"]}
+    return mpqx_run.quant_params(mpqx, model_path, config, SearchError)
 
 
 def search(model, bits, gran, ranges, searchable, x, ref, alphas, sweeps, log):
