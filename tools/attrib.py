@@ -67,19 +67,12 @@ def main(argv=None):
         print("|---|---|---|---|---|---|")
         for li, L in enumerate(model["layers"]):
             wt = L.op in qref.WEIGHTED
-            c = []
-            b2 = [(B, B)] * n
-            b2[li] = (B, HI)
-            c.append(cell(run(b2)))
-            b2 = [(B, B)] * n
-            b2[li] = (HI, B)
-            c.append(cell(run(b2)) if wt else "-")
-            b2 = [(HI, HI)] * n
-            b2[li] = (HI, B)
-            c.append(cell(run(b2)))
-            b2 = [(HI, HI)] * n
-            b2[li] = (B, HI)
-            c.append(cell(run(b2)) if wt else "-")
+            def at(rest, pair):  # every layer at rest, this one at pair
+                b2 = [rest] * n
+                b2[li] = pair
+                return cell(run(b2))
+            c = [at((B, B), (B, HI)), at((B, B), (HI, B)) if wt else "-",
+                 at((HI, HI), (HI, B)), at((HI, HI), (B, HI)) if wt else "-"]
             print("| %s | %s | %s |" % (L.name, L.op, " | ".join(c)), flush=True)
     except qref.QrefError as e:
         sys.stderr.write("attrib: %s\n" % e)
