@@ -3,9 +3,13 @@
 // through ram_style ("block" or "distributed").
 // @placeholder MODULE  module name of this variant
 // @placeholder STYLE   ram_style value, a quoted string
+// @placeholder KEEP    (* keep_hierarchy *) for a distributed RAM on xc7, else empty
 `timescale 1ns / 1ps
 `default_nettype none
 
+// A distributed RAM keeps its own module: a flattening synthesis would map its read multiplexer
+// together with the logic around it and make it larger (doc/hardware.md, "What flattening adds").
+/*{{KEEP*//*}}*/
 module /*{{MODULE*/mpqx_ram/*}}*/ #(
 	parameter WIDTH = 8,
 	parameter AW = 5

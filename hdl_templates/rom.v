@@ -3,9 +3,14 @@
 // through rom_style ("block" or "logic"; Yosys refuses "distributed" on a ROM).
 // @placeholder MODULE  module name of this variant
 // @placeholder STYLE   rom_style value, a quoted string
+// @placeholder KEEP    (* keep_hierarchy *) for a ROM in logic on xc7, else empty
 `timescale 1ns / 1ps
 `default_nettype none
 
+// A ROM in logic keeps its own module: a flattening synthesis would map the table together with the
+// logic that computes its address and make it up to several times larger (doc/hardware.md, "What
+// flattening adds").
+/*{{KEEP*//*}}*/
 module /*{{MODULE*/mpqx_rom/*}}*/ #(
 	parameter WIDTH = 8,
 	parameter AW = 5,
