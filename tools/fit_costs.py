@@ -16,18 +16,20 @@ given --tag, so that test configurations stay out of the fit). It fits in two st
    (synthesis - the part the rules already count) on the kind's features; kinds without data keep
    their coefficients, and so do kinds not named by --kinds when it is given (in step 2 as well).
 2. On the flattened totals (the reference: what a real flow produces, optimised across layers). Per
-   resource, one scale per block kind multiplies that kind's step-1 coefficients, fitted by least
-   squares of the designs' relative total errors, pulled towards 1 (--flat-ridge, default 0.02, the
-   best of 0.02, 0.05, 0.2 and 1 in leave-one-out over the fit designs: a kind moves only as far as
-   the totals ask for). Records without a flattened run count only in step 1;
-   --flat-ridge inf skips step 2; --keep-blocks skips step 1 (the per-block coefficients of --ini are
-   only scaled: when the records with the hierarchy kept are too few to refit the blocks; start from
-   the unscaled block fit, e.g. `git show e4ca962:devices/xc7-cost.ini`, as the scales compound).
+   resource, one scale per block kind (its `flat.lut` / `flat.ff` in the ini) multiplies that kind's
+   step-1 figures in the estimate's totals, fitted by least squares of the designs' relative total
+   errors, pulled towards 1 (--flat-ridge, default 0.02, the best of 0.02, 0.05, 0.2 and 1 in
+   leave-one-out over the fit designs: a kind moves only as far as the totals ask for). The per-block
+   coefficients stay those of step 1, so the estimate's per-layer figures with the hierarchy kept
+   (`hier` in `mpqx estimate --json`) keep matching per-layer synthesis. Records without a flattened run
+   count only in step 1; --flat-ridge inf skips step 2; --keep-blocks skips step 1 (the per-block
+   coefficients of --ini are kept and only the scales are refitted).
 
-The ini is rewritten with the scaled coefficients. --probe-ram also synthesizes the distributed buffer (ram.v) alone
+The ini is rewritten with the coefficients and the scales. --probe-ram also synthesizes the distributed buffer (ram.v) alone
 at 128..4096 words to fit its read multiplexer.
 
-Vivado mode scales the current coefficients so that the estimate matches Vivado: pass pairs of
+Vivado mode scales the flattened figures (every kind's flat.lut and flat.ff; the per-layer figures with the
+hierarchy kept do not change) so that the estimate matches Vivado: pass pairs of
 `mpqx estimate --json --features` output and `report_utilization` text of the same design (rows are read by label:
 "Slice LUTs", "LUT as Memory", "Slice Registers", "Block RAM Tile", "DSPs"). With several designs the
 LUT and FF scales are least-squares fits; the memories and DSPs come from rules and are only compared.
@@ -56,7 +58,7 @@ SPEC = {k: {"lut": ["one", "cnt", "addr1", "addr2", "clr", "acc", "mux", "prod",
 SPEC.update({
     "ram": {"lut": ["w7", "one7", "w8", "one8", "w9", "one9", "w10", "one10", "w11", "one11", "w12", "one12",
                     "w13", "one13"], "ff": []},
-    "rom": {"lut": ["small", "big", "flips"], "ff": ["cols"]},
+    "rom": {"lut": ["small", "big"], "ff": ["cols"]},  # flips: dropped (doc/estimator.md, "Logic ROMs")
     "requant": {"lut": ["one", "pw", "sh", "ob", "tw", "z"], "ff": []},
     "rescale": {"lut": ["one", "iw", "lutmul"], "ff": ["preg", "dspx"]},
     "div": {"lut": ["one", "sw", "qw"], "ff": ["one", "regs"]},
@@ -157,6 +159,8 @@ def extra_sections(path):
 
 
 def write_ini(path, family, source, coef, stats, keep=None, extra=None):
+    if len(source) > 180:  # the ini reader's line limit is 200 characters
+        source = source[:176] + " ..."
     if extra is None:
         extra = extra_sections(path)
     lines = ["; Estimator coefficients for the " + family + " family (doc/estimator.md), written by "
@@ -308,10 +312,11 @@ def has_kind(rec, kind):
 
 
 def flat_scale(records, coef, ridge, stats, only=None, without=()):
-    """Step 2: per resource, scales s_k (one per block kind) of the fitted part so that the estimate's
-    totals match the flattened synthesis: min sum_d ((y_d - sum_k s_k P_dk) / T_d)^2 + ridge sum_k (s_k - 1)^2,
-    y_d = flattened total - the rule-counted part, P_dk = kind k's fitted part, T_d = flattened total.
-    With `only` (--kinds) just those kinds are scaled; the others' fitted part counts as fixed, in y_d."""
+    """Step 2: per resource, scales s_k (one per block kind, flat.RES) of the fitted part so that the
+    estimate's totals match the flattened synthesis: min sum_d ((y_d - sum_k s_k P_dk) / T_d)^2 + ridge sum_k
+    (s_k - 1)^2, y_d = flattened total - the rule-counted part, P_dk = kind k's fitted part with the hierarchy
+    kept, T_d = flattened total. With `only` (--kinds) just those kinds are scaled; the others' fitted part,
+    times their present scale, counts as fixed, in y_d."""
     flat = [r for r in records if r.get("synth_flat") and not any(has_kind(r, k) for k in without)]
     if not flat or not math.isfinite(ridge):
         return {}
@@ -330,8 +335,8 @@ def flat_scale(records, coef, ridge, stats, only=None, without=()):
                 part = sum(coef[b["kind"]].get(f"{res}.{n}", 0) * v for n, v in b["features"].items())
                 if b["kind"] in kinds:
                     P[d, kinds.index(b["kind"])] += part
-                elif only:
-                    fixed += part
+                else:
+                    fixed += part * coef[b["kind"]].get(f"flat.{res}", 1.0)
             T[d] = max(1, rec["synth_flat"]["total"][res])
             y[d] = T[d] - fixed
         used = P.any(axis=0)
@@ -341,13 +346,12 @@ def flat_scale(records, coef, ridge, stats, only=None, without=()):
         A2 = np.vstack([A, math.sqrt(ridge) * np.eye(m)])
         b2 = np.concatenate([b, math.sqrt(ridge) * np.ones(m)])
         s = np.clip(np.linalg.lstsq(A2, b2, rcond=None)[0], 0.5, 1.5)
-        before = np.abs(A.sum(axis=1) - b)
+        prev = np.array([coef[k].get(f"flat.{res}", 1.0) for k, u in zip(kinds, used) if u])
+        before = np.abs(A @ prev - b)
         after = np.abs(A @ s - b)
         for k, v in zip([k for k, u in zip(kinds, used) if u], s):
             scales.setdefault(k, {})[res] = float(v)
-            for key in coef[k]:
-                if key.startswith(res + "."):
-                    coef[k][key] *= float(v)
+            coef[k][f"flat.{res}"] = float(v)
             stats[k] = stats.get(k, "") + f"flat {res} x{v:.3f}; "
         print(f"  step 2, {res}: {len(flat)} flattened designs, median |error| of the total "
               f"{100 * np.median(before):.2f}% -> {100 * np.median(after):.2f}%, worst "
@@ -430,12 +434,11 @@ def vivado_mode(pairs, ini, out):
     sl = float(el @ vl / (el @ el)) if el.any() else 1.0
     sf = float(ef @ vf / (ef @ ef)) if ef.any() else 1.0
     for kind in coef:
-        for k in list(coef[kind]):
-            if k.startswith("lut."):
-                coef[kind][k] *= sl
-            elif k.startswith("ff."):
-                coef[kind][k] *= sf
-    print(f"scales: LUT x{sl:.4f}, FF x{sf:.4f} (of the fitted part; what the rules count is not scaled: "
+        if any(k.startswith("lut.") for k in coef[kind]):
+            coef[kind]["flat.lut"] = coef[kind].get("flat.lut", 1.0) * sl
+        if any(k.startswith("ff.") for k in coef[kind]):
+            coef[kind]["flat.ff"] = coef[kind].get("flat.ff", 1.0) * sf
+    print(f"scales: LUT x{sl:.4f}, FF x{sf:.4f} (of the fitted part's flattened figures; what the rules count is not scaled: "
           f"pass `mpqx estimate --json --features` output to separate it)")
     write_ini(out, family, f"scaled to Vivado report_utilization of {len(pairs)} design(s)", coef,
               {k: "scaled" for k in coef}, extra=extra_sections(ini))

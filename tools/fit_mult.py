@@ -56,9 +56,9 @@ def load(runs, mpqx):
             mlut = sum(b["lut"] for b in mb)
             d = None
             if r["name"] in dsp_y:
-                d = {"y": dsp_y[r["name"]]["lut"], "est": dsp_est[r["name"]]["lut"]}
+                d = {"y": dsp_y[r["name"]]["lut"], "est": dsp_est[r["name"]]["hier"]["lut"]}
             rows.append({"dsp_pair": d, "tag": tag, "run": os.path.splitext(os.path.basename(cfg))[0], "name": r["name"],
-                         "op": L["op"], "rest": L["lut"] - mlut, "ff": L["ff"], "f": feats,
+                         "op": L["op"], "rest": L["hier"]["lut"] - mlut, "ff": L["hier"]["ff"], "f": feats,
                          "y": r["yosys"], "dsp": L["dsp"], "lutram": L["lutram"], "bram18": L["bram18"]})
     return rows
 
@@ -70,7 +70,7 @@ def write_ini(path, coef):
         s = line.strip()
         if s.startswith("["):
             sec = s[1:s.index("]")]
-        if sec == "mult" and s and s[0] not in ";#[":
+        if sec == "mult" and s and s[0] not in ";#[" and not s.startswith("flat."):
             if not done:
                 out += [f"lut.{k} = {v:.4g}\n" for k, v in coef.items() if v > 0]
                 done = True

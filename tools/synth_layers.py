@@ -116,7 +116,7 @@ def main():
         else:
             ys = synth_layer(a.export, modules[n])
         rows.append({"name": n, "op": le["op"], "mult": le.get("mult", "-"),
-                     "estimate": {r: le[r] for r in synth_check.RES}, "yosys": {r: ys[r] for r in synth_check.RES}})
+                     "estimate": {r: le["hier"].get(r, le[r]) for r in synth_check.RES}, "yosys": {r: ys[r] for r in synth_check.RES}})
         if a.hier:
             # the layer's blocks side by side: estimate / Yosys LUT and FF per block kind
             rows[-1]["blocks"] = {}

@@ -21,11 +21,17 @@ enum mpqx_resource { MPQX_RES_LUT, MPQX_RES_LUTRAM, MPQX_RES_FF, MPQX_RES_BRAM, 
 
 struct mpqx_estimate {
 	int n_layers;
-	struct mpqx_cost *layers;            /* per model layer; owned */
-	struct mpqx_cost top;                /* the top module's own glue (start chain, shared read ports) */
+	/* Per model layer: its share of the whole design as a flow that flattens synthesizes it (each block
+	 * kind's fitted LUTs and FFs times its flat.lut / flat.ff scale); they sum to total. owned */
+	struct mpqx_cost *layers;
+	/* Per model layer: the layer module as synthesized with the hierarchy kept (the blocks' fitted
+	 * figures unscaled), what per-layer synthesis reports; only lut and ff differ from layers. owned */
+	struct mpqx_cost *layers_hier;
+	struct mpqx_cost top, top_hier;      /* the top module's own glue (start chain, shared read ports) */
 	enum mpqx_storage *buffer, *rom;     /* per layer, auto resolved to block or distributed/logic; owned */
 	enum mpqx_mult *mult;                /* per layer, auto resolved to dsp or logic; owned */
 	struct mpqx_cost total;
+	struct mpqx_cost total_hier;         /* the sum of layers_hier and top_hier */
 	double bram_tiles;                   /* RAMB18 count / 2, as Vivado reports "Block RAM Tile" */
 	double latency_us;                   /* total cycles at the device clock */
 	double util[MPQX_RES_COUNT];         /* fraction of the device's capacity; LUT counts logic and memory
@@ -114,7 +120,8 @@ int estimate_dsp_const(int vbits, int64_t m);
 
 /* One block of a layer as the RTL builds it: its kind (a section of the cost ini), the values of the
  * kind's features (names[i], static strings), its cost and the part of it that comes from rules
- * (memories, DSPs, registers counted exactly) rather than from the fitted model. */
+ * (memories, DSPs, registers counted exactly) rather than from the fitted model. cost is the block with
+ * the hierarchy kept (its kind's coefficients unscaled), which the blocks are fitted on. */
 struct mpqx_est_block {
 	const char *kind;
 	int n_features;

@@ -132,6 +132,8 @@ struct mpqx_coeffs {
 	char family[32];
 	double lut[K_COUNT][MPQX_EST_MAX_FEATURES];
 	double ff[K_COUNT][MPQX_EST_MAX_FEATURES];
+	/* flat.lut / flat.ff: each kind's scale from the hierarchical fit to flattened totals (1 when absent) */
+	double flat_lut[K_COUNT], flat_ff[K_COUNT];
 	/* iCE40 ([family] lc.lut, lc.ff): a block's logic cells are lc.lut x its LUT4s + lc.ff x its
 	 * flip-flops (the part of the flip-flops nextpnr cannot pack with a LUT4 of their own) */
 	double lc_lut, lc_ff;
@@ -216,6 +218,15 @@ static int chandler(void *user, const char *section, const char *name, const cha
 			     section);
 	double *row;
 	const char *feat;
+	if (strcmp(name, "flat.lut") == 0 || strcmp(name, "flat.ff") == 0) {
+		char *end;
+		errno = 0;
+		double v = strtod(value, &end);
+		if (errno || end == value || *end || !isfinite(v) || v < 0.1 || v > 10)
+			return cfail(c, "[%s] %s = '%s': expected a scale from 0.1 to 10", section, name, value);
+		*(name[5] == 'l' ? &c->k->flat_lut[kd] : &c->k->flat_ff[kd]) = v;
+		return 1;
+	}
 	if (strncmp(name, "lut.", 4) == 0) {
 		row = c->k->lut[kd];
 		feat = name + 4;
@@ -223,7 +234,7 @@ static int chandler(void *user, const char *section, const char *name, const cha
 		row = c->k->ff[kd];
 		feat = name + 3;
 	} else {
-		return cfail(c, "[%s] %s: expected lut.FEATURE or ff.FEATURE", section, name);
+		return cfail(c, "[%s] %s: expected lut.FEATURE, ff.FEATURE, flat.lut or flat.ff", section, name);
 	}
 	int fi = -1;
 	for (int i = 0; i < kind_n(kd); i++)
@@ -265,6 +276,8 @@ int estimate_coeffs_load(const char *path, struct mpqx_coeffs **out, struct mpqx
 	}
 	k->lc_lut = 1;
 	k->lc_ff = 1;
+	for (int i = 0; i < K_COUNT; i++)
+		k->flat_lut[i] = k->flat_ff[i] = 1;
 	struct cctx c = {.path = path, .k = k, .err = err};
 	int line = ini_parse_string(text, chandler, &c);
 	free(text);
@@ -480,6 +493,7 @@ struct blk {
 	const struct mpqx_hw_layer *h;  /* hw facts of layer l */
 	enum mpqx_storage buf, rom;     /* resolved storage */
 	enum mpqx_mult mult;            /* resolved multiplier choice */
+	struct mpqx_cost *dhier;        /* when set, the hierarchical minus the flattened LUTs and FFs add here */
 	struct mpqx_est_block *sink;    /* when set, each block's features are recorded here */
 	int *n_sink;
 	double *path_ns;                /* when set, the longest [clock] path of the blocks costed */
@@ -523,8 +537,9 @@ static long round_nonneg(double v)
 }
 
 /* Adds to *c the rule-based part *r of a block of kind kd and the fitted model's LUTs and FFs for its
- * features f. Records the block for the fitter when asked (blocks of one kind within a layer are
- * summed). */
+ * features f, scaled to flattened synthesis (flat.lut, flat.ff); b->dhier collects what the block has
+ * more with the hierarchy kept. Records the block, unscaled, for the fitter when asked (blocks of one
+ * kind within a layer are summed). */
 static void model(const struct blk *b, enum kind kd, const double *f, const struct mpqx_cost *r, struct mpqx_cost *c)
 {
 	double vl = 0, vf = 0;
@@ -537,13 +552,22 @@ static void model(const struct blk *b, enum kind kd, const double *f, const stru
 		*b->path_ns = b->k->path_ns[kd];
 		*b->path_kind = kd;
 	}
-	struct mpqx_cost m = *r;
-	if (b->ice)
-		m.lut += round_nonneg(b->k->lc_lut * vl + b->k->lc_ff * (vf + (double)r->ff));
-	else
-		m.lut += round_nonneg(vl);
-	m.ff += round_nonneg(vf);
+	double sl = vl * b->k->flat_lut[kd], sf = vf * b->k->flat_ff[kd];
+	struct mpqx_cost m = *r, h = *r;
+	if (b->ice) {
+		m.lut += round_nonneg(b->k->lc_lut * sl + b->k->lc_ff * (sf + (double)r->ff));
+		h.lut += round_nonneg(b->k->lc_lut * vl + b->k->lc_ff * (vf + (double)r->ff));
+	} else {
+		m.lut += round_nonneg(sl);
+		h.lut += round_nonneg(vl);
+	}
+	m.ff += round_nonneg(sf);
+	h.ff += round_nonneg(vf);
 	add_cost(c, &m);
+	if (b->dhier) {
+		b->dhier->lut += h.lut - m.lut;
+		b->dhier->ff += h.ff - m.ff;
+	}
 	if (!b->sink)
 		return;
 	struct mpqx_est_block *s = NULL;
@@ -561,7 +585,7 @@ static void model(const struct blk *b, enum kind kd, const double *f, const stru
 	}
 	for (int i = 0; i < nf; i++)
 		s->f[i] += f[i];
-	add_cost(&s->cost, &m);
+	add_cost(&s->cost, &h);
 	add_cost(&s->rule, r);
 }
 
@@ -621,6 +645,7 @@ struct rom_stats {
 	int cols;     /* distinct output bits that are not constant: one flip-flop each after synthesis */
 	int luts;     /* of those, the ones that are not just an address bit (ROMs of at most 64 words) */
 	double flips; /* bit changes from one word to the next, over the image (ROMs above 64 words) */
+	double big;   /* ROMs above 64 words: the varying bits of each 64-word block (one LUT6's reach), summed */
 };
 
 static int popcount64(uint64_t x)
@@ -659,6 +684,37 @@ static double flips(const int32_t *v32, const int64_t *v64, long n, uint64_t mas
 			f += popcount64((uint64_t)(v64[i] ^ v64[i - 1]) & mask);
 		if (fill && n > 0)
 			f += popcount64((uint64_t)v64[n - 1] & mask);
+	}
+	return (double)f;
+}
+
+/* The bits within mask that vary inside each 64-word block of the image (the zero fill of the last block
+ * included), summed over the blocks. Random weights vary in every block; a smooth table (the exponent,
+ * the gelu table) keeps its upper bits constant over most blocks, which synthesis needs no LUT for. */
+static double block_bits(const int32_t *v32, const int64_t *v64, long n, uint64_t mask, bool fill)
+{
+	long f = 0;
+	for (long c0 = 0; c0 < n; c0 += 64) {
+		long c1 = c0 + 64 < n ? c0 + 64 : n;
+		uint64_t o = 0, a = ~(uint64_t)0;
+		if (v32) {
+			uint32_t o32 = 0, a32 = ~(uint32_t)0;
+			for (long i = c0; i < c1; i++) {
+				o32 |= (uint32_t)v32[i];
+				a32 &= (uint32_t)v32[i];
+			}
+			/* sign-extend so that the mask's upper bits see the sign, as range32's do */
+			o = (uint64_t)(int64_t)(int32_t)o32;
+			a = (uint64_t)(int64_t)(int32_t)a32;
+		} else {
+			for (long i = c0; i < c1; i++) {
+				o |= (uint64_t)v64[i];
+				a &= (uint64_t)v64[i];
+			}
+		}
+		if (c1 - c0 < 64 && fill)
+			a = 0;
+		f += popcount64(o & ~a & mask);
 	}
 	return (double)f;
 }
@@ -715,9 +771,10 @@ static int ctz64(uint64_t x)
 	return n;
 }
 
-static struct rom_stats rom_stats(const struct mpqx_hw_mem *m, const int32_t *v32, const int64_t *v64)
+/* flips only when asked: a pass over the image that the bundled coefficients do not use */
+static struct rom_stats rom_stats(const struct mpqx_hw_mem *m, const int32_t *v32, const int64_t *v64, bool want_flips)
 {
-	struct rom_stats st = {0, 0, 0};
+	struct rom_stats st = {0, 0, 0, 0};
 	int w = m->width < 64 ? m->width : 64;
 	struct range r = v32 ? range32(v32, m->words) : range64(v64, m->words);
 	if (m->words < m->depth)
@@ -731,7 +788,9 @@ static struct rom_stats rom_stats(const struct mpqx_hw_mem *m, const int32_t *v3
 		uint64_t var = (r.all_or & ~r.all_and) & bmask;
 		st.cols = popcount64(var);
 		st.luts = st.cols;
-		st.flips = flips(v32, v64, m->words, var, m->words < m->depth);
+		if (want_flips)
+			st.flips = flips(v32, v64, m->words, var, m->words < m->depth);
+		st.big = block_bits(v32, v64, m->words, var, m->words < m->depth);
 		return st;
 	}
 	/* up to 64 words: each output bit's truth table over the words */
@@ -832,7 +891,7 @@ static void blk_roms(const struct blk *b, struct mpqx_cost *c)
 		if (b->rom == MPQX_STORE_BLOCK && b->ice) {
 			/* synth_ice40 maps a ROM to EBR with only its distinct non-constant bit columns (the
 			 * sign copies and constant bits dropped), a one-word ROM included */
-			int cols = v32 || v64 ? rom_stats(m, v32, v64).cols : m->width;
+			int cols = v32 || v64 ? rom_stats(m, v32, v64, false).cols : m->width;
 			c->bram18 += estimate_ebr(m->depth, cols);
 			continue;
 		}
@@ -845,13 +904,14 @@ static void blk_roms(const struct blk *b, struct mpqx_cost *c)
 			}
 			continue;
 		}
-		struct rom_stats st = {m->width, m->width, (double)m->width * (double)m->words / 2};
+		struct rom_stats st = {m->width, m->width, (double)m->width * (double)m->words / 2,
+				       (double)m->width * (double)ceil_div(m->words, 64)};
 		if (v32 || v64)
-			st = rom_stats(m, v32, v64);
+			st = rom_stats(m, v32, v64, b->sink || b->k->lut[K_ROM][FR_FLIPS] != 0 || b->k->ff[K_ROM][FR_FLIPS] != 0);
 		if (m->depth <= 64)
 			f[FR_SMALL] += st.luts;
 		else {
-			f[FR_BIG] += (double)st.luts * (double)ceil_div(m->words, 64);
+			f[FR_BIG] += st.big;
 			f[FR_FLIPS] += st.flips / 64;
 		}
 		f[FR_COLS] += st.cols;
@@ -916,6 +976,9 @@ static void rescale(const struct blk *b, int iw, int64_t m, int n, struct mpqx_c
 		double g[FM_N] = {[FM_CSD] = csd_adder_bits(m, pw)};
 		/* the requantizer's rounding cannot see the bits below n-1: synthesis drops their flip-flops */
 		f[FS_PREG] = m > 0 ? imax(0, pw - imax(tz, n < 2 ? 0 : n - 1)) : 0;
+		/* with the hierarchy kept the rescale module cannot know that and registers bits tz and up */
+		if (b->dhier && m > 0)
+			b->dhier->ff += round_nonneg(b->k->ff[K_RESCALE][FS_PREG] * (imax(0, pw - tz) - f[FS_PREG]));
 		struct mpqx_cost r = {0};
 		model(b, K_MULT, g, &r, c);
 	} else if (dsp == 0) {
@@ -1085,10 +1148,11 @@ int estimate_init(struct mpqx_estimate *est, int n_layers)
 	if (n_layers <= 0)
 		return MPQX_OK;
 	est->layers = calloc((size_t)n_layers, sizeof *est->layers);
+	est->layers_hier = calloc((size_t)n_layers, sizeof *est->layers_hier);
 	est->buffer = calloc((size_t)n_layers, sizeof *est->buffer);
 	est->rom = calloc((size_t)n_layers, sizeof *est->rom);
 	est->mult = calloc((size_t)n_layers, sizeof *est->mult);
-	if (!est->layers || !est->buffer || !est->rom || !est->mult) {
+	if (!est->layers || !est->layers_hier || !est->buffer || !est->rom || !est->mult) {
 		estimate_fini(est);
 		return MPQX_ENOMEM;
 	}
@@ -1101,6 +1165,7 @@ void estimate_fini(struct mpqx_estimate *est)
 	if (!est)
 		return;
 	free(est->layers);
+	free(est->layers_hier);
 	free(est->buffer);
 	free(est->rom);
 	free(est->mult);
@@ -1126,6 +1191,7 @@ int estimate_run(const struct mpqx_qmodel *q, const struct mpqx_config *c, const
 	if (!dev || dev->clock_mhz <= 0)
 		return err_set(err, MPQX_EINPUT, "estimate: no device clock");
 	memset(&est->total, 0, sizeof est->total);
+	memset(&est->total_hier, 0, sizeof est->total_hier);
 	double worst = 0, path = 0;
 	int kind = -1;
 	est->fmax_layer = -1;
@@ -1144,8 +1210,13 @@ int estimate_run(const struct mpqx_qmodel *q, const struct mpqx_config *c, const
 		est->buffer[i] = b.buf;
 		est->rom[i] = b.rom;
 		est->mult[i] = b.mult;
+		struct mpqx_cost d = {0};
+		b.dhier = &d;
 		layer_cost(&b, &est->layers[i]);
 		add_cost(&est->total, &est->layers[i]);
+		est->layers_hier[i] = est->layers[i];
+		add_cost(&est->layers_hier[i], &d);
+		add_cost(&est->total_hier, &est->layers_hier[i]);
 		if (path > worst) {
 			worst = path;
 			est->fmax_layer = i;
@@ -1155,8 +1226,13 @@ int estimate_run(const struct mpqx_qmodel *q, const struct mpqx_config *c, const
 	b.l = -1;
 	b.h = NULL;
 	path = 0;
+	struct mpqx_cost d = {0};
+	b.dhier = &d;
 	top_cost(q, &b, &est->top);
 	add_cost(&est->total, &est->top);
+	est->top_hier = est->top;
+	add_cost(&est->top_hier, &d);
+	add_cost(&est->total_hier, &est->top_hier);
 	if (path > worst) {
 		worst = path;
 		est->fmax_layer = -1;

@@ -176,6 +176,14 @@ static cJSON *cost_json(const struct mpqx_cost *c)
 	return o;
 }
 
+/* The LUTs and FFs with the hierarchy kept (doc/estimator.md, "Flattened and hierarchical figures"). */
+static void hier_json(cJSON *o, const struct mpqx_cost *h)
+{
+	cJSON *x = cJSON_AddObjectToObject(o, "hier");
+	cJSON_AddNumberToObject(x, "lut", (double)h->lut);
+	cJSON_AddNumberToObject(x, "ff", (double)h->ff);
+}
+
 static cJSON *blocks_json(const struct mpqx_est_block *b, int n)
 {
 	cJSON *a = cJSON_CreateArray();
@@ -211,6 +219,7 @@ struct cJSON *report_estimate(const struct mpqx_model *m, const struct mpqx_conf
 		ice40_json(t, &e->total);
 	cJSON_AddNumberToObject(t, "bram_tiles", e->bram_tiles);
 	cJSON_AddNumberToObject(t, "latency_us", e->latency_us);
+	hier_json(t, &e->total_hier);
 	cJSON_AddItemToObject(o, "total", t);
 	/* the clock estimate (doc/estimator.md, "Clock"); null without a [clock] model */
 	if (e->fmax_mhz > 0) {
@@ -238,6 +247,7 @@ struct cJSON *report_estimate(const struct mpqx_model *m, const struct mpqx_conf
 					isfinite(e->util[r]) ? e->util[r] : 1e9);
 	cJSON_AddItemToObject(o, "utilisation", u);
 	cJSON *top = cost_json(&e->top);
+	hier_json(top, &e->top_hier);
 	struct mpqx_est_block blk[MPQX_EST_MAX_BLOCKS];
 	if (features)
 		cJSON_AddItemToObject(top, "blocks", blocks_json(blk, estimate_layer_blocks_on(q, c, dev, k, -1, blk)));
@@ -255,6 +265,7 @@ struct cJSON *report_estimate(const struct mpqx_model *m, const struct mpqx_conf
 		cJSON_AddNumberToObject(L, "bram18", (double)cc->bram18);
 		cJSON_AddNumberToObject(L, "dsp", (double)cc->dsp);
 		cJSON_AddNumberToObject(L, "cycles", (double)cc->cycles);
+		hier_json(L, &e->layers_hier[l]);
 		if (ice)
 			ice40_json(L, cc);
 		cJSON_AddNumberToObject(L, "a_bits", q->l[l].out.bits);

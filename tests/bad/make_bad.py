@@ -384,6 +384,7 @@ cost("key-unknown.ini", cv("lut.one = 20", "lut.zero = 20"), "line 7:")
 cost("value-text.ini", cv("lut.one = 20", "lut.one = twenty"), "line 7:")
 cost("value-huge.ini", cv("lut.one = 20", "lut.one = 1e300"), "line 7:")
 cost("value-nan.ini", cv("lut.one = 20", "lut.one = nan"), "line 7:")
+cost("flat-zero.ini", cv("lut.one = 20", "flat.lut = 0"), "line 7: [linear] flat.lut = '0': expected a scale from 0.1 to 10")
 
 # ---- theme ini (the explorer's --theme FILE.ini, on a hidden screen) ------------------------------------
 with open(os.path.join(HERE, "..", "..", "themes", "default.ini")) as f:

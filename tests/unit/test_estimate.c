@@ -16,6 +16,7 @@
 #include "mpqx/dataset.h"
 #include "mpqx/device.h"
 #include "mpqx/estimate.h"
+#include "mpqx/fileio.h"
 #include "mpqx/fref.h"
 #include "mpqx/hw.h"
 #include "mpqx/quant.h"
@@ -273,12 +274,82 @@ static void test_blocks(void **state)
 			ff += b[i].cost.ff;
 			assert_true(b[i].n_features > 0 && b[i].n_features <= MPQX_EST_MAX_FEATURES);
 		}
-		const struct mpqx_cost *lc = l < 0 ? &e.top : &e.layers[l];
+		/* the blocks are fitted with the hierarchy kept: they sum to the layer's hierarchical figures */
+		const struct mpqx_cost *lc = l < 0 ? &e.top_hier : &e.layers_hier[l];
 		assert_int_equal(lut, lc->lut);
 		/* a block RAM output buffer has no model block */
 		assert_int_equal(ff, lc->ff);
 	}
 	estimate_fini(&e);
+	quant_free(q);
+	config_fini(&c);
+}
+
+/* The flattened figures (layers, total) scale each kind's fitted part by its flat.lut / flat.ff; the
+ * hierarchical ones (layers_hier) are the unscaled blocks: without the scales in the ini the two agree,
+ * and the layers' scaled figures equal the hierarchical figures of the ini without scales. */
+static void test_flat_scales(void **state)
+{
+	struct fx *x = *state;
+	struct mpqx_err err = {0};
+	struct mpqx_device dev;
+	assert_int_equal(device_load(SRC_DIR "/devices", "xc7s15", &dev, &err), MPQX_OK);
+	char *text = NULL;
+	assert_int_equal(fileio_read(SRC_DIR "/devices/xc7-cost.ini", &text, NULL, &err), MPQX_OK);
+	char path[] = "/tmp/mpqx-test-costXXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	FILE *fp = fdopen(fd, "w");
+	int dropped = 0;
+	for (char *ln = strtok(text, "\n"); ln; ln = strtok(NULL, "\n")) {
+		if (strncmp(ln, "flat.", 5) == 0)
+			dropped++;
+		else
+			fprintf(fp, "%s\n", ln);
+	}
+	fclose(fp);
+	free(text);
+	assert_true(dropped > 10);
+	struct mpqx_coeffs *k1 = NULL;
+	assert_int_equal(estimate_coeffs_load(path, &k1, &err), MPQX_OK);
+	unlink(path);
+
+	struct mpqx_config c = {0};
+	assert_int_equal(config_init(&c, x->m, 6), MPQX_OK);
+	struct mpqx_qmodel *q = build(x, &c);
+	struct mpqx_estimate e, e1;
+	assert_int_equal(estimate_init(&e, x->m->n_layers), MPQX_OK);
+	assert_int_equal(estimate_init(&e1, x->m->n_layers), MPQX_OK);
+	assert_int_equal(estimate_run(q, &c, &dev, x->k, &e, &err), MPQX_OK);
+	assert_int_equal(estimate_run(q, &c, &dev, k1, &e1, &err), MPQX_OK);
+	struct mpqx_cost sum = e.top, sumh = e.top_hier;
+	int differ = 0;
+	for (int l = 0; l < x->m->n_layers; l++) {
+		const struct mpqx_cost *f = &e.layers[l], *h = &e.layers_hier[l];
+		assert_int_equal(f->lutram, h->lutram);
+		assert_int_equal(f->bram18, h->bram18);
+		assert_int_equal(f->dsp, h->dsp);
+		assert_int_equal(f->cycles, h->cycles);
+		differ += f->lut != h->lut;
+		/* without scales: flattened = hierarchical = the hierarchical figures with the scales */
+		assert_int_equal(e1.layers[l].lut, e1.layers_hier[l].lut);
+		assert_int_equal(e1.layers[l].ff, e1.layers_hier[l].ff);
+		assert_int_equal(e1.layers_hier[l].lut, h->lut);
+		assert_int_equal(e1.layers_hier[l].ff, h->ff);
+		sum.lut += f->lut;
+		sum.ff += f->ff;
+		sumh.lut += h->lut;
+		sumh.ff += h->ff;
+	}
+	assert_true(differ > 0);
+	assert_int_equal(sum.lut, e.total.lut);
+	assert_int_equal(sum.ff, e.total.ff);
+	assert_int_equal(sumh.lut, e.total_hier.lut);
+	assert_int_equal(sumh.ff, e.total_hier.ff);
+	assert_int_equal(e.total_hier.dsp, e.total.dsp);
+	estimate_fini(&e);
+	estimate_fini(&e1);
+	estimate_coeffs_free(k1);
 	quant_free(q);
 	config_fini(&c);
 }
@@ -403,6 +474,44 @@ static void test_rom_lanes(void **state)
 	config_fini(&c);
 }
 
+/* A logic ROM above 64 words pays per 64-word block for each bit that varies inside it (the big
+ * feature): a table constant within its blocks has none but the last, zero-filled one; a bit that
+ * toggles every word counts in every block. */
+static void test_rom_blocks(void **state)
+{
+	struct fx *x = *state;
+	struct mpqx_config c = {0};
+	assert_int_equal(config_init(&c, x->m, 8), MPQX_OK);
+	int s = -1;
+	for (int l = 0; l < x->m->n_layers; l++)
+		if (x->m->layers[l].op == MPQX_OP_SOFTMAX)
+			s = l;
+	assert_true(s >= 0);
+	c.layers[s].rom = MPQX_STORE_DIST;
+	struct mpqx_qmodel *q = build(x, &c);
+	struct mpqx_hw_layer hl;
+	hw_layer(q, s, &hl);
+	assert_int_equal(hl.n_roms, 1);
+	long n = hl.rom[0].words;
+	assert_true(n > 64);
+	long blocks = (n + 63) / 64, last = blocks - 1;
+	int64_t *t = q->l[s].sm_table;
+	struct mpqx_est_block b[MPQX_EST_MAX_BLOCKS];
+	/* constant within each block, the block's index: none varies but a last block with zero fill */
+	for (long i = 0; i < n; i++)
+		t[i] = i / 64 + 1;
+	int nb = estimate_layer_blocks(q, &c, x->k, s, b);
+	double want = n % 64 && n < hl.rom[0].depth ? (double)__builtin_popcountll((unsigned long long)(last + 1)) : 0;
+	assert_true(fabs(feature(b, nb, "rom", "big") - want) < 1e-9);
+	/* bit 0 toggles every word: one bit in every block */
+	for (long i = 0; i < n; i++)
+		t[i] = i & 1;
+	nb = estimate_layer_blocks(q, &c, x->k, s, b);
+	assert_true(fabs(feature(b, nb, "rom", "big") - (double)blocks) < 1e-9);
+	quant_free(q);
+	config_fini(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -411,7 +520,9 @@ int main(void)
 		cmocka_unit_test(test_dsp),
 		cmocka_unit_test(test_whole),
 		cmocka_unit_test(test_blocks),
+		cmocka_unit_test(test_flat_scales),
 		cmocka_unit_test(test_rom_lanes),
+		cmocka_unit_test(test_rom_blocks),
 		cmocka_unit_test(test_mult_features),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
