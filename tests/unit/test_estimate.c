@@ -355,8 +355,8 @@ static void test_flat_scales(void **state)
 }
 
 /* Adder bits of x * m as a shift-add over m's canonical signed digits into a pw-bit sum, by the
- * non-adjacent form's digit recurrence (estimate.c takes the digits from 3m and m): every digit but the
- * lowest adds bits pos .. pw-1. */
+ * non-adjacent form's digit recurrence (estimate.c takes the digits from 3m and m): every digit adds
+ * bits pos .. pw-1 but the lowest, which is free when positive (a shift) and a negation when negative. */
 static double naf_adder_bits(int64_t m, int pw)
 {
 	double s = 0;
@@ -365,7 +365,7 @@ static double naf_adder_bits(int64_t m, int pw)
 		if (m & 1) {
 			int d = 2 - (int)(m & 3); /* +1 or -1 */
 			m -= d;
-			if (!first)
+			if (!first || d < 0) /* the lowest digit: a shift, or a negation when negative */
 				s += pw - i;
 			first = 0;
 		}
@@ -388,6 +388,10 @@ static double feature(const struct mpqx_est_block *b, int n, const char *kind, c
  * "Multipliers in logic"), counted from the RTL's shift-adds (linear.v, rescale.v). */
 static void test_mult_features(void **state)
 {
+	/* by hand: 27376 = 2^15 - 2^12 - 2^10 - 2^8 - 2^4 into 24 bits: the negation 20, then 16 + 14 + 12 + 9;
+	 * 16424 = 2^14 + 2^5 + 2^3: 19 + 10 */
+	assert_true(naf_adder_bits(27376, 24) == 71);
+	assert_true(naf_adder_bits(16424, 24) == 29);
 	struct fx *x = *state;
 	struct mpqx_config c = {0};
 	assert_int_equal(config_init(&c, x->m, 3), MPQX_OK);
@@ -414,6 +418,18 @@ static void test_mult_features(void **state)
 	m = q->l[lr].rs[0].m;
 	assert_true(feature(b, n, "mult", "pp") == 0);
 	assert_true(feature(b, n, "mult", "csd") == naf_adder_bits(m, h.rescale_in + hw_mbits(m)));
+	/* head: one output column, so linear.v's column counter and weight row base stay 0 (synthesis removes
+	 * them): the counters are the phase's alone, the addresses x's base and pointer and w's pointer */
+	int lh = model_find(x->m, "head");
+	assert_true(lh >= 0 && x->m->layers[lh].cols == 1);
+	n = estimate_layer_blocks(q, &c, x->k, lh, b);
+	hw_layer(q, lh, &h);
+	int xaw = hw_src_aw(q, x->m->layers[lh].inputs[0]);
+	int pw = 0;
+	while ((1 << pw) < h.phases)
+		pw++;
+	assert_true(feature(b, n, "linear", "cnt") == pw);
+	assert_true(feature(b, n, "linear", "addr2") == 2 * xaw + h.rom[0].aw);
 	quant_free(q);
 	/* q per channel: m is data, a second shift-add of bitlen(m) rows over the product width */
 	c.layers[lq].w_gran = MPQX_WGRAN_CHANNEL;

@@ -203,8 +203,10 @@ static void hw(const struct mpqx_op_hw *c, struct mpqx_hw_layer *h)
 static void est(const struct mpqx_op_est_in *c, struct mpqx_op_est *e)
 {
 	const struct mpqx_hw_layer *h = c->h;
-	e->cnt = op_clog2(h->phases) + op_clog2(c->l->cols + 1);
-	e->addr2 = 2 * c->xaw + 2 * h->rom[0].aw;
+	/* one output column: o and the weight row base wb stay 0, and synthesis removes them */
+	bool one = c->l->cols == 1;
+	e->cnt = op_clog2(h->phases) + (one ? 0 : op_clog2(c->l->cols + 1));
+	e->addr2 = 2 * c->xaw + (one ? 1 : 2) * h->rom[0].aw;
 	e->addr1 = c->yaw;
 	op_est_mac(c, e);
 }
