@@ -433,8 +433,12 @@ static int write_lib(struct ctx *x, const char *tname, const char *module, const
 	set_s(x, t, &rc, "MODULE", module);
 	if (style)
 		set_q(x, t, &rc, "STYLE", style);
-	if (strcmp(tname, "rom.v") == 0 || strcmp(tname, "ram.v") == 0)
-		set_s(x, t, &rc, "KEEP", logic ? "(* keep_hierarchy *)" : "");
+	if (strcmp(tname, "rom.v") == 0 || strcmp(tname, "ram.v") == 0) {
+		/* a ROM in logic and a distributed RAM keep their own module on xc7 (doc/hardware.md, "What
+		 * flattening adds"; iCE40's flow is not measured so) */
+		bool keep = !ice40(x) && (strcmp(style, "logic") == 0 || strcmp(style, "distributed") == 0);
+		set_s(x, t, &rc, "KEEP", keep ? "(* keep_hierarchy *)" : "");
+	}
 	if (strcmp(tname, "rescale.v") == 0) {
 		char rq[120];
 		set_s(x, t, &rc, "REQUANT", lib_module(x, "requant", rq, sizeof rq));
@@ -472,15 +476,13 @@ static int write_libs(struct ctx *x)
 	/* iCE40 has no LUT RAM: Yosys keeps a "logic" memory in flip-flops */
 	if (!rc && ram[MPQX_STORE_DIST])
 		rc = write_lib(x, "ram.v", ram_module(x, MPQX_STORE_DIST, name, sizeof name),
-			       ice40(x) ? "logic" : "distributed", !ice40(x));
+			       ice40(x) ? "logic" : "distributed", 0);
 	if (!rc && ram[MPQX_STORE_SPRAM])
 		rc = write_lib(x, "ram_sp.v", ram_module(x, MPQX_STORE_SPRAM, name, sizeof name), "huge", 0);
 	if (!rc && rom[1])
 		rc = write_lib(x, "rom.v", rom_module(x, MPQX_STORE_BLOCK, name, sizeof name), "block", 0);
-	/* a ROM in logic and a distributed RAM keep their own modules on xc7 (KEEP in rom.v and ram.v;
-	 * iCE40's flow is not measured so) */
 	if (!rc && rom[0])
-		rc = write_lib(x, "rom.v", rom_module(x, MPQX_STORE_DIST, name, sizeof name), "logic", !ice40(x));
+		rc = write_lib(x, "rom.v", rom_module(x, MPQX_STORE_DIST, name, sizeof name), "logic", 0);
 	if (!rc && rescale[0])
 		rc = write_lib(x, "rescale.v", lib_module(x, "rescale", name, sizeof name), NULL, 0);
 	if (!rc && rescale[1])
