@@ -124,14 +124,55 @@ def softmax_table(s_x, b_x, b_y):
     return k, t, table
 
 
-def softmax_n(p, b, C):
-    """N of a softmax output (its scale is 1 / N): floor((2^b - 1) / p) for the largest calibrated
-    probability p, at least 2^b - 1 and at most (2^b - 1) * C."""
-    top = (1 << b) - 1
+FC_BITS, FC_MIN, FC_MAX = 3, 8, 10
+
+
+def softmax_fc(model, li, b):
+    """Exponent bits of softmax layer li's float code at b bits (0: linear): 3 from 8 to 10 bits when every
+    consumer is a matmul (doc/quantization.md, "softmax")."""
+    users = [L.op for L in model["layers"] if li in L.inputs]
+    return FC_BITS if FC_MIN <= b <= FC_MAX and users and all(u == "matmul" for u in users) else 0
+
+
+def fc_max(fc, b):
+    """The largest value of the float code: (2^(f+1) - 1) << (2^fc - 2), f = b - fc fraction bits."""
+    return ((1 << (b - fc + 1)) - 1) << ((1 << fc) - 2)
+
+
+def fc_value(fc, b, c):
+    """Value of code c: F when its exponent E is 0, else (2^f + F) << (E - 1)."""
+    f = b - fc
+    e, F = c >> f, c & ((1 << f) - 1)
+    return np.where(e == 0, F, ((1 << f) + F) << np.maximum(e - 1, 0))
+
+
+def fc_code(fc, b, u):
+    """The code whose value is nearest to u (0 <= u <= fc_max), halves up."""
+    f = b - fc
+    u = np.asarray(u, dtype=np.int64)
+    sh = np.zeros_like(u)
+    for k in range(1, (1 << fc) - 1):
+        sh = np.where(u >> (f + k) != 0, k, sh)
+    r = (u + np.where(sh > 0, np.int64(1) << np.maximum(sh - 1, 0), 0)) >> sh
+    carry = r == (1 << (f + 1))
+    r = np.where(carry, r >> 1, r)
+    sh = sh + carry
+    return np.where(u < (1 << (f + 1)), u, ((sh + 1) << f) | (r - (1 << f)))
+
+
+def softmax_n(p, b, C, top=None):
+    """N of a softmax output (its scale is 1 / N): floor(top / p) for the largest calibrated probability
+    p, at least top and at most top * C; top is 2^b - 1, or the float code's largest value."""
+    top = (1 << b) - 1 if top is None else top
     if not (p > 0) or not math.isfinite(p):
         return top
     n = math.floor(float(top) / p)
     return top if n < top else top * C if n > top * C else n
+
+
+def vspan(Q):
+    """The largest q - z of an output: 2^b - 1, or its float code's largest value."""
+    return fc_max(Q.fc, Q.b) if getattr(Q, "fc", 0) else (1 << Q.b) - 1
 
 
 def gelu(v, approximate="none"):
@@ -634,6 +675,7 @@ def build(model, bits, ranges, gran=None):
     q = []
     for li, L in enumerate(layers):
         Q = QLayer()
+        Q.fc = 0
         Q.w_bits, Q.b = bits[li]
         ins = [q[i] for i in L.inputs]
         Q.rs = []
@@ -641,8 +683,10 @@ def build(model, bits, ranges, gran=None):
         if L.op == "softmax":
             if L.name not in ranges:
                 raise QrefError("dump.json: no calibration range for layer %s" % L.name)
-            Q.N = softmax_n(ranges[L.name][1], Q.b, L.cols)
-            Q.s, Q.z = 1.0 / float(Q.N), qmin(Q.b)
+            Q.fc = softmax_fc(model, li, Q.b)
+            Q.N = softmax_n(ranges[L.name][1], Q.b, L.cols, fc_max(Q.fc, Q.b) if Q.fc else None)
+            # a float code: the integer model holds the decoded value, zero point 0
+            Q.s, Q.z = 1.0 / float(Q.N), 0 if Q.fc else qmin(Q.b)
         elif L.op == "const":
             v = L.value.astype(np.float64)
             Q.s, Q.z = quant_param(float(v.min()), float(v.max()), Q.b)
@@ -697,7 +741,7 @@ def build(model, bits, ranges, gran=None):
             la = layers[L.inputs[0]]
             K = la.cols // L.heads if L.transpose_b else la.cols
             Q.rs = [multiplier(((L.scale * a.s) * b.s) / Q.s)]
-            Q.B = K * ((1 << a.b) - 1) * ((1 << b.b) - 1)
+            Q.B = K * vspan(a) * vspan(b)
         elif L.op == "concat":
             Q.rs = [multiplier(i.s / Q.s) for i in ins]
             Q.B = max((1 << i.b) - 1 for i in ins)
@@ -791,9 +835,12 @@ def forward(model, q, xwin):
             e = Q.table[np.minimum(d >> np.int64(Q.t), len(Q.table) - 1)]
             S = e.sum(axis=2, keepdims=True)
             qt = (2 * e * np.int64(Q.N) + S) // (2 * S)
-            top = (1 << Q.b) - 1
+            top = fc_max(Q.fc, Q.b) if Q.fc else (1 << Q.b) - 1
             c = int(np.count_nonzero(qt > top))
-            y = qmin(Q.b) + np.minimum(qt, top)
+            if Q.fc:
+                y = fc_value(Q.fc, Q.b, fc_code(Q.fc, Q.b, np.minimum(qt, top)))
+            else:
+                y = qmin(Q.b) + np.minimum(qt, top)
         elif L.op == "layernorm":
             x = xd[0]
             C = L.cols
@@ -1051,6 +1098,10 @@ def selftest():
     eq("softmax k,t", (k, t), (12, 0))
     eq("softmax E[0..3]", E[:4], [4095, 2484, 1506, 914])
     eq("softmax E end", (E[-2], E[-1], len(E)), (1, 0, 20))
+    # float code, 3 exponent and 5 fraction bits: 65 is half way from 64 to 66 (up), 127 carries to 128
+    eq("fc max", fc_max(3, 8), 4032)
+    eq("fc codes", list(fc_code(3, 8, np.array([0, 63, 65, 127, 4031, 4032]))), [0, 63, 65, 96, 255, 255])
+    eq("fc values", list(fc_value(3, 8, np.array([31, 63, 64, 65, 96, 255]))), [31, 63, 64, 66, 128, 4032])
     k, t, E = softmax_table(1e-3, 12, 4)
     eq("softmax t for 12-bit input", (k, t, len(E)), (12, 2, 1024))
     # softmax on two equal values at 8 bits: each gets round(255 / 2) = 128 (half up) -> -128 + 128 = 0

@@ -62,6 +62,7 @@ struct mpqx_layer {
 	double fixed_lo, fixed_hi;
 	/* gelu: the tanh approximation instead of erf */
 	bool gelu_tanh;
+	bool to_matmul; /* every consumer is a matmul, and there is one (model_load; quant_softmax_fc) */
 };
 
 enum mpqx_norm_method { MPQX_NORM_STANDARD, MPQX_NORM_MINMAX };
@@ -118,6 +119,8 @@ int model_attr_bad(struct mpqx_attrs *a, const char *key, const char *what);
 /* Loads and validates a model file, or a directory holding model.json. On success the caller owns *out
  * (free with model_free). On error returns MPQX_EINPUT/MPQX_EIO and err names the file and JSON path. */
 int model_load(const char *path, struct mpqx_model **out, struct mpqx_err *err);
+/* Sets every layer's to_matmul from the graph (model_load does; for models built in memory). */
+void model_mark_consumers(struct mpqx_model *m);
 
 /* Frees a model; NULL is a no-op. */
 void model_free(struct mpqx_model *m);

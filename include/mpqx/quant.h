@@ -14,6 +14,10 @@ struct mpqx_qparam {
 	double s; /* scale */
 	int z;    /* zero point */
 	int bits;
+	/* A softmax output stored as a float code (doc/quantization.md, "softmax"): fc exponent bits and
+	 * bits - fc fraction bits in the buffer; the integer model holds the decoded value (z = 0), which is
+	 * what its consumer, a matmul, multiplies. 0: the linear code of every other output. */
+	int fc;
 };
 
 struct mpqx_rescale {
@@ -87,9 +91,44 @@ void quant_range(const struct mpqx_model *m, const struct mpqx_fref *f, int li, 
  * s = 1 / quant_softmax_n, z = qmin. */
 struct mpqx_qparam quant_out(const struct mpqx_model *m, const struct mpqx_fref *f, int li,
 			     const struct mpqx_layer_cfg *cfg, double *lo, double *hi);
-/* N of a softmax output of bits with C values per row whose largest calibrated probability is p:
- * floor((2^bits - 1) / p), at least 2^bits - 1 and at most (2^bits - 1) * C. */
-int64_t quant_softmax_n(double p, int bits, int C);
+/* N of a softmax output whose largest value is top (2^bits - 1, or quant_fc_max of its float code) with C
+ * values per row and largest calibrated probability p: floor(top / p), at least top, at most top * C. */
+int64_t quant_softmax_n(double p, int64_t top, int C);
+/* The exponent bits of softmax layer li's float code at bits: MPQX_FC_BITS from MPQX_FC_MIN to MPQX_FC_MAX
+ * bits when every consumer of the layer is a matmul, else 0 (the linear code). The one place the rule is. */
+#define MPQX_FC_BITS 3
+#define MPQX_FC_MIN 8
+#define MPQX_FC_MAX 10
+int quant_softmax_fc(const struct mpqx_model *m, int li, int bits);
+/* The float code (fc exponent bits E, f = bits - fc fraction bits F): the value of code c is F when E = 0,
+ * else (2^f + F) << (E - 1); its largest (2^(f+1) - 1) << (2^fc - 2). */
+static inline int64_t quant_fc_max(int fc, int bits)
+{
+	return (((int64_t)1 << (bits - fc + 1)) - 1) << ((1 << fc) - 2);
+}
+static inline int64_t quant_fc_value(int fc, int bits, int64_t c)
+{
+	int f = bits - fc;
+	int64_t e = c >> f, F = c & (((int64_t)1 << f) - 1);
+	return e == 0 ? F : (((int64_t)1 << f) + F) << (e - 1);
+}
+/* The code nearest to u (0 <= u <= quant_fc_max), halves up: u itself below 2^(f+1), else its f+1 leading
+ * bits rounded at the shift sh, the exponent sh + 1 (sh + 2 when the rounding carries out). */
+static inline int64_t quant_fc_code(int fc, int bits, int64_t u)
+{
+	int f = bits - fc;
+	if (u < ((int64_t)1 << (f + 1)))
+		return u;
+	int sh = 0;
+	while ((u >> (f + 1 + sh)) != 0)
+		sh++;
+	int64_t r = (u + ((int64_t)1 << (sh - 1))) >> sh;
+	if (r == ((int64_t)1 << (f + 1))) {
+		r >>= 1;
+		sh++;
+	}
+	return ((int64_t)(sh + 1) << f) | (r - ((int64_t)1 << f));
+}
 
 /* The pieces of doc/quantization.md, exposed for tests and for the exporter. */
 struct mpqx_qparam quant_param(double lo, double hi, int bits);
@@ -110,6 +149,13 @@ static inline int64_t quant_span(int bits)
 {
 	return ((int64_t)1 << bits) - 1;
 }
+/* The largest q - z of an output: 2^bits - 1, or the largest value of its float code. */
+static inline int64_t quant_vspan(const struct mpqx_qparam *p)
+{
+	return p->fc ? quant_fc_max(p->fc, p->bits) : quant_span(p->bits);
+}
+/* Bits of q - z as an unsigned number (a consumer's operand is one bit wider, signed). */
+int quant_vbits(const struct mpqx_qparam *p);
 /* Whether a rescale factor fits the fixed-point multiplier without overflow. */
 bool quant_factor_ok(double M);
 /* Quantizes the weights and bias of a layer l with a weight tensor (linear, affine) into ql, its input at

@@ -600,7 +600,7 @@ static int clog2(long v)
 static int in_bits(const struct blk *b, int i)
 {
 	const struct mpqx_layer *l = &b->q->m->layers[b->l];
-	return b->q->l[l->inputs[i]].out.bits;
+	return quant_vbits(&b->q->l[l->inputs[i]].out);
 }
 
 /* The output buffer (ram.v): RAMB18s by shape, or LUTRAM banks with the read register and, from 128

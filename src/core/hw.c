@@ -50,9 +50,9 @@ void hw_mult_data(const struct mpqx_qmodel *q, int li, int *a, int *b)
 	*a = *b = 0;
 	if (hw_mult_kind(l->op) != MPQX_HW_MULT_MAC || l->n_inputs < 1)
 		return;
-	*a = q->l[l->inputs[0]].out.bits + 1;
+	*a = quant_vbits(&q->l[l->inputs[0]].out) + 1;
 	if (l->op == MPQX_OP_MATMUL)
-		*b = l->n_inputs > 1 ? q->l[l->inputs[1]].out.bits + 1 : 0;
+		*b = l->n_inputs > 1 ? quant_vbits(&q->l[l->inputs[1]].out) + 1 : 0;
 	else
 		*b = q->l[li].w.bits + 1;
 }
@@ -71,8 +71,9 @@ void hw_layer(const struct mpqx_qmodel *q, int li, struct mpqx_hw_layer *h)
 	const struct mpqx_layer *l = &m->layers[li];
 	const struct mpqx_qlayer *ql = &q->l[li];
 	const struct mpqx_layer *lx = l->n_inputs ? &m->layers[l->inputs[0]] : NULL;
-	int xb = l->n_inputs ? q->l[l->inputs[0]].out.bits : 0;
-	int bb = l->n_inputs > 1 ? q->l[l->inputs[1]].out.bits : 0;
+	/* the width of the values an op computes with (a float-coded softmax's decoded value) */
+	int xb = l->n_inputs ? quant_vbits(&q->l[l->inputs[0]].out) : 0;
+	int bb = l->n_inputs > 1 ? quant_vbits(&q->l[l->inputs[1]].out) : 0;
 	int yb = ql->out.bits;
 	long words = (long)l->rows * l->cols;
 

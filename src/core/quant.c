@@ -223,9 +223,19 @@ bool quant_factor_ok(double M)
 	return isfinite(M) && M >= 0x1p-46 && M < 0x1p46;
 }
 
-int64_t quant_softmax_n(double p, int bits, int C)
+int quant_vbits(const struct mpqx_qparam *p)
 {
-	int64_t top = quant_span(bits);
+	return p->fc ? quant_bitlen((uint64_t)quant_fc_max(p->fc, p->bits)) : p->bits;
+}
+
+int quant_softmax_fc(const struct mpqx_model *m, int li, int bits)
+{
+	const struct mpqx_layer *l = &m->layers[li];
+	return l->op == MPQX_OP_SOFTMAX && l->to_matmul && bits >= MPQX_FC_MIN && bits <= MPQX_FC_MAX ? MPQX_FC_BITS : 0;
+}
+
+int64_t quant_softmax_n(double p, int64_t top, int C)
+{
 	if (!(p > 0) || !isfinite(p))
 		return top;
 	double n = floor((double)top / p);
@@ -331,8 +341,10 @@ struct mpqx_qparam quant_out(const struct mpqx_model *m, const struct mpqx_fref 
 		return f->fixed[li];
 	if (!op_class(l->op)->calib_peak)
 		return quant_param(*lo, *hi, cfg->a_bits);
-	struct mpqx_qparam p = {1.0 / (double)quant_softmax_n(*hi, cfg->a_bits, l->cols), quant_qmin(cfg->a_bits),
-				cfg->a_bits};
+	int fc = quant_softmax_fc(m, li, cfg->a_bits);
+	int64_t top = fc ? quant_fc_max(fc, cfg->a_bits) : quant_span(cfg->a_bits);
+	struct mpqx_qparam p = {1.0 / (double)quant_softmax_n(*hi, top, l->cols), fc ? 0 : quant_qmin(cfg->a_bits),
+				cfg->a_bits, fc};
 	return p;
 }
 

@@ -117,8 +117,9 @@ static void memories(void **state)
 	assert_int_equal(h.rom[0].role, MPQX_HW_EXP);
 	assert_int_equal(h.rom[0].words, x->q->l[sm].sm_len);
 	assert_int_equal(h.rom[0].width, x->q->l[sm].sm_k);
-	assert_int_equal(x->q->l[sm].sm_n, quant_softmax_n(x->q->l[sm].hi, 8, 6));
-	assert_true(x->q->l[sm].sm_n >= 255);
+	assert_int_equal(x->q->l[sm].sm_n, quant_softmax_n(x->q->l[sm].hi, quant_vspan(&x->q->l[sm].out), 6));
+	assert_int_equal(x->q->l[sm].out.fc, 3); /* 8 bits into a matmul: the float code */
+	assert_true(x->q->l[sm].sm_n >= quant_fc_max(3, 8));
 	assert_int_equal(h.div_q, quant_bitlen((uint64_t)x->q->l[sm].sm_n));
 	assert_true(h.div_den == h.sm_sum + 1 && h.div_num > h.sm_sum);
 	int pe = layer(x, "pe");

@@ -111,6 +111,17 @@ static void naive(const struct mpqx_qmodel *q, const float *win, int64_t **y)
 							e = ek;
 					}
 					int64_t qt = (2 * e * ql->sm_n + S) / (2 * S);
+					if (o->fc) { /* the float code: the nearest of all its values, halves up */
+						int64_t u = qt < quant_fc_max(o->fc, o->bits) ? qt : quant_fc_max(o->fc, o->bits);
+						int64_t best = 0;
+						for (int64_t cd = 0; cd < ((int64_t)1 << o->bits); cd++) {
+							int64_t w = quant_fc_value(o->fc, o->bits, cd);
+							if (llabs(w - u) < llabs(best - u) || (llabs(w - u) == llabs(best - u) && w > best))
+								best = w;
+						}
+						v = best;
+						break;
+					}
 					v = quant_qmin(o->bits) + (qt < top ? qt : top);
 					break;
 				}

@@ -114,10 +114,65 @@ static void test_range_methods(void **state)
 	hi0 = 0.9487;
 	quant_range(&m, &f, 0, &c, &lo, &hi);
 	assert_true(lo == 0 && hi == 0.9487);
-	assert_int_equal(quant_softmax_n(0.9487, 8, 24), 268); /* floor(255 / 0.9487) */
-	assert_int_equal(quant_softmax_n(1.0, 8, 24), 255);
-	assert_int_equal(quant_softmax_n(0.001, 8, 24), 255 * 24);
-	assert_int_equal(quant_softmax_n(0.9487, 4, 24), 15);
+	assert_int_equal(quant_softmax_n(0.9487, 255, 24), 268); /* floor(255 / 0.9487) */
+	assert_int_equal(quant_softmax_n(1.0, 255, 24), 255);
+	assert_int_equal(quant_softmax_n(0.001, 255, 24), 255 * 24);
+	assert_int_equal(quant_softmax_n(0.9487, 15, 24), 15);
+	assert_int_equal(quant_softmax_n(0.9487, 4032, 24), 4250); /* the float code's top at 8 bits */
+}
+
+/* The float code of a softmax output (doc/quantization.md, "softmax"), 3 exponent and 5 fraction bits at
+ * 8 bits: values by hand, the nearest code with halves up, the carry into the exponent, every code's value
+ * coded back to itself, and the rule (8..10 bits, every consumer a matmul). */
+static void test_float_code(void **state)
+{
+	(void)state;
+	assert_int_equal(quant_fc_max(3, 8), 4032); /* 63 << 6 */
+	assert_int_equal(quant_fc_max(3, 10), 255 << 6);
+	assert_int_equal(quant_fc_value(3, 8, 31), 31);   /* E = 0: F */
+	assert_int_equal(quant_fc_value(3, 8, 63), 63);   /* E = 1: 32 + F */
+	assert_int_equal(quant_fc_value(3, 8, 64), 64);   /* E = 2: (32 + 0) << 1 */
+	assert_int_equal(quant_fc_value(3, 8, 255), 4032);
+	assert_int_equal(quant_fc_code(3, 8, 63), 63);
+	assert_int_equal(quant_fc_code(3, 8, 65), 65);    /* 65 is half way from 64 to 66: up, code 65 = 66 */
+	assert_int_equal(quant_fc_value(3, 8, 65), 66);
+	assert_int_equal(quant_fc_code(3, 8, 127), 96);   /* rounds to 128: the carry, E = 3, F = 0 */
+	assert_int_equal(quant_fc_code(3, 8, 4031), 255);
+	assert_int_equal(quant_fc_code(3, 8, 4032), 255);
+	for (int c = 0; c < 256; c++)
+		assert_int_equal(quant_fc_code(3, 8, quant_fc_value(3, 8, c)), c);
+	for (int64_t u = 0; u <= 4032; u++) { /* nearest: no value of the code closer than the one chosen */
+		int64_t v = quant_fc_value(3, 8, quant_fc_code(3, 8, u));
+		for (int c = 0; c < 256; c++) {
+			int64_t w = quant_fc_value(3, 8, c), dv = v > u ? v - u : u - v, dw = w > u ? w - u : u - w;
+			assert_true(dw > dv || (dw == dv && v >= w));
+		}
+	}
+	struct mpqx_layer ly[3];
+	memset(ly, 0, sizeof ly);
+	ly[1].op = MPQX_OP_SOFTMAX;
+	ly[1].n_inputs = 1;
+	ly[2].op = MPQX_OP_MATMUL;
+	ly[2].n_inputs = 2;
+	ly[2].inputs[0] = 1;
+	struct mpqx_model m = {.layers = ly, .n_layers = 3};
+	model_mark_consumers(&m);
+	assert_int_equal(quant_softmax_fc(&m, 1, 8), 3);
+	assert_int_equal(quant_softmax_fc(&m, 1, 10), 3);
+	assert_int_equal(quant_softmax_fc(&m, 1, 7), 0);
+	assert_int_equal(quant_softmax_fc(&m, 1, 11), 0);
+	ly[2].op = MPQX_OP_AVGPOOL;
+	model_mark_consumers(&m);
+	assert_int_equal(quant_softmax_fc(&m, 1, 8), 0);
+	ly[2].op = MPQX_OP_MATMUL;
+	ly[0].op = MPQX_OP_RELU; /* a second consumer that is no matmul */
+	ly[0].n_inputs = 1;
+	ly[0].inputs[0] = 1;
+	model_mark_consumers(&m);
+	assert_int_equal(quant_softmax_fc(&m, 1, 8), 0);
+	struct mpqx_qparam p = {0.001, 0, 8, 3};
+	assert_int_equal(quant_vspan(&p), 4032);
+	assert_int_equal(quant_vbits(&p), 12);
 }
 
 /* Per-channel weights: each row's own scale and zero point (its span at least 1/64 of the tensor's), the
@@ -134,7 +189,7 @@ static void test_channel_weights(void **state)
 	l.cols = 3;
 	l.weight = (struct mpqx_tensor){3, 2, w};
 	l.bias = (struct mpqx_tensor){1, 3, b};
-	struct mpqx_qparam x = {0.01, 0, 8};
+	struct mpqx_qparam x = {0.01, 0, 8, 0};
 	struct mpqx_qlayer ql;
 	memset(&ql, 0, sizeof ql);
 	assert_int_equal(quant_weights(&l, &ql, &x, 8, 2, true), MPQX_OK);
@@ -166,6 +221,7 @@ int main(void)
 		cmocka_unit_test(test_multiplier),
 		cmocka_unit_test(test_rshift),
 		cmocka_unit_test(test_range_methods),
+		cmocka_unit_test(test_float_code),
 		cmocka_unit_test(test_channel_weights),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

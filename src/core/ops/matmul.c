@@ -110,7 +110,7 @@ static int quantize(struct mpqx_op_quant *c)
 	const struct mpqx_layer *la = &c->m->layers[l->inputs[0]];
 	int64_t K = l->transpose_b ? la->cols / l->heads : la->cols;
 	c->M = ((l->scale * c->x->s) * c->xb->s) / c->ql->out.s;
-	c->ql->acc_bound = K * quant_span(c->x->bits) * quant_span(c->xb->bits);
+	c->ql->acc_bound = K * quant_vspan(c->x) * quant_vspan(c->xb); /* a float-coded softmax: its values */
 	return MPQX_OK;
 }
 
@@ -129,7 +129,7 @@ static void ieval(const struct mpqx_op_kernel *k)
 	/* Per head: out[M][N] = A[M][K] * B[K][N]. transpose_b: A = a[:, hK..], B[k][n] = b[n][hK + k], output
 	 * rows hM..; otherwise A = a[hM.., :], B[k][n] = b[k][hN + n], output columns hN... */
 	int M = tb ? la->rows : la->rows / h, K = tb ? AC / h : AC, N = tb ? BR : BC / h;
-	if (kern_narrow(pa->bits, pb->bits, ql->acc_bits)) {
+	if (kern_narrow(quant_vbits(pa), quant_vbits(pb), ql->acc_bits)) {
 		int Kp = (K + 1) / 2, Np = kern_pad8(N);
 		int16_t *xs = k->scratch, *bp = xs + (size_t)M * 2 * Kp;
 		int32_t *acc = (int32_t *)((int64_t *)k->scratch + (size_t)M * Kp + (size_t)Kp * Np);
@@ -223,7 +223,7 @@ static void est(const struct mpqx_op_est_in *c, struct mpqx_op_est *e)
 	e->regs = acc + (int)e->prod + 1;
 	e->acc = acc;
 	e->mux = h->mul_a + h->mul_b;
-	e->in = c->xb + 1 + c->q->l[l->inputs[1]].out.bits + 1;
+	e->in = c->xb + 1 + quant_vbits(&c->q->l[l->inputs[1]].out) + 1;
 }
 
 static void bind_tmpl(struct mpqx_op_bind *b)

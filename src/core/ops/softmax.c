@@ -52,7 +52,7 @@ static int quantize(struct mpqx_op_quant *c)
 			break;
 	}
 	ql->sm_len = len;
-	ql->sm_n = quant_softmax_n(ql->hi, by, c->l->cols);
+	ql->sm_n = quant_softmax_n(ql->hi, quant_vspan(&ql->out), c->l->cols);
 	return MPQX_OK;
 }
 
@@ -63,7 +63,8 @@ static void ieval(const struct mpqx_op_kernel *k)
 	const int16_t *x = k->in[0];
 	int16_t *y = k->y;
 	int R = l->rows, C = l->cols, t = ql->sm_t, last = ql->sm_len - 1;
-	int64_t top = quant_span(ql->out.bits), N = ql->sm_n;
+	int64_t top = quant_vspan(&ql->out), N = ql->sm_n;
+	int fc = ql->out.fc, b = ql->out.bits;
 	int64_t *e = k->scratch;
 	for (int r = 0; r < R; r++) {
 		const int16_t *xr = x + r * C;
@@ -88,7 +89,8 @@ static void ieval(const struct mpqx_op_kernel *k)
 				qt = top;
 				(*k->clip)++;
 			}
-			y[r * C + c] = (int16_t)(quant_qmin(ql->out.bits) + qt);
+			/* a float code keeps the value of the code nearest to qt (its consumer multiplies values) */
+			y[r * C + c] = (int16_t)(fc ? quant_fc_value(fc, b, quant_fc_code(fc, b, qt)) : quant_qmin(b) + qt);
 		}
 	}
 }
