@@ -18,9 +18,11 @@
 // @placeholder BCOLS   columns of b
 // @placeholder AB      bits of a
 // @placeholder AZ      zero point of a
+// @placeholder AF      exponent bits of a's float code (a softmax's output, decoded here), 0: linear
 // @placeholder AAW     address bits of a's buffer
 // @placeholder BB      bits of b
 // @placeholder BZ      zero point of b
+// @placeholder BF      exponent bits of b's float code, 0: linear
 // @placeholder BAW     address bits of b's buffer
 // @placeholder ACCW    accumulator bits
 // @placeholder MW      multiplier bits
@@ -43,9 +45,11 @@ module /*{{MODULE*/mpqx_matmul/*}}*/ #(
 	parameter BCOLS = /*{{BCOLS*/8/*}}*/,
 	parameter AB = /*{{AB*/8/*}}*/,
 	parameter AZ = /*{{AZ*/-3/*}}*/,
+	parameter AF = /*{{AF*/0/*}}*/,
 	parameter AAW = /*{{AAW*/6/*}}*/,
 	parameter BB = /*{{BB*/8/*}}*/,
 	parameter BZ = /*{{BZ*/2/*}}*/,
+	parameter BF = /*{{BF*/0/*}}*/,
 	parameter BAW = /*{{BAW*/6/*}}*/,
 	parameter ACCW = /*{{ACCW*/20/*}}*/,
 	parameter MW = /*{{MW*/15/*}}*/,
@@ -75,8 +79,12 @@ module /*{{MODULE*/mpqx_matmul/*}}*/ #(
 	localparam MWD = $clog2(MD + 1);
 	localparam HW = $clog2(HEADS + 1);
 	localparam HBW = AAW > BAW ? AAW : BAW;
+	// Bits of a' and b' as unsigned numbers: AB, or for a float code its largest value's
+	// (F + 1 + 2^AF - 2 for F = AB - AF fraction bits).
+	localparam AV = AF ? AB - AF + (1 << AF) - 1 : AB;
+	localparam BV = BF ? BB - BF + (1 << BF) - 1 : BB;
 	localparam SA = ACCW;                              // multiplier operand a: a' or |acc|
-	localparam SB = (BB + 1 > MW + 1) ? BB + 1 : MW + 1; // operand b: b' or m
+	localparam SB = (BV + 1 > MW + 1) ? BV + 1 : MW + 1; // operand b: b' or m
 	localparam RPW = ACCW - 1 + MW;                    // bits of |acc| * m
 	localparam [PW-1:0] P_LAST = LAST;
 	localparam [PW-1:0] P_ONE = 1;
@@ -120,8 +128,28 @@ module /*{{MODULE*/mpqx_matmul/*}}*/ #(
 	assign b_addr = busy ? ba : {BAW{1'b0}};
 
 	// One multiplier for the MAC (a' * b' in phases 1..KD) and the rescale (|acc| * m in phase KD+1).
-	wire signed [AB:0]     av = $signed(a_data) - AZ;
-	wire signed [BB:0]     bv = $signed(b_data) - BZ;
+	// x' = x - zero point, or the value of a float code: F when its exponent E is 0, else
+	// (2^F_BITS + F) << (E - 1).
+	wire signed [AV:0]     av;
+	wire signed [BV:0]     bv;
+	generate
+		/* verilator lint_off WIDTH */
+		if (AF) begin : g_af
+			wire [AF-1:0]   ae = a_data[AB-1:AB-AF];
+			wire [AV:0]     am = (ae == 0) ? a_data[AB-AF-1:0] : {1'b1, a_data[AB-AF-1:0]};
+			assign av = (ae == 0) ? am : am << (ae - 1);
+		end else begin : g_al
+			assign av = $signed(a_data) - AZ;
+		end
+		if (BF) begin : g_bf
+			wire [BF-1:0]   be = b_data[BB-1:BB-BF];
+			wire [BV:0]     bm = (be == 0) ? b_data[BB-BF-1:0] : {1'b1, b_data[BB-BF-1:0]};
+			assign bv = (be == 0) ? bm : bm << (be - 1);
+		end else begin : g_bl
+			assign bv = $signed(b_data) - BZ;
+		end
+		/* verilator lint_on WIDTH */
+	endgenerate
 	wire        [ACCW-1:0] mag = acc[ACCW-1] ? (~acc + 1'b1) : acc;
 	wire                   rs = p == P_RS;
 	// The product: in DSP48 slices (LOGIC 0: one multiplier for both, the form synthesis maps to a DSP)
@@ -137,7 +165,7 @@ module /*{{MODULE*/mpqx_matmul/*}}*/ #(
 			localparam [65:0] M3 = M1 + (M1 << 1);
 			localparam [65:0] CP = (M3 & ~M1) >> 1;
 			localparam [65:0] CN = (~M3 & M1) >> 1;
-			localparam XPW = AB + BB + 1;              // |av * bv| < 2^(AB + BB)
+			localparam XPW = AV + BV + 1;              // |av * bv| < 2^(AV + BV)
 			wire signed [XPW-1:0] xe = av;
 			wire        [RPW-1:0] me = mag;
 			/* verilator lint_on WIDTH */
@@ -146,11 +174,11 @@ module /*{{MODULE*/mpqx_matmul/*}}*/ #(
 			integer i, j;
 			always @* begin
 				lp = {XPW{1'b0}};
-				for (i = 0; i < BB; i = i + 1)
+				for (i = 0; i < BV; i = i + 1)
 					if (bv[i])
 						lp = lp + (xe <<< i);
-				if (bv[BB])
-					lp = lp - (xe <<< BB);
+				if (bv[BV])
+					lp = lp - (xe <<< BV);
 			end
 			always @* begin
 				cp = {RPW{1'b0}};
@@ -166,8 +194,8 @@ module /*{{MODULE*/mpqx_matmul/*}}*/ #(
 			/* verilator lint_on WIDTH */
 			assign prod_r = cp;
 		end else begin : g_dsp
-			wire signed [SA-1:0]    opa = rs ? $signed(mag) : {{(SA - AB){av[AB]}}, av[AB-1:0]};
-			wire signed [SB-1:0]    opb = rs ? MS : {{(SB - BB){bv[BB]}}, bv[BB-1:0]};
+			wire signed [SA-1:0]    opa = rs ? $signed(mag) : {{(SA - AV){av[AV]}}, av[AV-1:0]};
+			wire signed [SB-1:0]    opb = rs ? MS : {{(SB - BV){bv[BV]}}, bv[BV-1:0]};
 			wire signed [SA+SB-1:0] prod = opa * opb;
 			assign prod_x = prod[ACCW-1:0];
 			assign prod_r = prod[RPW-1:0];

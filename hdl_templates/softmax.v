@@ -2,7 +2,9 @@
 // (doc/quantization.md):
 //     mx = max_c x[c];  e_c = E[min((mx - x[c]) >> T, L - 1)];  S = sum_c e_c;
 //     y[c] = qmin(YB) + min(floor((2 * e_c * N + S) / (2 * S)), 2^YB - 1)
-// (the output scale is 1 / N, N from the largest calibrated probability). Per row: a scan of 2C + 2
+// (the output scale is 1 / N, N from the largest calibrated probability). With FC > 0 the output is a
+// float code of FC exponent and YB - FC fraction bits: the quotient, limited to the code's largest value
+// instead of 2^YB - 1, is stored as the code nearest to it (halves up; the consumer decodes it). Per row: a scan of 2C + 2
 // cycles (C reads for the maximum, C reads for the sum, whose table reads lag two phases), then per
 // element QW + 4 cycles (read x, read E, load the divider, QW divider steps, write).
 // R * (2C + 2 + C * (QW + 4)) + 1 cycles from start to done.
@@ -24,6 +26,7 @@
 // @placeholder QW      quotient bits, bitlen(N)
 // @placeholder N       the output scale's reciprocal: s_y = 1 / N
 // @placeholder YB      output bits
+// @placeholder FC      exponent bits of the output's float code, 0: linear
 `timescale 1ns / 1ps
 `default_nettype none
 
@@ -41,7 +44,8 @@ module /*{{MODULE*/mpqx_softmax/*}}*/ #(
 	parameter NW = /*{{NW*/26/*}}*/,
 	parameter QW = /*{{QW*/8/*}}*/,
 	parameter N = /*{{N*/255/*}}*/,
-	parameter YB = /*{{YB*/8/*}}*/
+	parameter YB = /*{{YB*/8/*}}*/,
+	parameter FC = /*{{FC*/0/*}}*/
 ) (
 	input  wire           clk,
 	input  wire           rst,
@@ -75,7 +79,8 @@ module /*{{MODULE*/mpqx_softmax/*}}*/ #(
 	localparam [XB-1:0] IDX_LAST = L - 1;
 	localparam [SW-1:0] S_ZERO = 0;
 	localparam [NW-1:0] N_W = N;
-	localparam [QW-1:0] Q_TOP = (1 << YB) - 1;
+	localparam FF = YB - FC;                          // fraction bits of the float code
+	localparam [QW-1:0] Q_TOP = FC ? ((1 << (FF + 1)) - 1) << ((1 << FC) - 2) : (1 << YB) - 1;
 	/* verilator lint_on WIDTH */
 
 	reg           busy;
@@ -127,9 +132,40 @@ module /*{{MODULE*/mpqx_softmax/*}}*/ #(
 	wire [QW-1:0] qcl = (q > Q_TOP) ? Q_TOP : q;
 	/* verilator lint_on CMPCONST */
 	wire [YB-1:0] qc = qcl[YB-1:0];
+	wire [YB-1:0] wd;
+	generate
+		if (FC) begin : g_fc
+			// The code nearest to qcl: qcl itself below 2^(FF+1); else its FF+1 leading bits rounded at
+			// the shift sh (half up), exponent sh + 1, or sh + 2 when the rounding carries out.
+			reg [FC-1:0] sh;
+			reg [QW:0]   r;
+			reg [FC-1:0] ex;
+			reg [YB-1:0] code;
+			integer k;
+			/* verilator lint_off WIDTH */
+			always @* begin
+				sh = 0;
+				for (k = 1; k < (1 << FC) - 1; k = k + 1)
+					if ((qcl >> (FF + k)) != 0)
+						sh = k;
+				r = ({1'b0, qcl} + (({{QW{1'b0}}, 1'b1} << sh) >> 1)) >> sh;
+				ex = sh + 1 + r[FF + 1];
+				if (qcl < (1 << (FF + 1)))
+					code = qcl[YB-1:0];
+				else if (r[FF + 1])
+					code = {ex, {FF{1'b0}}};
+				else
+					code = {ex, r[FF-1:0]};
+			end
+			/* verilator lint_on WIDTH */
+			assign wd = code;
+		end else begin : g_lin
+			assign wd = {~qc[YB-1], qc[YB-2:0]};
+		end
+	endgenerate
 
 	/*{{RAM*/mpqx_ram/*}}*/ #(.WIDTH(YB), .AW(XAW)) u_buf (
-		.clk(clk), .we(busy && !scan && u == U_WRITE), .waddr(ya), .wdata({~qc[YB-1], qc[YB-2:0]}),
+		.clk(clk), .we(busy && !scan && u == U_WRITE), .waddr(ya), .wdata(wd),
 		.raddr(y_addr), .rdata(y_data));
 
 	wire [SW-1:0] e_s = {{(SW - EW){1'b0}}, e};

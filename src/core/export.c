@@ -651,8 +651,16 @@ static int write_vectors(struct ctx *x)
 		for (int i = 0; i < L; i++) {
 			long n = (long)m->layers[i].rows * m->layers[i].cols;
 			sb_add(&lay, "%s", m->layers[i].name);
-			for (long k = 0; k < n; k++)
-				sb_add(&lay, " %d", out[i][k]);
+			const struct mpqx_qparam *p = &x->q->l[i].out;
+			for (long k = 0; k < n; k++) {
+				if (!p->fc) {
+					sb_add(&lay, " %d", out[i][k]);
+					continue;
+				}
+				/* a float code: the buffer holds the code of the model's value, read as signed */
+				int64_t c = quant_fc_code(p->fc, p->bits, out[i][k]);
+				sb_add(&lay, " %d", (int)(c >= ((int64_t)1 << (p->bits - 1)) ? c - ((int64_t)1 << p->bits) : c));
+			}
 			sb_add(&lay, "\n");
 		}
 		if (vin.oom || vexp.oom || lay.oom)

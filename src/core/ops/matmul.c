@@ -243,9 +243,11 @@ static void bind_tmpl(struct mpqx_op_bind *b)
 	op_set_i(b, "BCOLS", lb->cols);
 	op_set_i(b, "AB", b->px->bits);
 	op_set_i(b, "AZ", b->px->z);
+	op_set_i(b, "AF", b->px->fc);
 	op_set_i(b, "AAW", hw_src_aw(b->q, b->p0));
 	op_set_i(b, "BB", b->pb->bits);
 	op_set_i(b, "BZ", b->pb->z);
+	op_set_i(b, "BF", b->pb->fc);
 	op_set_i(b, "BAW", hw_src_aw(b->q, b->p1));
 	op_set_i(b, "ACCW", b->h->acc_bits);
 	op_set_i(b, "MW", b->mw);

@@ -164,6 +164,7 @@ static void bind_tmpl(struct mpqx_op_bind *b)
 	op_set_i(b, "NW", h->div_num);
 	op_set_i(b, "QW", h->div_q);
 	op_set_i(b, "N", (int)ql->sm_n);
+	op_set_i(b, "FC", ql->out.fc);
 }
 
 const struct mpqx_op_class op_class_SOFTMAX = {
