@@ -134,14 +134,14 @@ module /*{{MODULE*/mpqx_matmul/*}}*/ #(
 	wire signed [BV:0]     bv;
 	generate
 		/* verilator lint_off WIDTH */
-		if (AF) begin : g_af
+		if (AF != 0) begin : g_af
 			wire [AF-1:0]   ae = a_data[AB-1:AB-AF];
 			wire [AV:0]     am = (ae == 0) ? a_data[AB-AF-1:0] : {1'b1, a_data[AB-AF-1:0]};
 			assign av = (ae == 0) ? am : am << (ae - 1);
 		end else begin : g_al
 			assign av = $signed(a_data) - AZ;
 		end
-		if (BF) begin : g_bf
+		if (BF != 0) begin : g_bf
 			wire [BF-1:0]   be = b_data[BB-1:BB-BF];
 			wire [BV:0]     bm = (be == 0) ? b_data[BB-BF-1:0] : {1'b1, b_data[BB-BF-1:0]};
 			assign bv = (be == 0) ? bm : bm << (be - 1);

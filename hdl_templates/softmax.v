@@ -134,7 +134,7 @@ module /*{{MODULE*/mpqx_softmax/*}}*/ #(
 	wire [YB-1:0] qc = qcl[YB-1:0];
 	wire [YB-1:0] wd;
 	generate
-		if (FC) begin : g_fc
+		if (FC != 0) begin : g_fc
 			// The code nearest to qcl: qcl itself below 2^(FF+1); else its FF+1 leading bits rounded at
 			// the shift sh (half up), exponent sh + 1, or sh + 2 when the rounding carries out.
 			reg [FC-1:0] sh;

@@ -741,7 +741,10 @@ def build(model, bits, ranges, gran=None):
             la = layers[L.inputs[0]]
             K = la.cols // L.heads if L.transpose_b else la.cols
             Q.rs = [multiplier(((L.scale * a.s) * b.s) / Q.s)]
-            Q.B = K * vspan(a) * vspan(b)
+            ka = K * vspan(a)
+            if a.fc and not L.transpose_b:  # a float-coded softmax's summed rows: at most N + K (1 + 2^(2^fc - 3))
+                ka = min(ka, round(1.0 / a.s) + K * (1 + (1 << ((1 << a.fc) - 3))))
+            Q.B = ka * vspan(b)
         elif L.op == "concat":
             Q.rs = [multiplier(i.s / Q.s) for i in ins]
             Q.B = max((1 << i.b) - 1 for i in ins)

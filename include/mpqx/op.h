@@ -108,6 +108,9 @@ struct mpqx_op_est {
 	int clr;               /* counter bits whose clear synthesis gives a LUT each (gelu.c) */
 	int regs;              /* register bits beyond busy/done and the control registers */
 	double acc, mux, prod, in, bias;
+	/* Float codes (a softmax output, doc/quantization.md): the encoder's quotient bits (softmax.v), the
+	 * code bits decoded (matmul.v, a's and b's); 0: none. Priced by rule (estimate.c, fc_lut). */
+	int fc_enc, fc_dec;
 };
 
 /* One rescale block of a layer: input bits, multiplier, shift. */

@@ -1043,6 +1043,20 @@ static void blk_div(const struct blk *b, struct mpqx_cost *c)
 	model(b, K_DIV, f, &r, c);
 }
 
+/* LUTs of the float-code logic by rule (Yosys 0.23 on the blocks alone, 8..10 bits): the softmax's encoder
+ * (limit, leading-one, rounding, exponent) about 5 LUTs per quotient bit on xc7 and 8 LUT4 on iCE40 (the
+ * linear code's 4 and 7 taken off), the matmul's decoder (a shift by the exponent) 4 per code bit less 6,
+ * iCE40 6 less 14. */
+static int fc_lut(const struct blk *b, const struct mpqx_op_est *e)
+{
+	int n = 0;
+	if (e->fc_enc)
+		n += b->ice ? 8 * e->fc_enc - 7 : 5 * e->fc_enc - 4;
+	if (e->fc_dec)
+		n += b->ice ? 6 * e->fc_dec - 14 : 4 * e->fc_dec - 6;
+	return n > 0 ? n : 0;
+}
+
 /* The layer module's own logic: counters and address registers of its state machine, the shared
  * multiplier (DSPs by rule) with its operand multiplexers, accumulator, bias adder and magnitude. The
  * register counts follow the templates' declarations; the op's class gives its features. */
@@ -1071,7 +1085,7 @@ static void blk_layer(const struct blk *b, struct mpqx_cost *c)
 	f[FL_ADDR1] = e.addr1;
 	f[FL_ADDR2] = e.addr2;
 	f[FL_REGS] = regs + ctrl;
-	struct mpqx_cost r = {0};
+	struct mpqx_cost r = {.lut = fc_lut(b, &e)};
 	if (b->mult == MPQX_MULT_LOGIC && hw_mult_kind(l->op) == MPQX_HW_MULT_MAC) {
 		/* no DSP: the LUT multiplier, the constant's shift-add, and the registers a DSP slice held */
 		int xa, xb2;

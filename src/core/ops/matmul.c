@@ -1,5 +1,6 @@
 /* matmul: per head, y = scale * A B, with B transposed or not (attention scores and attention times V;
  * hdl_templates/matmul.v). */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -110,7 +111,14 @@ static int quantize(struct mpqx_op_quant *c)
 	const struct mpqx_layer *la = &c->m->layers[l->inputs[0]];
 	int64_t K = l->transpose_b ? la->cols / l->heads : la->cols;
 	c->M = ((l->scale * c->x->s) * c->xb->s) / c->ql->out.s;
-	c->ql->acc_bound = K * quant_vspan(c->x) * quant_vspan(c->xb); /* a float-coded softmax: its values */
+	int64_t ka = K * quant_vspan(c->x);
+	if (c->x->fc && !l->transpose_b) {
+		/* a float-coded softmax's rows are summed: its values add up to at most N + K (1 + 2^(2^fc - 3))
+		 * (each rounded quotient exceeds e N / S by at most 1/2, each code's value it by half a step) */
+		int64_t n = llround(1.0 / c->x->s), h = 1 + ((int64_t)1 << ((1 << c->x->fc) - 3));
+		ka = n + K * h < ka ? n + K * h : ka;
+	}
+	c->ql->acc_bound = ka * quant_vspan(c->xb);
 	return MPQX_OK;
 }
 
@@ -224,6 +232,8 @@ static void est(const struct mpqx_op_est_in *c, struct mpqx_op_est *e)
 	e->acc = acc;
 	e->mux = h->mul_a + h->mul_b;
 	e->in = c->xb + 1 + quant_vbits(&c->q->l[l->inputs[1]].out) + 1;
+	const struct mpqx_qparam *pa = &c->q->l[l->inputs[0]].out, *pb = &c->q->l[l->inputs[1]].out;
+	e->fc_dec = (pa->fc ? pa->bits : 0) + (pb->fc ? pb->bits : 0);
 }
 
 static void bind_tmpl(struct mpqx_op_bind *b)

@@ -142,6 +142,7 @@ static void est(const struct mpqx_op_est_in *c, struct mpqx_op_est *e)
 	e->prod = h->div_num;
 	e->mux = c->ql->sm_k;
 	e->in = c->xb + 1;
+	e->fc_enc = c->ql->out.fc ? h->div_q : 0;
 }
 
 static void bind_tmpl(struct mpqx_op_bind *b)
