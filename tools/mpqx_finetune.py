@@ -65,6 +65,17 @@ def fake_quant(x, s, z, b):
     return s * (torch.clamp(r + z, lo, hi) - z)
 
 
+def fake_quant_fc(x, s, fc, b):
+    """A softmax output in its float code (doc/quantization.md): s * the value of the code nearest to
+    round(x / s), limited to the code's largest value; the gradient passes straight through."""
+    u = x / s
+    with torch.no_grad():
+        top = qref.fc_max(fc, b)
+        q = np.clip(np.floor(u.detach().numpy() + 0.5), 0, top).astype(np.int64)
+        v = torch.tensor(qref.fc_value(fc, b, qref.fc_code(fc, b, q)).astype(np.float64), dtype=u.dtype)
+    return s * (u + (v - u).detach())
+
+
 def weight_qparam(w, b):
     """(s, z) of a weight tensor from its min/max, the spec's rule for weights (quant_param); no gradient."""
     with torch.no_grad():
@@ -206,7 +217,8 @@ class QatGraph(nn.Module):
                 raise FinetuneError("layer %s: op %r is not supported by finetune" % (name, op))
             if quant:
                 s, z, b = self.out_qparam(name)
-                y = fake_quant(y, s, z, b)
+                fc = int(self.params[name]["out"].get("fc", 0))
+                y = fake_quant_fc(y, s, fc, b) if fc else fake_quant(y, s, z, b)
                 qp[name] = s
             vals[name] = y
         return vals[self.out].reshape(x.shape[0], -1)

@@ -77,6 +77,8 @@ static cJSON *qparam_json(struct mpqx_qparam p)
 	cJSON_AddItemToObject(o, "s", exact(p.s));
 	cJSON_AddNumberToObject(o, "z", p.z);
 	cJSON_AddNumberToObject(o, "bits", p.bits);
+	if (p.fc) /* a softmax's float code: its exponent bits (doc/quantization.md) */
+		cJSON_AddNumberToObject(o, "fc", p.fc);
 	return o;
 }
 
