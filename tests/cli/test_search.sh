@@ -83,7 +83,7 @@ assert "w_delta" not in relu
 expect 0 "out per bit" "--sensitivity table" -- search "$tiny" --sensitivity
 
 # A restricted space, enumerated: the search is within 1% of the exhaustive optimum.
-"$mpqx" search "$tiny" --wbits 3,5,8 --abits 8 --keep-storage --limit lut=3950 --exhaustive --json > "$tmp/x.json" 2>&1
+"$mpqx" search "$tiny" --wbits 3,5,8 --abits 8 --keep-storage --limit lut=4080 --exhaustive --json > "$tmp/x.json" 2>&1
 check "--exhaustive: search within 1% of the optimum of 3^7 configurations" "$tmp/x.json" '
 x = o["exhaustive"]
 assert x["configs"] == 2187 and 0 < x["fit"] < 2187, x

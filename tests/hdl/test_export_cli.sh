@@ -19,7 +19,7 @@ expect 1 "not a Verilog identifier|expected a Verilog identifier" "bad prefix" -
 # --sim: stdout is exactly the RESULT line; the summary goes to stderr.
 out=$("$mpqx" export "$tiny" -o "$tmp/e" --windows 3 --sim 2>"$tmp/err")
 status=$?
-if [ "$status" -eq 0 ] && [ "$out" = "RESULT windows=3 mismatches=0 cycles=3637" ] &&
+if [ "$status" -eq 0 ] && [ "$out" = "RESULT windows=3 mismatches=0 cycles=3925" ] &&
 	grep -q "every buffer of every window matches" "$tmp/err"; then
 	ok "--sim prints the RESULT line on stdout and exits 0"
 else

@@ -21,7 +21,7 @@ expect 2 "expected icarus or verilator, got 'modelsim'" "an unknown simulator is
 json=$("$mpqx" export "$tiny" -o "$tmp/v" --windows 2 --simulator verilator --json 2>"$tmp/err")
 status=$?
 if [ "$status" -eq 0 ] && printf '%s' "$json" | grep -q '"simulator":	"verilator"' &&
-	printf '%s' "$json" | grep -q '"result":	"RESULT windows=2 mismatches=0 cycles=3637"' &&
+	printf '%s' "$json" | grep -q '"result":	"RESULT windows=2 mismatches=0 cycles=3925"' &&
 	printf '%s' "$json" | grep -q '"ok":	true' && [ -x "$tmp/v/sim/verilator/Vmpqx_tb" ]; then
 	ok "verilator: 2 windows, every buffer as the integer model, the cycles as computed"
 else
