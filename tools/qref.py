@@ -125,13 +125,18 @@ def softmax_table(s_x, b_x, b_y):
 
 
 FC_BITS, FC_MIN, FC_MAX = 3, 8, 10
+FC_FORCE = None  # for measurements only (tools/softmax_code.py): exponent bits at every width, 0 linear
 
 
 def softmax_fc(model, li, b):
     """Exponent bits of softmax layer li's float code at b bits (0: linear): 3 from 8 to 10 bits when every
     consumer is a matmul (doc/quantization.md, "softmax")."""
     users = [L.op for L in model["layers"] if li in L.inputs]
-    return FC_BITS if FC_MIN <= b <= FC_MAX and users and all(u == "matmul" for u in users) else 0
+    if not users or any(u != "matmul" for u in users):
+        return 0
+    if FC_FORCE is not None:
+        return FC_FORCE if 0 < FC_FORCE < b else 0
+    return FC_BITS if FC_MIN <= b <= FC_MAX else 0
 
 
 def fc_max(fc, b):

@@ -374,8 +374,11 @@ static void draw_layer(const struct tui_ctx *t, const struct mpqx_app *a, const 
 			if (f == APP_F_WBITS && session_layer_has_wgran(s, i))
 				word = lc->w_gran == MPQX_WGRAN_CHANNEL ? "channel" : "tensor";
 			else if (f == APP_F_ABITS)
-				word = !session_layer_has_calib(s, i) ? "rule" : lc->calib == MPQX_CALIB_PERCENTILE ? "pct"
-													: config_calib_name(lc->calib);
+				/* a softmax's scale has its rule; "float" when its code is (doc/quantization.md) */
+				word = !session_layer_has_calib(s, i)
+					       ? (s->q && s->q->l[i].out.fc ? "float" : "rule")
+				       : lc->calib == MPQX_CALIB_PERCENTILE ? "pct"
+									    : config_calib_name(lc->calib);
 			snprintf(buf, sizeof buf, " %2d bit %s", v, word);
 			put(t, y, x, p->x + p->w - x, cur ? MPQX_TH_KEY : MPQX_TH_NORMAL, buf);
 			break;
