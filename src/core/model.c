@@ -702,23 +702,16 @@ int model_load(const char *path, struct mpqx_model **out, struct mpqx_err *err)
 
 void model_mark_consumers(struct mpqx_model *m)
 {
-	for (int i = 0; i < m->n_layers; i++)
-		m->layers[i].to_matmul = false;
-	int *bad = calloc((size_t)m->n_layers + 1, sizeof *bad);
-	for (int i = 0; i < m->n_layers; i++)
-		for (int k = 0; k < m->layers[i].n_inputs; k++) {
-			int src = m->layers[i].inputs[k];
-			if (m->layers[i].op == MPQX_OP_MATMUL)
-				m->layers[src].to_matmul = true;
-			else if (bad)
-				bad[src] = 1;
-			else
-				m->layers[src].to_matmul = false;
-		}
-	for (int i = 0; bad && i < m->n_layers; i++)
-		if (bad[i])
-			m->layers[i].to_matmul = false;
-	free(bad);
+	for (int li = 0; li < m->n_layers; li++) {
+		bool any = false, all = true;
+		for (int i = 0; i < m->n_layers; i++)
+			for (int k = 0; k < m->layers[i].n_inputs; k++)
+				if (m->layers[i].inputs[k] == li) {
+					any = true;
+					all = all && m->layers[i].op == MPQX_OP_MATMUL;
+				}
+		m->layers[li].to_matmul = any && all;
+	}
 }
 
 double model_target_unit(const struct mpqx_model *m)
