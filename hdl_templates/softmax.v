@@ -111,12 +111,32 @@ module /*{{MODULE*/mpqx_softmax/*}}*/ #(
 	// Divider operands: 2 * e * N + S over 2 * S.
 	wire [NW-1:0] e_n = {{(NW - EW){1'b0}}, e};
 	wire [NW-1:0] s_n = {{(NW - SW){1'b0}}, s};
-	// N = 2^YB - 1 (no probability calibrated below 1) is a shift and a subtraction; any other N a
-	// constant multiplication (a DSP in synthesis).
+	// N = 2^YB - 1 (no probability calibrated below 1) is a shift and a subtraction; with the float code
+	// (FC > 0) e * N is a shift-add over the canonical signed digits of N in logic, N = CP - CN (the sum
+	// modulo 2^NW is exact: e * N < 2^NW); any other N a constant multiplication (a DSP in synthesis).
 	wire [NW-1:0] en;
 	generate
 		if (N == (1 << YB) - 1) begin : g_n_top
 			assign en = (e_n << YB) - e_n;
+		end else if (FC != 0) begin : g_n_csd
+			/* verilator lint_off WIDTH */
+			localparam [65:0] M1 = N;
+			localparam [65:0] M3 = M1 + (M1 << 1);
+			localparam [65:0] CP = (M3 & ~M1) >> 1;
+			localparam [65:0] CN = (~M3 & M1) >> 1;
+			/* verilator lint_on WIDTH */
+			reg [NW-1:0] sa;
+			integer j;
+			always @* begin
+				sa = {NW{1'b0}};
+				for (j = 0; j < NW; j = j + 1) begin
+					if (CP[j])
+						sa = sa + (e_n << j);
+					if (CN[j])
+						sa = sa - (e_n << j);
+				end
+			end
+			assign en = sa;
 		end else begin : g_n_mul
 			assign en = e_n * N_W;
 		end

@@ -1086,6 +1086,14 @@ static void blk_layer(const struct blk *b, struct mpqx_cost *c)
 	f[FL_ADDR2] = e.addr2;
 	f[FL_REGS] = regs + ctrl;
 	struct mpqx_cost r = {.lut = fc_lut(b, &e)};
+	const struct mpqx_qlayer *qs = &b->q->l[b->l];
+	if (e.fc_enc && qs->sm_n != quant_span(qs->out.bits)) {
+		/* softmax.v with the float code: e * N as a shift-add over the digits of N into the numerator's
+		 * width, priced as the requantizer's constant product in logic */
+		double g[FM_N] = {[FM_CSD] = csd_adder_bits(qs->sm_n, h->div_num)};
+		struct mpqx_cost rn = {0};
+		model(b, K_MULT, g, &rn, c);
+	}
 	if (b->mult == MPQX_MULT_LOGIC && hw_mult_kind(l->op) == MPQX_HW_MULT_MAC) {
 		/* no DSP: the LUT multiplier, the constant's shift-add, and the registers a DSP slice held */
 		int xa, xb2;

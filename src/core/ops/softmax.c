@@ -113,9 +113,11 @@ static void hw(const struct mpqx_op_hw *c, struct mpqx_hw_layer *h)
 	softmax_widths(c->l->cols, ql->sm_k, ql->sm_n, &h->sm_sum, &h->div_num, &h->div_q);
 	h->phases = h->div_q + 4;
 	h->div_den = h->sm_sum + 1;
-	/* softmax.v: e * N is (e << b) - e when N = 2^b - 1, else a constant multiplication */
-	h->const_dsp = ql->sm_n == quant_span(c->yb) ? 0 : estimate_dsp_const(ql->sm_k, ql->sm_n);
-	if (ql->sm_n != quant_span(c->yb)) {
+	/* softmax.v: e * N is (e << b) - e when N = 2^b - 1, a shift-add in logic with the float code
+	 * (estimate.c prices it as the mult kind's csd), else a constant multiplication */
+	bool mul = ql->sm_n != quant_span(c->yb) && !ql->out.fc;
+	h->const_dsp = mul ? estimate_dsp_const(ql->sm_k, ql->sm_n) : 0;
+	if (mul) {
 		h->const_vbits = ql->sm_k;
 		h->const_m = ql->sm_n;
 	}
