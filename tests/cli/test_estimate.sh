@@ -22,7 +22,7 @@ expect 1 "cost.ini: line 4: .*unknown feature 'nope'" "bad coefficient file" -- 
 expect 0 "^total .* 3925$" "table has per-layer rows and a total with cycles" -- estimate "$tiny"
 expect 0 "FITS: limiting resource" "table has the verdict" -- estimate "$tiny"
 expect 0 "auto storage: " "table states the auto rule" -- estimate "$tiny"
-expect 0 "DSP +18 +20 +90.0%" "utilisation against the XC7S15" -- estimate "$tiny"
+expect 0 "DSP +17 +20 +85.0%" "utilisation against the XC7S15" -- estimate "$tiny"
 expect 0 "on xc7a35t" "-d picks another device" -- estimate "$tiny" -d xc7a35t
 
 json=$("$mpqx" estimate "$tiny" --json 2>&1)
