@@ -1043,15 +1043,16 @@ static void blk_div(const struct blk *b, struct mpqx_cost *c)
 	model(b, K_DIV, f, &r, c);
 }
 
-/* LUTs of the float-code logic by rule (Yosys 0.23 on the blocks alone, 8..10 bits): the softmax's encoder
- * (limit, leading-one, rounding, exponent) about 5 LUTs per quotient bit on xc7 and 8 LUT4 on iCE40 (the
- * linear code's 4 and 7 taken off), the matmul's decoder (a shift by the exponent) 4 per code bit less 6,
- * iCE40 6 less 14. */
+/* LUTs of the float-code logic by rule. The softmax's encoder (limit, leading-one, rounding, exponent):
+ * alone 5 LUTs per quotient bit on xc7, but in the softmax module, beside its shift-add for e * N, 2 less 4
+ * (four softmax modules of 8 and 10 bits with the hierarchy kept, doc/estimator.md); iCE40 8 LUT4 less 7
+ * (alone; not measured in the module). The matmul's decoder (a shift by the exponent) 4 per code bit less 6,
+ * iCE40 6 less 14 (alone). */
 static int fc_lut(const struct blk *b, const struct mpqx_op_est *e)
 {
 	int n = 0;
 	if (e->fc_enc)
-		n += b->ice ? 8 * e->fc_enc - 7 : 5 * e->fc_enc - 4;
+		n += b->ice ? 8 * e->fc_enc - 7 : 2 * e->fc_enc - 4;
 	if (e->fc_dec)
 		n += b->ice ? 6 * e->fc_dec - 14 : 4 * e->fc_dec - 6;
 	return n > 0 ? n : 0;
