@@ -38,13 +38,9 @@ def main(argv=None):
         ap.error("widths must be 2..16")
     try:
         model = qref.load_model(a.model)
-        parts, ev = ((0, 1), 2) if a.part == "test" else ((0,), 1)
-        o = model["index"][model["output"]]
+        W = qref.Windows(model, a.part)
+        parts, xw, t, fl, fmse = W.parts, W.x, W.t, W.fl, W.fmse
         n = len(model["layers"])
-        xw, tw, _ = qref.windows(model, ev)
-        t = tw.astype(np.float64)[:, None]
-        fl = qref.float_forward(model, xw)[o].reshape(xw.shape[0], -1)
-        fmse = float(np.mean((fl - t) ** 2))
         cache = {}
 
         def run(bits):
@@ -53,7 +49,7 @@ def main(argv=None):
                 cache[k] = qref.float_ranges(model, bits, None, parts=parts)
             q = qref.build(model, bits, cache[k])
             out, _ = qref.forward(model, q, xw)
-            p = q[o].s * (out[o].reshape(xw.shape[0], -1).astype(np.float64) - q[o].z)
+            p = W.forecast(q, out)
             return np.sqrt(np.mean((p - fl) ** 2)), np.mean(p - fl), float(np.mean((p - t) ** 2)) / fmse - 1
 
         def cell(r):

@@ -530,6 +530,25 @@ class QLayer:
     pass
 
 
+class Windows:
+    """A part's forecast windows and what a comparison with the float model needs: x [N, window,
+    features], the targets t [N, 1], the float forecast fl [N, outputs], its MSE fmse, the output layer's
+    index o, and the parts the ranges come from ("test": train and calib ranges, test windows; "calib":
+    train ranges, calib windows)."""
+
+    def __init__(self, model, part="test"):
+        self.parts, ev = ((0, 1), 2) if part == "test" else ((0,), 1)
+        self.o = model["index"][model["output"]]
+        self.x, tw, _ = windows(model, ev)
+        self.t = tw.astype(np.float64)[:, None]
+        self.fl = float_forward(model, self.x)[self.o].reshape(self.x.shape[0], -1)
+        self.fmse = float(np.mean((self.fl - self.t) ** 2))
+
+    def forecast(self, q, out):
+        """The integer forecast, dequantized, from forward()'s outputs of the integer model q."""
+        return q[self.o].s * (out[self.o].reshape(self.x.shape[0], -1).astype(np.float64) - q[self.o].z)
+
+
 def load_ranges(dump_dir):
     path = os.path.join(dump_dir, "dump.json")
     try:

@@ -30,22 +30,17 @@ def main(argv=None):
     ap.add_argument("--part", choices=("calib", "test"), default="calib")
     a = ap.parse_args(argv)
     widths = [int(b) for b in a.bits.split(",")]
-    parts, ev = ((0,), 1) if a.part == "calib" else ((0, 1), 2)
     geo = {(b, e): [] for b in widths for e in CODES}
     print("| model | bits | linear | float e=2 | float e=3 | float e=4 |")
     print("|---|---|---|---|---|---|")
     try:
         for path in a.models:
             model = qref.load_model(path)
-            o = model["index"][model["output"]]
+            W = qref.Windows(model, a.part)
             n = len(model["layers"])
-            xw, tw, _ = qref.windows(model, ev)
-            t = tw.astype(np.float64)[:, None]
-            fl = qref.float_forward(model, xw)[o].reshape(xw.shape[0], -1)
-            fmse = float(np.mean((fl - t) ** 2))
             for b in widths:
                 bits = [(b, b)] * n
-                ranges = qref.float_ranges(model, bits, None, parts=parts)
+                ranges = qref.float_ranges(model, bits, None, parts=W.parts)
                 row = []
                 for e in CODES:
                     if e and b - e < 1:
@@ -53,9 +48,8 @@ def main(argv=None):
                         continue
                     qref.FC_FORCE = e
                     q = qref.build(model, bits, ranges)
-                    out, _ = qref.forward(model, q, xw)
-                    p = q[o].s * (out[o].reshape(xw.shape[0], -1).astype(np.float64) - q[o].z)
-                    r = float(np.mean((p - t) ** 2)) / fmse
+                    out, _ = qref.forward(model, q, W.x)
+                    r = float(np.mean((W.forecast(q, out) - W.t) ** 2)) / W.fmse
                     geo[(b, e)].append(r)
                     row.append("%+.1f%%" % (100 * (r - 1)))
                 qref.FC_FORCE = None
