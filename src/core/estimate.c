@@ -1087,11 +1087,10 @@ static void blk_layer(const struct blk *b, struct mpqx_cost *c)
 	f[FL_ADDR2] = e.addr2;
 	f[FL_REGS] = regs + ctrl;
 	struct mpqx_cost r = {.lut = fc_lut(b, &e)};
-	const struct mpqx_qlayer *qs = &b->q->l[b->l];
-	if (e.fc_enc && qs->sm_n != quant_span(qs->out.bits)) {
-		/* softmax.v with the float code: e * N as a shift-add over the digits of N into the numerator's
-		 * width, priced as the requantizer's constant product in logic */
-		double g[FM_N] = {[FM_CSD] = csd_adder_bits(qs->sm_n, h->div_num)};
+	if (e.fc_enc) {
+		/* softmax.v with the float code (whose N is never 2^b - 1): e * N as a shift-add over the digits
+		 * of N into the numerator's width, priced as the requantizer's constant product in logic */
+		double g[FM_N] = {[FM_CSD] = csd_adder_bits(b->q->l[b->l].sm_n, h->div_num)};
 		struct mpqx_cost rn = {0};
 		model(b, K_MULT, g, &rn, c);
 	}
