@@ -1,6 +1,8 @@
 // mpqx template: residual add with two input scales and one shift,
-//     y = clamp(rshift_round(MA * (a - AZ) + MB * (b - BZ), SHR) + YZ, YB),
-// with one multiplier used twice and the requantizer (with multiplier 1). Input b may be a buffer or the
+//     y = clamp(rshift_round((MA * (a - AZ) << LA) + (MB * (b - BZ) << LB), SHR) + YZ, YB),
+// with one multiplier used twice and the requantizer (with multiplier 1). LA and LB are 0 unless the
+// inputs' scales differ so much that the smaller multiplier gets its own 15 bits: then the larger input's
+// product is shifted left (doc/quantization.md, "add"), written by PA or PB. Input b may be a buffer or the
 // constant's ROM: both have a registered read. Per element: phase 0 reads a and b, phase 1 registers
 // MA * a', phase 2 adds MB * b' and starts the rescale, phase 3 writes: WORDS * 4 + 1 cycles from start
 // to done.
@@ -20,6 +22,8 @@
 // @placeholder MBW     bits of MB
 // @placeholder SHR     the common right shift
 // @placeholder ACCW    accumulator bits
+// @placeholder PA      MA * a' as an accumulator word: prod_x, or (prod_x <<< LA)
+// @placeholder PB      MB * b' as an accumulator word: prod_x, or (prod_x <<< LB)
 // @placeholder YB      output bits
 // @placeholder YZ      output zero point
 // @placeholder YAW     output buffer address bits
@@ -85,11 +89,11 @@ module /*{{MODULE*/mpqx_add/*}}*/ #(
 	wire signed [XW+MX-1:0] prod = opx * opm;
 	wire signed [ACCW-1:0]  prod_x = {{(ACCW - XW - MX + 1){prod[XW+MX-1]}}, prod[XW+MX-2:0]};
 	reg  signed [ACCW-1:0]  pa;
-	wire signed [ACCW-1:0]  acc = pa + prod_x;
+	wire signed [ACCW-1:0]  acc = pa + /*{{PB*/prod_x/*}}*/;
 
 	always @(posedge clk)
 		if (busy && p == P_ONE)
-			pa <= prod_x;
+			pa <= /*{{PA*/prod_x/*}}*/;
 
 	/*{{RESCALE*/mpqx_rescale/*}}*/ #(.IW(ACCW), .MW(1), .MUL(64'd1), .SHR(SHR), .Z(YZ), .OB(YB)) u_rs (
 		.clk(clk), .en(busy && second), .v(acc), .q(yq));

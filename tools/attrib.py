@@ -10,8 +10,8 @@ parentheses (the systematic shift), on the normalised scale. The ranges are cali
 (--part test, the default), or calibrated on the train windows alone and the calib windows evaluated
 (--part calib, for choices).
 
-HI = 16 makes an `add` whose two inputs differ by many bits lose the precision of its smaller multiplier
-(doc/quantization.md, "Where seattle-hourly's error comes from"); 12 against 6 and 14 against 8 avoid it.
+The tables of doc/quantization.md use HI = 12 against 6 and 14 against 8: before an `add` raised its shift
+for an input of many more bits (doc/quantization.md, "add"), HI = 16 lost the smaller multiplier's precision.
 
     /usr/bin/python3 tools/attrib.py samples/seattle-hourly 6 12 [--part test|calib]
 

@@ -110,6 +110,38 @@ def multiplier(M):
     return m, n
 
 
+ADD_MIN_BITS = 12  # ADD_MIN_BITS in src/core/ops/add.c
+
+
+def factor_ok(M):
+    return math.isfinite(M) and 2.0 ** -46 <= M < 2.0 ** 46
+
+
+def add_multipliers(Ma, Mb, ba, bb):
+    """add's [(m_a, n), (m_b, n)] (doc/quantization.md, "add"): n from the larger factor, raised by d when
+    the smaller multiplier would keep fewer than ADD_MIN_BITS bits, the larger then its 15 bits times 2^d."""
+    M, bits = (Ma, Mb), (ba, bb)
+    big = 1 if Mb > Ma else 0
+    small = 1 - big
+    if not factor_ok(M[big]):
+        raise QrefError("rescale factor %r is outside [2^-46, 2^46)" % M[big])
+    _, n = multiplier(M[big])
+    mbig = round_half_away(math.ldexp(M[big], n))
+    d = 0
+    if round_half_away(math.ldexp(M[small], n)) < 1 << (ADD_MIN_BITS - 1) and factor_ok(M[small]):
+        d = multiplier(M[small])[1] - n
+        while d > 0:
+            ms = round_half_away(math.ldexp(M[small], n + d))
+            if bitlen(mbig) + d + bits[big] <= 61 and bitlen(ms) + bits[small] <= 61:
+                break
+            d -= 1
+        d = max(d, 0)
+    rs = [None, None]
+    rs[big] = (mbig << d, n + d)
+    rs[small] = (round_half_away(math.ldexp(M[small], n + d)), n + d)
+    return rs
+
+
 def softmax_table(s_x, b_x, b_y):
     """(k, t, E) of the softmax lookup table; len(E) is L. exp is the C library's (math.exp)."""
     k = min(b_y + 8, 24)
@@ -748,11 +780,8 @@ def build(model, bits, ranges, gran=None):
                 Q.rs = [multiplier(sp / Q.s)]
         elif L.op == "add":
             a, b = ins
-            Ma, Mb = a.s / Q.s, b.s / Q.s
-            _, n = multiplier(max(Ma, Mb))
-            ma, mb = round_half_away(math.ldexp(Ma, n)), round_half_away(math.ldexp(Mb, n))
-            Q.rs = [(ma, n), (mb, n)]
-            Q.B = ma * ((1 << a.b) - 1) + mb * ((1 << b.b) - 1)
+            Q.rs = add_multipliers(a.s / Q.s, b.s / Q.s, a.b, b.b)
+            Q.B = Q.rs[0][0] * ((1 << a.b) - 1) + Q.rs[1][0] * ((1 << b.b) - 1)
         elif L.op in ("relu", "split"):
             Q.rs = [multiplier(x.s / Q.s)]
             Q.B = (1 << x.b) - 1

@@ -23,6 +23,9 @@ struct mpqx_qparam {
 struct mpqx_rescale {
 	int64_t m; /* multiplier, bitlen(m) bits */
 	int n;     /* right shift */
+	int lsh;   /* add: m's low bits that the hardware applies as a left shift of the product (the larger
+		    * input's multiplier aligned on a common shift raised for the smaller; doc/quantization.md);
+		    * 0 elsewhere */
 };
 
 struct mpqx_qlayer {

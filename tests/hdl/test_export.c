@@ -197,6 +197,30 @@ static void ln16_wide_input(void **state)
 	unload(&x);
 }
 
+/* An add whose inputs differ by 12 bits: the larger input's product is shifted left in add.v (PA). */
+static void add_aligned(void **state)
+{
+	(void)state;
+	struct fx x;
+	assert_int_equal(load(&x, DATA_DIR "/tiny"), 0);
+	struct mpqx_config c = {0};
+	config_init(&c, x.m, 8);
+	c.layers[model_find(x.m, "proj")].a_bits = 4;
+	c.layers[model_find(x.m, "pe")].a_bits = 16;
+	export_and_check(&x, &c, "tiny-add-aligned", 8);
+	char dir[4300], file[4400], text[8192] = {0};
+	dir_path(dir, sizeof dir, "tiny-add-aligned");
+	snprintf(file, sizeof file, "%s/rtl/mpqx_layer_add_pe.v", dir);
+	FILE *f = fopen(file, "r");
+	assert_non_null(f);
+	size_t n = fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	assert_true(n > 0);
+	assert_non_null(strstr(text, "pa <= (prod_x <<< "));
+	config_fini(&c);
+	unload(&x);
+}
+
 /* Flips the top bit of the first word of a .mem file (its first hex digit). */
 static void corrupt_first_word(const char *path)
 {
@@ -392,6 +416,7 @@ int main(void)
 		cmocka_unit_test(tiny_mixed),
 		cmocka_unit_test(sample_configs),
 		cmocka_unit_test(ln16_wide_input),
+		cmocka_unit_test(add_aligned),
 		cmocka_unit_test(corrupted_rom_is_named),
 		cmocka_unit_test(missing_file_fails),
 		cmocka_unit_test(destination_rules),

@@ -1,5 +1,6 @@
 /* The hardware facts of include/mpqx/hw.h and the auto storage rule, on the tiny model that has every op.
  * (That the cycle counts equal simulation is checked by the hdl suite.) */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -227,6 +228,44 @@ static void unsupported(void **state)
 	x->m->layers[s].inputs[1] = keep;
 }
 
+/* add's rule (doc/quantization.md, "add"): inputs whose scales differ by far get each a multiplier of 15 bits,
+ * the larger shifted left onto the smaller's shift; inputs of one width keep the common shift unchanged. */
+static void add_alignment(void **state)
+{
+	struct fx *x = *state;
+	struct mpqx_err err = {0};
+	int add = layer(x, "add_pe"), proj = layer(x, "proj"), pe = layer(x, "pe");
+	for (int i = 0; i < x->m->n_layers; i++)
+		if (x->m->layers[i].op == MPQX_OP_ADD) {
+			const struct mpqx_qlayer *ql = &x->q->l[i];
+			assert_int_equal(ql->rs[0].lsh + ql->rs[1].lsh, 0);
+		}
+	x->c.layers[proj].a_bits = 4;
+	x->c.layers[pe].a_bits = 16;
+	quant_free(x->q);
+	x->q = NULL;
+	if (quant_build(x->m, x->f, &x->c, &x->q, &err))
+		fail_msg("%s", err.msg);
+	const struct mpqx_qlayer *ql = &x->q->l[add];
+	const struct mpqx_rescale *big = &ql->rs[0], *small = &ql->rs[1];
+	double Ms = x->q->l[pe].out.s / ql->out.s, Mb = x->q->l[proj].out.s / ql->out.s;
+	assert_true(Mb > 1024 * Ms);
+	assert_int_equal(big->n, small->n);
+	assert_true(big->lsh > 0 && small->lsh == 0);
+	/* each its own 15 bits, so each factor to 2^-14 of itself (the smaller kept a few bits before) */
+	assert_int_equal(quant_bitlen((uint64_t)(big->m >> big->lsh)), 15);
+	assert_int_equal(big->m & (((int64_t)1 << big->lsh) - 1), 0);
+	assert_true(quant_bitlen((uint64_t)small->m) >= 15);
+	assert_true(fabs(ldexp((double)small->m, -small->n) / Ms - 1) < 0x1p-14);
+	assert_true(fabs(ldexp((double)big->m, -big->n) / Mb - 1) < 0x1p-14);
+	/* the hardware multiplies by the 15 bits and shifts: its accumulator holds the bound */
+	struct mpqx_hw_layer h;
+	hw_layer(x->q, add, &h);
+	assert_int_equal(h.mul_b, 16);
+	assert_true(h.acc_bits >= ql->acc_bits);
+	build(x, 8);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -236,6 +275,7 @@ int main(void)
 		cmocka_unit_test(widths),
 		cmocka_unit_test(storage_rule),
 		cmocka_unit_test(unsupported),
+		cmocka_unit_test(add_alignment),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -27,17 +27,37 @@ static void fwd(const struct mpqx_op_fwd *c)
 		c->y[i] = c->x[i] + b[i];
 }
 
-/* Both inputs on a common shift: MA = s_a / s_y and MB = s_b / s_y as integers over 2^n. */
+/* Bits the smaller multiplier keeps at least before the common shift is raised for it (the rule below). */
+#define ADD_MIN_BITS 12
+
+/* Both inputs on a common shift: MA = s_a / s_y and MB = s_b / s_y as integers over 2^n, n from the larger
+ * (doc/quantization.md, "add"). When the smaller would keep fewer than ADD_MIN_BITS bits, n is raised by d
+ * until the smaller has its own 15 bits (or the bound would pass 62 bits), and the larger multiplier becomes
+ * its 15 bits shifted left by d: the hardware multiplies by those and shifts the product (rs[].lsh). */
 static int quantize(struct mpqx_op_quant *c)
 {
 	const struct mpqx_qparam *x = c->x, *xb = c->xb;
 	struct mpqx_qlayer *ql = c->ql;
-	double Ma = x->s / ql->out.s, Mb = xb->s / ql->out.s;
-	if (!quant_factor_ok(fmax(Ma, Mb)))
+	double M[2] = {x->s / ql->out.s, xb->s / ql->out.s};
+	int bits[2] = {x->bits, xb->bits};
+	int big = M[1] > M[0], small = !big;
+	if (!quant_factor_ok(M[big]))
 		return MPQX_OP_EFACTOR;
-	struct mpqx_rescale r = quant_multiplier(fmax(Ma, Mb));
-	ql->rs[0] = (struct mpqx_rescale){(int64_t)round(ldexp(Ma, r.n)), r.n};
-	ql->rs[1] = (struct mpqx_rescale){(int64_t)round(ldexp(Mb, r.n)), r.n};
+	struct mpqx_rescale r = quant_multiplier(M[big]);
+	int64_t mbig = (int64_t)round(ldexp(M[big], r.n));
+	int d = 0;
+	if ((int64_t)round(ldexp(M[small], r.n)) < (int64_t)1 << (ADD_MIN_BITS - 1) && quant_factor_ok(M[small])) {
+		for (d = quant_multiplier(M[small]).n - r.n; d > 0; d--) {
+			int64_t ms = (int64_t)round(ldexp(M[small], r.n + d));
+			if (quant_bitlen((uint64_t)mbig) + d + bits[big] <= 61 &&
+			    quant_bitlen((uint64_t)ms) + bits[small] <= 61)
+				break;
+		}
+		if (d < 0)
+			d = 0;
+	}
+	ql->rs[big] = (struct mpqx_rescale){.m = mbig << d, .n = r.n + d, .lsh = d};
+	ql->rs[small] = (struct mpqx_rescale){.m = (int64_t)round(ldexp(M[small], r.n + d)), .n = r.n + d};
 	ql->acc_bound = ql->rs[0].m * quant_span(x->bits) + ql->rs[1].m * quant_span(xb->bits);
 	c->n_rs = 2;
 	return MPQX_OK;
@@ -67,11 +87,11 @@ static void ieval(const struct mpqx_op_kernel *k)
 	}
 }
 
-/* add.v: one multiplier, MA * a' then MB * b'; the rescale only shifts */
+/* add.v: one multiplier, MA * a' then MB * b' (each product shifted left by its lsh); the rescale only shifts */
 static void hw(const struct mpqx_op_hw *c, struct mpqx_hw_layer *h)
 {
 	const struct mpqx_qlayer *ql = c->ql;
-	int xw = op_imax(c->xb, c->bb) + 1, mx = op_imax(hw_mbits(ql->rs[0].m), hw_mbits(ql->rs[1].m)) + 1;
+	int xw = op_imax(c->xb, c->bb) + 1, mx = op_imax(hw_mbits(ql->rs[0].m >> ql->rs[0].lsh), hw_mbits(ql->rs[1].m >> ql->rs[1].lsh)) + 1;
 	h->phases = 4;
 	h->acc_bits = op_imax(ql->acc_bits, xw + mx);
 	h->n_mul = 1;
@@ -104,7 +124,8 @@ static void bind_tmpl(struct mpqx_op_bind *b)
 {
 	const struct mpqx_layer *l = b->l;
 	const struct mpqx_qlayer *ql = b->ql;
-	int maw = quant_bitlen((uint64_t)ql->rs[0].m), mbw = quant_bitlen((uint64_t)ql->rs[1].m);
+	int64_t ma = ql->rs[0].m >> ql->rs[0].lsh, mb = ql->rs[1].m >> ql->rs[1].lsh;
+	int maw = quant_bitlen((uint64_t)ma), mbw = quant_bitlen((uint64_t)mb);
 	op_set_i(b, "WORDS", (long long)l->rows * l->cols);
 	op_set_i(b, "AB", b->px->bits);
 	op_set_i(b, "AZ", b->px->z);
@@ -112,12 +133,21 @@ static void bind_tmpl(struct mpqx_op_bind *b)
 	op_set_i(b, "BB", b->pb->bits);
 	op_set_i(b, "BZ", b->pb->z);
 	op_set_i(b, "BAW", hw_src_aw(b->q, b->p1));
-	op_set_u64(b, "MA", ql->rs[0].m);
+	op_set_u64(b, "MA", ma);
 	op_set_i(b, "MAW", maw > 0 ? maw : 1);
-	op_set_u64(b, "MB", ql->rs[1].m);
+	op_set_u64(b, "MB", mb);
 	op_set_i(b, "MBW", mbw > 0 ? mbw : 1);
 	op_set_i(b, "SHR", ql->rs[0].n);
 	op_set_i(b, "ACCW", b->h->acc_bits);
+	/* the products as accumulator words, shifted left by lsh (written only when there is a shift) */
+	for (int i = 0; i < 2; i++) {
+		char v[40];
+		if (ql->rs[i].lsh)
+			snprintf(v, sizeof v, "(prod_x <<< %d)", ql->rs[i].lsh);
+		else
+			snprintf(v, sizeof v, "prod_x");
+		op_set_s(b, i ? "PB" : "PA", v);
+	}
 }
 
 const struct mpqx_op_class op_class_ADD = {

@@ -62,7 +62,7 @@ static void ieval(const struct mpqx_op_kernel *k)
 		for (int r = 0; r < R; r++)
 			for (int c = 0; c < C; c++) {
 				int64_t acc = ql->qb[c] + (int64_t)(ql->qw[c] - ql->wcz[c]) * (x[r * C + c] - px->z);
-				struct mpqx_rescale rs = {ql->wcm[c], ql->rs[0].n};
+				struct mpqx_rescale rs = {.m = ql->wcm[c], .n = ql->rs[0].n};
 				y[r * C + c] = kern_finish(kern_rescale(acc, rs), &ql->out, k->clip);
 			}
 		return;
