@@ -101,14 +101,16 @@ static void hw(const struct mpqx_op_hw *c, struct mpqx_hw_layer *h)
 	h->rescale_m = 1;
 }
 
-/* add.v: p, e; pa */
+/* add.v: p, e; pa. A product shifted left by lsh has lsh low zero bits: pa holds them as constants when
+ * it is a's, and the sum passes them through either way. */
 static void est(const struct mpqx_op_est_in *c, struct mpqx_op_est *e)
 {
 	const struct mpqx_hw_layer *h = c->h;
+	int la = c->ql->rs[0].lsh, lb = c->ql->rs[1].lsh;
 	e->cnt = 2;
 	e->addr1 = c->yaw;
-	e->regs = h->acc_bits;
-	e->acc = h->acc_bits;
+	e->regs = h->acc_bits - la;
+	e->acc = h->acc_bits - la - lb;
 	e->mux = h->mul_a + h->mul_b;
 	e->in = c->xb + 1 + c->q->l[c->l->inputs[1]].out.bits + 1;
 }
