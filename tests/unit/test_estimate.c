@@ -384,6 +384,37 @@ static double feature(const struct mpqx_est_block *b, int n, const char *kind, c
 	return 0;
 }
 
+/* add with a raised shift (doc/quantization.md, "add"): the shifted product's low zero bits take no adder
+ * bit (and, for a's product, no flip-flop of pa) */
+static void test_add_shift_features(void **state)
+{
+	struct fx *x = *state;
+	struct mpqx_config c = {0};
+	assert_int_equal(config_init(&c, x->m, 8), MPQX_OK);
+	int la = model_find(x->m, "add_pe");
+	assert_true(la >= 0);
+	struct mpqx_est_block b[MPQX_EST_MAX_BLOCKS];
+	struct mpqx_hw_layer h;
+	struct mpqx_qmodel *q = build(x, &c);
+	int n = estimate_layer_blocks(q, &c, x->k, la, b);
+	hw_layer(q, la, &h);
+	assert_int_equal(q->l[la].rs[0].lsh + q->l[la].rs[1].lsh, 0);
+	assert_true(feature(b, n, "add", "acc") == h.acc_bits);
+	double regs0 = feature(b, n, "add", "regs") - h.acc_bits;
+	quant_free(q);
+	c.layers[model_find(x->m, "proj")].a_bits = 4;
+	c.layers[model_find(x->m, "pe")].a_bits = 16;
+	q = build(x, &c);
+	n = estimate_layer_blocks(q, &c, x->k, la, b);
+	hw_layer(q, la, &h);
+	int lsh = q->l[la].rs[0].lsh;
+	assert_true(lsh > 0 && q->l[la].rs[1].lsh == 0);
+	assert_true(feature(b, n, "add", "acc") == h.acc_bits - lsh);
+	assert_true(feature(b, n, "add", "regs") - (h.acc_bits - lsh) == regs0);
+	quant_free(q);
+	config_fini(&c);
+}
+
 /* Multipliers in logic: the features the [mult] coefficients were fitted on (doc/estimator.md,
  * "Multipliers in logic"), counted from the RTL's shift-adds (linear.v, rescale.v). */
 static void test_mult_features(void **state)
@@ -539,7 +570,7 @@ int main(void)
 		cmocka_unit_test(test_flat_scales),
 		cmocka_unit_test(test_rom_lanes),
 		cmocka_unit_test(test_rom_blocks),
-		cmocka_unit_test(test_mult_features),
+		cmocka_unit_test(test_mult_features), cmocka_unit_test(test_add_shift_features),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
