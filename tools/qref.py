@@ -1109,6 +1109,11 @@ def selftest():
     eq("bitlen", [bitlen(0), bitlen(1), bitlen(255), bitlen(256)], [0, 1, 8, 9])
     eq("qmin/qmax 8", (qmin(8), qmax(8)), (-128, 127))
     eq("qmin/qmax 2", (qmin(2), qmax(2)), (-2, 1))
+    # add: Ma = 1 -> (2^14, 14); Mb = 2^-10 would keep round(2^4) = 16 < 2^11, so n rises to Mb's own
+    # shift 24 (d = 10): m_a = 2^14 * 2^10, m_b = 2^14. Ma = 1, Mb = 0.75 keeps one shift: 12288 = 0.75 * 2^14
+    eq("add 1 : 2^-10", add_multipliers(1.0, 2.0 ** -10, 8, 16), [(2 ** 24, 24), (2 ** 14, 24)])
+    eq("add 2^-10 : 1", add_multipliers(2.0 ** -10, 1.0, 16, 8), [(2 ** 14, 24), (2 ** 24, 24)])
+    eq("add 1 : 0.75", add_multipliers(1.0, 0.75, 8, 8), [(2 ** 14, 14), (12288, 14)])
     # rshift_round: half away from zero on the magnitude
     eq("rshift 5,1", rshift_round(5, 1), 3)      # 2.5 -> 3
     eq("rshift -5,1", rshift_round(-5, 1), -3)   # -2.5 -> -3

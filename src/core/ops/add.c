@@ -87,11 +87,13 @@ static void ieval(const struct mpqx_op_kernel *k)
 	}
 }
 
-/* add.v: one multiplier, MA * a' then MB * b' (each product shifted left by its lsh); the rescale only shifts */
+/* add.v: one multiplier, MA * a' then MB * b' (each product shifted left by its lsh); the rescale only
+ * shifts */
 static void hw(const struct mpqx_op_hw *c, struct mpqx_hw_layer *h)
 {
 	const struct mpqx_qlayer *ql = c->ql;
-	int xw = op_imax(c->xb, c->bb) + 1, mx = op_imax(hw_mbits(ql->rs[0].m >> ql->rs[0].lsh), hw_mbits(ql->rs[1].m >> ql->rs[1].lsh)) + 1;
+	int xw = op_imax(c->xb, c->bb) + 1;
+	int mx = op_imax(hw_mbits(ql->rs[0].m >> ql->rs[0].lsh), hw_mbits(ql->rs[1].m >> ql->rs[1].lsh)) + 1;
 	h->phases = 4;
 	h->acc_bits = op_imax(ql->acc_bits, xw + mx);
 	h->n_mul = 1;
